@@ -1,2 +1,25 @@
-"""sinkviz: a Jupyter-first explorer of attention sinks."""
+"""sinkviz: a Jupyter-first explorer of attention sinks.
+
+    m = sinkviz.load("smollm2-135m")      # registry name, local directory or hub id
+    tr = sinkviz.trace(m, "some text")     # attention, q/k (pre/post rotary), v, hidden states
+"""
+
 __version__ = "0.1.0"
+
+from sinkviz.capture import Trace, trace
+from sinkviz.errors import (
+    AttentionTooLargeError,
+    InputError,
+    MissingDependencyError,
+    ModelNotFoundError,
+    NoAttentionLayersError,
+    NonFiniteAttentionError,
+    SinkvizError,
+)
+from sinkviz.models import DEFAULT_MODEL, REGISTRY, LoadedModel, ModelInfo, list_models, load
+
+__all__ = [
+    "AttentionTooLargeError", "DEFAULT_MODEL", "InputError", "LoadedModel", "MissingDependencyError", "ModelInfo",
+    "ModelNotFoundError", "NoAttentionLayersError", "NonFiniteAttentionError", "REGISTRY", "SinkvizError", "Trace",
+    "list_models", "load", "trace",
+]

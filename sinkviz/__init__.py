@@ -16,10 +16,10 @@ from sinkviz.errors import (
     NonFiniteAttentionError,
     SinkvizError,
 )
-from sinkviz.models import DEFAULT_MODEL, REGISTRY, LoadedModel, ModelInfo, list_models, load
+from sinkviz.models import DEFAULT_MODEL, REGISTRY, LoadedModel, ModelInfo, list_models, load, wrap
 
 __all__ = [
     "AttentionTooLargeError", "DEFAULT_MODEL", "InputError", "LoadedModel", "MissingDependencyError", "ModelInfo",
     "ModelNotFoundError", "NoAttentionLayersError", "NonFiniteAttentionError", "REGISTRY", "SinkvizError", "Trace",
-    "list_models", "load", "trace",
+    "list_models", "load", "trace", "wrap",
 ]

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -371,14 +371,15 @@ def trace(
                 "layers/heads (layers=[...], heads=[...]), trace a shorter text, or use the streaming census "
                 "(`sinkviz census` / sinkviz.census), which never holds a T x T matrix."
             )
-    if not info.uses_attention_interface:
-        return _trace_eager_fallback(loaded, ids, mask, specials, layer_list, head_list, want)
-
+    fallback = not info.uses_attention_interface
     result = Trace(
         info=info, input_ids=ids, attention_mask=mask, tokens=_token_strings(loaded.tokenizer, ids, mask),
         bos_added=_bos_added(loaded, ids, specials), special_positions=specials, layers=layer_list, heads=head_list,
         model_name=loaded.name, notes=list(loaded.notes),
     )
+    if fallback:
+        result.notes.append("eager fallback (model does not use the attention interface): no queries/keys/values")
+        want -= {"qk", "v"}
     selected = set(layer_list)
     head_index = torch.tensor(head_list)
     modules = attention_modules(loaded.model)
@@ -389,8 +390,8 @@ def trace(
         idx = getattr(module, "layer_idx", None)
         return int(idx) if idx is not None else layer_of[id(module)]
 
-    def record(call: _attention.AttentionCall) -> None:
-        layer = layer_index(call.module)
+    def record(call: _attention.AttentionCall, layer: int | None = None) -> None:
+        layer = layer_index(call.module) if layer is None else layer
         weights = call.weights
         if not torch.isfinite(weights).all():
             raise NonFiniteAttentionError(
@@ -422,14 +423,18 @@ def trace(
         for i, block in enumerate(layer_modules(loaded.model)):
             handles.append(block.register_forward_hook(_store_output(block_outputs, i)))
     base = getattr(loaded.model, "base_model", loaded.model)
+    inputs = dict(input_ids=ids.to(loaded.device), attention_mask=mask.long().to(loaded.device),
+                  output_hidden_states="hidden" in want, use_cache=False)
     try:
-        with torch.no_grad(), _attention.recording(loaded.model, record):
-            outputs = base(
-                input_ids=ids.to(loaded.device),
-                attention_mask=mask.long().to(loaded.device),
-                output_hidden_states="hidden" in want,
-                use_cache=False,
-            )
+        with torch.no_grad():
+            if fallback:
+                outputs = _eager_forward(loaded.model, base, inputs)
+                for layer, weights in enumerate(outputs.attentions):
+                    record(_attention.AttentionCall(modules[layer] if layer < len(modules) else base, None, None,
+                                                    None, weights, None, None, None, None), layer)
+            else:
+                with _attention.recording(loaded.model, record):
+                    outputs = base(**inputs)
     finally:
         for handle in handles:
             handle.remove()
@@ -506,31 +511,16 @@ def _finish_unrotated(result: Trace) -> None:
         result.keys_pre = dict(result.keys)
 
 
-def _trace_eager_fallback(loaded, ids, mask, specials, layer_list, head_list, want) -> Trace:
-    """For models that do not use the attention interface: eager attention with output_attentions.
-
-    Only probabilities and hidden states are available on this path (no q/k/v)."""
-    model = loaded.model
+def _eager_forward(model, base, inputs: dict[str, Any]):
+    """Forward with eager attention and output_attentions, for models outside the attention interface."""
     previous = model.config._attn_implementation
     if previous != "eager":
         model.set_attn_implementation("eager")
     try:
-        with torch.no_grad():
-            base = getattr(model, "base_model", model)
-            out = base(input_ids=ids.to(loaded.device), attention_mask=mask.long().to(loaded.device),
-                       output_attentions=True, output_hidden_states=True)
+        outputs = base(**inputs, output_attentions=True)
     finally:
         if previous != "eager":
             model.set_attn_implementation(previous)
-    if not out.attentions:
+    if not outputs.attentions:
         raise NoAttentionLayersError(f"{type(model).__name__} returned no attention weights, even in eager mode.")
-    result = Trace(
-        info=loaded.info, input_ids=ids, attention_mask=mask, tokens=_token_strings(loaded.tokenizer, ids, mask),
-        bos_added=_bos_added(loaded, ids, specials), special_positions=specials, layers=layer_list, heads=head_list,
-        model_name=loaded.name, notes=list(loaded.notes) + ["eager fallback: no queries/keys/values captured"],
-    )
-    for layer in layer_list:
-        result.attentions[layer] = out.attentions[layer][:, head_list].float().cpu()
-    if "hidden" in want:
-        result.hidden_states = torch.stack([h.float().cpu() for h in out.hidden_states])
-    return result
+    return outputs

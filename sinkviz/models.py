@@ -326,6 +326,15 @@ def load(
     return loaded
 
 
+def wrap(model: torch.nn.Module, tokenizer: Any, name: str | None = None) -> LoadedModel:
+    """Wrap a transformers model you already loaded (and its tokenizer) for `sinkviz.trace`."""
+    model.eval()
+    parameter = next(model.parameters())
+    label = name or getattr(model.config, "_name_or_path", None) or type(model).__name__
+    return LoadedModel(model=model, tokenizer=tokenizer, name=label, source="wrapped", device=parameter.device,
+                       dtype=parameter.dtype, info=probe_info(model, label))
+
+
 # ----------------------------------------------------------------------------------------------
 # model facts
 

@@ -117,3 +117,22 @@ def test_trace_rejects_objects_that_are_not_loaded_models():
 def test_token_ids_out_of_vocabulary(llama):
     with pytest.raises(InputError, match="Token ids must lie in 0..95"):
         sinkviz.trace(llama, torch.tensor([1, 2, 500]))
+
+
+def test_eager_fallback_for_models_outside_the_attention_interface(llama, monkeypatch):
+    """A model that cannot switch attention implementation is captured through output_attentions."""
+    normal = sinkviz.trace(llama, [text(6), text(3, 2)])
+    info = sinkviz.models.probe_info(llama.model, llama.name)
+    info.uses_attention_interface = False
+    fallback_model = sinkviz.models.LoadedModel(**{**llama.__dict__, "info": info})
+    tr = sinkviz.trace(fallback_model, [text(6), text(3, 2)])
+    assert any("eager fallback" in note for note in tr.notes) and not tr.queries
+    for layer in tr.layers:
+        torch.testing.assert_close(tr.attentions[layer], normal.attentions[layer], atol=1e-6, rtol=0)
+    torch.testing.assert_close(tr.hidden_states, normal.hidden_states)  # last block still before the final norm
+
+
+def test_wrap_an_already_loaded_model(llama):
+    wrapped = sinkviz.wrap(llama.model, llama.tokenizer, name="mine")
+    assert wrapped.info.n_layers == 3 and wrapped.name == "mine"
+    torch.testing.assert_close(sinkviz.trace(wrapped, text(4)).attentions[0], sinkviz.trace(llama, text(4)).attentions[0])

@@ -1,0 +1,93 @@
+"""Plotly figures of the explorer: the layer x head overview and one head's attention map.
+
+Each figure is built once as a `go.Figure`; later changes are small property patches (`map_patch`,
+`selection_patch`) that a FigureWidget applies in place, or that are merged into a fresh figure that is
+re-rendered. Heat-map values travel as base64 typed arrays (plotly.js decodes them), not as JSON lists.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import plotly.graph_objects as go
+
+from sinkviz.widgets._slices import MapSlice
+
+MAP_PX = 560
+OVERVIEW_WIDTH_PX = 330
+
+
+def typed(z: np.ndarray) -> dict[str, Any]:
+    """A 2-D float array as a plotly typed-array spec (base64), ~5x smaller and much faster than lists."""
+    from _plotly_utils.utils import to_typed_array_spec
+
+    return to_typed_array_spec(np.ascontiguousarray(z, dtype=np.float32))
+
+
+def overview_figure(alpha: np.ndarray, layers: list[int], heads: list[int], selected: tuple[int, int],
+                    title: str = "first-token importance \u03b1\u2081") -> go.Figure:
+    """Heat-map of alpha_1 over (layer, head); the selected head is outlined. Click a cell to select it."""
+    n_layers = len(layers)
+    fig = go.Figure()
+    fig.add_trace(go.Heatmap(
+        z=np.asarray(alpha, dtype=np.float32), x=list(heads), y=list(layers), zmin=0.0, zmax=1.0,
+        colorscale="Viridis", colorbar=dict(title=dict(text="\u03b1\u2081"), thickness=10, len=0.9),
+        hovertemplate="layer %{y}, head %{x}<br>\u03b1\u2081 = %{z:.3f}<extra>click to select</extra>",
+        xgap=1, ygap=1, name="alpha1",
+    ))
+    fig.add_trace(go.Scatter(
+        x=[selected[1]], y=[selected[0]], mode="markers", hoverinfo="skip", showlegend=False, name="selected",
+        marker=dict(symbol="square-open", size=max(8, min(22, 380 // max(n_layers, 1))), color="#ff3b30",
+                    line=dict(width=2.5, color="#ff3b30")),
+    ))
+    fig.update_layout(
+        title=dict(text=title, font=dict(size=13), x=0.02),
+        width=OVERVIEW_WIDTH_PX, height=max(320, min(640, 110 + 16 * n_layers)),
+        margin=dict(l=50, r=10, t=40, b=40),
+        xaxis=dict(title="head", tickmode="array", tickvals=list(heads), constrain="domain"),
+        yaxis=dict(title="layer", autorange="reversed"),
+        clickmode="event", dragmode=False, plot_bgcolor="white",
+    )
+    return fig
+
+
+def selection_patch(layer: int, head: int) -> dict[str, Any]:
+    """Move the outline of the overview to (layer, head): a patch of trace 1."""
+    return {"x": [head], "y": [layer]}
+
+
+def map_title(model: str, layer: int, head: int, view: MapSlice, kv_head: int | None = None) -> str:
+    kv = f" (KV head {kv_head})" if kv_head is not None else ""
+    return f"{model} \u00b7 layer {layer}, head {head}{kv} \u00b7 {view.values}"
+
+
+def map_patch(view: MapSlice, title: str) -> tuple[dict[str, Any], dict[str, Any]]:
+    """(trace properties, layout properties) that turn the map figure into `view`."""
+    trace = dict(
+        z=typed(view.z), x=view.x_labels, y=view.y_labels, zmin=view.zmin, zmax=view.zmax,
+        colorbar=dict(title=dict(text=view.colorbar_title)),
+        hovertemplate=f"query %{{y}}<br>key %{{x}}<br>{view.hover_value} = %{{z:.4g}}<extra></extra>",
+    )
+    layout = dict(
+        title=dict(text=title),
+        annotations=[dict(text=view.note, showarrow=False, xref="paper", yref="paper", x=0, y=-0.02,
+                          xanchor="left", yanchor="top", font=dict(size=11, color="#a0522d"))] if view.note else [],
+    )
+    return trace, layout
+
+
+def map_figure(view: MapSlice, title: str) -> go.Figure:
+    """The attention map of one head: queries down, keys across, only visible entries drawn."""
+    trace, layout = map_patch(view, title)
+    trace["z"] = view.z  # a plain figure serialises numpy itself
+    fig = go.Figure(go.Heatmap(colorscale="Viridis", hoverongaps=False, name="attention", **trace))
+    fig.update_layout(
+        width=MAP_PX, height=MAP_PX, margin=dict(l=90, r=10, t=40, b=90), plot_bgcolor="white",
+        xaxis=dict(type="category", title="key", tickangle=-60, tickfont=dict(size=9), constrain="domain"),
+        yaxis=dict(type="category", title="query", autorange="reversed", tickfont=dict(size=9),
+                   scaleanchor="x", constrain="domain"),
+        **layout,
+    )
+    fig.update_layout(title=dict(font=dict(size=13), x=0.02))
+    return fig

@@ -1,0 +1,380 @@
+"""`sinkviz.explore(model, text)`: one call, an interactive explorer of attention sinks in a notebook.
+
+    ex = sinkviz.explore("smollm2-135m", "The quick brown fox jumps over the lazy dog.")
+    ex            # last line of a cell: shows the explorer
+
+One forward pass per text (`sinkviz.trace`); moving a slider or clicking a cell of the overview only
+re-slices the cached `Trace`. Errors (bad layer/head, empty text, text too long, model that cannot be
+loaded) appear inside the explorer, which keeps working with what it had.
+"""
+
+from __future__ import annotations
+
+import html
+import time
+from pathlib import Path
+from typing import Any
+
+import ipywidgets as widgets
+import numpy as np
+
+from sinkviz.errors import SinkvizError
+from sinkviz.widgets import _figures, _panels
+from sinkviz.widgets._render import FigureWidgetView, OutputView, figurewidget_available, make_view
+from sinkviz.widgets._slices import MAX_DISPLAY_TOKENS, POOLED_SIDE, first_token_importance, head_map
+
+#: What the explorer captures: attention for the maps, q/k for logits and the QK panel, hidden states for
+#: the frame verdict. Values are not needed.
+EXPLORER_CAPTURE = ("attn", "qk", "hidden")
+#: The attention map's renderer, chosen by measuring both in Chromium (benchmarks/bench_explorer.py).
+DEFAULT_MAP_RENDER = "figurewidget"
+
+_ERROR_STYLE = "color:#8b0000;background:#fff0f0;border:1px solid #e0a0a0;padding:4px 8px;border-radius:3px"
+_INFO_STYLE = "color:#333;background:#f6f6f6;padding:4px 8px;border-radius:3px"
+
+
+class Explorer(widgets.VBox):
+    """The explorer widget. Build it with `sinkviz.explore(...)`; it is an `ipywidgets.VBox`."""
+
+    def __init__(
+        self,
+        model: Any = None,
+        text: str | None = None,
+        *,
+        trace: Any = None,
+        layer: int | None = None,
+        head: int | None = None,
+        values: str = "probabilities",
+        scale: str = "0-1",
+        display: str = "auto",
+        max_display_tokens: int = MAX_DISPLAY_TOKENS,
+        render: str = "auto",
+        device: str = "auto",
+        dtype: str = "auto",
+    ):
+        from sinkviz.models import DEFAULT_MODEL, REGISTRY
+
+        super().__init__()
+        self.loaded = None
+        self.trace = None
+        self.alpha: np.ndarray | None = None
+        self.layer = 0
+        self.head = 0
+        self.display_mode = display
+        self.max_display_tokens = int(max_display_tokens)
+        self.device, self.dtype = device, dtype
+        self.update_seconds: list[float] = []  # Python-side time of each map update (benchmark reads it)
+        self._busy = False
+        self._syncing = False
+
+        model_name = getattr(model, "name", None) or (str(model) if model is not None else None)
+        if trace is not None and model_name is None:
+            model_name = trace.model_name
+        # ---- controls
+        self.model_box = widgets.Combobox(
+            value=model_name or DEFAULT_MODEL, options=list(REGISTRY), ensure_option=False,
+            placeholder="registry name, local folder or hub id", description="model",
+            layout=widgets.Layout(width="360px"))
+        self.text_box = widgets.Textarea(
+            value=text or "", placeholder="Text to trace", layout=widgets.Layout(width="100%", height="64px"))
+        self.run_button = widgets.Button(description="Trace", button_style="primary", icon="play",
+                                         tooltip="Run one forward pass on this text (and model)")
+        self.status = widgets.HTML(layout=widgets.Layout(width="100%"))
+        self.layer_slider = widgets.IntSlider(value=0, min=0, max=0, description="layer", continuous_update=False)
+        self.head_slider = widgets.IntSlider(value=0, min=0, max=0, description="head", continuous_update=False)
+        self.values_toggle = widgets.ToggleButtons(options=["probabilities", "logits"], value=values,
+                                                   style={"button_width": "100px"})
+        self.scale_toggle = widgets.ToggleButtons(options=["0-1", "0-max", "log10"], value=scale,
+                                                  tooltips=["probabilities on 0..1", "0..largest visible value",
+                                                            "log10 of probabilities"],
+                                                  style={"button_width": "60px"})
+        self.window_slider = widgets.IntSlider(value=0, min=0, max=0, description="window", continuous_update=False,
+                                               layout=widgets.Layout(display="none"))
+        self.export_path = widgets.Text(value="figures/sinkviz_map.pdf", description="file",
+                                        layout=widgets.Layout(width="340px"))
+        self.export_width = widgets.Dropdown(options=["single", "double"], value="single", description="width",
+                                             layout=widgets.Layout(width="170px"))
+        self.export_overwrite = widgets.Checkbox(value=False, description="overwrite", indent=False,
+                                                 layout=widgets.Layout(width="100px"))
+        self.export_button = widgets.Button(description="Export", icon="download",
+                                            tooltip="Write the current map (.pdf .png .svg .html)")
+
+        # ---- figures
+        empty = _figures.map_figure(head_map(np.zeros((1, 1)), [""], causal=True), "no trace yet")
+        map_render = DEFAULT_MAP_RENDER if render == "auto" else render
+        if map_render == "figurewidget" and not figurewidget_available():
+            map_render = "output"
+        self.map_view = make_view(empty, map_render)
+        self.overview_view = make_view(
+            _figures.overview_figure(np.zeros((1, 1)), [0], [0], (0, 0)),
+            "figurewidget" if figurewidget_available() else "output")
+        self.overview_view.on_click(self._on_overview_click)
+        self.panels = _panels.PanelArea(self)
+
+        # ---- wiring
+        self.run_button.on_click(lambda _: self.set_input(self.text_box.value, self.model_box.value))
+        self.layer_slider.observe(self._on_slider, names="value")
+        self.head_slider.observe(self._on_slider, names="value")
+        self.values_toggle.observe(lambda _: self._refresh_map(), names="value")
+        self.scale_toggle.observe(lambda _: self._refresh_map(), names="value")
+        self.window_slider.observe(lambda _: self._refresh_map(), names="value")
+        self.export_button.on_click(lambda _: self._export_clicked())
+
+        click_hint = "" if isinstance(self.overview_view, FigureWidgetView) else \
+            " (install anywidget to select heads by clicking)"
+        self.children = [
+            widgets.HBox([self.model_box, self.run_button]),
+            self.text_box,
+            self.status,
+            widgets.HBox([
+                widgets.VBox([self.overview_view.widget,
+                              widgets.HTML(f"<small>click a cell to select that head{click_hint}</small>")]),
+                widgets.VBox([self.map_view.widget,
+                              widgets.HBox([self.layer_slider, self.head_slider]),
+                              widgets.HBox([self.values_toggle, self.scale_toggle]),
+                              self.window_slider]),
+            ], layout=widgets.Layout(flex_flow="row wrap")),
+            self.panels.widget,
+            widgets.HBox([self.export_path, self.export_width, self.export_overwrite, self.export_button]),
+        ]
+        self.add_class("sinkviz-explorer")
+
+        if trace is not None:
+            self.loaded = model if hasattr(model, "tokenizer") else None
+            self._use_trace(trace, layer, head)
+        elif text is not None:
+            self.set_input(text, model if model is not None else self.model_box.value, layer=layer, head=head)
+        else:
+            self._info("Type a text and press Trace.")
+
+    # ------------------------------------------------------------------ messages
+    def _error(self, message: str) -> None:
+        self.status.value = f'<div class="sinkviz-error" style="{_ERROR_STYLE}">{html.escape(message)}</div>'
+
+    def _info(self, message: str) -> None:
+        self.status.value = f'<div class="sinkviz-info" style="{_INFO_STYLE}">{html.escape(message)}</div>'
+
+    @property
+    def error(self) -> str | None:
+        """The error shown now, or None."""
+        return html.unescape(self.status.value.split(">", 1)[1].rsplit("<", 1)[0]) if "sinkviz-error" in \
+            self.status.value else None
+
+    # ------------------------------------------------------------------ input (one forward pass)
+    def set_input(self, text: str, model: Any = None, *, layer: int | None = None, head: int | None = None) -> bool:
+        """Trace `text` (with `model`, a name/path or a LoadedModel; default: the current one). False on error."""
+        import sinkviz
+
+        if not isinstance(text, str) or not text.strip():
+            self._error("The text is empty: type at least one word, then press Trace.")
+            return False
+        self._busy = True
+        self.run_button.disabled = True
+        try:
+            loaded = self.loaded
+            wanted = model if model is not None else self.model_box.value
+            if hasattr(wanted, "tokenizer"):
+                loaded = wanted
+            elif loaded is None or str(wanted).strip() != loaded.name:
+                name = str(wanted).strip()
+                if not name:
+                    self._error("No model given: choose one from the list or type a name, folder or hub id.")
+                    return False
+                self._info(f"Loading {name} ...")
+                loaded = sinkviz.load(name, device=self.device, dtype=self.dtype)
+            self._info(f"Tracing {len(text)} characters with {loaded.name} ...")
+            started = time.perf_counter()
+            tr = sinkviz.trace(loaded, text, capture=EXPLORER_CAPTURE)
+            seconds = time.perf_counter() - started
+        except (SinkvizError, OSError, ValueError, MemoryError, RuntimeError, IndexError, KeyError) as exc:
+            self._error(f"{type(exc).__name__}: {exc}")
+            return False
+        finally:
+            self._busy = False
+            self.run_button.disabled = False
+        self.loaded = loaded
+        self.model_box.value = loaded.name
+        self.text_box.value = text
+        self._use_trace(tr, layer, head, note=f"one forward pass: {seconds:.1f} s")
+        return True
+
+    def _use_trace(self, tr, layer: int | None, head: int | None, note: str = "") -> None:
+        self.trace = tr
+        n = tr.n_tokens(0)
+        self.alpha = first_token_importance(
+            (tr.attentions[l][0, :, :n, :n].numpy() for l in tr.layers), causal=tr.info.causal)
+        self.values_toggle.disabled = not tr.queries
+        if not tr.queries:
+            self.values_toggle.value = "probabilities"
+        self._syncing = True
+        try:
+            self.layer_slider.min, self.layer_slider.max = 0, max(tr.layers)
+            self.layer_slider.min = min(tr.layers)
+            self.head_slider.min, self.head_slider.max = 0, max(tr.heads)
+            self.head_slider.min = min(tr.heads)
+            long = n > self.max_display_tokens
+            self.window_slider.max = max(0, n - POOLED_SIDE)
+            self.window_slider.layout.display = None if self.display_mode == "window" and long else "none"
+        finally:
+            self._syncing = False
+        self.text_box.value = self.text_box.value or ""
+        self.overview_view = self._replace_overview()
+        bos = "a BOS token was added" if tr.bos_added else "no BOS token (the sink, if any, is the first real token)"
+        self._info(f"{tr.model_name}: {n} tokens, {len(tr.layers)} layers x {len(tr.heads)} heads; {bos}."
+                   + (f" {note}." if note else ""))
+        best = np.unravel_index(np.nanargmax(self.alpha), self.alpha.shape) if np.isfinite(self.alpha).any() else (0, 0)
+        self.select(layer if layer is not None else tr.layers[best[0]],
+                    head if head is not None else tr.heads[best[1]], _force=True)
+
+    def _replace_overview(self):
+        tr = self.trace
+        fig = _figures.overview_figure(self.alpha, tr.layers, tr.heads, (self.layer, self.head),
+                                       title=f"\u03b1\u2081 (first-token importance), {tr.n_tokens(0)} tokens")
+        view = self.overview_view
+        if isinstance(view, FigureWidgetView):
+            with view.figure.batch_update():
+                for i, trace in enumerate(fig.data):
+                    props = trace.to_plotly_json()
+                    props.pop("type", None)
+                    view.figure.data[i].update(props, overwrite=False)
+                view.figure.layout.update(fig.layout.to_plotly_json())
+            return view
+        view.patch({k: v for k, v in fig.data[0].to_plotly_json().items() if k != "type"})
+        view.patch({k: v for k, v in fig.data[1].to_plotly_json().items() if k != "type"}, trace_index=1)
+        view.patch({}, fig.layout.to_plotly_json())
+        return view
+
+    # ------------------------------------------------------------------ selection (re-slicing only)
+    def select(self, layer: int | None = None, head: int | None = None, *, _force: bool = False) -> bool:
+        """Show head `head` of layer `layer` (None keeps the current one). False (and an error shown) if out of range."""
+        tr = self.trace
+        if tr is None:
+            self._error("Nothing traced yet: type a text and press Trace.")
+            return False
+        layer = self.layer if layer is None else int(layer)
+        head = self.head if head is None else int(head)
+        if layer not in tr.layers:
+            self._error(f"Layer {layer} is out of range: this trace has layers {_span(tr.layers)}.")
+            return False
+        if head not in tr.heads:
+            self._error(f"Head {head} is out of range: this trace has heads {_span(tr.heads)}.")
+            return False
+        if (layer, head) == (self.layer, self.head) and not _force:
+            return True
+        self.layer, self.head = layer, head
+        self._syncing = True
+        try:
+            self.layer_slider.value, self.head_slider.value = layer, head
+        finally:
+            self._syncing = False
+        if self.error:
+            self._info(f"{tr.model_name}: layer {layer}, head {head}.")
+        self.overview_view.patch(_figures.selection_patch(layer, head), trace_index=1)
+        self._refresh_map()
+        self.panels.refresh()
+        return True
+
+    def _on_slider(self, change) -> None:
+        if getattr(self, "_syncing", False):
+            return
+        self.select(self.layer_slider.value, self.head_slider.value)
+
+    def _on_overview_click(self, x, y) -> None:
+        self.select(int(round(float(y))), int(round(float(x))))
+
+    def current_view(self):
+        """The MapSlice now shown (probabilities or logits, masked, pooled or windowed)."""
+        from sinkviz.capture import visibility_mask
+
+        tr = self.trace
+        layer, head = self.layer, self.head
+        values = self.values_toggle.value
+        matrix = tr.logits(layer, head) if values == "logits" else tr.attention(layer, head)
+        n = matrix.shape[0]
+        visible = visibility_mask(n, tr.info.causal, tr.info.sliding_window[layer])
+        return head_map(matrix, tr.tokens[0], causal=tr.info.causal, values=values, scale=self.scale_toggle.value,
+                        visible=visible, display=self.display_mode, max_tokens=self.max_display_tokens,
+                        window_start=self.window_slider.value)
+
+    def _title(self, view) -> str:
+        tr = self.trace
+        kv = tr.info.kv_head_of[self.head] if tr.info.n_kv_heads != tr.info.n_heads else None
+        return _figures.map_title(tr.model_name, self.layer, self.head, view, kv)
+
+    def _refresh_map(self) -> None:
+        if self.trace is None:
+            return
+        started = time.perf_counter()
+        try:
+            view = self.current_view()
+        except (KeyError, IndexError, ValueError) as exc:
+            self._error(f"{type(exc).__name__}: {exc}")
+            return
+        trace_props, layout_props = _figures.map_patch(view, self._title(view))
+        self.map_view.patch(trace_props, layout_props)
+        self.update_seconds.append(time.perf_counter() - started)
+
+    # ------------------------------------------------------------------ figures and export
+    def figure(self):
+        """The current attention map as a `go.Figure` (what `sinkviz.export(explorer, ...)` writes)."""
+        if self.trace is None:
+            raise SinkvizError("Nothing traced yet: the explorer has no map to export.")
+        view = self.current_view()
+        return _figures.map_figure(view, self._title(view))
+
+    def overview_figure(self):
+        """The layer x head alpha_1 overview as a `go.Figure`."""
+        return self.overview_view.current()
+
+    def _export_clicked(self) -> None:
+        from sinkviz.export import export
+
+        path = self.export_path.value.strip()
+        try:
+            written = export(self, path, width=self.export_width.value, overwrite=self.export_overwrite.value)
+        except (SinkvizError, OSError, ValueError, RuntimeError) as exc:
+            self._error(f"Export failed: {type(exc).__name__}: {exc}")
+            return
+        self._info(f"Wrote {written} ({Path(written).stat().st_size / 1024:.0f} KiB).")
+
+    def __repr__(self) -> str:
+        state = f"{self.trace!r}, layer {self.layer}, head {self.head}" if self.trace is not None else "empty"
+        return f"<sinkviz Explorer: {state}>"
+
+
+def _span(items) -> str:
+    items = list(items)
+    if items and items == list(range(items[0], items[-1] + 1)):
+        return f"{items[0]}..{items[-1]}"
+    return str(items)
+
+
+def explore(model_or_name: Any = None, text: str | None = None, *, view: str = "explorer", **kwargs: Any):
+    """Open the explorer on a model (registry name, folder, hub id or `sinkviz.load(...)` result) and a text.
+
+    `model_or_name` may also be a `Trace` (then no forward pass is run). Keyword arguments go to `Explorer`:
+    `layer`, `head`, `values` ("probabilities"/"logits"), `scale` ("0-1"/"0-max"/"log10"),
+    `display` ("auto"/"full"/"pooled"/"window"), `max_display_tokens`, `render` ("auto"/"figurewidget"/"output"),
+    `device`, `dtype`.
+
+    `view="bertviz"` / `"bertviz-model"` returns bertviz's head view / model view of the same trace instead,
+    with everything it needs inlined (nothing from a CDN).
+    """
+    from sinkviz.capture import Trace
+
+    trace = model_or_name if isinstance(model_or_name, Trace) else None
+    if view in ("bertviz", "bertviz-head", "bertviz-model"):
+        from sinkviz.widgets import bertviz_view
+
+        if trace is None:
+            import sinkviz
+
+            loaded = model_or_name if hasattr(model_or_name, "tokenizer") else sinkviz.load(model_or_name or "smollm2-135m")
+            trace = sinkviz.trace(loaded, text, capture=("attn",))
+        make = bertviz_view.model_view if view == "bertviz-model" else bertviz_view.head_view
+        return make(trace, **{k: v for k, v in kwargs.items() if k in ("layer", "heads", "include_layers")})
+    if view != "explorer":
+        raise ValueError(f"view={view!r}: use 'explorer', 'bertviz' or 'bertviz-model'.")
+    if trace is not None:
+        return Explorer(None, text, trace=trace, **kwargs)
+    return Explorer(model_or_name, text, **kwargs)

@@ -162,15 +162,33 @@ def _census_attention(
     if out is None:
         out, _ = _plain_attention(module, query, key, value, attention_mask, scaling, dropout, kwargs)
 
+    # layers that share a mask (and pattern) share the key counts and key ranges: compute them once per forward
+    ck_key = (id(mask) if mask is not None else None, is_causal, window, T, str(query.device))
+    count = ctx.cache.get(("count",) + ck_key)
+    if count is None:
+        count = ck.key_counts(T, causal=is_causal, window=window, mask=mask, q_valid=q_valid)
+        ctx.cache[("count",) + ck_key] = count
+        ctx.keep_alive.append(mask)
     if use_triton:
+        kv_ranges = None
+        if mask is not None:
+            bm = ctx.triton_opts.get("block_m", 128)
+            kv_ranges = ctx.cache.get(("kv",) + ck_key)
+            if kv_ranges is None:
+                kv_ranges = ck.mask_key_ranges(mask if mask.dtype == torch.bool else mask > torch.finfo(mask.dtype).min / 2,
+                                               T, bm)
+                B = query.shape[0]
+                if kv_ranges[0].shape[0] == 1 and B > 1:
+                    kv_ranges = tuple(x.expand(B, -1).contiguous() for x in kv_ranges)
+                ctx.cache[("kv",) + ck_key] = kv_ranges
         st = ck.stats_triton(
             query, key, scaling=scaling, causal=is_causal, window=window, mask=mask, q_valid=q_valid, lse=lse,
-            n_first=ctx.n_first, **ctx.triton_opts,
+            n_first=ctx.n_first, count=count, kv_ranges=kv_ranges, **ctx.triton_opts,
         )
     else:
         st = ck.stats_torch(
             query, key, scaling=scaling, causal=is_causal, window=window, mask=mask, softcap=softcap, sinks=sinks,
-            q_valid=q_valid, n_first=ctx.n_first, chunk_elems=ctx.chunk_elems,
+            q_valid=q_valid, n_first=ctx.n_first, chunk_elems=ctx.chunk_elems, count=count,
         )
     ctx.accumulate(layer, st, q_valid)
     return out, None
@@ -194,6 +212,8 @@ class _Context:
     q_valid: torch.Tensor | None = None  # (B, T) bool, CPU or input device
     call_counter: int = 0
     _qv_cache: dict = field(default_factory=dict)
+    cache: dict = field(default_factory=dict)  # per forward: key counts / key ranges by mask identity
+    keep_alive: list = field(default_factory=list)  # masks whose id() keys the cache, held until the batch ends
     acc: dict = field(default_factory=dict)  # layer -> dict of device tensors (sums)
     per_sample: dict = field(default_factory=dict)  # layer -> list of dict of (B, ...) tensors
 
@@ -206,6 +226,8 @@ class _Context:
     def start_batch(self, q_valid: torch.Tensor) -> None:
         self.q_valid = q_valid
         self._qv_cache = {}
+        self.cache = {}
+        self.keep_alive = []
         self.call_counter = 0
 
     def accumulate(self, layer: int, st: ck.LayerStats, q_valid: torch.Tensor) -> None:
@@ -575,6 +597,8 @@ class Census:
                 )
         finally:
             _ACTIVE.reset(token)
+            self._ctx.cache = {}
+            self._ctx.keep_alive = []
         missing = [x for x in self.layers if x not in self._ctx.per_sample
                    or len(self._ctx.per_sample[x]) != self._n_batches + 1]
         if missing:

@@ -7,7 +7,7 @@ For one attention layer with post-RoPE queries ``q`` (B, H, T, d) and un-repeate
 
 * ``colsum``  (B, H, T): sum over *valid* queries i of p_ij (padded queries excluded) -- alpha_j = colsum_j / count_j;
 * ``count``   (B, T): number of valid queries that may see key j (same for every head);
-* ``entropy`` (B, H, T): row entropy -sum_j p_ij log p_ij = lse_i - sum_j p_ij s_ij (nats);
+* ``entropy`` (B, H, T): row entropy -sum_j p_ij log p_ij = sum_j p_ij (lse_i - s_ij) (nats);
 * ``rowmax``  (B, H, T): max_j p_ij = exp(max_j s_ij - lse_i);
 * ``first_mass`` (B, H, T): sum_{j < n_first} p_ij, the mass a row puts on the first positions;
 * ``lse``     (B, H, T): the natural-log row log-sum-exp.
@@ -116,14 +116,26 @@ def key_counts(
         q_valid = torch.ones(batch, T, dtype=torch.bool, device=device)
     B = q_valid.shape[0]
     device = q_valid.device
-    counts = torch.zeros(B, T, dtype=torch.float32, device=device)
-    pos = torch.arange(T, device=device)
     if mask is None:
-        for a in range(0, T, chunk):
-            e = min(T, a + chunk)
-            allowed = _structural_allowed(pos[a:e], pos, causal, window).to(torch.float32)  # (C, T)
-            counts += q_valid[:, a:e].to(torch.float32) @ allowed
-        return counts
+        # prefix sums: count_j = sum of q_valid over the queries i whose pattern shows key j
+        qv = q_valid.to(torch.float64)
+        c = torch.nn.functional.pad(qv.cumsum(-1), (1, 0))  # c[:, n] = sum_{i < n} qv_i
+        j = torch.arange(T, device=device)
+
+        def span(first, last):  # sum over i in [first, last] (inclusive, clipped)
+            first = first.clamp(0, T)
+            last = (last + 1).clamp(0, T)
+            return (c[:, last] - c[:, first]).clamp_min(0)
+
+        if causal:
+            last = j + (window - 1) if window is not None else torch.full_like(j, T - 1)
+            counts = span(j, last)
+        elif window is not None:
+            counts = span(j - (window - 1), j + (window - 1))
+        else:
+            counts = c[:, T:].expand(B, T)
+        return counts.to(torch.float32).contiguous()
+    counts = torch.zeros(B, T, dtype=torch.float32, device=device)
     for b in range(B):
         for a in range(0, T, chunk):
             e = min(T, a + chunk)
@@ -145,6 +157,7 @@ def stats_torch(
     q_valid: torch.Tensor | None = None,
     n_first: int = 4,
     chunk_elems: int = 1 << 24,
+    count: torch.Tensor | None = None,
 ) -> LayerStats:
     """Exact streaming statistics by chunks of query rows, in float32 (any device, any mask).
 
@@ -161,6 +174,7 @@ def stats_torch(
         q_valid: (B, T) bool, False for padded query rows (excluded from ``colsum`` and ``count``).
         n_first: the row mass on keys j < n_first goes to ``first_mass``.
         chunk_elems: the size of one (H, chunk, keys) float32 block; lower it to save memory.
+        count: precomputed :func:`key_counts` (the same for every layer that shares a mask).
     """
     B, H, T, d = q.shape
     Hkv = k.shape[1]
@@ -210,18 +224,20 @@ def stats_torch(
             lse = safe_max + torch.log(z)  # (H, C); -inf for rows that see nothing
             p = torch.exp(s - lse.unsqueeze(-1))
             p = torch.nan_to_num(p, nan=0.0)
-            ps = torch.where(p > 0, p * s, torch.zeros_like(p)).sum(-1)
+            # entropy as sum p * (lse - s): every term >= 0, no cancellation for peaked rows
+            h = torch.where(p > 0, p * (lse.unsqueeze(-1) - s), torch.zeros_like(p)).sum(-1)
             if sink_logit is not None:
                 p_sink = torch.exp(sink_logit - lse)
-                ps = ps + torch.nan_to_num(p_sink * sink_logit, nan=0.0)
+                h = h + torch.nan_to_num(p_sink * (lse - sink_logit), nan=0.0)
             lse_out[b, :, a:e] = lse
-            ent[b, :, a:e] = lse - ps
+            ent[b, :, a:e] = h
             rmax[b, :, a:e] = torch.exp(smax - lse)
             if lo < n_first:
                 fmass[b, :, a:e] = p[..., : max(0, min(n_first, hi) - lo)].sum(-1)
             qv = q_valid[b, a:e].to(torch.float32)
             colsum[b, :, lo:hi] += torch.einsum("hck,c->hk", p, qv)
-    count = key_counts(T, causal=causal, window=window, mask=mask, q_valid=q_valid)
+    if count is None:
+        count = key_counts(T, causal=causal, window=window, mask=mask, q_valid=q_valid)
     return LayerStats(colsum, count, torch.nan_to_num(ent), torch.nan_to_num(rmax), fmass, lse_out)
 
 
@@ -278,6 +294,61 @@ def triton_available(device: torch.device | str | None = None) -> bool:
 if _HAVE_TRITON:
 
     @triton.jit
+    def _tile(
+        q, k_base, stride_kt, start_n, offs_m, offs_d, T, qk_scale, WINDOW, N_FIRST,
+        mask_row_ptr, stride_mq, row_ok, lse2, qv, colsum_ptr,
+        m_i, l_i, m2, ps, fm,
+        MODE: tl.constexpr, MASKED: tl.constexpr, CAUSAL: tl.constexpr, HAS_WINDOW: tl.constexpr,
+        HAS_MASK: tl.constexpr, BLOCK_N: tl.constexpr,
+    ):
+        """One (BLOCK_M x BLOCK_N) tile: logits in the log2 domain, then lse accumulation (MODE 0) or statistics
+        (MODE 1). Unmasked tiles (MASKED False) lie wholly inside every row's visible range."""
+        offs_n = start_n + tl.arange(0, BLOCK_N)
+        if MASKED:
+            col_ok = offs_n < T
+            k = tl.load(k_base + offs_n[:, None] * stride_kt + offs_d[None, :], mask=col_ok[:, None], other=0.0)
+        else:
+            k = tl.load(k_base + offs_n[:, None] * stride_kt + offs_d[None, :])
+        s = tl.dot(q, tl.trans(k)) * qk_scale
+        if MASKED:
+            valid = col_ok[None, :] & row_ok[:, None]
+            if CAUSAL:
+                valid = valid & (offs_n[None, :] <= offs_m[:, None])
+            if HAS_WINDOW:
+                if CAUSAL:
+                    valid = valid & (offs_n[None, :] > offs_m[:, None] - WINDOW)
+                else:
+                    valid = valid & (tl.abs(offs_m[:, None] - offs_n[None, :]) < WINDOW)
+            if HAS_MASK:
+                mv = tl.load(
+                    mask_row_ptr + offs_m[:, None] * stride_mq + offs_n[None, :],
+                    mask=row_ok[:, None] & col_ok[None, :],
+                    other=0,
+                )
+                valid = valid & (mv != 0)
+            s = tl.where(valid, s, float("-inf"))
+        if MODE == 0:
+            m_new = tl.maximum(m_i, tl.max(s, 1))
+            m_safe = tl.where(m_new == float("-inf"), 0.0, m_new)
+            l_i = l_i * tl.exp2(m_i - m_safe) + tl.sum(tl.exp2(s - m_safe[:, None]), 1)
+            m_i = m_new
+        else:
+            p = tl.exp2(s - lse2[:, None])
+            m2 = tl.maximum(m2, tl.max(s, 1))
+            h = p * (lse2[:, None] - s)  # entropy terms, all >= 0 (no cancellation)
+            if MASKED:
+                h = tl.where(valid, h, 0.0)
+            ps += tl.sum(h, 1)
+            if start_n < N_FIRST:
+                fm += tl.sum(tl.where(offs_n[None, :] < N_FIRST, p, 0.0), 1)
+            col = tl.sum(p * qv[:, None], 0)
+            if MASKED:
+                tl.atomic_add(colsum_ptr + offs_n, col, mask=col_ok, sem="relaxed")
+            else:
+                tl.atomic_add(colsum_ptr + offs_n, col, sem="relaxed")
+        return m_i, l_i, m2, ps, fm
+
+    @triton.jit
     def _census_kernel(
         Q, K, LSE, COLSUM, ENT, RMAX, FMASS, MASK, QVALID, KVLO, KVHI,
         stride_qb, stride_qh, stride_qt,
@@ -304,11 +375,17 @@ if _HAVE_TRITON:
         q_ptrs = Q + b * stride_qb + h * stride_qh + offs_m[:, None] * stride_qt + offs_d[None, :]
         q = tl.load(q_ptrs, mask=row_ok[:, None], other=0.0)
         k_base = K + b * stride_kb + kvh * stride_kh
-        # key range [lo, hi) for this query block
+        mask_row_ptr = MASK + b * stride_mb
+        row_base = bh.to(tl.int64) * T
+        colsum_ptr = COLSUM + row_base
+        # key range [lo, hi) of this query block, and [lo_full, hi_full) of tiles no row needs masking in
         if HAS_MASK:
             nqb = tl.cdiv(T, BLOCK_M)
             lo = tl.load(KVLO + b * nqb + pid_m)
             hi = tl.load(KVHI + b * nqb + pid_m)
+            lo = (lo // BLOCK_N) * BLOCK_N
+            lo_full = lo
+            hi_full = lo
         else:
             lo = 0
             hi = T
@@ -316,57 +393,45 @@ if _HAVE_TRITON:
                 hi = tl.minimum(T, start_m + BLOCK_M)
                 if HAS_WINDOW:
                     lo = tl.maximum(0, start_m - WINDOW + 1)
-        lo = (lo // BLOCK_N) * BLOCK_N
-        row_base = bh.to(tl.int64) * T
+            lo = (lo // BLOCK_N) * BLOCK_N
+            if HAS_WINDOW:
+                lo_full = lo
+                hi_full = lo
+            elif CAUSAL:
+                lo_full = lo
+                hi_full = (start_m // BLOCK_N) * BLOCK_N
+            else:
+                lo_full = lo
+                hi_full = (T // BLOCK_N) * BLOCK_N
+        m_i = tl.full([BLOCK_M], float("-inf"), tl.float32)
+        l_i = tl.zeros([BLOCK_M], tl.float32)
+        m2 = tl.full([BLOCK_M], float("-inf"), tl.float32)
+        ps = tl.zeros([BLOCK_M], tl.float32)
+        fm = tl.zeros([BLOCK_M], tl.float32)
         if MODE == 0:
-            m_i = tl.full([BLOCK_M], float("-inf"), tl.float32)
-            l_i = tl.zeros([BLOCK_M], tl.float32)
+            lse2 = tl.zeros([BLOCK_M], tl.float32)
+            qv = tl.zeros([BLOCK_M], tl.float32)
         else:
             lse2 = tl.load(LSE + row_base + offs_m, mask=row_ok, other=float("inf")) * 1.4426950408889634
             lse2 = tl.where(lse2 == float("-inf"), float("inf"), lse2)  # rows that see nothing: p = 0
             qv = tl.load(QVALID + b * T + offs_m, mask=row_ok, other=0).to(tl.float32)
-            m2 = tl.full([BLOCK_M], float("-inf"), tl.float32)
-            ps = tl.zeros([BLOCK_M], tl.float32)
-            fm = tl.zeros([BLOCK_M], tl.float32)
-        for start_n in range(lo, hi, BLOCK_N):
-            offs_n = start_n + tl.arange(0, BLOCK_N)
-            col_ok = offs_n < T
-            k = tl.load(k_base + offs_n[:, None] * stride_kt + offs_d[None, :], mask=col_ok[:, None], other=0.0)
-            s = tl.dot(q, tl.trans(k)) * qk_scale  # log2 domain
-            valid = col_ok[None, :] & row_ok[:, None]
-            if CAUSAL:
-                valid = valid & (offs_n[None, :] <= offs_m[:, None])
-            if HAS_WINDOW:
-                if CAUSAL:
-                    valid = valid & (offs_n[None, :] > offs_m[:, None] - WINDOW)
-                else:
-                    valid = valid & (tl.abs(offs_m[:, None] - offs_n[None, :]) < WINDOW)
-            if HAS_MASK:
-                mv = tl.load(
-                    MASK + b * stride_mb + offs_m[:, None] * stride_mq + offs_n[None, :],
-                    mask=row_ok[:, None] & col_ok[None, :],
-                    other=0,
-                )
-                valid = valid & (mv != 0)
-            s = tl.where(valid, s, float("-inf"))
-            if MODE == 0:
-                m_new = tl.maximum(m_i, tl.max(s, 1))
-                m_safe = tl.where(m_new == float("-inf"), 0.0, m_new)
-                l_i = l_i * tl.exp2(m_i - m_safe) + tl.sum(tl.exp2(s - m_safe[:, None]), 1)
-                m_i = m_new
-            else:
-                p = tl.exp2(s - lse2[:, None])
-                m2 = tl.maximum(m2, tl.max(s, 1))
-                ps += tl.sum(tl.where(valid, p * s, 0.0), 1)
-                if start_n < N_FIRST:
-                    fm += tl.sum(tl.where(offs_n[None, :] < N_FIRST, p, 0.0), 1)
-                col = tl.sum(p * qv[:, None], 0)
-                tl.atomic_add(COLSUM + row_base + offs_n, col, mask=col_ok, sem="relaxed")
+        for start_n in range(lo_full, hi_full, BLOCK_N):
+            m_i, l_i, m2, ps, fm = _tile(
+                q, k_base, stride_kt, start_n, offs_m, offs_d, T, qk_scale, WINDOW, N_FIRST,
+                mask_row_ptr, stride_mq, row_ok, lse2, qv, colsum_ptr, m_i, l_i, m2, ps, fm,
+                MODE, False, CAUSAL, HAS_WINDOW, HAS_MASK, BLOCK_N,
+            )
+        for start_n in range(hi_full, hi, BLOCK_N):
+            m_i, l_i, m2, ps, fm = _tile(
+                q, k_base, stride_kt, start_n, offs_m, offs_d, T, qk_scale, WINDOW, N_FIRST,
+                mask_row_ptr, stride_mq, row_ok, lse2, qv, colsum_ptr, m_i, l_i, m2, ps, fm,
+                MODE, True, CAUSAL, HAS_WINDOW, HAS_MASK, BLOCK_N,
+            )
         if MODE == 0:
             lse = (m_i + tl.log2(l_i)) * 0.6931471805599453
             tl.store(LSE + row_base + offs_m, lse, mask=row_ok)
         else:
-            ent = (lse2 - ps) * 0.6931471805599453
+            ent = ps * 0.6931471805599453
             ent = tl.where(lse2 == float("inf"), 0.0, ent)
             rmax = tl.exp2(m2 - lse2)
             tl.store(ENT + row_base + offs_m, ent, mask=row_ok)
@@ -408,6 +473,8 @@ def stats_triton(
     block_n: int = 64,
     num_warps: int = 8,
     num_stages: int = 3,
+    count: torch.Tensor | None = None,
+    kv_ranges: tuple[torch.Tensor, torch.Tensor] | None = None,
 ) -> LayerStats:
     """The Triton version of :func:`stats_torch` (no soft-capping or sink logits: use the torch path for those).
 
@@ -444,7 +511,7 @@ def stats_triton(
             if mask is None:
                 raise ValueError("per-head masks are not supported by the Triton path; use the torch path")
         mask_i8 = mask.view(torch.int8) if mask.stride(-1) == 1 else mask.contiguous().view(torch.int8)
-        kvlo, kvhi = mask_key_ranges(mask, T, block_m)
+        kvlo, kvhi = kv_ranges if kv_ranges is not None else mask_key_ranges(mask, T, block_m)
         if kvlo.shape[0] == 1 and B > 1:
             kvlo, kvhi = kvlo.expand(B, -1).contiguous(), kvhi.expand(B, -1).contiguous()
         smb = mask_i8.stride(0) if mask_i8.shape[0] > 1 else 0
@@ -471,7 +538,8 @@ def stats_triton(
     else:
         lse = lse.to(torch.float32).contiguous()
     _census_kernel[grid](q, k, lse, colsum, ent, rmax, fmass, mask_i8, qv8, kvlo, kvhi, *args_strides, MODE=1, **common)
-    count = key_counts(T, causal=causal, window=window, mask=mask, q_valid=q_valid)
+    if count is None:
+        count = key_counts(T, causal=causal, window=window, mask=mask, q_valid=q_valid)
     return LayerStats(colsum, count, ent, rmax, fmass, lse)
 
 

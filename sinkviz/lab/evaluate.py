@@ -1,0 +1,166 @@
+"""Evaluation of a lab model at a checkpoint: Sink_k, Sink_*, losses, massive activations.
+
+Everything follows Gu et al. §3.2/§4 (papers.md §A.1): 100 probe sequences of T = 64 tokens drawn
+from the *training* data with no BOS, ε = 0.3, strict ">" and a mean over samples × layers × heads. The
+metric arithmetic is ``sinkviz.metrics.sink`` / ``sinkviz.metrics.norms``; this module only runs the
+model and arranges the arrays:
+
+* softmax models: the attention probabilities; other ops (§7.4): proxy scores from the weights the
+  model used — row-normalised for non-negative similarities (sigmoid, elu+1, elu kernel) and
+  |·|-normalised for the signed identity kernel. Because Z_i > 0 is per row, normalising sim/Z_i equals
+  normalising sim, as the paper does.
+* with a slot (K/KV biases, sink token) maps are (T+1)×(T+1): index 0 gives Sink_*, index k gives Sink_k.
+* massive-activation ratio per block (Figs 7/8): ‖h_1^l‖ / mean_{t≥2} ‖h_t^l‖ over the probe set, l = 0
+  (embeddings) .. L (last block, before the final norm), on real tokens only (the sink token is left
+  out; its own ratio is reported separately). Post-norm models also report the ratio before each
+  block's last LN (Fig. 7 left, "before LN").
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import torch
+
+from sinkviz.metrics.norms import massive_activation_ratio
+from sinkviz.metrics.sink import (
+    alpha_layer_head,
+    importance_scores,
+    proxy_scores_abs,
+    proxy_scores_rownorm,
+    sink_rate,
+)
+
+
+@dataclass
+class EvalSpec:
+    """The ``eval`` block of a lab config."""
+
+    n_sequences: int = 100
+    length: int = 64
+    eps: float = 0.3
+    k_max: int = 10
+    valid_batches: int = 20
+    valid_batch_size: int | None = None  # default: the training batch size
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> "EvalSpec":
+        known = {f for f in cls.__dataclass_fields__}
+        unknown = set(d) - known - {"steps", "every"}
+        if unknown:
+            raise ValueError(f"Unknown eval field(s) {sorted(unknown)}; allowed: {sorted(known | {'steps', 'every'})}.")
+        return cls(**{k: v for k, v in d.items() if k in known})
+
+
+def scores_for_metric(weights: np.ndarray, attn_op: str) -> np.ndarray:
+    """Attention maps to feed Sink_k: the probabilities for softmax, the §7.4 proxy otherwise."""
+    if attn_op == "softmax":
+        return weights
+    if attn_op == "identity":
+        return proxy_scores_abs(weights)
+    return proxy_scores_rownorm(weights)
+
+
+@torch.no_grad()
+def probe(model, ids: torch.Tensor) -> dict[str, Any]:
+    """One eager fp32 forward pass; returns weights (B, L, H, n, n), hidden (L+1, B, n, D) and, for post-norm
+    models, the residual sums before each block's final LN (L, B, n, D), all float64 numpy."""
+    previous = model.config._attn_implementation
+    model.set_attn_implementation("eager")
+    pre_ln: list[torch.Tensor] = []
+    hooks = []
+    if model.config.norm_position == "post":
+        for layer in model.model.layers:
+            hooks.append(layer.post_attention_layernorm.register_forward_pre_hook(
+                lambda mod, args: pre_ln.append(args[0].detach().float().cpu())))
+    was_training = model.training
+    model.eval()
+    try:
+        out = model(ids, output_attentions=True, output_hidden_states=True)
+    finally:
+        for h in hooks:
+            h.remove()
+        model.set_attn_implementation(previous)
+        model.train(was_training)
+    weights = torch.stack([a.float() for a in out.attentions], dim=1).cpu().numpy().astype(np.float64)
+    hidden = torch.stack([h.float() for h in out.hidden_states], dim=0).cpu().numpy().astype(np.float64)
+    result = {"weights": weights, "hidden": hidden}
+    if pre_ln:
+        result["pre_ln"] = torch.stack(pre_ln, dim=0).numpy().astype(np.float64)
+    return result
+
+
+def _finite(x) -> float | None:
+    x = float(x)
+    return None if math.isnan(x) or math.isinf(x) else x
+
+
+def _rounded(a, digits: int = 4):
+    arr = np.asarray(a, dtype=np.float64)
+    return [_rounded(x, digits) for x in arr] if arr.ndim else (None if not np.isfinite(arr) else round(float(arr), digits))
+
+
+def sink_summary(weights: np.ndarray, *, attn_op: str, slot: bool, eps: float = 0.3, k_max: int = 10) -> dict[str, Any]:
+    """Sink_1..Sink_k (%), Sink_* (%) when there is a slot, Sink_1 per layer and α (layer × head) tables."""
+    maps = scores_for_metric(weights, attn_op)
+    alpha = importance_scores(maps)  # (B, L, H, n)
+    rates = sink_rate(alpha, eps)
+    first = 1 if slot else 0
+    per_layer = [float(sink_rate(alpha[:, l], eps)[first]) for l in range(alpha.shape[1])]
+    summary = {
+        "sink_k": _rounded(rates[first:first + k_max]),
+        "sink_1": _finite(rates[first]),
+        "sink_star": _finite(rates[0]) if slot else None,
+        "sink_1_per_layer": _rounded(per_layer),
+        "alpha_1": _rounded(alpha_layer_head(alpha, k=first)),
+        "alpha_star": _rounded(alpha_layer_head(alpha, k=0)) if slot else None,
+    }
+    return summary
+
+
+def massive_summary(hidden: np.ndarray, *, sink_token: bool, pre_ln: np.ndarray | None = None) -> dict[str, Any]:
+    """Massive-activation ratios per block (real tokens; sink token separately)."""
+    real = hidden[:, :, 1:] if sink_token else hidden
+    out: dict[str, Any] = {"massive_ratio": _rounded(massive_activation_ratio(real))}
+    if sink_token:
+        norms = np.linalg.norm(hidden, axis=-1)  # (L+1, B, n)
+        out["massive_ratio_sink_token"] = _rounded(norms[:, :, 0].mean(axis=1) / norms[:, :, 1:].mean(axis=(1, 2)))
+    if pre_ln is not None:
+        real_pre = pre_ln[:, :, 1:] if sink_token else pre_ln
+        out["massive_ratio_pre_ln"] = _rounded(massive_activation_ratio(real_pre))
+    return out
+
+
+def evaluate(model, batcher, spec: EvalSpec, *, batch_size: int, autocast: torch.dtype | None,
+             loss_start: int = 0) -> dict[str, Any]:
+    """All checkpoint metrics for ``model`` (left in the mode it was in)."""
+    config = model.config
+    ids = batcher.batch("probe", 0, spec.n_sequences, spec.length)
+    seen = probe(model, ids)
+    result: dict[str, Any] = {}
+    result.update(sink_summary(seen["weights"], attn_op=config.attn_op, slot=config.attention_slot,
+                               eps=spec.eps, k_max=spec.k_max))
+    result.update(massive_summary(seen["hidden"], sink_token=config.bias_mode == "sink_token",
+                                  pre_ln=seen.get("pre_ln")))
+    result["valid_loss"] = _finite(mean_loss(model, batcher, "valid", spec.valid_batches,
+                                             spec.valid_batch_size or batch_size, autocast, loss_start))
+    return result
+
+
+@torch.no_grad()
+def mean_loss(model, batcher, split: str, batches: int, batch_size: int, autocast: torch.dtype | None,
+              loss_start: int = 0) -> float:
+    was_training = model.training
+    model.eval()
+    total = 0.0
+    try:
+        for b in range(batches):
+            ids = batcher.batch(split, b, batch_size)
+            with torch.autocast(ids.device.type, dtype=autocast, enabled=autocast is not None):
+                total += float(model(ids, labels=ids, loss_start=loss_start).loss)
+    finally:
+        model.train(was_training)
+    return total / max(batches, 1)

@@ -1,0 +1,397 @@
+"""The lab's training loop: plain torch, resumable, checkpoints as safetensors.
+
+A run is described by a JSON config (``sinkviz/lab/configs/*.json``; see ``RunConfig``) and lives in
+an output folder::
+
+    OUT/config.json                    the resolved config (a resume must match it)
+    OUT/results.json                   status + per-evaluation metrics (small; the lab notebook reads it)
+    OUT/checkpoints/step_000500/       save_pretrained (model.safetensors, config.json), tokenizer,
+                                       optimizer.safetensors + trainer_state.json
+
+Setup as Gu et al.'s code (papers.md §A.2), scaled down: AdamW(β = 0.9, 0.95) on all parameters with
+decoupled weight decay, linear warm-up then a constant learning rate (the official ``min_lr == lr``;
+``schedule: "cosine"`` decays to ``min_lr`` instead), gradient clipping at 1.0, bf16 autocast on GPU and
+fp32 on CPU. Every checkpoint folder is written under a temporary name and renamed, so a killed run
+leaves only complete checkpoints; a rerun with the same folder resumes from the newest one, and a run
+whose results say ``"finished"`` is never overwritten.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import platform
+import re
+import shutil
+import tempfile
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+from safetensors.torch import load_file, save_file
+
+from sinkviz.lab.data import Batcher, DataSpec, prepare_corpus
+from sinkviz.lab.evaluate import EvalSpec, evaluate
+from sinkviz.lab.model import SinkLabForCausalLM, count_parameters, model_from_size
+
+CONFIG_DIR = Path(__file__).parent / "configs"
+RESULTS_VERSION = 1
+
+
+class RunExistsError(RuntimeError):
+    """The output folder holds a finished run, or a run of a different config."""
+
+
+# ------------------------------------------------------------------------------------------------
+# config
+
+
+MODEL_FIELDS = {"hidden_size", "num_layers", "num_heads", "intermediate_size", "max_positions", "attn_op",
+                "attn_norm", "bias_mode", "bias_per_head", "pos_encoding", "norm_position", "sliding_window",
+                "prefix_length"}
+TRAIN_FIELDS = {"steps", "batch_size", "seq_len", "lr", "min_lr", "warmup", "schedule", "weight_decay",
+                "grad_clip", "betas"}
+
+
+@dataclass
+class RunConfig:
+    """A lab experiment. ``paper`` says which figure/table row it scales down."""
+
+    name: str
+    model: dict[str, Any]
+    data: dict[str, Any] = field(default_factory=dict)
+    train: dict[str, Any] = field(default_factory=dict)
+    eval: dict[str, Any] = field(default_factory=dict)
+    checkpoint: dict[str, Any] = field(default_factory=dict)
+    description: str = ""
+    paper: str = ""
+    seed: int = 0
+
+    def __post_init__(self):
+        if not re.fullmatch(r"[A-Za-z0-9_.-]+", self.name):
+            raise ValueError(f"Run name {self.name!r}: use letters, digits, '_', '-' and '.' only.")
+        for block, allowed in (("model", MODEL_FIELDS), ("train", TRAIN_FIELDS)):
+            unknown = set(getattr(self, block)) - allowed
+            if unknown:
+                raise ValueError(f"Unknown {block} field(s) {sorted(unknown)} in run {self.name!r}; "
+                                 f"allowed: {sorted(allowed)}.")
+        missing = {"hidden_size", "num_layers", "num_heads"} - set(self.model)
+        if missing:
+            raise ValueError(f"Run {self.name!r}: model needs {sorted(missing)}.")
+        self.train = {"steps": 1000, "batch_size": 32, "seq_len": 256, "lr": 4e-4, "min_lr": None, "warmup": 100,
+                      "schedule": "constant", "weight_decay": 0.1, "grad_clip": 1.0, "betas": [0.9, 0.95],
+                      **self.train}
+        if self.train["schedule"] not in ("constant", "cosine"):
+            raise ValueError(f"train.schedule must be 'constant' or 'cosine'; got {self.train['schedule']!r}.")
+        unknown = set(self.checkpoint) - {"every", "keep_last"}
+        if unknown:
+            raise ValueError(f"Unknown checkpoint field(s) {sorted(unknown)}; allowed: ['every', 'keep_last'].")
+        DataSpec.from_dict(self.data)
+        EvalSpec.from_dict(self.eval)
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> "RunConfig":
+        known = set(cls.__dataclass_fields__) | {"comment"}
+        unknown = set(d) - known
+        if unknown:
+            raise ValueError(f"Unknown config field(s) {sorted(unknown)}; allowed: {sorted(known)}.")
+        return cls(**{k: v for k, v in d.items() if k != "comment"})
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    # derived -----------------------------------------------------------------------------------
+    @property
+    def steps(self) -> int:
+        return int(self.train["steps"])
+
+    def eval_steps(self) -> list[int]:
+        """Evaluation steps: ``eval.steps`` if given, else 0, a log-spaced early grid (sink/frame emergence)
+        and every ``eval.every`` (default steps/10); always the last step."""
+        steps = self.steps
+        if "steps" in self.eval:
+            chosen = {int(s) for s in self.eval["steps"]}
+        else:
+            every = int(self.eval.get("every", max(steps // 10, 1)))
+            early = {0, 5, 10, 20, 50, 100, 200, 500, 1000}
+            chosen = early | set(range(0, steps + 1, every))
+        return sorted(s for s in chosen | {steps} if 0 <= s <= steps)
+
+    def checkpoint_steps(self) -> list[int]:
+        every = int(self.checkpoint.get("every", max(self.steps // 4, 1)))
+        return sorted({s for s in range(every, self.steps + 1, every)} | {self.steps})
+
+    def loss_start(self) -> int:
+        """Predictions inside a bidirectional prefix see their target: skip the first p − 1 (paper code
+        ``--ignore_loss p-1``)."""
+        return max(int(self.model.get("prefix_length", 0)) - 1, 0)
+
+
+def load_config(name_or_path: str | os.PathLike) -> RunConfig:
+    """A config by file path or by name from sinkviz/lab/configs (``sinkviz lab list``)."""
+    path = Path(name_or_path)
+    if not path.is_file():
+        candidate = CONFIG_DIR / f"{name_or_path}.json"
+        if not candidate.is_file():
+            names = ", ".join(list_configs())
+            raise FileNotFoundError(f"No lab config {str(name_or_path)!r}: give a JSON path or one of: {names}.")
+        path = candidate
+    return RunConfig.from_dict(json.loads(path.read_text()))
+
+
+def list_configs() -> list[str]:
+    return sorted(p.stem for p in CONFIG_DIR.glob("*.json"))
+
+
+# ------------------------------------------------------------------------------------------------
+# helpers
+
+
+def _atomic_write_json(path: Path, obj: Any) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}-", dir=path.parent)
+    with os.fdopen(fd, "w") as f:
+        json.dump(obj, f, indent=1)
+    os.replace(tmp, path)
+
+
+def learning_rate(step: int, train: dict[str, Any]) -> float:
+    """Linear warm-up over ``warmup`` steps, then constant (default) or cosine to ``min_lr``."""
+    lr, warmup, total = float(train["lr"]), int(train["warmup"]), int(train["steps"])
+    if warmup and step < warmup:
+        return lr * (step + 1) / warmup
+    if train["schedule"] == "constant":
+        return lr
+    min_lr = float(train["min_lr"] if train["min_lr"] is not None else lr / 10)
+    progress = (step - warmup) / max(total - warmup, 1)
+    return min_lr + 0.5 * (lr - min_lr) * (1 + math.cos(math.pi * min(progress, 1.0)))
+
+
+def resolve_device(device: str | torch.device | None) -> torch.device:
+    if device in (None, "auto"):
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    return torch.device(device)
+
+
+def device_name(device: torch.device) -> str:
+    if device.type == "cuda":
+        return torch.cuda.get_device_name(device)
+    return f"{platform.processor() or platform.machine()} CPU ({os.cpu_count()} cores)"
+
+
+def _checkpoints(out: Path) -> list[tuple[int, Path]]:
+    found = []
+    for p in (out / "checkpoints").glob("step_*"):
+        m = re.fullmatch(r"step_(\d+)", p.name)
+        if m and (p / "trainer_state.json").is_file():
+            found.append((int(m.group(1)), p))
+    return sorted(found)
+
+
+def _save_optimizer(optimizer: torch.optim.Optimizer, folder: Path) -> None:
+    state = optimizer.state_dict()
+    tensors = {}
+    for index, entries in state["state"].items():
+        for key, value in entries.items():
+            tensors[f"{index}.{key}"] = torch.as_tensor(value).detach().cpu().contiguous()
+    save_file(tensors, str(folder / "optimizer.safetensors"))
+    (folder / "optimizer_groups.json").write_text(json.dumps(state["param_groups"]))
+
+
+def _load_optimizer(optimizer: torch.optim.Optimizer, folder: Path, device: torch.device) -> None:
+    tensors = load_file(str(folder / "optimizer.safetensors"))
+    state: dict[int, dict[str, torch.Tensor]] = {}
+    for name, value in tensors.items():
+        index, key = name.split(".", 1)
+        state.setdefault(int(index), {})[key] = value if key == "step" else value.to(device)
+    groups = json.loads((folder / "optimizer_groups.json").read_text())
+    optimizer.load_state_dict({"state": state, "param_groups": groups})
+
+
+def save_checkpoint(out: Path, step: int, model, optimizer, tokenizer_dir: Path | None, extra: dict[str, Any],
+                    keep_last: int | None = None) -> Path:
+    """Write checkpoints/step_N atomically (temp folder + rename); prune to ``keep_last`` if given."""
+    root = out / "checkpoints"
+    root.mkdir(parents=True, exist_ok=True)
+    final = root / f"step_{step:06d}"
+    staging = Path(tempfile.mkdtemp(prefix=f".step_{step:06d}-", dir=root))
+    try:
+        model.save_pretrained(staging, safe_serialization=True)
+        if tokenizer_dir is not None and tokenizer_dir.is_dir():
+            for f in tokenizer_dir.iterdir():
+                shutil.copy2(f, staging / f.name)
+        _save_optimizer(optimizer, staging)
+        (staging / "trainer_state.json").write_text(json.dumps({"step": step, **extra}, indent=1))
+        if final.exists():
+            shutil.rmtree(final)
+        os.replace(staging, final)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    if keep_last:
+        for s, p in _checkpoints(out)[:-keep_last]:
+            shutil.rmtree(p, ignore_errors=True)
+    return final
+
+
+# ------------------------------------------------------------------------------------------------
+# the run
+
+
+def build_model(config: RunConfig, vocab_size: int) -> SinkLabForCausalLM:
+    m = dict(config.model)
+    return model_from_size(
+        vocab_size, hidden_size=m.pop("hidden_size"), num_layers=m.pop("num_layers"), num_heads=m.pop("num_heads"),
+        intermediate_size=m.pop("intermediate_size", None),
+        max_positions=m.pop("max_positions", max(config.train["seq_len"], 64) + 1), **m,
+    )
+
+
+def run(config: RunConfig | str | os.PathLike, out: str | os.PathLike | None = None, *, device: str | None = "auto",
+        steps: int | None = None, data_dir: str | os.PathLike | None = None, progress: bool = True,
+        max_minutes: float | None = None) -> dict[str, Any]:
+    """Train (or resume) one run; returns the results dict (also written to OUT/results.json).
+
+    ``steps`` overrides ``train.steps`` (e.g. a quick look); ``max_minutes`` stops early after a
+    checkpoint, leaving the run resumable (status ``"stopped"``).
+    """
+    if not isinstance(config, RunConfig):
+        config = load_config(config)
+    if steps is not None:
+        config.train["steps"] = int(steps)
+    out = Path(out) if out is not None else Path("lab_runs") / config.name
+    dev = resolve_device(device)
+    torch.manual_seed(config.seed)
+
+    results_path = out / "results.json"
+    previous: dict[str, Any] | None = None
+    if results_path.is_file():
+        previous = json.loads(results_path.read_text())
+        if previous.get("status") == "finished":
+            raise RunExistsError(f"{out} holds a finished run ({previous.get('name')}, {previous.get('step')} steps); "
+                                 "refusing to overwrite it. Choose another --out folder.")
+    if (out / "config.json").is_file():
+        stored = json.loads((out / "config.json").read_text())
+        if stored != config.to_dict():
+            raise RunExistsError(f"{out} holds a run of a different config; use another --out folder "
+                                 "(or the same config to resume).")
+
+    spec = DataSpec.from_dict(config.data)
+    corpus = prepare_corpus(spec.source, spec.tokenizer, data_dir, max_documents=spec.max_documents, quiet=not progress)
+    tr = config.train
+    batcher = Batcher(corpus, spec, tr["seq_len"], dev, config.seed)
+    eval_spec = EvalSpec.from_dict(config.eval)
+    autocast = torch.bfloat16 if dev.type == "cuda" else None
+
+    model = build_model(config, corpus.vocab_size).to(dev)
+    fused = dev.type == "cuda"
+    optimizer = torch.optim.AdamW(model.parameters(), lr=tr["lr"], betas=tuple(tr["betas"]),
+                                  weight_decay=tr["weight_decay"], **({"fused": True} if fused else {}))
+    start = 0
+    history: list[dict[str, Any]] = []
+    checkpoints = _checkpoints(out)
+    if checkpoints:
+        start, folder = checkpoints[-1]
+        loaded = SinkLabForCausalLM.from_pretrained(folder, dtype=torch.float32)
+        model.load_state_dict(loaded.state_dict())
+        del loaded
+        _load_optimizer(optimizer, folder, dev)
+        history = [h for h in (previous or {}).get("history", []) if h["step"] <= start]
+    else:
+        out.mkdir(parents=True, exist_ok=True)
+    _atomic_write_json(out / "config.json", config.to_dict())
+    # SDPA (flash / memory-efficient kernels) on GPU for softmax; on CPU its backward is ~10x slower than eager.
+    model.set_attn_implementation("sdpa" if model.config.attn_op == "softmax" and dev.type == "cuda" else "eager")
+    model.train()
+
+    results: dict[str, Any] = {
+        "version": RESULTS_VERSION, "name": config.name, "description": config.description, "paper": config.paper,
+        "config": config.to_dict(), "status": "running", "step": start,
+        "device": device_name(dev), "precision": "bf16 autocast" if autocast else "fp32",
+        "torch": torch.__version__, "parameters": count_parameters(model),
+        "data": {k: corpus.meta[k] for k in ("source", "source_description", "licence", "tokenizer", "vocab_size",
+                                              "train_tokens", "valid_tokens", "distinct_tokens")},
+        "tokens_per_step": tr["batch_size"] * tr["seq_len"],
+        "history": history, "resumed_from": start or None,
+    }
+    import transformers
+
+    results["transformers"] = transformers.__version__
+    eval_steps = set(config.eval_steps())
+    ckpt_steps = set(config.checkpoint_steps())
+    keep_last = config.checkpoint.get("keep_last")
+    tokenizer_dir = corpus.folder / "tokenizer"
+    loss_start = config.loss_start()
+    started = time.perf_counter()
+    deadline = started + 60 * max_minutes if max_minutes else None
+    loss_sum = torch.zeros((), device=dev)  # summed on the device: no host sync per step
+    loss_count = 0
+    seen_steps = {h["step"] for h in history}
+
+    def record(step: int) -> None:
+        nonlocal loss_sum, loss_count
+        if step in seen_steps:
+            return
+        entry = {"step": step, "tokens_seen": step * results["tokens_per_step"],
+                 "train_loss": round(float(loss_sum) / loss_count, 4) if loss_count else None,
+                 "lr": learning_rate(max(step - 1, 0), tr)}
+        entry.update(evaluate(model, batcher, eval_spec, batch_size=tr["batch_size"], autocast=autocast,
+                              loss_start=loss_start))
+        history.append(entry)
+        seen_steps.add(step)
+        loss_sum, loss_count = torch.zeros((), device=dev), 0
+
+    bar = None
+    if progress:
+        from tqdm.auto import tqdm
+
+        bar = tqdm(total=config.steps, initial=start, desc=config.name, unit="step", dynamic_ncols=True)
+    step = start
+    if step in eval_steps:
+        record(step)
+    status = "finished"
+    while step < config.steps:
+        for group in optimizer.param_groups:
+            group["lr"] = learning_rate(step, tr)
+        ids = batcher.batch("train", step, tr["batch_size"])
+        with torch.autocast(dev.type, dtype=autocast, enabled=autocast is not None):
+            loss = model(ids, labels=ids, loss_start=loss_start).loss
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), tr["grad_clip"])
+        optimizer.step()
+        step += 1
+        loss_sum += loss.detach().float()
+        loss_count += 1
+        if step % 50 == 0 or step == config.steps:  # one host sync every 50 steps
+            current = float(loss.detach())
+            if not math.isfinite(current):
+                status = "diverged"
+                results["diverged_at"] = step
+                break
+            if bar is not None:
+                bar.set_postfix(loss=f"{current:.3f}")
+        if bar is not None:
+            bar.update(1)
+        if step in eval_steps:
+            record(step)
+        out_of_time = deadline is not None and time.perf_counter() > deadline and step < config.steps
+        if step in ckpt_steps or out_of_time:
+            if step not in seen_steps:
+                record(step)
+            save_checkpoint(out, step, model, optimizer, tokenizer_dir,
+                            {"name": config.name, "tokens_seen": step * results["tokens_per_step"]}, keep_last)
+            results.update(step=step, history=history)
+            _atomic_write_json(results_path, results)
+        if out_of_time:
+            status = "stopped"
+            break
+    if bar is not None:
+        bar.close()
+    elapsed = time.perf_counter() - started
+    results.update(status=status, step=step, history=history, seconds=round(elapsed, 1),
+                   tokens_per_second=round((step - start) * results["tokens_per_step"] / max(elapsed, 1e-9)))
+    _atomic_write_json(results_path, results)
+    return results

@@ -1,0 +1,91 @@
+"""Reference-frame figures for Ruscio et al. (NeurIPS 2025): the per-layer evidence behind a frame verdict
+(where the sinks sit, by position and by token string) and frame statistics across training checkpoints.
+Factories take ``sinkviz.metrics.frames.FrameVerdict`` / ``frame_statistics_over_training`` rows."""
+from __future__ import annotations
+
+from typing import Any, Mapping, Sequence
+
+import numpy as np
+import plotly.graph_objects as go
+from plotly.subplots import make_subplots
+
+from sinkviz.plots.style import COLORS, apply_style
+from sinkviz.plots._ruscio_layout import room_for_title as _room_for_title
+
+__all__ = ["frame_panel_figure", "frames_over_training_figure"]
+
+_SHARE_COLORS = {"start": COLORS[0], "end": COLORS[1], "interior": COLORS[4]}
+_ABBR = {"centralized": "C", "bidirectional": "B", "distributed": "D", "no-sink": "∅", "undetermined": "?"}
+
+
+def frame_panel_figure(verdict: Any, *, title: str | None = None, height: int = 560, width: int | None = None) -> go.Figure:
+    """Top: per layer, the share of sinking head-samples whose sink is the first token (start), the last
+    token (end; or the one before a final special token) or an interior token, with the share of
+    head-samples that sink at all (black line) and the layer's verdict letter (C centralized, B
+    bidirectional, D distributed, ∅ no sink). Bottom: position consistency vs token-string consistency per
+    layer (per head, share of samples on its modal position / string; mean over heads) — the two views the
+    verdict and the string verdict are built on."""
+    layers = [lf.layer for lf in verdict.layers]
+    fig = make_subplots(rows=2, cols=1, shared_xaxes=True, vertical_spacing=0.1, row_heights=[0.62, 0.38],
+                        subplot_titles=["where the sinks sit (share of sinking head-samples)",
+                                        "consistency across samples: by position vs by token string"])
+    for cat in ("start", "end", "interior"):
+        fig.add_trace(go.Bar(x=layers, y=[lf.shares[cat] for lf in verdict.layers], name=cat,
+                             marker_color=_SHARE_COLORS[cat]), row=1, col=1)
+    fig.add_trace(go.Scatter(x=layers, y=[lf.sink_rate for lf in verdict.layers], mode="lines+markers",
+                             name="sink rate (excess ≥ %.3g)" % verdict.thresholds.min_excess,
+                             line=dict(color="black", width=1.5), marker=dict(size=5)), row=1, col=1)
+    for lf in verdict.layers:
+        fig.add_annotation(x=lf.layer, y=1.08, text=_ABBR.get(lf.label, "?"), showarrow=False, row=1, col=1,
+                           font=dict(size=11), hovertext=lf.reason)
+    fig.add_trace(go.Scatter(x=layers, y=[lf.position_consistency for lf in verdict.layers], mode="lines+markers",
+                             name="position consistency", line=dict(color=COLORS[2])), row=2, col=1)
+    sc = [lf.string_consistency for lf in verdict.layers]
+    if np.all(np.isfinite(sc)):
+        fig.add_trace(go.Scatter(x=layers, y=sc, mode="lines+markers", name="token-string consistency (paper's view)",
+                                 line=dict(color=COLORS[3], dash="dash"), marker=dict(symbol="square")), row=2, col=1)
+    fig.update_layout(barmode="stack")
+    fig.update_yaxes(range=[0, 1.15], title_text="share", row=1, col=1)
+    fig.update_yaxes(range=[0, 1.05], title_text="consistency", row=2, col=1)
+    fig.update_xaxes(title_text="layer", row=2, col=1)
+    fig.update_layout(legend=dict(orientation="h", y=-0.16, x=0.0))
+    apply_style(fig, title=title, height=height, width=width or max(620, 26 * len(layers) + 240))
+    return _room_for_title(fig, title)
+
+
+def frames_over_training_figure(rows: Sequence[Mapping[str, Any]], *, title: str | None = None,
+                                log_x: bool = True, height: int = 420, width: int = 720) -> go.Figure:
+    """Layer-averaged sink rate and start / end / interior shares vs training step, with the model verdict
+    letter at each step (rows of ``frame_statistics_over_training`` or ``sinkviz.ruscio.frames_over_training``);
+    if the rows carry RMT medians (``published_spectral_gap``, ``corrected_marchenko_pastur_ks``) they are
+    drawn in a second panel."""
+    if not rows:
+        raise ValueError("rows is empty: pass frame statistics for at least one checkpoint")
+    steps = np.array([r["step"] for r in rows], dtype=float)
+    xs = np.where(steps > 0, steps, np.nan) if log_x else steps
+    if log_x and np.any(steps <= 0):
+        positive = steps[steps > 0]
+        xs = np.where(steps > 0, steps, (positive.min() / 2) if positive.size else 0.5)
+    has_rmt = "corrected_marchenko_pastur_ks" in rows[0]
+    fig = make_subplots(rows=1, cols=2 if has_rmt else 1, horizontal_spacing=0.12,
+                        subplot_titles=["frame statistics", "random-matrix statistics (median over layers, samples)"]
+                        if has_rmt else ["frame statistics"])
+    for key, color, dash in (("sink_rate", "black", "solid"), ("start_share", COLORS[0], "solid"),
+                             ("end_share", COLORS[1], "dash"), ("interior_share", COLORS[4], "dot")):
+        fig.add_trace(go.Scatter(x=xs, y=[r[key] for r in rows], mode="lines+markers", name=key.replace("_", " "),
+                                 line=dict(color=color, dash=dash)), row=1, col=1)
+    for x, r in zip(xs, rows):
+        fig.add_annotation(x=np.log10(x) if log_x else x, y=1.07, text=_ABBR.get(r["label"], "?"), showarrow=False,
+                           row=1, col=1, hovertext=r.get("reason", ""))
+    if has_rmt:
+        for key, color in (("published_spectral_gap", COLORS[2]), ("corrected_marchenko_pastur_ks", COLORS[3]),
+                           ("published_marchenko_pastur_kl", COLORS[5])):
+            if key in rows[0]:
+                fig.add_trace(go.Scatter(x=xs, y=[r[key] for r in rows], mode="lines+markers",
+                                         name=key.replace("_", " "), line=dict(color=color)), row=1, col=2)
+        fig.update_xaxes(title_text="training step", type="log" if log_x else "linear", row=1, col=2)
+    fig.update_xaxes(title_text="training step", type="log" if log_x else "linear", row=1, col=1)
+    fig.update_yaxes(range=[0, 1.12], title_text="share", row=1, col=1)
+    fig.update_layout(legend=dict(orientation="h", y=-0.25, x=0.0))
+    apply_style(fig, title=title, height=height, width=width if not has_rmt else width + 360)
+    return _room_for_title(fig, title)

@@ -115,12 +115,16 @@ def kernel_checks(args, dev, details):
         "bidirectional": dict(causal=False, q_valid=qv),
     }
     scale = d ** -0.5
+    cases["causal_gqa_fp32_inputs"] = dict(causal=True, q_valid=qv, _fp32=True)
     for name, kw in cases.items():
-        ref = ck.stats_torch(q, k, scaling=scale, chunk_elems=1 << 26, **kw)
+        kw = dict(kw)
+        fp32 = kw.pop("_fp32", False)
+        q_, k_ = (q.float(), k.float()) if fp32 else (q, k)
+        ref = ck.stats_torch(q_, k_, scaling=scale, chunk_elems=1 << 26, **kw)
         rows = kw["q_valid"][:, None, :].expand(-1, H, -1)
         res = {}
         for lse_src in ("kernel", "given"):
-            st = ck.stats_triton(q, k, scaling=scale, lse=None if lse_src == "kernel" else ref.lse, **kw, **opts)
+            st = ck.stats_triton(q_, k_, scaling=scale, lse=None if lse_src == "kernel" else ref.lse, **kw, **opts)
             errs = {
                 f: rel_err(getattr(st, f)[rows] if f != "colsum" else st.colsum, getattr(ref, f)[rows] if f != "colsum" else ref.colsum)
                 for f in ("colsum", "entropy", "rowmax", "first_mass", "lse")
@@ -130,16 +134,15 @@ def kernel_checks(args, dev, details):
             res[lse_src] = errs
         out[name] = res
         log(f"[kernel] {name}: {json.dumps(res)}")
-    # flash attention's lse against a float32 lse (causal, no GQA)
+    # the fused ops' lse against a float32 lse (causal, no GQA)
     kk = k.repeat_interleave(H // Hkv, 1)
-    fl = ck.flash_forward_with_lse(q, kk, kk, scaling=scale, causal=True)
-    if fl is not None:
-        ref_lse = ck.math_reference_lse(q, k, scale, causal=True)
-        ref_out = torch.nn.functional.scaled_dot_product_attention(q, kk, kk, is_causal=True, scale=scale)
-        out["flash_lse"] = {"lse_rel_err": rel_err(fl[1], ref_lse), "out_rel_err_vs_sdpa": rel_err(fl[0], ref_out)}
-    else:
-        out["flash_lse"] = None
-    log(f"[kernel] flash lse: {out['flash_lse']}")
+    ref_lse = ck.math_reference_lse(q, k, scale, causal=True)
+    ref_out = torch.nn.functional.scaled_dot_product_attention(q, kk, kk, is_causal=True, scale=scale)
+    for src in ("flash", "cudnn"):
+        fl = ck.forward_with_lse(q, kk, kk, scaling=scale, causal=True, source=src)
+        out[f"{src}_lse"] = None if fl is None else {
+            "lse_rel_err": rel_err(fl[1], ref_lse), "out_rel_err_vs_sdpa": rel_err(fl[0], ref_out)}
+        log(f"[kernel] {src} lse: {out[f'{src}_lse']}")
     details["kernel_checks"] = out
 
 
@@ -148,44 +151,51 @@ def sweep(args, dev, details):
         return dict(block_m=16, block_n=16, num_warps=1, num_stages=1)
     import triton
 
-    H, d, T = 32, 128, 8192
-    q = torch.randn(1, H, T, d, device=dev, dtype=args.dtype)
-    k = torch.randn(1, H, T, d, device=dev, dtype=args.dtype)
-    v = torch.randn(1, H, T, d, device=dev, dtype=args.dtype)
+    H, d = 32, 128
     scale = d ** -0.5
-    fl = ck.flash_forward_with_lse(q, k, v, scaling=scale, causal=True)
-    lse = fl[1].float().contiguous() if fl is not None else torch.zeros(1, H, T, device=dev)
-    t_flash = triton.testing.do_bench(
-        lambda: torch.nn.functional.scaled_dot_product_attention(q, k, v, is_causal=True, scale=scale),
-        warmup=25, rep=100, return_mode="median")
-    res = {"sdpa_flash_ms": t_flash}
+    res = {}
+    configs = [(128, 64, 4, 3), (128, 64, 4, 4), (128, 64, 8, 3), (128, 128, 8, 3), (256, 64, 8, 3), (64, 64, 4, 3),
+               (128, 32, 4, 4)]
     best = None
-    configs = [(128, 64, 8, 3), (128, 128, 8, 3), (128, 64, 4, 3), (64, 64, 4, 3), (128, 32, 4, 4), (64, 128, 4, 3)]
-    for bm, bn, nw, ns in configs:
-        opts = dict(block_m=bm, block_n=bn, num_warps=nw, num_stages=ns)
-        try:
-            ms = triton.testing.do_bench(lambda: ck.stats_triton(q, k, scaling=scale, lse=lse, **opts),
-                                         warmup=25, rep=100, return_mode="median")
-        except Exception as e:  # noqa: BLE001 - a config the compiler rejects (shared memory)
-            log(f"[sweep] {opts} failed: {type(e).__name__}: {str(e)[:200]}")
-            continue
-        res[f"{bm}x{bn}w{nw}s{ns}_ms"] = ms
-        log(f"[sweep] {opts}: {ms:.3f} ms (flash sdpa {t_flash:.3f} ms)")
-        if best is None or ms < best[0]:
-            best = (ms, opts)
-    t_lse = triton.testing.do_bench(lambda: ck.stats_triton(q, k, scaling=scale, lse=None, **best[1]),
-                                    warmup=25, rep=100, return_mode="median")
-    res["best"] = best[1]
-    res["best_with_lse_pass_ms"] = t_lse
-    # flops of one QK^T pass (causal half) -> achieved TFLOP/s
-    flops = 2 * H * T * T * d / 2
-    res["best_qk_tflops"] = flops / (best[0] * 1e-3) / 1e12
-    log(f"[sweep] best {best[1]} {best[0]:.3f} ms = {res['best_qk_tflops']:.0f} TFLOP/s of QK^T; with lse pass {t_lse:.3f} ms")
-    details["sweep_T8192_H32_d128"] = res
+    for T in (8192, 32768):
+        q = torch.randn(1, H, T, d, device=dev, dtype=args.dtype)
+        k = torch.randn(1, H, T, d, device=dev, dtype=args.dtype)
+        v = torch.randn(1, H, T, d, device=dev, dtype=args.dtype)
+        fwd = {"sdpa": lambda: torch.nn.functional.scaled_dot_product_attention(q, k, v, is_causal=True, scale=scale)}
+        for src in ("flash", "cudnn"):
+            if ck.forward_with_lse(q, k, v, scaling=scale, causal=True, source=src) is not None:
+                fwd[src] = (lambda s_: lambda: ck.forward_with_lse(q, k, v, scaling=scale, causal=True, source=s_))(src)
+        r = {f"{n}_ms": triton.testing.do_bench(f, warmup=10, rep=50, return_mode="median") for n, f in fwd.items()}
+        log(f"[sweep] T={T} forward ops: {r}")
+        lse = ck.forward_with_lse(q, k, v, scaling=scale, causal=True, source="flash")[1]
+        timings = {}
+        for bm, bn, nw, ns in configs:
+            opts = dict(block_m=bm, block_n=bn, num_warps=nw, num_stages=ns)
+            try:
+                ms = triton.testing.do_bench(lambda: ck.stats_triton(q, k, scaling=scale, lse=lse, **opts),
+                                             warmup=10, rep=50, return_mode="median")
+            except Exception as e:  # noqa: BLE001 - a config the compiler rejects (shared memory)
+                log(f"[sweep] {opts} failed: {type(e).__name__}: {str(e)[:200]}")
+                continue
+            key = f"{bm}x{bn}w{nw}s{ns}"
+            timings[key] = ms
+            r[f"stats_{key}_ms"] = ms
+            log(f"[sweep] T={T} stats {key}: {ms:.3f} ms")
+            if T == 32768 and (best is None or ms < best[0]):
+                best = (ms, opts)
+        if T == 32768:
+            r["stats_best_with_lse_pass_ms"] = triton.testing.do_bench(
+                lambda: ck.stats_triton(q, k, scaling=scale, lse=None, **best[1]), warmup=5, rep=20, return_mode="median")
+            r["best"] = best[1]
+            r["best_qk_tflops"] = 2 * H * T * T * d / 2 / (best[0] * 1e-3) / 1e12
+            log(f"[sweep] T={T} best {best[1]} {best[0]:.3f} ms = {r['best_qk_tflops']:.0f} TFLOP/s of causal QK^T")
+        res[str(T)] = r
+        del q, k, v
+        torch.cuda.empty_cache()
+    details["sweep_H32_d128"] = res
     return best[1]
 
 
-# ----------------------------------------------------------------------------------------------------------------------
 def model_correctness(args, model, cfg, dev, opts, details):
     Ts = [64] if args.tiny else [1024, 2048]
     out = {}
@@ -204,6 +214,9 @@ def model_correctness(args, model, cfg, dev, opts, details):
         finally:
             h.remove()
         res = c.result()
+        ce = Census(model, seq_len=T, backend="triton", triton_opts=opts, n_keys=16, attn_output="eager")
+        ce.add(ids)
+        res_e = ce.result()
         ct = Census(model, seq_len=T, backend="torch", chunk_elems=1 << 27, n_keys=16)
         ct.add(ids)
         res_t = ct.result()
@@ -226,7 +239,17 @@ def model_correctness(args, model, cfg, dev, opts, details):
         alpha_e, ent_e, rmax_e, fm_e = (torch.stack(x) for x in (alpha_e, ent_e, rmax_e, fm_e))
         a_c = torch.from_numpy(res.alpha_mean()).to(dev)
         a_t = torch.from_numpy(res_t.alpha_mean()).to(dev)
+        a_ee = torch.from_numpy(res_e.alpha_mean()).to(dev)
         r = {
+            "lse_source": res.meta.get("lse_source"),
+            "same_trajectory": {  # census forward with the model's eager attention vs the eager forward
+                "alpha_rel_err": rel_err(a_ee, alpha_e),
+                "alpha_max_abs_err": float((a_ee - alpha_e).abs().max()),
+                "entropy_rel_err": rel_err(torch.from_numpy(res_e.entropy[0]).to(dev), ent_e),
+                "row_max_rel_err": rel_err(torch.from_numpy(res_e.row_max[0]).to(dev), rmax_e),
+                "first_mass_rel_err": rel_err(torch.from_numpy(res_e.first_mass[0]).to(dev), fm_e),
+            },
+            "layer0_alpha_rel_err_fused_vs_eager": rel_err(a_c[0], alpha_e[0]),
             "alpha_rel_err_vs_eager": rel_err(a_c, alpha_e),
             "alpha_max_abs_err_vs_eager": float((a_c - alpha_e).abs().max()),
             "alpha1_max_abs_err_vs_eager": float((a_c[..., 0] - alpha_e[..., 0]).abs().max()),
@@ -281,6 +304,7 @@ def bench(args, model, cfg, dev, opts, details, results, out_path):
         row["census_extra_gib"] = (census_peak - plain_peak) / GIB
         row["plain_peak_gib"] = plain_peak / GIB
         row["census_ratio"] = row["census_s"] / row["plain_s"]
+        row["lse_source"] = c.result().meta.get("lse_source")
         log(f"[bench] T={T} plain {row['plain_s']:.3f}s census {row['census_s']:.3f}s "
             f"(x{row['census_ratio']:.2f}) extra {row['census_extra_gib']:.3f} GiB")
         # eager with output_attentions

@@ -101,10 +101,36 @@ def _module_eager(module: torch.nn.Module):
     return fn
 
 
+def _eager_mask(mask: torch.Tensor | None, T: int, causal: bool, window: int | None, dtype, device) -> torch.Tensor | None:
+    """The additive float mask an eager attention function expects, from the boolean/None masks of ``sdpa_mask``
+    (None means 'plain causal' for a causal layer and 'no mask' for a bidirectional one)."""
+    if mask is not None:
+        if mask.dtype == torch.bool:
+            return torch.where(mask, torch.zeros((), dtype=dtype, device=mask.device), torch.finfo(dtype).min)
+        return mask
+    if not causal:
+        return None
+    i = torch.arange(T, device=device)
+    allowed = i[None, :] <= i[:, None]
+    if window is not None:
+        allowed &= i[None, :] > i[:, None] - window
+    return torch.where(allowed, torch.zeros((), dtype=dtype, device=device), torch.finfo(dtype).min)[None, None]
+
+
+def _eager_attention(module, query, key, value, attention_mask, scaling, dropout, kwargs):
+    """The model's own eager attention, with the mask converted to the additive form it expects."""
+    is_causal = kwargs.get("is_causal")
+    if is_causal is None:
+        is_causal = bool(getattr(module, "is_causal", True))
+    mask = _eager_mask(attention_mask, query.shape[2], is_causal, kwargs.get("sliding_window"), query.dtype,
+                       query.device)
+    return _module_eager(module)(module, query, key, value, mask, scaling=scaling, dropout=dropout, **kwargs)
+
+
 def _plain_attention(module, query, key, value, attention_mask, scaling, dropout, kwargs):
     """The model's attention output: SDPA, or the model's own eager function where SDPA cannot (softcap, sinks)."""
     if kwargs.get("softcap") is not None or kwargs.get("s_aux") is not None:
-        return _module_eager(module)(module, query, key, value, attention_mask, scaling=scaling, dropout=dropout, **kwargs)
+        return _eager_attention(module, query, key, value, attention_mask, scaling, dropout, kwargs)
     from transformers.integrations.sdpa_attention import sdpa_attention_forward
 
     return sdpa_attention_forward(module, query, key, value, attention_mask, dropout=dropout, scaling=scaling, **kwargs)
@@ -151,14 +177,11 @@ def _census_attention(
 
     out = None
     lse = None
-    if use_triton and mask is None and (window is None or T <= window) and dropout == 0.0:
-        rep = query.shape[1] // key.shape[1]
-        kk = key if rep == 1 else key.repeat_interleave(rep, 1)
-        vv = value if rep == 1 else value.repeat_interleave(rep, 1)
-        res = ck.flash_forward_with_lse(query, kk, vv, scaling=scaling, causal=is_causal)
-        if res is not None:
-            out = res[0].transpose(1, 2).contiguous()
-            lse = res[1]
+    eager_out = ctx.attn_output == "eager"
+    if eager_out:
+        out, _ = _eager_attention(module, query, key, value, attention_mask, scaling, dropout, kwargs)
+    elif use_triton and mask is None and (window is None or T <= window) and dropout == 0.0:
+        out, lse = ctx.fused_forward(query, key, value, scaling, is_causal)
     if out is None:
         out, _ = _plain_attention(module, query, key, value, attention_mask, scaling, dropout, kwargs)
 
@@ -183,7 +206,7 @@ def _census_attention(
                 ctx.cache[("kv",) + ck_key] = kv_ranges
         st = ck.stats_triton(
             query, key, scaling=scaling, causal=is_causal, window=window, mask=mask, q_valid=q_valid, lse=lse,
-            n_first=ctx.n_first, count=count, kv_ranges=kv_ranges, **ctx.triton_opts,
+            n_first=ctx.n_first, count=count, kv_ranges=kv_ranges, q_valid_all=ctx.q_valid_all, **ctx.triton_opts,
         )
     else:
         st = ck.stats_torch(
@@ -209,8 +232,13 @@ class _Context:
     backend: str
     chunk_elems: int
     triton_opts: dict
+    lse_source: str = "auto"
+    attn_output: str = "auto"
     q_valid: torch.Tensor | None = None  # (B, T) bool, CPU or input device
+    q_valid_all: bool = True
     call_counter: int = 0
+    lse_verdict: dict = field(default_factory=dict)  # source -> usable (checked once against the kernel's lse)
+    lse_used: str | None = None
     _qv_cache: dict = field(default_factory=dict)
     cache: dict = field(default_factory=dict)  # per forward: key counts / key ranges by mask identity
     keep_alive: list = field(default_factory=list)  # masks whose id() keys the cache, held until the batch ends
@@ -223,8 +251,35 @@ class _Context:
             self._qv_cache[key] = self.q_valid.to(device)
         return self._qv_cache[key]
 
+    def fused_forward(self, query, key, value, scaling, is_causal):
+        """Output and row lse from a fused attention op (cuDNN, then flash): the census then needs only the
+        statistics pass. Each source is checked once against the kernel's own lse; a source that disagrees, fails or
+        is missing is not used again. Returns (out (B, T, H, d), lse) or (None, None)."""
+        sources = ("cudnn", "flash") if self.lse_source == "auto" else (self.lse_source,)
+        rep = query.shape[1] // key.shape[1]
+        for src in sources:
+            if src == "kernel" or self.lse_verdict.get(src) is False:
+                continue
+            kk = key if rep == 1 else key.repeat_interleave(rep, 1)
+            vv = value if rep == 1 else value.repeat_interleave(rep, 1)
+            res = ck.forward_with_lse(query, kk, vv, scaling=scaling, causal=is_causal, source=src)
+            if res is None:
+                self.lse_verdict[src] = False
+                continue
+            if src not in self.lse_verdict:
+                own = ck.stats_triton(query[:1], key[:1], scaling=scaling, causal=is_causal, lse=None,
+                                      **self.triton_opts).lse
+                err = float((res[1][:1] - own).abs().max())
+                self.lse_verdict[src] = bool(err < 1e-2)
+                if not self.lse_verdict[src]:
+                    continue
+            self.lse_used = src
+            return res[0].transpose(1, 2).contiguous(), res[1]
+        return None, None
+
     def start_batch(self, q_valid: torch.Tensor) -> None:
         self.q_valid = q_valid
+        self.q_valid_all = bool(q_valid.all())
         self._qv_cache = {}
         self.cache = {}
         self.keep_alive = []
@@ -239,22 +294,15 @@ class _Context:
         qv = q_valid.to(torch.float32)  # (B, T)
         n_rows = qv.sum(-1).clamp_min(1.0)  # (B,)
         count = st.count  # (B, T)
-        alpha = st.colsum / count.unsqueeze(1)  # (B, H, T); NaN/inf where count == 0
         seen = count > 0
-        alpha = torch.where(seen.unsqueeze(1), alpha, torch.full_like(alpha, float("nan")))
+        alpha = torch.where(seen.unsqueeze(1), st.colsum / count.clamp_min(1.0).unsqueeze(1), float("nan"))  # (B,H,T)
         K = self.n_keys
         a_first = torch.full((B, H, K), float("nan"), device=dev)
         a_first[..., : min(K, T)] = alpha[..., :K]
-        rows = {
-            "entropy": st.entropy * qv.unsqueeze(1),
-            "row_max": st.rowmax * qv.unsqueeze(1),
-            "first_mass": st.first_mass * qv.unsqueeze(1),
-        }
+        rows = torch.stack([st.entropy, st.rowmax, st.first_mass]) * qv.unsqueeze(1)  # (3, B, H, T)
+        means = rows.sum(-1) / n_rows.unsqueeze(1)  # (3, B, H)
         self.per_sample.setdefault(layer, []).append(
-            {
-                "alpha": a_first,
-                **{name: v.sum(-1) / n_rows.unsqueeze(1) for name, v in rows.items()},
-            }
+            {"alpha": a_first, **{name: means[i] for i, name in enumerate(_PROFILE_NAMES)}}
         )
         acc = self.acc.get(layer)
         if acc is None:
@@ -273,8 +321,7 @@ class _Context:
         acc["colsum_sum"][:, :T] += st.colsum.sum(0).to(torch.float64)
         acc["count_sum"][:T] += count.sum(0).to(torch.float64)
         bins = (torch.arange(T, device=dev) * self.n_bins) // S
-        for i, name in enumerate(_PROFILE_NAMES):
-            acc["profile_sum"][i].index_add_(1, bins, rows[name].sum(0).to(torch.float64))
+        acc["profile_sum"].index_add_(2, bins, rows.sum(1).to(torch.float64))
         acc["profile_n"].index_add_(0, bins, qv.sum(0).to(torch.float64))
 
 
@@ -526,6 +573,12 @@ class Census:
         n_bins: query-position bins of the row-statistic profiles.
         backend: "auto" (Triton on CUDA when available, else torch), "triton" or "torch".
         chunk_elems: memory of one torch-path block (float32 elements).
+        triton_opts: block sizes for :func:`sinkviz.census_kernels.stats_triton` (block_m, block_n, num_warps,
+            num_stages).
+        lse_source: where the Triton path gets each row's lse: "auto" (cuDNN, then flash attention, which return it
+            with the attention output; else a first kernel pass), "cudnn", "flash" or "kernel".
+        attn_output: "auto" (SDPA / fused op; the model's eager function only where SDPA cannot) or "eager" (the
+            model's own eager attention for every layer, so a census forward reproduces an eager forward exactly).
     """
 
     def __init__(
@@ -540,6 +593,8 @@ class Census:
         backend: str = "auto",
         chunk_elems: int = 1 << 24,
         triton_opts: dict | None = None,
+        lse_source: str = "auto",
+        attn_output: str = "auto",
     ) -> None:
         self.hf, self.tokenizer, self.name = _unwrap(model)
         n_layers = _n_layers(self.hf)
@@ -560,7 +615,12 @@ class Census:
         self._ctx = _Context(
             layers=set(layers), seq_len=self.seq_len, n_keys=int(n_keys), n_first=int(n_first), n_bins=self.n_bins,
             backend=backend, chunk_elems=int(chunk_elems), triton_opts=dict(triton_opts or {}),
+            lse_source=lse_source, attn_output=attn_output,
         )
+        if lse_source not in ("auto", "cudnn", "flash", "kernel"):
+            raise ValueError(f"lse_source must be 'auto', 'cudnn', 'flash' or 'kernel', not {lse_source!r}")
+        if attn_output not in ("auto", "eager"):
+            raise ValueError(f"attn_output must be 'auto' or 'eager', not {attn_output!r}")
         self.backend = backend
         self._lengths: list[int] = []
         self._index: list[int] = []
@@ -592,9 +652,8 @@ class Census:
         token = _ACTIVE.set(self._ctx)
         try:
             with _attn_implementation(self.hf, ATTN_NAME):
-                self._runner(
-                    input_ids=input_ids.to(self.device), attention_mask=attention_mask.to(self.device), **self._extra
-                )
+                am = None if self._ctx.q_valid_all else attention_mask.to(self.device)
+                self._runner(input_ids=input_ids.to(self.device), attention_mask=am, **self._extra)
         finally:
             _ACTIVE.reset(token)
             self._ctx.cache = {}
@@ -647,6 +706,7 @@ class Census:
         profile = stack_sums("profile_sum", (L, len(_PROFILE_NAMES), H, nb))
         profile = np.moveaxis(profile, 1, 0) if profile.ndim == 4 else profile
         info = dict(model=self.name, backend=self.backend, device=str(self.device),
+                    lse_source=(ctx.lse_used or "kernel") if self.backend == "triton" else "torch",
                     dtype=str(next(self.hf.parameters()).dtype).replace("torch.", ""),
                     model_type=getattr(self.hf.config, "model_type", None))
         from sinkviz import __version__

@@ -170,7 +170,8 @@ def stats_torch(
             the whole pattern (``causal``/``window`` only narrow nothing).
         softcap: logits become softcap * tanh(logits / softcap) before masking (Gemma 2).
         sinks: (H,) learned sink logits that join each row's softmax and are then dropped (GPT-OSS); the rows of p
-            then sum to 1 - exp(sink - lse).
+            then sum to 1 - exp(sink - lse), and entropy / row max are those of the returned (token) rows,
+            -sum_j p_ij log p_ij and max_j p_ij, as a dense computation on the model's attention would give.
         q_valid: (B, T) bool, False for padded query rows (excluded from ``colsum`` and ``count``).
         n_first: the row mass on keys j < n_first goes to ``first_mass``.
         chunk_elems: the size of one (H, chunk, keys) float32 block; lower it to save memory.
@@ -225,13 +226,11 @@ def stats_torch(
             p = torch.exp(s - lse.unsqueeze(-1))
             p = torch.nan_to_num(p, nan=0.0)
             # entropy as sum p * (lse - s): every term >= 0, no cancellation for peaked rows
+            # (with sink logits, entropy and max run over the token columns only, as in the rows the model returns)
             h = torch.where(p > 0, p * (lse.unsqueeze(-1) - s), torch.zeros_like(p)).sum(-1)
-            if sink_logit is not None:
-                p_sink = torch.exp(sink_logit - lse)
-                h = h + torch.nan_to_num(p_sink * (lse - sink_logit), nan=0.0)
             lse_out[b, :, a:e] = lse
             ent[b, :, a:e] = h
-            rmax[b, :, a:e] = torch.exp(smax - lse)
+            rmax[b, :, a:e] = torch.exp(s.amax(-1) - lse)
             if lo < n_first:
                 fmass[b, :, a:e] = p[..., : max(0, min(n_first, hi) - lo)].sum(-1)
             qv = q_valid[b, a:e].to(torch.float32)
@@ -299,7 +298,7 @@ if _HAVE_TRITON:
         mask_row_ptr, stride_mq, row_ok, lse2, qv, colsum_ptr,
         m_i, l_i, m2, ps, fm,
         MODE: tl.constexpr, MASKED: tl.constexpr, CAUSAL: tl.constexpr, HAS_WINDOW: tl.constexpr,
-        HAS_MASK: tl.constexpr, BLOCK_N: tl.constexpr,
+        HAS_MASK: tl.constexpr, BLOCK_N: tl.constexpr, ALL_VALID: tl.constexpr, IEEE: tl.constexpr,
     ):
         """One (BLOCK_M x BLOCK_N) tile: logits in the log2 domain, then lse accumulation (MODE 0) or statistics
         (MODE 1). Unmasked tiles (MASKED False) lie wholly inside every row's visible range."""
@@ -309,7 +308,10 @@ if _HAVE_TRITON:
             k = tl.load(k_base + offs_n[:, None] * stride_kt + offs_d[None, :], mask=col_ok[:, None], other=0.0)
         else:
             k = tl.load(k_base + offs_n[:, None] * stride_kt + offs_d[None, :])
-        s = tl.dot(q, tl.trans(k)) * qk_scale
+        if IEEE:
+            s = tl.dot(q, tl.trans(k), input_precision="ieee") * qk_scale
+        else:
+            s = tl.dot(q, tl.trans(k)) * qk_scale
         if MASKED:
             valid = col_ok[None, :] & row_ok[:, None]
             if CAUSAL:
@@ -341,7 +343,10 @@ if _HAVE_TRITON:
             ps += tl.sum(h, 1)
             if start_n < N_FIRST:
                 fm += tl.sum(tl.where(offs_n[None, :] < N_FIRST, p, 0.0), 1)
-            col = tl.sum(p * qv[:, None], 0)
+            if ALL_VALID:
+                col = tl.sum(p, 0)
+            else:
+                col = tl.sum(p * qv[:, None], 0)
             if MASKED:
                 tl.atomic_add(colsum_ptr + offs_n, col, mask=col_ok, sem="relaxed")
             else:
@@ -362,9 +367,14 @@ if _HAVE_TRITON:
         HEAD_DIM: tl.constexpr,
         BLOCK_M: tl.constexpr,
         BLOCK_N: tl.constexpr,
+        ALL_VALID: tl.constexpr,
+        IEEE: tl.constexpr,
     ):
-        pid_m = tl.program_id(0)
-        bh = tl.program_id(1)
+        # grid (B*H, query blocks): concurrent programs mostly work on different heads (different colsum rows), the
+        # longest (last) query blocks start first, and key tiles run from the diagonal backwards, so programs rarely
+        # add into the same column sums at the same time
+        bh = tl.program_id(0)
+        pid_m = tl.num_programs(1) - 1 - tl.program_id(1)
         b = bh // H
         h = bh % H
         kvh = h // N_REP
@@ -415,17 +425,21 @@ if _HAVE_TRITON:
             lse2 = tl.load(LSE + row_base + offs_m, mask=row_ok, other=float("inf")) * 1.4426950408889634
             lse2 = tl.where(lse2 == float("-inf"), float("inf"), lse2)  # rows that see nothing: p = 0
             qv = tl.load(QVALID + b * T + offs_m, mask=row_ok, other=0).to(tl.float32)
-        for start_n in range(lo_full, hi_full, BLOCK_N):
+        n_masked = tl.cdiv(hi - hi_full, BLOCK_N)
+        for i in range(0, n_masked):
+            start_n = hi_full + (n_masked - 1 - i) * BLOCK_N
             m_i, l_i, m2, ps, fm = _tile(
                 q, k_base, stride_kt, start_n, offs_m, offs_d, T, qk_scale, WINDOW, N_FIRST,
                 mask_row_ptr, stride_mq, row_ok, lse2, qv, colsum_ptr, m_i, l_i, m2, ps, fm,
-                MODE, False, CAUSAL, HAS_WINDOW, HAS_MASK, BLOCK_N,
+                MODE, True, CAUSAL, HAS_WINDOW, HAS_MASK, BLOCK_N, ALL_VALID, IEEE,
             )
-        for start_n in range(hi_full, hi, BLOCK_N):
+        n_full = (hi_full - lo_full) // BLOCK_N
+        for i in range(0, n_full):
+            start_n = hi_full - (i + 1) * BLOCK_N
             m_i, l_i, m2, ps, fm = _tile(
                 q, k_base, stride_kt, start_n, offs_m, offs_d, T, qk_scale, WINDOW, N_FIRST,
                 mask_row_ptr, stride_mq, row_ok, lse2, qv, colsum_ptr, m_i, l_i, m2, ps, fm,
-                MODE, True, CAUSAL, HAS_WINDOW, HAS_MASK, BLOCK_N,
+                MODE, False, CAUSAL, HAS_WINDOW, HAS_MASK, BLOCK_N, ALL_VALID, IEEE,
             )
         if MODE == 0:
             lse = (m_i + tl.log2(l_i)) * 0.6931471805599453
@@ -475,6 +489,7 @@ def stats_triton(
     num_stages: int = 3,
     count: torch.Tensor | None = None,
     kv_ranges: tuple[torch.Tensor, torch.Tensor] | None = None,
+    q_valid_all: bool | None = None,
 ) -> LayerStats:
     """The Triton version of :func:`stats_torch` (no soft-capping or sink logits: use the torch path for those).
 
@@ -497,6 +512,9 @@ def stats_triton(
         k = k.contiguous()
     if q_valid is None:
         q_valid = torch.ones(B, T, dtype=torch.bool, device=dev)
+        q_valid_all = True
+    if q_valid_all is None:
+        q_valid_all = bool(q_valid.all())
     qv8 = q_valid.to(device=dev, dtype=torch.int8).contiguous()
     colsum = torch.zeros(B, H, T, dtype=torch.float32, device=dev)
     ent = torch.empty(B, H, T, dtype=torch.float32, device=dev)
@@ -520,10 +538,11 @@ def stats_triton(
         mask_i8 = qv8  # dummy pointer
         kvlo = kvhi = torch.zeros(1, dtype=torch.int32, device=dev)
         smb = smh = smq = 0
-    grid = (triton.cdiv(T, block_m), B * H)
+    grid = (B * H, triton.cdiv(T, block_m))
     common = dict(
         HEAD_DIM=d, BLOCK_M=block_m, BLOCK_N=block_n, CAUSAL=bool(causal and not has_mask),
         HAS_WINDOW=bool(window is not None and not has_mask), HAS_MASK=has_mask,
+        ALL_VALID=bool(q_valid_all), IEEE=q.dtype == torch.float32,
         num_warps=num_warps, num_stages=num_stages,
     )
     args_strides = (
@@ -543,27 +562,42 @@ def stats_triton(
     return LayerStats(colsum, count, ent, rmax, fmass, lse)
 
 
-def flash_forward_with_lse(
-    query: torch.Tensor, key: torch.Tensor, value: torch.Tensor, *, scaling: float, causal: bool
+def forward_with_lse(
+    query: torch.Tensor, key: torch.Tensor, value: torch.Tensor, *, scaling: float, causal: bool, source: str = "flash"
 ) -> tuple[torch.Tensor, torch.Tensor] | None:
-    """Attention output and row lse from PyTorch's flash-attention op, or None where it cannot run.
+    """Attention output and natural-log row lse from one of PyTorch's fused attention ops, or None where it cannot run.
 
-    Inputs (B, H, T, d) with key/value already repeated to H heads; returns (out (B, H, T, d), lse (B, H, T) fp32).
+    ``source``: "flash" (``_scaled_dot_product_flash_attention``) or "cudnn" (``_scaled_dot_product_cudnn_attention``,
+    the op SDPA prefers on Hopper). Inputs (B, H, T, d) with key/value already repeated to H heads; returns
+    (out (B, H, T, d), lse (B, H, T) float32).
     """
     if query.device.type != "cuda" or query.dtype not in (torch.float16, torch.bfloat16):
         return None
-    op = getattr(torch.ops.aten, "_scaled_dot_product_flash_attention", None)
-    if op is None:
-        return None
     try:
-        res = op(query, key, value, 0.0, causal, False, scale=scaling)
-    except Exception:  # noqa: BLE001 - unsupported shape/arch: caller falls back
+        if source == "flash":
+            res = torch.ops.aten._scaled_dot_product_flash_attention(query, key, value, 0.0, causal, False, scale=scaling)
+        elif source == "cudnn":
+            res = torch.ops.aten._scaled_dot_product_cudnn_attention(
+                query, key, value, None, True, 0.0, causal, False, scale=scaling
+            )
+        else:
+            raise ValueError(f"unknown lse source {source!r}")
+    except (RuntimeError, AttributeError, NotImplementedError, TypeError):  # op missing or shape unsupported
         return None
     out, lse = res[0], res[1]
     T = query.shape[2]
-    if lse.dim() != 3 or lse.shape[-1] < T:
+    if lse is None or lse.numel() == 0:
         return None
-    return out, lse[..., :T]
+    if lse.dim() == 4 and lse.shape[-1] == 1:
+        lse = lse[..., 0]
+    if lse.dim() != 3 or lse.shape[-1] < T or out.shape != query.shape[:3] + (value.shape[-1],):
+        return None
+    return out, lse[..., :T].float()
+
+
+def flash_forward_with_lse(query, key, value, *, scaling: float, causal: bool):
+    """:func:`forward_with_lse` with flash attention."""
+    return forward_with_lse(query, key, value, scaling=scaling, causal=causal, source="flash")
 
 
 def math_reference_lse(q: torch.Tensor, k: torch.Tensor, scaling: float, causal: bool) -> torch.Tensor:

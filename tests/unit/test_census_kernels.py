@@ -110,22 +110,21 @@ def test_softcap_and_sink_logits():
     assert (p.sum(-1) < 1 - 1e-3).any()  # the sink takes the rest
     qd = qv.double()
     torch.testing.assert_close(st.colsum.double(), torch.einsum("bhij,bi->bhj", p, qd), atol=2e-6, rtol=1e-5)
-    p_sink = 1 - p.sum(-1)
-    torch.testing.assert_close(st.rowmax.double(), torch.maximum(p.amax(-1), p_sink), atol=2e-6, rtol=1e-5)
+    torch.testing.assert_close(st.rowmax.double(), p.amax(-1), atol=2e-6, rtol=1e-5)
     logp = torch.where(p > 0, p.log(), torch.zeros_like(p))
-    ent = -(p * logp).sum(-1) - torch.where(p_sink > 0, p_sink * p_sink.clamp_min(1e-300).log(), 0.0)
-    torch.testing.assert_close(st.entropy.double(), ent, atol=1e-5, rtol=1e-5)
+    torch.testing.assert_close(st.entropy.double(), -(p * logp).sum(-1), atol=1e-5, rtol=1e-5)
 
 
-def test_sink_logit_enters_entropy_and_max():
-    # one query, one key: p_key = 1 / (1 + e^{sink - s}); the sink probability is the rest
+def test_sink_logit_takes_mass_from_the_tokens():
+    # one query, one key with logit 0 and a sink logit 1: p_key = 1 / (1 + e), the returned row is just p_key
     q = torch.ones(1, 1, 1, 1)
-    k = torch.ones(1, 1, 1, 1)
+    k = torch.zeros(1, 1, 1, 1)
     st = ck.stats_torch(q, k, scaling=1.0, sinks=torch.tensor([1.0]))
-    pk = 1 / (1 + math.exp(0.0))
+    pk = 1 / (1 + math.e)
     assert st.colsum.item() == pytest.approx(pk)
-    assert st.rowmax.item() == pytest.approx(max(pk, 1 - pk))
-    assert st.entropy.item() == pytest.approx(-2 * 0.5 * math.log(0.5))
+    assert st.rowmax.item() == pytest.approx(pk)
+    assert st.entropy.item() == pytest.approx(-pk * math.log(pk))
+    assert st.lse.item() == pytest.approx(math.log(1 + math.e))
 
 
 def test_uniform_attention_known_answer():

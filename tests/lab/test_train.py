@@ -1,0 +1,143 @@
+"""Tiny CPU runs: every committed config's switches end to end, checkpoints, resume, refusal to
+overwrite, and loading a checkpoint through sinkviz.load / sinkviz.trace."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+import torch
+from safetensors.torch import load_file
+
+from lab_helpers import TINY_DATA, TINY_MODEL, tiny_config_dict
+from sinkviz.lab import cli
+from sinkviz.lab.train import RunConfig, RunExistsError, learning_rate, list_configs, load_config, run
+
+
+def _run(tmp_path, lab_data_dir, name="tiny", **overrides):
+    return run(RunConfig.from_dict(tiny_config_dict(name, **overrides)), tmp_path / name, device="cpu",
+               data_dir=lab_data_dir, progress=False)
+
+
+@pytest.mark.parametrize("name", [n for n in list_configs() if n != "tiny_cpu"])
+def test_every_committed_config_runs_tiny(tmp_path, lab_data_dir, name):
+    """Each experiment's switches (model and data) on a tiny model for 2 steps, with the full evaluation."""
+    cfg = load_config(name).to_dict()
+    switches = {k: v for k, v in cfg["model"].items() if k not in TINY_MODEL}
+    data = {k: v for k, v in cfg["data"].items() if k not in ("source", "tokenizer")}
+    train = {k: cfg["train"][k] for k in ("lr", "weight_decay")}
+    results = _run(tmp_path, lab_data_dir, name, model={**TINY_MODEL, **switches}, data={**TINY_DATA, **data},
+                   train={**train, "steps": 2}, eval={"steps": [0, 2]}, checkpoint={"every": 2})
+    assert results["status"] == "finished" and results["step"] == 2
+    last = results["history"][-1]
+    assert len(last["sink_k"]) == 4 and all(0 <= s <= 100 for s in last["sink_k"])
+    assert (last["sink_star"] is not None) == (switches.get("bias_mode") in ("k", "kv", "sink_token"))
+    assert len(last["massive_ratio"]) == TINY_MODEL["num_layers"] + 1
+    assert ("massive_ratio_pre_ln" in last) == (switches.get("norm_position") == "post")
+    assert np.isfinite(last["valid_loss"])
+    assert results["data"]["distinct_tokens"]["train"] > 0
+
+
+def test_untrained_model_has_no_sink_and_results_are_complete(tmp_path, lab_data_dir):
+    results = _run(tmp_path, lab_data_dir)
+    first = results["history"][0]
+    assert first["step"] == 0 and first["train_loss"] is None
+    # at initialisation attention is near uniform: alpha_1 ~ mean_t 1/t over 16 tokens ~ 0.2 < 0.3
+    assert first["sink_1"] == 0.0
+    assert [h["step"] for h in results["history"]] == [0, 3, 6]
+    saved = json.loads((tmp_path / "tiny" / "results.json").read_text())
+    assert saved["status"] == "finished" and saved["history"] == results["history"]
+    assert saved["device"] and saved["parameters"]["total"] > 0
+    ckpts = sorted(p.name for p in (tmp_path / "tiny" / "checkpoints").iterdir())
+    assert ckpts == ["step_000003", "step_000006"]
+    files = {p.name for p in (tmp_path / "tiny" / "checkpoints" / "step_000006").iterdir()}
+    assert {"model.safetensors", "config.json", "optimizer.safetensors", "trainer_state.json", "tokenizer.json"} <= files
+
+
+def test_resume_gives_the_same_run_as_training_straight_through(tmp_path, lab_data_dir):
+    straight = _run(tmp_path, lab_data_dir, "straight")
+    cfg = RunConfig.from_dict(tiny_config_dict("interrupted"))
+    out = tmp_path / "interrupted"
+    first = run(cfg, out, device="cpu", data_dir=lab_data_dir, progress=False, max_minutes=1e-9)
+    assert first["status"] == "stopped" and first["step"] == 1  # stopped after one step, checkpointed
+    assert [p.name for p in (out / "checkpoints").iterdir()] == ["step_000001"]
+    resumed = run(cfg, out, device="cpu", data_dir=lab_data_dir, progress=False)
+    assert resumed["status"] == "finished" and resumed["resumed_from"] == 1
+    a = load_file(str(tmp_path / "straight" / "checkpoints" / "step_000006" / "model.safetensors"))
+    b = load_file(str(out / "checkpoints" / "step_000006" / "model.safetensors"))
+    for key in a:
+        torch.testing.assert_close(a[key], b[key], atol=1e-6, rtol=1e-5)
+    assert resumed["history"][-1]["sink_k"] == straight["history"][-1]["sink_k"]
+    assert resumed["history"][-1]["valid_loss"] == pytest.approx(straight["history"][-1]["valid_loss"], rel=1e-5)
+
+
+def test_finished_run_is_never_overwritten(tmp_path, lab_data_dir, capsys):
+    _run(tmp_path, lab_data_dir)
+    before = (tmp_path / "tiny" / "results.json").read_bytes()
+    with pytest.raises(RunExistsError, match="finished run"):
+        _run(tmp_path, lab_data_dir)
+    cfg_path = tmp_path / "tiny.json"
+    cfg_path.write_text(json.dumps(tiny_config_dict("tiny")))
+    code = cli.main(["run", str(cfg_path), "--out", str(tmp_path / "tiny"), "--device", "cpu",
+                     "--data-dir", str(lab_data_dir), "--quiet"])
+    assert code == 3 and "refusing to overwrite" in capsys.readouterr().err
+    assert (tmp_path / "tiny" / "results.json").read_bytes() == before
+
+
+def test_a_different_config_cannot_reuse_a_run_folder(tmp_path, lab_data_dir):
+    cfg = RunConfig.from_dict(tiny_config_dict("tiny"))
+    run(cfg, tmp_path / "x", device="cpu", data_dir=lab_data_dir, progress=False, max_minutes=1e-9)
+    other = RunConfig.from_dict(tiny_config_dict("tiny", train={"lr": 1e-4}))
+    with pytest.raises(RunExistsError, match="different config"):
+        run(other, tmp_path / "x", device="cpu", data_dir=lab_data_dir, progress=False)
+
+
+def test_cli_run_writes_results(tmp_path, lab_data_dir, capsys):
+    cfg_path = tmp_path / "c.json"
+    cfg_path.write_text(json.dumps(tiny_config_dict("clirun", train={"steps": 2}, eval={"steps": [0, 2]})))
+    code = cli.main(["run", str(cfg_path), "--out", str(tmp_path / "o"), "--device", "cpu",
+                     "--data-dir", str(lab_data_dir), "--quiet"])
+    assert code == 0
+    assert "clirun: finished at step 2" in capsys.readouterr().out
+    assert json.loads((tmp_path / "o" / "results.json").read_text())["step"] == 2
+    assert cli.main(["run", "no-such-config"]) == 2
+
+
+def test_checkpoint_loads_with_sinkviz_load_and_traces(tmp_path, lab_data_dir):
+    import sinkviz
+
+    _run(tmp_path, lab_data_dir)
+    folder = tmp_path / "tiny" / "checkpoints" / "step_000006"
+    loaded = sinkviz.load(str(folder), device="cpu")
+    assert loaded.info.model_type == "sinkviz_lab" and loaded.info.n_layers == 2 and loaded.info.rope
+    ids = torch.tensor([[5, 9, 17, 3, 22, 40, 8]])
+    tr = sinkviz.trace(loaded, ids, capture=("attn",))
+    eager = loaded.model.eval()
+    eager.set_attn_implementation("eager")
+    with torch.no_grad():
+        reference = eager(ids, output_attentions=True).attentions
+    for layer in range(2):
+        torch.testing.assert_close(tr.attentions[layer], reference[layer].float())
+    text = loaded.tokenizer.decode(loaded.tokenizer("def f(x): return x")["input_ids"])
+    assert text == "def f(x): return x"
+
+
+def test_learning_rate_schedule():
+    train = {"lr": 1e-3, "warmup": 10, "steps": 110, "schedule": "constant", "min_lr": None}
+    assert learning_rate(0, train) == pytest.approx(1e-4)
+    assert learning_rate(9, train) == pytest.approx(1e-3)
+    assert learning_rate(100, train) == 1e-3
+    cosine = {**train, "schedule": "cosine", "min_lr": 1e-4}
+    assert learning_rate(10, cosine) == pytest.approx(1e-3)
+    assert learning_rate(60, cosine) == pytest.approx(5.5e-4)
+    assert learning_rate(110, cosine) == pytest.approx(1e-4)
+
+
+def test_config_errors_name_the_field():
+    with pytest.raises(ValueError, match="batchsize"):
+        RunConfig.from_dict(tiny_config_dict("x", train={"batchsize": 3}))
+    with pytest.raises(ValueError, match="kind"):
+        RunConfig.from_dict(tiny_config_dict("x", data={"kind": "poetry"}))
+    with pytest.raises(FileNotFoundError, match="default"):
+        load_config("nope-not-a-config")

@@ -119,13 +119,16 @@ class OffSubspace:
         return float(np.mean(self.baseline))
 
 
-def _subspace(X: np.ndarray, r: int, centered: bool) -> tuple[np.ndarray, np.ndarray]:
+def _subspace(X: np.ndarray, r: int | None, centered: bool, var_explained: float = 0.5
+              ) -> tuple[np.ndarray, np.ndarray, int]:
+    """One SVD: mean (zeros if not centred), top-r components, and r (chosen from ``var_explained`` if None)."""
     mu = X.mean(axis=0) if centered else np.zeros(X.shape[1])
-    if centered:
-        comps = PCA(n_components=r).fit(X).components_
-    else:  # uncentred: top right-singular vectors of X itself
-        comps = np.linalg.svd(X, full_matrices=False)[2][:r]
-    return mu, comps
+    _, s, vt = np.linalg.svd(X - mu, full_matrices=False)
+    if r is None:
+        evr = s**2 / max(float((s**2).sum()), np.finfo(float).tiny)
+        r = int(np.searchsorted(np.cumsum(evr), var_explained) + 1)
+    r = int(min(r, vt.shape[0]))
+    return mu, vt[:r], r
 
 
 def _outside_share(Y: np.ndarray, mu: np.ndarray, comps: np.ndarray) -> np.ndarray:
@@ -135,14 +138,14 @@ def _outside_share(Y: np.ndarray, mu: np.ndarray, comps: np.ndarray) -> np.ndarr
     return np.divide(np.linalg.norm(resid, axis=1), nz, out=np.zeros_like(nz), where=nz > 0)
 
 
-def first_key_offsubspace(keys, *, r: int | None = None, var_explained: float = 0.9,
+def first_key_offsubspace(keys, *, r: int | None = None, var_explained: float = 0.5,
                           lengths: Sequence[int] | None = None, first: int = 0, centered: bool = True,
                           n_folds: int = 5) -> OffSubspace:
     """Share of ``||k_first||`` outside the top-``r`` principal subspace of the other keys of one KV head.
 
     ``keys``: ``(B, T, d)`` post-rotary keys of ONE KV head (GQA: count each KV head once).
-    ``r``: subspace dimension; if None, the smallest ``r`` whose components explain ``var_explained`` of the
-    other keys' variance (the same ``r`` is used for the baseline).
+    ``r``: subspace dimension; if None, the smallest ``r`` whose components explain ``var_explained`` (default
+    half) of the other keys' variance (uncentred: of their summed squares); the same ``r`` serves the baseline.
     Baseline: the non-first keys split into ``min(n_folds, B)`` folds by sample (by token when ``B == 1``);
     each fold is scored against a subspace fitted on the other folds.
     """
@@ -151,16 +154,11 @@ def first_key_offsubspace(keys, *, r: int | None = None, var_explained: float = 
     if others.shape[0] < 3:
         raise ValueError("need at least 3 non-first keys to fit a subspace")
     max_r = min(others.shape[0] - 1, others.shape[1])
-    if r is None:
-        if centered:
-            evr = PCA().fit(others).explained_variance_ratio_
-        else:
-            s = np.linalg.svd(others, compute_uv=False) ** 2
-            evr = s / s.sum()
-        r = int(min(np.searchsorted(np.cumsum(evr), var_explained) + 1, max_r))
-    if not 1 <= r <= max_r:
+    if r is not None and not 1 <= r <= max_r:
         raise ValueError(f"r must be in [1, {max_r}] for {others.shape[0]} keys of dim {others.shape[1]}; got {r}")
-    mu, comps = _subspace(others, r, centered)
+    mu, comps, r = _subspace(others, r, centered, var_explained)
+    r = min(r, max_r)
+    comps = comps[:r]
     first_share = _outside_share(X[is_first], mu, comps)
     # baseline: held-out ordinary keys
     groups = b_id[~is_first] if len(np.unique(b_id)) > 1 else pos[~is_first]
@@ -172,7 +170,6 @@ def first_key_offsubspace(keys, *, r: int | None = None, var_explained: float = 
     for f in range(n_f):
         held = folds == f
         fit = others[~held]
-        rr = min(r, fit.shape[0] - 1, fit.shape[1])
-        mu_f, comps_f = _subspace(fit, rr, centered)
+        mu_f, comps_f, _ = _subspace(fit, min(r, fit.shape[0] - 1, fit.shape[1]), centered)
         base[held] = _outside_share(others[held], mu_f, comps_f)
     return OffSubspace(first=first_share, baseline=base, r=r, centered=centered)

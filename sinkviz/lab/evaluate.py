@@ -10,6 +10,12 @@ model and arranges the arrays:
   |·|-normalised for the signed identity kernel. Because Z_i > 0 is per row, normalising sim/Z_i equals
   normalising sim, as the paper does.
 * with a slot (K/KV biases, sink token) maps are (T+1)×(T+1): index 0 gives Sink_*, index k gives Sink_k.
+* reference frames and random-matrix statistics of Ruscio et al. (``sinkviz.metrics.frames`` /
+  ``sinkviz.metrics.rmt``) on the same maps (proxy maps for non-softmax ops; with a slot, the slot is
+  position 0, i.e. the "start" anchor): the frame verdict with its layer counts and start/end/interior
+  shares, and per layer the sample mean of the published (eigenvalues of A, the diagonal artefact) and
+  corrected (singular values) spectral gap and participation ratio, sink concentration and entropy of
+  the head-averaged map.
 * massive-activation ratio per block (Figs 7/8): ‖h_1^l‖ / mean_{t≥2} ‖h_t^l‖ over the probe set, l = 0
   (embeddings) .. L (last block, before the final norm), on real tokens only (the sink token is left
   out; its own ratio is reported separately). Post-norm models also report the ratio before each
@@ -25,7 +31,9 @@ from typing import Any
 import numpy as np
 import torch
 
+from sinkviz.metrics.frames import classify_frames, head_sinks
 from sinkviz.metrics.norms import massive_activation_ratio
+from sinkviz.metrics.rmt import rmt_corrected, rmt_published
 from sinkviz.metrics.sink import (
     alpha_layer_head,
     importance_scores,
@@ -103,9 +111,9 @@ def _rounded(a, digits: int = 4):
     return [_rounded(x, digits) for x in arr] if arr.ndim else (None if not np.isfinite(arr) else round(float(arr), digits))
 
 
-def sink_summary(weights: np.ndarray, *, attn_op: str, slot: bool, eps: float = 0.3, k_max: int = 10) -> dict[str, Any]:
-    """Sink_1..Sink_k (%), Sink_* (%) when there is a slot, Sink_1 per layer and α (layer × head) tables."""
-    maps = scores_for_metric(weights, attn_op)
+def sink_summary(maps: np.ndarray, *, slot: bool, eps: float = 0.3, k_max: int = 10) -> dict[str, Any]:
+    """Sink_1..Sink_k (%), Sink_* (%) when there is a slot, Sink_1 per layer and α (layer × head) tables,
+    from metric-ready maps (B, L, H, n, n) (see ``scores_for_metric``)."""
     alpha = importance_scores(maps)  # (B, L, H, n)
     rates = sink_rate(alpha, eps)
     first = 1 if slot else 0
@@ -119,6 +127,44 @@ def sink_summary(weights: np.ndarray, *, attn_op: str, slot: bool, eps: float = 
         "alpha_star": _rounded(alpha_layer_head(alpha, k=0)) if slot else None,
     }
     return summary
+
+
+RMT_KEYS = {"published": ("spectral_gap", "participation_ratio", "sink_concentration", "entropy",
+                           "marchenko_pastur_kl"),
+            "corrected": ("spectral_gap", "participation_ratio", "marchenko_pastur_ks")}
+
+
+def frame_summary(maps: np.ndarray) -> dict[str, Any]:
+    """Ruscio et al.'s frame verdict over the probe samples (maps (B, L, H, n, n), causal)."""
+    verdict = classify_frames([head_sinks(sample, causal=True) for sample in maps])
+    layers = verdict.layers
+    return {
+        "label": verdict.label,
+        "counts": verdict.counts,
+        "layer_labels": [lf.label for lf in layers],
+        "sink_rate": round(float(np.mean([lf.sink_rate for lf in layers])), 4),
+        "start_share": round(float(np.mean([lf.shares["start"] for lf in layers])), 4),
+        "end_share": round(float(np.mean([lf.shares["end"] for lf in layers])), 4),
+        "interior_share": round(float(np.mean([lf.shares["interior"] for lf in layers])), 4),
+        "median_excess": round(float(np.median([lf.median_excess for lf in layers])), 4),
+    }
+
+
+def rmt_summary(maps: np.ndarray) -> dict[str, dict[str, list]]:
+    """Per layer, the mean over samples of RMT statistics of the head-averaged map (B, L, H, n, n)."""
+    avg = maps.mean(axis=2)  # (B, L, n, n)
+    out: dict[str, dict[str, list]] = {}
+    for variant, fn in (("published", rmt_published), ("corrected", rmt_corrected)):
+        values = {key: np.zeros(avg.shape[:2]) for key in RMT_KEYS[variant]}
+        for b in range(avg.shape[0]):
+            for layer in range(avg.shape[1]):
+                stats = fn(avg[b, layer])
+                for key in values:
+                    values[key][b, layer] = stats[key]
+        with np.errstate(invalid="ignore"):
+            out[variant] = {key: _rounded(np.nanmean(np.where(np.isfinite(v), v, np.nan), axis=0))
+                            for key, v in values.items()}
+    return out
 
 
 def massive_summary(hidden: np.ndarray, *, sink_token: bool, pre_ln: np.ndarray | None = None) -> dict[str, Any]:
@@ -141,8 +187,10 @@ def evaluate(model, batcher, spec: EvalSpec, *, batch_size: int, autocast: torch
     ids = batcher.batch("probe", 0, spec.n_sequences, spec.length)
     seen = probe(model, ids)
     result: dict[str, Any] = {}
-    result.update(sink_summary(seen["weights"], attn_op=config.attn_op, slot=config.attention_slot,
-                               eps=spec.eps, k_max=spec.k_max))
+    maps = scores_for_metric(seen["weights"], config.attn_op)
+    result.update(sink_summary(maps, slot=config.attention_slot, eps=spec.eps, k_max=spec.k_max))
+    result["frames"] = frame_summary(maps)
+    result["rmt"] = rmt_summary(maps)
     result.update(massive_summary(seen["hidden"], sink_token=config.bias_mode == "sink_token",
                                   pre_ln=seen.get("pre_ln")))
     result["valid_loss"] = _finite(mean_loss(model, batcher, "valid", spec.valid_batches,

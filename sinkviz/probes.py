@@ -30,6 +30,7 @@ __all__ = [
     "random_token_inputs",
     "repeated_token_inputs",
     "probe_inputs",
+    "reported_numbers",
 ]
 
 DATA_DIR = Path(__file__).parent / "data"
@@ -182,3 +183,15 @@ def probe_inputs(tokenizer, kind: str, T: int = 64, n: int = 100, *, seed: int =
     special = list(getattr(tokenizer, "all_special_ids", []) or [])
     build = random_token_inputs if kind == "random" else repeated_token_inputs
     return build(len(tokenizer), T, n, seed=seed, prefix_ids=prefix_ids, exclude_ids=special)
+
+
+def reported_numbers(table: str | None = None, paper: str = "gu2025") -> list[dict[str, Any]]:
+    """Numbers a paper reports, for side-by-side display (``sinkviz/data/gu2025_reported.jsonl``): one dict per
+    value with ``table``, ``model``, ``column``, ``value`` (%), and where relevant ``params``, ``t``, ``note``.
+    ``table``: e.g. ``"1-left"``, ``"1-right"``, ``"7"``; None for all."""
+    path = DATA_DIR / f"{paper}_reported.jsonl"
+    if not path.is_file():
+        raise FileNotFoundError(f"no reported numbers for paper {paper!r} ({path} is missing)")
+    with path.open(encoding="utf-8") as fh:
+        rows = [json.loads(line) for line in fh if line.strip()]
+    return [r for r in rows if table is None or r["table"] == table]

@@ -1,0 +1,66 @@
+"""`sinkviz census` on the embedded SmolLM2-135M and the shipped text file: the JSON fields the issue lists."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import sinkviz
+from sinkviz.census import CensusResult
+from sinkviz.cli import main as cli_main
+
+pytestmark = pytest.mark.real
+
+SAMPLE = Path(sinkviz.__file__).parent / "data" / "census_sample.txt"
+
+
+def test_shipped_sample_is_long_public_domain_text():
+    lines = SAMPLE.read_text(encoding="utf-8").splitlines()
+    assert len(lines) >= 20 and min(len(x) for x in lines) >= 4500
+    assert "public domain" in SAMPLE.with_suffix(".md").read_text().lower()
+
+
+def test_cli_census_json_fields(tmp_path):
+    out = tmp_path / "census.json"
+    arrays = tmp_path / "census.npz"
+    code = cli_main(["census", "smollm2-135m", "--texts", str(SAMPLE), "--seq-len", "64", "--limit", "3",
+                     "--batch-size", "2", "--no-progress", "--out", str(out), "--save-arrays", str(arrays)])
+    assert code == 0
+    doc = json.loads(out.read_text())
+    assert set(doc["sink"]) == {str(k) for k in range(1, 11)}
+    assert all(0.0 <= v <= 100.0 for v in doc["sink"].values())
+    assert doc["n_samples"] == 3 and doc["n_skipped"] == 0
+    assert len(doc["alpha_first"]) == 30 and all(len(row) == 9 for row in doc["alpha_first"])  # layers x query heads
+    for key, value in {"model": "smollm2-135m", "seq_len": 64, "eps": 0.3, "dtype": "float32", "device": "cpu",
+                       "sinkviz_version": sinkviz.__version__}.items():
+        assert doc[key] == value
+    # the JSON is the arrays' summary: Sink_k from alpha with strict >, alpha_first its mean over samples
+    res = CensusResult.load(arrays)
+    assert res.alpha.shape == (3, 30, 9, 16)
+    a = res.alpha
+    for k in (1, 2, 10):
+        assert doc["sink"][str(k)] == pytest.approx(100 * float((a[..., k - 1] > np.float32(0.3)).mean()))
+    np.testing.assert_allclose(doc["alpha_first"], a[..., 0].mean(0), rtol=1e-6)
+    # a causal model's first key is seen by every query: alpha_1 is its mean attention, between 1/T and 1
+    assert (a[..., 0] >= 1 / 64 - 1e-6).all() and (a[..., 0] <= 1 + 1e-6).all()
+
+
+def test_cli_skips_short_texts_and_says_so(tmp_path, capsys):
+    texts = tmp_path / "t.jsonl"
+    long_text = SAMPLE.read_text(encoding="utf-8").splitlines()[0]
+    texts.write_text("\n".join(json.dumps({"text": t}) for t in [long_text, "Too short.", long_text[:2000]]) + "\n")
+    out = tmp_path / "c.json"
+    args = ["census", "smollm2-135m", "--texts", str(texts), "--seq-len", "48", "--layers", "0-1", "--no-progress",
+            "--out", str(out)]
+    assert cli_main(args) == 0
+    doc = json.loads(out.read_text())
+    assert doc["n_samples"] == 2 and doc["n_skipped"] == 1 and doc["layers"] == [0, 1]
+    assert cli_main(args + ["--allow-shorter"]) == 0
+    assert json.loads(out.read_text())["n_samples"] == 3
+    # every text too short: a clear error, and no JSON written
+    out2 = tmp_path / "none.json"
+    assert cli_main(["census", "smollm2-135m", "--texts", str(texts), "--seq-len", "100000", "--layers", "0",
+                     "--no-progress", "--out", str(out2)]) == 2
+    assert "--allow-shorter" in capsys.readouterr().err and not out2.exists()

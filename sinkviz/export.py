@@ -369,6 +369,7 @@ def export(
         raise InputError(f"{path} is a folder; give a file name such as {path / 'figure.pdf'}.")
     if path.exists() and not overwrite:
         raise FileExistsError(f"{path} already exists; pass overwrite=True to replace it.")
+    _width_inches(width, None)  # validate early, whatever the format
     if not 30 <= int(dpi) <= 2400:
         raise InputError(f"dpi={dpi} is outside 30..2400.")
 

@@ -150,8 +150,9 @@ def frame_summary(maps: np.ndarray) -> dict[str, Any]:
     }
 
 
-def rmt_summary(maps: np.ndarray) -> dict[str, dict[str, list]]:
-    """Per layer, the mean over samples of RMT statistics of the head-averaged map (B, L, H, n, n)."""
+def rmt_summary(maps: np.ndarray) -> dict[str, dict[str, Any]]:
+    """Per layer, the mean over samples of RMT statistics of the head-averaged map (B, L, H, n, n); and
+    under ``"median"`` the median over samples and layers (``"published_spectral_gap"``, ...)."""
     avg = maps.mean(axis=2)  # (B, L, n, n)
     out: dict[str, dict[str, list]] = {}
     for variant, fn in (("published", rmt_published), ("corrected", rmt_corrected)):
@@ -161,9 +162,11 @@ def rmt_summary(maps: np.ndarray) -> dict[str, dict[str, list]]:
                 stats = fn(avg[b, layer])
                 for key in values:
                     values[key][b, layer] = stats[key]
+        medians = out.setdefault("median", {})
         with np.errstate(invalid="ignore"):
-            out[variant] = {key: _rounded(np.nanmean(np.where(np.isfinite(v), v, np.nan), axis=0))
-                            for key, v in values.items()}
+            finite = {key: np.where(np.isfinite(v), v, np.nan) for key, v in values.items()}
+            out[variant] = {key: _rounded(np.nanmean(v, axis=0)) for key, v in finite.items()}
+            medians.update({f"{variant}_{key}": _rounded(np.nanmedian(v)) for key, v in finite.items()})
     return out
 
 

@@ -98,3 +98,74 @@ def series(run: dict[str, Any], key: str) -> tuple[list[int], list[Any]]:
     """(steps, values) of one history field, e.g. ``series(run, "sink_1")``."""
     steps = [h["step"] for h in run["history"] if h.get(key) is not None]
     return steps, [h[key] for h in run["history"] if h.get(key) is not None]
+
+
+# ------------------------------------------------------------------------------------------------
+# lab-vs-paper tables (data only; sinkviz.lab.figures draws them)
+
+#: Which lab run is which row of a paper table: item -> [(row label, run name, paper row key)].
+TABLE_RUNS: dict[str, list[tuple[str, str, Any]]] = {
+    "table2_weight_decay": [("γ = 0", "wd_0", 0.0), ("γ = 0.1 (default)", "default", 0.1), ("γ = 0.5", "wd_0.5", 0.5),
+                            ("γ = 2", "wd_2", 2.0), ("γ = 5", "wd_5", 5.0)],
+    "table4_biases": [("default", "default", "default"), ("sink token", "sink_token", "sink_token"),
+                      ("K/V biases", "kv_bias", "kv_bias"), ("K biases (v* = 0)", "k_bias", "k_bias"),
+                      ("V biases", "v_bias", "v_bias")],
+    "table6_attention_ops": [("softmax (Z = Σ)", "default", "softmax"), ("sigmoid, Z = 1", "sigmoid_nonorm", "sigmoid_nonorm"),
+                             ("sigmoid, Z = Σ", "sigmoid_norm", "sigmoid_norm"), ("elu+1, Z = 1", "elu1_nonorm", "elu1_nonorm"),
+                             ("elu+1 kernel, Z = Σ", "elu_kernel_norm", "elu_kernel_norm"),
+                             ("identity, Z = 1", "identity_nonorm", "identity_nonorm")],
+    "table3_position": [("RoPE (default)", "default", "rope"), ("NoPE", "pe_nope", "nope"),
+                        ("learned absolute", "pe_learned", "learned"), ("ALiBi", "pe_alibi", "alibi")],
+    "table9_learning_rate": [("lr 2e-3", "lr_2e-3", None), ("lr 1e-3 (default)", "default", None),
+                             ("lr 4e-4", "lr_4e-4", 4e-4), ("lr 1e-4", "lr_1e-4", 1e-4)],
+}
+
+
+PROXY_ROWS = {"sigmoid_nonorm", "elu1_nonorm", "elu_kernel_norm", "identity_nonorm"}
+
+
+def _cell(run: dict[str, Any] | None, key: str):
+    if run is None:
+        return "not run"
+    value = final(run).get(key)
+    return "–" if value is None else value
+
+
+def table_rows(item: str, runs: dict[str, dict[str, Any]]) -> tuple[list[str], list[list[Any]]]:
+    """(header, rows) comparing the lab's final values with the paper's for one table of ``TABLE_RUNS``.
+    Proxy scores (non-softmax ops) are marked with * as in the paper."""
+    paper = paper_reference(item)
+    columns = list(paper["columns"])
+    keys = {"Sink_1": "sink_1", "Sink_*": "sink_star", "valid loss": "valid_loss"}
+    header = ["setting"] + [f"lab {c}" for c in columns] + ["lab steps"] + [f"paper {c}" for c in columns]
+    rows = []
+    for label, run_name, paper_key in TABLE_RUNS[item]:
+        run = runs.get(run_name)
+        proxy = run is not None and run["config"]["model"].get("attn_op", "softmax") != "softmax"
+        lab = []
+        for c in columns:
+            v = _cell(run, keys[c])
+            lab.append(f"{v:.2f}*" if proxy and c.startswith("Sink") and isinstance(v, float) else v)
+        steps = "not run" if run is None else f"{run['step']} ({run['status']})"
+        ref = paper["rows"].get(paper_key) if paper_key is not None else None
+        ref_cells = list(ref) if ref is not None else ["–"] * len(columns)
+        if paper_key in PROXY_ROWS:  # the paper marks proxy scores with *
+            ref_cells = [f"{v:.2f}*" if c.startswith("Sink") and isinstance(v, float) else v
+                         for c, v in zip(columns, ref_cells)]
+        rows.append([label, *lab, steps, *ref_cells])
+    return header, rows
+
+
+def frame_rows(run: dict[str, Any]) -> list[dict[str, Any]]:
+    """One row per evaluation for ``sinkviz.plots.frames.frames_over_training_figure``: frame statistics
+    plus the RMT medians over samples and layers."""
+    rows = []
+    for h in run["history"]:
+        if "frames" not in h:
+            continue
+        f = h["frames"]
+        row = {"step": h["step"], "label": f["label"], "reason": f"layers: {f['counts']}",
+               **{k: f[k] for k in ("sink_rate", "start_share", "end_share", "interior_share", "median_excess")}}
+        row.update(h.get("rmt", {}).get("median", {}))
+        rows.append(row)
+    return rows

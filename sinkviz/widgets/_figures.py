@@ -46,7 +46,8 @@ def overview_figure(alpha: np.ndarray, layers: list[int], heads: list[int], sele
         width=OVERVIEW_WIDTH_PX, height=max(320, min(640, 110 + 16 * n_layers)),
         margin=dict(l=50, r=10, t=40, b=40),
         xaxis=dict(title="head", tickmode="array", tickvals=list(heads), constrain="domain"),
-        yaxis=dict(title="layer", autorange="reversed"),
+        yaxis=dict(title="layer", autorange="reversed",
+                   **(dict(tickmode="array", tickvals=list(layers)) if n_layers <= 12 else dict(dtick=5 if n_layers > 20 else 2))),
         clickmode="event", dragmode=False, plot_bgcolor="white",
     )
     return fig

@@ -112,8 +112,8 @@ def head_map(
       so only the visible part is drawn; logits of those entries are -inf and are hidden the same way.
     * ``scale``: "0-1" (probabilities on a fixed 0..1 scale), "0-max" (0..largest visible value), "log10"
       (log10 of probabilities, floor 1e-6). Logits always use their own min..max.
-    * Maps larger than ``max_tokens`` (``display="auto"``) are max-pooled to about ``POOLED_SIDE`` cells
-      a side; ``display="window"`` shows the ``window`` x ``window`` block starting at ``window_start``
+    * Maps larger than ``max_tokens`` (``display="auto"``) are max-pooled to at most
+      ``min(POOLED_SIDE, max_tokens)`` cells a side; ``display="window"`` shows the ``window`` x ``window`` block starting at ``window_start``
       instead. Both say so in ``note``.
     """
     a = np.asarray(matrix, dtype=np.float32)
@@ -136,7 +136,7 @@ def head_map(
         if w < n:
             note = f"window: tokens {start}\u2013{start + w - 1} of {n} (queries and keys)"
     elif display == "pooled" or (display == "auto" and n > max_tokens):
-        factor = math.ceil(n / POOLED_SIDE)
+        factor = math.ceil(n / min(POOLED_SIDE, max_tokens))
         if factor > 1:
             z = pool_max(z, factor)
             x_labels = y_labels = _range_labels(labels, factor, n)

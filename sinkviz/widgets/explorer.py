@@ -26,7 +26,10 @@ from sinkviz.widgets._slices import MAX_DISPLAY_TOKENS, POOLED_SIDE, first_token
 #: What the explorer captures: attention for the maps, q/k for logits and the QK panel, hidden states for
 #: the frame verdict. Values are not needed.
 EXPLORER_CAPTURE = ("attn", "qk", "hidden")
-#: The attention map's renderer, chosen by measuring both in Chromium (benchmarks/bench_explorer.py).
+#: The attention map's renderer, chosen by measuring both in Chromium (benchmarks/bench_explorer.py;
+#: benchmarks/results/explorer.json): for T = 512 an in-place FigureWidget update was 3-4x faster than
+#: re-rendering a go.Figure into an Output, which also sends its whole output (2 MB) back to the kernel on
+#: every move. See FigureWidgetView.resync for the one trap of FigureWidget (a 537 MB report on a new view).
 DEFAULT_MAP_RENDER = "figurewidget"
 
 _ERROR_STYLE = "color:#8b0000;background:#fff0f0;border:1px solid #e0a0a0;padding:4px 8px;border-radius:3px"
@@ -83,11 +86,11 @@ class Explorer(widgets.VBox):
         self.layer_slider = widgets.IntSlider(value=0, min=0, max=0, description="layer", continuous_update=False)
         self.head_slider = widgets.IntSlider(value=0, min=0, max=0, description="head", continuous_update=False)
         self.values_toggle = widgets.ToggleButtons(options=["probabilities", "logits"], value=values,
-                                                   style={"button_width": "100px"})
+                                                   style={"button_width": "112px"})
         self.scale_toggle = widgets.ToggleButtons(options=["0-1", "0-max", "log10"], value=scale,
                                                   tooltips=["probabilities on 0..1", "0..largest visible value",
                                                             "log10 of probabilities"],
-                                                  style={"button_width": "60px"})
+                                                  style={"button_width": "72px"})
         self.window_slider = widgets.IntSlider(value=0, min=0, max=0, description="window", continuous_update=False,
                                                layout=widgets.Layout(display="none"))
         self.export_path = widgets.Text(value="figures/sinkviz_map.pdf", description="file",
@@ -107,8 +110,12 @@ class Explorer(widgets.VBox):
         self.map_view = make_view(empty, map_render)
         self.overview_view = make_view(
             _figures.overview_figure(np.zeros((1, 1)), [0], [0], (0, 0)),
-            "figurewidget" if figurewidget_available() else "output")
+            "figurewidget" if figurewidget_available() else "output", config={"displayModeBar": False})
         self.overview_view.on_click(self._on_overview_click)
+        self.map_view.widget.add_class("sinkviz-map")
+        self.overview_view.widget.add_class("sinkviz-overview")
+        self.layer_slider.add_class("sinkviz-layer-slider")
+        self.head_slider.add_class("sinkviz-head-slider")
         self.panels = _panels.PanelArea(self)
 
         # ---- wiring
@@ -213,7 +220,7 @@ class Explorer(widgets.VBox):
             self.head_slider.min, self.head_slider.max = 0, max(tr.heads)
             self.head_slider.min = min(tr.heads)
             long = n > self.max_display_tokens
-            self.window_slider.max = max(0, n - POOLED_SIDE)
+            self.window_slider.max = max(0, n - min(POOLED_SIDE, self.max_display_tokens))
             self.window_slider.layout.display = None if self.display_mode == "window" and long else "none"
         finally:
             self._syncing = False
@@ -294,7 +301,7 @@ class Explorer(widgets.VBox):
         visible = visibility_mask(n, tr.info.causal, tr.info.sliding_window[layer])
         return head_map(matrix, tr.tokens[0], causal=tr.info.causal, values=values, scale=self.scale_toggle.value,
                         visible=visible, display=self.display_mode, max_tokens=self.max_display_tokens,
-                        window_start=self.window_slider.value)
+                        window_start=self.window_slider.value, window=min(POOLED_SIDE, self.max_display_tokens))
 
     def _title(self, view) -> str:
         tr = self.trace
@@ -311,7 +318,11 @@ class Explorer(widgets.VBox):
             self._error(f"{type(exc).__name__}: {exc}")
             return
         trace_props, layout_props = _figures.map_patch(view, self._title(view))
+        labels = (tuple(view.x_labels), tuple(view.y_labels))
+        if labels == getattr(self, "_labels_sent", None) and isinstance(self.map_view, FigureWidgetView):
+            del trace_props["x"], trace_props["y"]  # unchanged: plotly keeps them (saves ~40 KB and a re-layout)
         self.map_view.patch(trace_props, layout_props)
+        self._labels_sent = labels
         self.update_seconds.append(time.perf_counter() - started)
 
     # ------------------------------------------------------------------ figures and export
@@ -336,6 +347,12 @@ class Explorer(widgets.VBox):
             self._error(f"Export failed: {type(exc).__name__}: {exc}")
             return
         self._info(f"Wrote {written} ({Path(written).stat().st_size / 1024:.0f} KiB).")
+
+    def _repr_mimebundle_(self, **kwargs):
+        # A new front-end view is about to be made: give the plotly widgets their full current state first.
+        self.map_view.resync()
+        self.overview_view.resync()
+        return super()._repr_mimebundle_(**kwargs)
 
     def __repr__(self) -> str:
         state = f"{self.trace!r}, layer {self.layer}, head {self.head}" if self.trace is not None else "empty"

@@ -1,0 +1,125 @@
+"""Figures of the pretraining lab, drawn from run results (``sinkviz.lab.results``); every title says
+"scaled down" and names the paper's value beside the lab's.
+
+* ``emergence_figure``: Fig. 4 middle — train/valid loss and Sink_1 vs step (plus Sink_* with a slot).
+* ``lr_figure``: Fig. 4 right — train loss (solid) and Sink_1 (dashed) vs step per learning rate.
+* ``table_figure``: Tables 2, 3, 4, 6, 9 — lab vs paper (``sinkviz.plots.tables.comparison_table``).
+* ``massive_figure``: Figs 7/8 — massive-activation ratio per block (``sinkviz.plots.lines``).
+* ``frame_emergence_figure``: Ruscio et al.'s frame statistics and RMT medians over training
+  (``sinkviz.plots.frames.frames_over_training_figure``).
+* ``sink_position_figure``: Sink_k for k = 1..10 (fixed-token, prefix and random-first runs).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import plotly.graph_objects as go
+from plotly.subplots import make_subplots
+
+from sinkviz.lab.results import PAPER, final, frame_rows, paper_reference, series, table_rows
+from sinkviz.plots.frames import frames_over_training_figure
+from sinkviz.plots.lines import massive_activation_figure, sink_by_position_figure
+from sinkviz.plots.style import COLORS, add_caption, apply_style, titled
+from sinkviz.plots.tables import comparison_table
+
+
+def _setting(run: dict[str, Any]) -> str:
+    p = run["parameters"]["total"] / 1e6
+    d = run["data"]
+    return (f"{p:.1f}M params, {run['tokens_per_step']:,} tok/step, {d['source']} "
+            f"{d['train_tokens'] / 1e6:.2f}M tok ({d['distinct_tokens']['train']:,} distinct), {run['device']}")
+
+
+def emergence_figure(run: dict[str, Any], *, title: str | None = None) -> go.Figure:
+    """Fig. 4 middle: losses (left axis) and Sink_1 / Sink_* (right axis, %) vs training step."""
+    ref = PAPER["fig4_middle"]
+    fig = make_subplots(specs=[[{"secondary_y": True}]])
+    for key, name, color, dash in (("train_loss", "train loss", COLORS[0], "solid"),
+                                   ("valid_loss", "valid loss", COLORS[2], "solid")):
+        xs, ys = series(run, key)
+        fig.add_trace(go.Scatter(x=xs, y=ys, name=name, mode="lines+markers", line=dict(color=color, dash=dash)),
+                      secondary_y=False)
+    xs, ys = series(run, "sink_1")
+    fig.add_trace(go.Scatter(x=xs, y=ys, name="Sink₁ (%)", mode="lines+markers", line=dict(color=COLORS[1], dash="dash")),
+                  secondary_y=True)
+    if any(h.get("sink_star") is not None for h in run["history"]):
+        xs, ys = series(run, "sink_star")
+        fig.add_trace(go.Scatter(x=xs, y=ys, name="Sink_* (%)", mode="lines+markers",
+                                 line=dict(color=COLORS[3], dash="dot")), secondary_y=True)
+    fig.update_xaxes(title_text="training step")
+    fig.update_yaxes(title_text="loss", secondary_y=False)
+    fig.update_yaxes(title_text="Sink (%), ε = 0.3", range=[-2, 102], dtick=20, secondary_y=True, showgrid=False)
+    last = final(run)
+    title = title or titled(f"Sink emergence: {run['name']} (lab Fig. 4 middle, scaled down)", setting=_setting(run))
+    apply_style(fig, title=title, height=460, width=900)
+    fig.update_layout(legend=dict(orientation="h", y=1.02, yanchor="bottom", x=1.0, xanchor="right"))
+    return add_caption(fig, f"lab, {run['step']} steps: Sink₁ {last['sink_1']:.2f}%, valid loss {last['valid_loss']:.3f}"
+                            + (f", Sink_* {last['sink_star']:.2f}%" if last.get("sink_star") is not None else "")
+                            + f"<br>paper (60M, 1M tokens/step): sink emerges between 1k and 2k steps; "
+                              f"{ref['final_sink_1']}% at 20k steps, valid loss {ref['final_valid_loss']}")
+
+
+def lr_figure(runs: dict[str, dict[str, Any]], *, title: str | None = None) -> go.Figure:
+    """Fig. 4 right: train loss (solid, left) and Sink_1 (dashed, right) vs step, one colour per run."""
+    fig = make_subplots(specs=[[{"secondary_y": True}]])
+    for i, (label, run) in enumerate(runs.items()):
+        color = COLORS[i % len(COLORS)]
+        xs, ys = series(run, "train_loss")
+        fig.add_trace(go.Scatter(x=xs, y=ys, name=f"{label} loss", line=dict(color=color)), secondary_y=False)
+        xs, ys = series(run, "sink_1")
+        fig.add_trace(go.Scatter(x=xs, y=ys, name=f"{label} Sink₁", line=dict(color=color, dash="dash")),
+                      secondary_y=True)
+    fig.update_xaxes(title_text="training step")
+    fig.update_yaxes(title_text="train loss", secondary_y=False)
+    fig.update_yaxes(title_text="Sink₁ (%)", range=[-2, 102], dtick=20, secondary_y=True, showgrid=False)
+    rows = paper_reference("table9_learning_rate")["rows"]
+    paper = ", ".join(f"lr {lr:g}: {v[0]}%" for lr, v in rows.items())
+    title = title or titled("Learning rate vs sink (lab Fig. 4 right, scaled down)",
+                            setting=_setting(next(iter(runs.values()))))
+    apply_style(fig, title=title, height=500, width=900)
+    fig.update_layout(legend=dict(orientation="v", x=1.08, xanchor="left", y=1.0))
+    return add_caption(fig, f"paper (60M, Sink₁ at 20k steps): {paper}")
+
+
+def table_figure(item: str, runs: dict[str, dict[str, Any]], *, title: str | None = None) -> go.Figure:
+    """A lab-vs-paper table (``sinkviz.lab.results.TABLE_RUNS`` items); lab columns are tinted."""
+    header, rows = table_rows(item, runs)
+    n_lab = (len(header) - 1) // 2 + 1
+    any_run = next(iter(runs.values()))
+    title = title or titled(paper_reference(item)["caption"].replace("(60M)", "").strip(),
+                            setting=f"lab: {_setting(any_run)}", scaled_down=True, paper="60M, 5B Pile tokens")
+    fig = comparison_table(header, rows, title=title, highlight_cols=list(range(1, n_lab + 1)), width=1100)
+    return fig.update_layout(height=30 * len(rows) + 190)
+
+
+def massive_figure(runs: dict[str, dict[str, Any]], *, key: str = "massive_ratio", title: str | None = None,
+                   paper: str | None = None) -> go.Figure:
+    """Figs 7/8: the final massive-activation ratio per block for each labelled run (``key`` may be
+    ``massive_ratio_pre_ln`` for a post-norm run, i.e. before the block's last LN)."""
+    ratios = {}
+    for label, run in runs.items():
+        last = final(run)
+        ratios[label] = last.get(key) if key in last else last["massive_ratio"]
+    any_run = next(iter(runs.values()))
+    title = title or titled("Massive activations: ‖h₁‖ / mean ‖hₜ‖ per block (lab Figs 7/8)",
+                            setting=_setting(any_run), scaled_down=True, paper=paper)
+    return massive_activation_figure(ratios, title=title, log_y=True, width=760, height=420)
+
+
+def frame_emergence_figure(run: dict[str, Any], *, title: str | None = None) -> go.Figure:
+    """Frame statistics (Ruscio et al., position rule of ``sinkviz.metrics.frames``) and RMT medians
+    vs training step (log x), from the lab's evaluations."""
+    rows = frame_rows(run)
+    title = title or titled(f"Frame emergence over training: {run['name']}", setting=_setting(run),
+                            scaled_down=True, paper="Ruscio et al.: frames form in the earliest steps (Pythia checkpoints)")
+    return frames_over_training_figure(rows, title=title)
+
+
+def sink_position_figure(runs: dict[str, dict[str, Any]], *, title: str | None = None,
+                         paper: str | None = None) -> go.Figure:
+    """Sink_k (%) for k = 1..10 at the end of each labelled run."""
+    series_k = {label: final(run)["sink_k"] for label, run in runs.items()}
+    any_run = next(iter(runs.values()))
+    title = title or titled("Sink by position k", setting=_setting(any_run), scaled_down=True, paper=paper)
+    return sink_by_position_figure(series_k, title=title, width=700, height=400)

@@ -1,0 +1,153 @@
+"""Run a notebook in a real JupyterLab, in Debian's Chromium driven by Playwright (python).
+
+Used by tests/browser/ and by benchmarks/bench_explorer.py. JupyterLab listens on 127.0.0.1 on a free port
+with a random token; its config, runtime, settings and workspace folders are temporary, so nothing of the
+user's setup leaks in and nothing is left behind. The browser is the system Chromium (Playwright's own
+browser is never downloaded), with a fresh user-data-dir.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from contextlib import contextmanager
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[2]
+CHROMIUM = os.environ.get("SINKVIZ_TEST_CHROMIUM", "/usr/bin/chromium")
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync"]
+
+
+def jupyter_executable() -> str:
+    """The jupyter next to this Python (the venv's), so kernelspec "python3" is the venv's ipykernel."""
+    candidate = Path(sys.executable).with_name("jupyter")
+    return str(candidate) if candidate.exists() else (shutil.which("jupyter") or "jupyter")
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def write_notebook(path: Path, cells: list[str]) -> Path:
+    """A notebook of code cells, no outputs, kernelspec python3."""
+    nb = {
+        "cells": [{"cell_type": "code", "execution_count": None, "id": f"c{i}", "metadata": {}, "outputs": [],
+                   "source": src} for i, src in enumerate(cells)],
+        "metadata": {"kernelspec": {"display_name": "Python 3", "language": "python", "name": "python3"},
+                     "language_info": {"name": "python"}},
+        "nbformat": 4, "nbformat_minor": 5,
+    }
+    path.write_text(json.dumps(nb, indent=1))
+    return path
+
+
+@contextmanager
+def jupyterlab(root: Path, *, env: dict[str, str] | None = None, timeout: float = 90.0):
+    """Start JupyterLab serving `root`; yields (base_url, token). Stops it (and its kernels) on exit."""
+    scratch = Path(tempfile.mkdtemp(prefix="sinkviz-lab-"))
+    settings = scratch / "settings"
+    (settings / "@jupyterlab" / "apputils-extension").mkdir(parents=True)
+    # No news/update pop-ups: they are network requests and toasts over the notebook.
+    (settings / "@jupyterlab" / "apputils-extension" / "notification.jupyterlab-settings").write_text(
+        json.dumps({"fetchNews": "false", "checkForUpdates": False}))
+    port, token = free_port(), secrets.token_hex(24)
+    child_env = dict(os.environ)
+    child_env.update({
+        "JUPYTER_CONFIG_DIR": str(scratch / "config"), "JUPYTER_RUNTIME_DIR": str(scratch / "runtime"),
+        "IPYTHONDIR": str(scratch / "ipython"), "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1",
+        "JUPYTER_PLATFORM_DIRS": "1",
+    })
+    child_env.update(env or {})
+    cmd = [
+        jupyter_executable(), "lab", "--no-browser", "--expose-app-in-browser",
+        "--ServerApp.ip=127.0.0.1", f"--ServerApp.port={port}", "--ServerApp.port_retries=0",
+        f"--IdentityProvider.token={token}", f"--ServerApp.root_dir={root}",
+        f"--LabApp.user_settings_dir={settings}", f"--LabApp.workspaces_dir={scratch / 'workspaces'}",
+        "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate", "--LabApp.extension_manager=readonly",
+        "--ServerApp.terminals_enabled=False",
+    ]
+    if hasattr(os, "geteuid") and os.geteuid() == 0:
+        cmd.append("--allow-root")
+    log = open(scratch / "jupyterlab.log", "wb")
+    proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, env=child_env, start_new_session=True)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + timeout
+        while True:
+            if proc.poll() is not None:
+                raise RuntimeError(f"JupyterLab exited ({proc.returncode}):\n{(scratch / 'jupyterlab.log').read_text()[-3000:]}")
+            try:
+                with urllib.request.urlopen(f"{base}/api/status?token={token}", timeout=2) as r:
+                    if r.status == 200:
+                        break
+            except OSError:
+                pass
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"JupyterLab did not answer within {timeout:.0f} s")
+            time.sleep(0.3)
+        yield base, token
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGTERM)  # its own session: the server and the kernels it started
+            try:
+                proc.wait(15)
+            except subprocess.TimeoutExpired:
+                os.killpg(proc.pid, signal.SIGKILL)
+                proc.wait(5)
+        log.close()
+        shutil.rmtree(scratch, ignore_errors=True)
+
+
+@contextmanager
+def chromium_page(viewport=(1500, 1100)):
+    """A Playwright page in the system Chromium (headless, fresh profile); yields (page, console_errors)."""
+    from playwright.sync_api import sync_playwright
+
+    profile = tempfile.mkdtemp(prefix="sinkviz-chromium-")
+    errors: list[str] = []
+    try:
+        with sync_playwright() as p:
+            context = p.chromium.launch_persistent_context(
+                profile, executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS,
+                viewport={"width": viewport[0], "height": viewport[1]})
+            page = context.pages[0] if context.pages else context.new_page()
+            page.on("console", lambda msg: errors.append(f"console.{msg.type}: {msg.text}")
+                    if msg.type == "error" else None)
+            page.on("pageerror", lambda exc: errors.append(f"pageerror: {exc}"))
+            try:
+                yield page, errors
+            finally:
+                context.close()
+    finally:
+        shutil.rmtree(profile, ignore_errors=True)
+
+
+def open_and_run(page, base: str, token: str, notebook: str, timeout_ms: int = 120_000) -> None:
+    """Open `notebook` in JupyterLab and run all its cells (through the app's command registry)."""
+    page.goto(f"{base}/lab/tree/{notebook}?token={token}", wait_until="domcontentloaded")
+    page.wait_for_function("() => window.jupyterapp && window.jupyterapp.shell", timeout=timeout_ms)
+    page.wait_for_selector(".jp-Notebook .jp-Cell", timeout=timeout_ms)
+    # Wait for the kernel to be ready, then run everything.
+    page.wait_for_function(
+        """() => { const w = window.jupyterapp.shell.currentWidget;
+                   return w && w.sessionContext && w.sessionContext.session && w.sessionContext.session.kernel
+                          && w.sessionContext.session.kernel.status === 'idle'; }""", timeout=timeout_ms)
+    page.evaluate("() => window.jupyterapp.commands.execute('notebook:run-all-cells')")
+
+
+def kernel_idle_script() -> str:
+    return """() => { const w = window.jupyterapp.shell.currentWidget;
+                      return w.sessionContext.session.kernel.status === 'idle'
+                             && !document.querySelector('.jp-InputPrompt:not(:empty)')?.textContent.includes('*'); }"""

@@ -1,0 +1,119 @@
+"""The explorer in a real JupyterLab, in Debian's Chromium (Playwright): it renders, the layer slider and a
+click on the overview change the attention map, and the console stays clean. Standalone HTML (bertviz view,
+exported figure) opens with the network blocked. Screenshots go to test-artifacts/browser/."""
+
+from __future__ import annotations
+
+import io
+import os
+from pathlib import Path
+
+import pytest
+
+from lab_harness import CHROMIUM, REPO, chromium_page, jupyterlab, open_and_run, write_notebook
+
+pytestmark = [
+    pytest.mark.browser,
+    pytest.mark.skipif(not os.access(CHROMIUM, os.X_OK), reason=f"{CHROMIUM} missing (make setup installs chromium)"),
+]
+ARTIFACTS = REPO / "test-artifacts" / "browser"
+TITLE = ".sinkviz-map .gtitle"
+
+
+def _title_has(page, text: str, timeout: int = 30_000) -> None:
+    page.wait_for_function(
+        "([sel, text]) => { const t = document.querySelector(sel); return !!t && t.textContent.includes(text); }",
+        arg=[TITLE, text], timeout=timeout)
+
+
+def _pixels(page, selector: str, name: str):
+    from PIL import Image
+
+    data = page.locator(selector).screenshot(path=str(ARTIFACTS / name))
+    return Image.open(io.BytesIO(data)).convert("RGB")
+
+
+def _differs(a, b) -> float:
+    """Share of pixels that differ between two screenshots of the same element."""
+    import numpy as np
+
+    if a.size != b.size:
+        return 1.0
+    return float((np.asarray(a).astype(int) != np.asarray(b).astype(int)).any(axis=2).mean())
+
+
+@pytest.fixture(scope="module")
+def workspace(tmp_path_factory):
+    import sinkviz
+    from sinkviz.export import export
+    from sinkviz.widgets.bertviz_view import head_view
+    from sinkviz.widgets.explorer import explore
+    from tiny_models import save_tiny, text
+
+    root = tmp_path_factory.mktemp("lab")
+    model_dir = save_tiny("llama", root / "tiny")
+    words = text(30)
+    write_notebook(root / "explorer_test.ipynb", [
+        "from sinkviz.widgets.explorer import explore",
+        f"ex = explore({str(model_dir)!r}, {words!r}, layer=0, head=0)\nex",
+    ])
+    tr = sinkviz.trace(sinkviz.load(str(model_dir), device="cpu"), text(10))
+    head_view(tr).save(root / "head_view.html")
+    export(explore(tr, layer=1, head=1), root / "map.html")
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    return root
+
+
+def test_explorer_in_jupyterlab(workspace):
+    with jupyterlab(workspace) as (base, token), chromium_page() as (page, errors):
+        open_and_run(page, base, token, "explorer_test.ipynb")
+        _title_has(page, "layer 0, head 0", timeout=150_000)
+        page.wait_for_timeout(500)
+        page.locator(".sinkviz-explorer").screenshot(path=str(ARTIFACTS / "explorer_initial.png"))
+        before = _pixels(page, ".sinkviz-map", "map_layer0_head0.png")
+
+        # Move the layer slider with the keyboard, as a user would.
+        handle = page.locator(".sinkviz-layer-slider .noUi-handle")
+        handle.focus()
+        page.keyboard.press("ArrowRight")
+        _title_has(page, "layer 1, head 0")
+        page.wait_for_timeout(300)
+        after_slider = _pixels(page, ".sinkviz-map", "map_layer1_head0.png")
+        assert _differs(before, after_slider) > 0.01, "the map did not change after moving the layer slider"
+
+        # Click the overview cell of layer 2, head 3 (3 layers down, 4 heads across).
+        box = page.locator(".sinkviz-overview .nsewdrag").bounding_box()
+        page.mouse.click(box["x"] + box["width"] * 3.5 / 4, box["y"] + box["height"] * 2.5 / 3)
+        _title_has(page, "layer 2, head 3")
+        page.wait_for_timeout(300)
+        after_click = _pixels(page, ".sinkviz-map", "map_layer2_head3.png")
+        assert _differs(after_slider, after_click) > 0.01, "the map did not change after clicking a head"
+        readouts = page.locator(".sinkviz-explorer .widget-readout").all_inner_texts()
+        assert readouts[:2] == ["2", "3"], f"sliders not in step with the click: {readouts}"
+        page.locator(".sinkviz-explorer").screenshot(path=str(ARTIFACTS / "explorer_after_click.png"))
+        assert errors == [], f"browser console errors: {errors}"
+
+
+def test_standalone_html_opens_offline(workspace):
+    with chromium_page() as (page, errors):
+        requested: list[str] = []
+
+        def block(route):
+            requested.append(route.request.url)
+            route.abort()
+
+        page.route("http*://**/*", block)  # no network: anything fetched over http(s) fails and is recorded
+        page.goto((workspace / "head_view.html").as_uri())
+        page.wait_for_function("() => document.querySelectorAll('#vis svg text').length > 5", timeout=30_000)
+        page.screenshot(path=str(ARTIFACTS / "bertviz_head_view_offline.png"))
+        page.goto((workspace / "map.html").as_uri())
+        page.wait_for_selector(".js-plotly-plot .heatmaplayer image, .js-plotly-plot .hm image", timeout=30_000)
+        assert "layer 1, head 1" in page.locator(".gtitle").text_content()
+        page.screenshot(path=str(ARTIFACTS / "exported_map_offline.png"))
+        assert requested == [], f"the standalone pages tried to fetch {requested}"
+        assert errors == [], f"browser console errors: {errors}"
+
+
+def test_artifacts_are_ignored_by_git():
+    ignore = (Path(REPO) / ".gitignore").read_text().split()
+    assert "test-artifacts/" in ignore

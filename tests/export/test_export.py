@@ -1,0 +1,173 @@
+"""sinkviz.export: valid PNG/PDF/SVG/HTML files of the right size, atomic writes, no silent overwrite."""
+
+from __future__ import annotations
+
+import re
+import struct
+import xml.etree.ElementTree as ET
+from pathlib import Path
+
+import numpy as np
+import plotly.graph_objects as go
+import pytest
+
+import sinkviz.export as E
+from sinkviz.errors import InputError, MissingDependencyError
+from sinkviz.widgets._figures import map_figure
+from sinkviz.widgets._slices import head_map
+
+needs_chromium = pytest.mark.skipif(E.find_chromium() is None, reason="Chromium is not installed (make setup installs it)")
+
+
+@pytest.fixture(scope="module")
+def fig() -> go.Figure:
+    n = 24
+    rng = np.random.default_rng(0)
+    a = np.tril(rng.random((n, n)))
+    a[:, 0] += 4
+    a /= a.sum(1, keepdims=True)
+    view = head_map(a, ["<s>"] + [f" w{i}" for i in range(n - 1)], causal=True)
+    return map_figure(view, "test map \u00b7 layer 1, head 2")
+
+
+def png_size(data: bytes) -> tuple[int, int]:
+    assert data[:8] == b"\x89PNG\r\n\x1a\n", "not a PNG signature"
+    assert data[12:16] == b"IHDR"
+    return struct.unpack(">II", data[16:24])
+
+
+def png_dpi(data: bytes) -> float | None:
+    at = data.find(b"pHYs")
+    if at < 0:
+        return None
+    ppm_x, _, unit = struct.unpack(">IIB", data[at + 4:at + 13])
+    return ppm_x * 0.0254 if unit == 1 else None
+
+
+def pdf_page_points(data: bytes) -> tuple[float, float]:
+    assert data[:5] == b"%PDF-"
+    boxes = re.findall(rb"/MediaBox\s*\[\s*([\d.]+)\s+([\d.]+)\s+([\d.]+)\s+([\d.]+)\s*\]", data)
+    assert boxes, "no MediaBox in the PDF"
+    x0, y0, x1, y1 = map(float, boxes[0])
+    return x1 - x0, y1 - y0
+
+
+@needs_chromium
+def test_png_single_column_at_300_dpi(tmp_path, fig):
+    out = E.export(fig, tmp_path / "map.png")
+    data = out.read_bytes()
+    w, h = png_size(data)
+    assert w == round(3.25 * 300)  # 975 px: 3.25 in at 300 dpi
+    assert h == w  # the map is square on screen; its aspect ratio is kept
+    assert png_dpi(data) == pytest.approx(300, abs=0.01)
+
+
+@needs_chromium
+def test_png_double_column_custom_dpi_and_height(tmp_path, fig):
+    out = E.export(fig, tmp_path / "wide.png", width="double", height=2.0, dpi=150)
+    assert png_size(out.read_bytes()) == (round(6.75 * 150), round(2.0 * 150))
+
+
+@needs_chromium
+def test_pdf_page_is_the_column_width(tmp_path, fig):
+    out = E.export(fig, tmp_path / "map.pdf", width=3.25)
+    w_pt, h_pt = pdf_page_points(out.read_bytes())
+    assert w_pt == pytest.approx(3.25 * 72, abs=1.0)
+    assert h_pt == pytest.approx(3.25 * 72, abs=1.0)
+
+
+@needs_chromium
+def test_svg_parses_has_size_and_embedded_font(tmp_path, fig):
+    out = E.export(fig, tmp_path / "map.svg", width="double")
+    root = ET.fromstring(out.read_bytes())
+    assert root.tag.endswith("svg")
+    assert float(root.get("width")) == pytest.approx(6.75 * 96, abs=1)
+    text = out.read_text()
+    assert "Liberation Serif" in text
+    if E._font_file(E.PAPER_FONT_FILE_FAMILY) is not None:
+        assert "@font-face" in text and "base64," in text
+
+
+def test_html_is_standalone_and_offline(tmp_path, fig):
+    out = E.export(fig, tmp_path / "map.html")
+    html = out.read_text()
+    assert "<html" in html and "Plotly.newPlot" in html
+    assert not re.search(r"<script[^>]*\bsrc\s*=", html, re.I), "HTML must inline every script"
+    assert not re.search(r"<link[^>]*href\s*=\s*[\"'](https?:)?//", html, re.I)
+    assert len(html) > 1_000_000  # plotly.js itself is inlined
+
+
+def test_refuses_to_overwrite_by_default(tmp_path, fig):
+    target = tmp_path / "map.html"
+    target.write_text("keep me")
+    with pytest.raises(FileExistsError, match="overwrite=True"):
+        E.export(fig, target)
+    assert target.read_text() == "keep me"
+    E.export(fig, target, overwrite=True)
+    assert "Plotly.newPlot" in target.read_text()
+
+
+def test_failed_write_leaves_no_partial_file(tmp_path):
+    def half_then_fail(fh):
+        fh.write(b"partial bytes")
+        raise RuntimeError("renderer died")
+
+    with pytest.raises(RuntimeError, match="renderer died"):
+        E.atomic_write(tmp_path / "x.png", half_then_fail)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_failed_render_leaves_no_file(tmp_path, fig, monkeypatch):
+    def boom(*args, **kwargs):
+        raise RuntimeError("kaleido failed")
+
+    monkeypatch.setattr(E, "_render_static", boom)
+    monkeypatch.setattr(E, "_require_chromium", lambda: "/usr/bin/chromium")
+    with pytest.raises(RuntimeError, match="kaleido failed"):
+        E.export(fig, tmp_path / "sub" / "map.pdf")
+    assert list(tmp_path.rglob("*")) in ([], [tmp_path / "sub"])  # no file, no temporary left
+
+
+def test_missing_chromium_is_named(tmp_path, fig, monkeypatch):
+    monkeypatch.setenv("BROWSER_PATH", str(tmp_path / "no-such-chromium"))
+    with pytest.raises(MissingDependencyError, match=r"Chromium.*apt-get install -y chromium"):
+        E.export(fig, tmp_path / "map.png")
+    assert not (tmp_path / "map.png").exists()
+    # HTML needs no browser
+    assert E.export(fig, tmp_path / "map.html").exists()
+
+
+def test_bad_suffix_width_and_input(tmp_path, fig):
+    with pytest.raises(InputError, match=r"\.png, \.pdf, \.svg, \.html"):
+        E.export(fig, tmp_path / "map.gif")
+    with pytest.raises(InputError, match="single"):
+        E.export(fig, tmp_path / "map.html", width="triple")
+    with pytest.raises(InputError, match="single"):
+        E.paper_style(fig, "triple")
+    assert list(tmp_path.iterdir()) == []
+    with pytest.raises(InputError, match="plotly figure"):
+        E.export(object(), tmp_path / "x.html")
+
+
+def test_paper_style_sizes_in_inches(fig):
+    styled = E.paper_style(fig, "single")
+    assert styled.layout.width == round(3.25 * 96)
+    assert styled.layout.font.size == pytest.approx(8 * 96 / 72)
+    assert "serif" in styled.layout.font.family
+    tall = E.paper_style(go.Figure(layout=dict(width=300, height=3000)), "single")
+    assert tall.layout.height <= 9 * 96  # capped at a page
+    raw = E.paper_style(fig, None, style=None)
+    assert raw.layout.width == fig.layout.width and raw.layout.font.family == fig.layout.font.family
+
+
+def test_png_dpi_chunk_is_valid():
+    import zlib
+
+    ihdr = struct.pack(">IIBBBBB", 2, 3, 8, 2, 0, 0, 0)
+    chunk = struct.pack(">I", 13) + b"IHDR" + ihdr + struct.pack(">I", zlib.crc32(b"IHDR" + ihdr))
+    png = b"\x89PNG\r\n\x1a\n" + chunk + b"rest"
+    out = E.png_with_dpi(png, 300)
+    assert png_dpi(out) == pytest.approx(300, abs=0.01)
+    at = out.find(b"pHYs")
+    body = out[at:at + 13]
+    assert struct.unpack(">I", out[at + 13:at + 17])[0] == zlib.crc32(body)

@@ -1,0 +1,170 @@
+"""The explorer widget on a tiny random LLaMA (3 layers x 4 heads, GQA): state, errors, renderers, export."""
+
+from __future__ import annotations
+
+import numpy as np
+import plotly.graph_objects as go
+import pytest
+
+import sinkviz
+from sinkviz.widgets import explorer as explorer_mod
+from sinkviz.widgets._render import FigureWidgetView, OutputView, figurewidget_available
+from sinkviz.widgets.explorer import Explorer, explore
+from tiny_models import save_tiny, text
+
+
+@pytest.fixture(scope="module")
+def tiny(tmp_path_factory):
+    folder = save_tiny("llama", tmp_path_factory.mktemp("tiny") / "llama")
+    return sinkviz.load(str(folder), device="cpu")
+
+
+@pytest.fixture(scope="module")
+def trace(tiny):
+    return sinkviz.trace(tiny, text(24), capture=explorer_mod.EXPLORER_CAPTURE)
+
+
+def map_state(ex: Explorer) -> tuple[str, np.ndarray]:
+    fig = ex.map_view.current()
+    return fig.layout.title.text, np.asarray(fig.data[0].z, dtype=float) if not isinstance(fig.data[0].z, dict) \
+        else _decode(fig.data[0].z)
+
+
+def _decode(spec: dict) -> np.ndarray:
+    import base64
+
+    shape = tuple(int(s) for s in str(spec["shape"]).split(","))
+    return np.frombuffer(base64.b64decode(spec["bdata"]), dtype=spec["dtype"]).reshape(shape).astype(float)
+
+
+def test_one_call_builds_a_widget_with_overview_and_map(tiny):
+    ex = explore(tiny, text(24))
+    assert ex.error is None, ex.status.value
+    assert ex.trace.n_tokens() == len(ex.trace.tokens[0])
+    assert ex.alpha.shape == (3, 4)
+    title, z = map_state(ex)
+    assert f"layer {ex.layer}, head {ex.head}" in title
+    n = ex.trace.n_tokens()
+    assert z.shape == (n, n)
+    expected = ex.trace.attention(ex.layer, ex.head)
+    lower = np.tril_indices(n)
+    np.testing.assert_allclose(z[lower], expected[lower], rtol=1e-6)
+    assert np.isnan(z[np.triu_indices(n, 1)]).all()
+    # the default selection is the head with the largest alpha_1
+    assert ex.alpha[ex.layer, ex.head] == pytest.approx(np.nanmax(ex.alpha))
+
+
+def test_overview_is_alpha1_of_the_trace(trace):
+    from sinkviz.metrics.sink import importance_scores
+
+    ex = explore(trace)
+    n = trace.n_tokens()
+    for layer in trace.layers:
+        np.testing.assert_allclose(ex.alpha[layer], importance_scores(trace.attention_stack(0)[layer], causal=True)[:, 0],
+                                   rtol=1e-5)
+
+
+def test_sliders_and_clicks_reslice_without_a_forward_pass(trace, monkeypatch):
+    ex = explore(trace, layer=0, head=0)
+    monkeypatch.setattr(sinkviz, "trace", lambda *a, **k: pytest.fail("a forward pass ran on a selection change"))
+    before = map_state(ex)
+    ex.layer_slider.value = 2
+    title, z = map_state(ex)
+    assert "layer 2, head 0" in title and (ex.layer, ex.head) == (2, 0)
+    assert not np.allclose(np.nan_to_num(z), np.nan_to_num(before[1]))
+    ex._on_overview_click(3, 1)  # click on head 3 of layer 1 (x = head, y = layer)
+    assert (ex.layer, ex.head) == (1, 3)
+    assert (ex.layer_slider.value, ex.head_slider.value) == (1, 3)
+    overview = ex.overview_figure()
+    assert list(overview.data[1].x) == [3] and list(overview.data[1].y) == [1]
+    assert "layer 1, head 3 (KV head 1)" in map_state(ex)[0]
+
+
+def test_logits_toggle_uses_trace_logits(trace):
+    ex = explore(trace, layer=1, head=2)
+    ex.values_toggle.value = "logits"
+    title, z = map_state(ex)
+    assert "logits" in title
+    expected = trace.logits(1, 2)
+    lower = np.tril_indices(trace.n_tokens())
+    np.testing.assert_allclose(z[lower], expected[lower], rtol=1e-5)
+
+
+def test_errors_are_shown_and_the_explorer_stays_usable(tiny, tmp_path):
+    ex = explore(tiny, text(12), layer=0, head=0)
+    assert ex.select(layer=7) is False
+    assert "Layer 7 is out of range" in ex.error and "0..2" in ex.error
+    assert ex.select(head=-1) is False and "Head -1 is out of range" in ex.error
+    assert ex.set_input("   ") is False and "empty" in ex.error
+    assert ex.set_input("some text", str(tmp_path / "missing-model")) is False
+    assert "ModelNotFoundError" in ex.error
+    assert ex.loaded is tiny and ex.trace is not None  # still the old model and trace
+    assert ex.select(layer=2, head=1) is True and ex.error is None
+    assert "layer 2, head 1" in map_state(ex)[0]
+    assert ex.set_input(text(30)) is True
+    assert ex.trace.n_tokens() > 12
+
+
+def test_too_long_text_error_is_shown(tiny, monkeypatch):
+    ex = explore(tiny, text(6))
+    monkeypatch.setattr("sinkviz.capture.available_memory_bytes", lambda device: 1024)  # nothing fits
+    assert ex.set_input(text(40)) is False
+    assert "AttentionTooLargeError" in ex.error
+    assert ex.trace.n_tokens() < 40  # the old trace is kept
+
+
+def test_explorer_without_model_says_what_to_do():
+    ex = Explorer()
+    assert ex.trace is None and "press Trace" in ex.status.value
+    assert ex.select(0, 0) is False and "Nothing traced" in ex.error
+
+
+def test_long_input_is_pooled_and_says_so(trace):
+    ex = explore(trace, max_display_tokens=16)
+    n = trace.n_tokens()
+    assert n > 16
+    fig = ex.figure()
+    notes = [a.text for a in fig.layout.annotations]
+    assert notes and "max-pooled" in notes[0] and str(n) in notes[0]
+    assert np.asarray(fig.data[0].z).shape == (int(np.ceil(n / int(np.ceil(n / 16)))),) * 2
+    ex_window = explore(trace, max_display_tokens=16, display="window")
+    assert ex_window.window_slider.layout.display is None  # the window slider is shown
+    ex_window.window_slider.value = 3
+    fig = ex_window.figure()
+    assert np.asarray(fig.data[0].z).shape == (16, 16)
+    assert fig.data[0].x[0].startswith("3 ") and "window" in fig.layout.annotations[0].text
+
+
+@pytest.mark.parametrize("render", ["output", "figurewidget"])
+def test_both_renderers(trace, render):
+    if render == "figurewidget" and not figurewidget_available():
+        pytest.skip("anywidget is not installed")
+    ex = explore(trace, render=render, layer=0, head=0)
+    assert isinstance(ex.map_view, OutputView if render == "output" else FigureWidgetView)
+    ex.select(2, 3)
+    assert "layer 2, head 3" in map_state(ex)[0]
+    assert len(ex.update_seconds) >= 2
+
+
+def test_export_of_the_explorer_writes_its_current_map(trace, tmp_path):
+    from sinkviz.export import export
+
+    ex = explore(trace, layer=1, head=1)
+    out = export(ex, tmp_path / "map.html")
+    assert "layer 1, head 1" in out.read_text()
+    ex.export_path.value = str(tmp_path / "button.html")
+    ex._export_clicked()
+    assert (tmp_path / "button.html").exists() and "Wrote" in ex.status.value
+    ex._export_clicked()  # exists now, overwrite unchecked -> error shown, file kept
+    assert "already exists" in ex.error
+    assert isinstance(ex.figure(), go.Figure)
+
+
+def test_panels_open_lazily_and_never_break_the_explorer(trace):
+    ex = explore(trace, layer=0, head=0)
+    assert ex.panels.widget.selected_index is None
+    for index in range(len(ex.panels.panels)):
+        ex.panels.widget.selected_index = index  # each panel: a figure, or a message saying what is missing
+        assert ex.panels._shown[index][1:] in ((0, 0), (0, None))
+    ex.select(1, 2)
+    assert ex.panels._shown[ex.panels.widget.selected_index][1] == 1

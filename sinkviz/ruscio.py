@@ -16,8 +16,10 @@ Typical use (see notebooks/ruscio2025_what_are_you_sinking.ipynb)::
 """
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from importlib import resources
+from pathlib import Path
 from typing import Any, Callable, Iterable, Iterator, Sequence
 
 import numpy as np
@@ -46,7 +48,10 @@ __all__ = [
     "kl_by_layer",
     "influence_by_layer",
     "summarize",
+    "compare_rows",
     "frames_over_training",
+    "lab_checkpoints",
+    "untrained_copy",
 ]
 
 # Numbers the authors committed (Results_sample/, papers.md §B.5). Topology rows are per layer of their
@@ -332,3 +337,54 @@ def frames_over_training(traces_per_checkpoint: Sequence[Any], steps: Sequence[i
                 fin = vals[np.isfinite(vals)]
                 row[f"{variant}_{key}"] = float(np.median(fin)) if fin.size else float("nan")
     return rows
+
+
+def compare_rows(by_layer: dict[int, dict[str, dict[str, list[float]]]],
+                 metrics: Sequence[tuple[str, str | None, str | None]], *, digits: int = 3) -> tuple[list[str], list[list[str]]]:
+    """(header, rows) for a published-vs-corrected table: ``metrics`` lists
+    ``(label, published_metric or None, corrected_metric or None)``; cells are "mean ± sd" over samples
+    (NaN/inf excluded; the count of excluded values is shown). Render with
+    ``sinkviz.plots.tables.table_markdown`` or ``comparison_table``."""
+    def cell(vals: list[float] | None) -> str:
+        if vals is None:
+            return "–"
+        v = np.asarray(vals, dtype=np.float64)
+        fin = v[np.isfinite(v)]
+        if not fin.size:
+            return f"non-finite ({v.size})"
+        text = f"{fin.mean():.{digits}f} ± {fin.std():.{digits}f}"
+        return text + (f" ({v.size - fin.size} non-finite)" if fin.size < v.size else "")
+
+    rows = []
+    for layer, variants in by_layer.items():
+        for label, pub, cor in metrics:
+            rows.append([str(layer), label,
+                         cell(variants.get("published", {}).get(pub)) if pub else "–",
+                         cell(variants.get("corrected", {}).get(cor)) if cor else "–"])
+    return ["layer", "metric", "published (as the official notebooks)", "corrected"], rows
+
+
+def lab_checkpoints(run_dir: str | Path) -> list[tuple[int, Path]]:
+    """(step, folder) of every checkpoint a pretraining-lab run wrote (``RUN/checkpoints/step_NNNNNN``,
+    ``sinkviz lab run CONFIG --out RUN``), sorted by step. Empty if the folder has none."""
+    root = Path(run_dir) / "checkpoints"
+    out = []
+    if root.is_dir():
+        for p in root.iterdir():
+            m = re.fullmatch(r"step_(\d+)", p.name)
+            if m and p.is_dir():
+                out.append((int(m.group(1)), p))
+    return sorted(out)
+
+
+def untrained_copy(model: Any, seed: int = 0) -> Any:
+    """The same architecture and tokenizer with freshly initialised weights (a "step 0" checkpoint, like
+    Pythia's ``step0``), wrapped for ``sinkviz.trace``. Decoders only (AutoModelForCausalLM)."""
+    import torch
+    from transformers import AutoModelForCausalLM
+
+    from sinkviz.models import wrap
+
+    torch.manual_seed(seed)
+    fresh = AutoModelForCausalLM.from_config(model.model.config).to(model.device)
+    return wrap(fresh, model.tokenizer, name=f"{model.name} (untrained, seed {seed})")

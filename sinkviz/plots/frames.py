@@ -54,18 +54,25 @@ def frame_panel_figure(verdict: Any, *, title: str | None = None, height: int = 
 
 
 def frames_over_training_figure(rows: Sequence[Mapping[str, Any]], *, title: str | None = None,
-                                log_x: bool = True, height: int = 420, width: int = 720) -> go.Figure:
+                                log_x: bool = True, step_labels: Sequence[str] | None = None,
+                                height: int = 420, width: int = 720) -> go.Figure:
     """Layer-averaged sink rate and start / end / interior shares vs training step, with the model verdict
     letter at each step (rows of ``frame_statistics_over_training`` or ``sinkviz.ruscio.frames_over_training``);
     if the rows carry RMT medians (``published_spectral_gap``, ``corrected_marchenko_pastur_ks``) they are
-    drawn in a second panel."""
+    drawn in a second panel. On a log axis step 0 is drawn at half the smallest positive step.
+    ``step_labels`` (one per row) switches to a categorical axis, e.g. ``["init", "trained"]``."""
     if not rows:
         raise ValueError("rows is empty: pass frame statistics for at least one checkpoint")
+    if step_labels is not None and len(step_labels) != len(rows):
+        raise ValueError(f"{len(step_labels)} step labels for {len(rows)} rows")
     steps = np.array([r["step"] for r in rows], dtype=float)
-    xs = np.where(steps > 0, steps, np.nan) if log_x else steps
-    if log_x and np.any(steps <= 0):
+    xs: Any = steps
+    if step_labels is not None:
+        xs, log_x = list(step_labels), False
+    elif log_x and np.any(steps <= 0):
         positive = steps[steps > 0]
         xs = np.where(steps > 0, steps, (positive.min() / 2) if positive.size else 0.5)
+    axis_type = "category" if step_labels is not None else ("log" if log_x else "linear")
     has_rmt = "corrected_marchenko_pastur_ks" in rows[0]
     fig = make_subplots(rows=1, cols=2 if has_rmt else 1, horizontal_spacing=0.12,
                         subplot_titles=["frame statistics", "random-matrix statistics (median over layers, samples)"]
@@ -83,8 +90,8 @@ def frames_over_training_figure(rows: Sequence[Mapping[str, Any]], *, title: str
             if key in rows[0]:
                 fig.add_trace(go.Scatter(x=xs, y=[r[key] for r in rows], mode="lines+markers",
                                          name=key.replace("_", " "), line=dict(color=color)), row=1, col=2)
-        fig.update_xaxes(title_text="training step", type="log" if log_x else "linear", row=1, col=2)
-    fig.update_xaxes(title_text="training step", type="log" if log_x else "linear", row=1, col=1)
+        fig.update_xaxes(title_text="training step", type=axis_type, row=1, col=2)
+    fig.update_xaxes(title_text="training step", type=axis_type, row=1, col=1)
     fig.update_yaxes(range=[0, 1.12], title_text="share", row=1, col=1)
     fig.update_layout(legend=dict(orientation="h", y=-0.25, x=0.0))
     apply_style(fig, title=title, height=height, width=width if not has_rmt else width + 360)

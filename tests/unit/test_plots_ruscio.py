@@ -74,3 +74,14 @@ def test_frames_over_training_and_layer_profiles_and_fisher():
     per = [{"model.layers.0.mlp.up_proj.weight": 1.0, "model.layers.1.self_attn.q_proj.weight": 2.0}]
     fig = fisher_figure(fisher_by_layer_published(per), fisher_by_layer_corrected(per))
     assert list(fig.data[0].y) == [1.0, 2.0]
+
+
+def test_frames_over_training_categorical_labels():
+    n = 8
+    early = [head_sinks(np.stack([np.stack([toy.uniform_causal_attention(n)] * 2)]), causal=True)]
+    late = [head_sinks(np.stack([np.stack([toy.star_attention(n)] * 2)]), causal=True)]
+    rows = frame_statistics_over_training([early, late], [0, 1])
+    fig = frames_over_training_figure(rows, step_labels=["init", "trained"])
+    assert list(fig.data[0].x) == ["init", "trained"] and fig.layout.xaxis.type == "category"
+    with pytest.raises(ValueError, match="labels"):
+        frames_over_training_figure(rows, step_labels=["only one"])

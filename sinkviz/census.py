@@ -173,7 +173,8 @@ def _census_attention(
     if mask is not None and mask.shape[-1] != T:
         mask = mask[..., :T]
     plain = softcap is None and sinks is None
-    use_triton = ctx.backend == "triton" and plain and ck.triton_available(query.device)
+    use_triton = (ctx.backend == "triton" and plain and ctx.triton_error is None
+                  and ck.triton_available(query.device))
 
     out = None
     lse = None
@@ -204,11 +205,20 @@ def _census_attention(
                 if kv_ranges[0].shape[0] == 1 and B > 1:
                     kv_ranges = tuple(x.expand(B, -1).contiguous() for x in kv_ranges)
                 ctx.cache[("kv",) + ck_key] = kv_ranges
-        st = ck.stats_triton(
-            query, key, scaling=scaling, causal=is_causal, window=window, mask=mask, q_valid=q_valid, lse=lse,
-            n_first=ctx.n_first, count=count, kv_ranges=kv_ranges, q_valid_all=ctx.q_valid_all, **ctx.triton_opts,
-        )
-    else:
+        try:
+            st = ck.stats_triton(
+                query, key, scaling=scaling, causal=is_causal, window=window, mask=mask, q_valid=q_valid, lse=lse,
+                n_first=ctx.n_first, count=count, kv_ranges=kv_ranges, q_valid_all=ctx.q_valid_all,
+                **ctx.triton_opts,
+            )
+        except Exception as e:  # noqa: BLE001 - a kernel that cannot compile here: the exact torch path takes over
+            import warnings
+
+            ctx.triton_error = f"{type(e).__name__}: {str(e).splitlines()[0][:200] if str(e) else ''}"
+            warnings.warn(f"sinkviz census: the Triton kernel failed ({ctx.triton_error}); using the torch path",
+                          RuntimeWarning, stacklevel=2)
+            use_triton = False
+    if not use_triton:
         st = ck.stats_torch(
             query, key, scaling=scaling, causal=is_causal, window=window, mask=mask, softcap=softcap, sinks=sinks,
             q_valid=q_valid, n_first=ctx.n_first, chunk_elems=ctx.chunk_elems, count=count,
@@ -239,6 +249,7 @@ class _Context:
     call_counter: int = 0
     lse_verdict: dict = field(default_factory=dict)  # source -> usable (checked once against the kernel's lse)
     lse_used: str | None = None
+    triton_error: str | None = None  # set when the kernel failed once; later layers use the torch path
     _qv_cache: dict = field(default_factory=dict)
     cache: dict = field(default_factory=dict)  # per forward: key counts / key ranges by mask identity
     keep_alive: list = field(default_factory=list)  # masks whose id() keys the cache, held until the batch ends
@@ -707,6 +718,7 @@ class Census:
         profile = np.moveaxis(profile, 1, 0) if profile.ndim == 4 else profile
         info = dict(model=self.name, backend=self.backend, device=str(self.device),
                     lse_source=(ctx.lse_used or "kernel") if self.backend == "triton" else "torch",
+                    **({"triton_error": ctx.triton_error} if ctx.triton_error else {}),
                     dtype=str(next(self.hf.parameters()).dtype).replace("torch.", ""),
                     model_type=getattr(self.hf.config, "model_type", None))
         from sinkviz import __version__

@@ -299,13 +299,20 @@ if _HAVE_TRITON:
         m_i, l_i, m2, ps, fm,
         MODE: tl.constexpr, MASKED: tl.constexpr, CAUSAL: tl.constexpr, HAS_WINDOW: tl.constexpr,
         HAS_MASK: tl.constexpr, BLOCK_N: tl.constexpr, ALL_VALID: tl.constexpr, IEEE: tl.constexpr,
+        D, PAD_D: tl.constexpr,
     ):
         """One (BLOCK_M x BLOCK_N) tile: logits in the log2 domain, then lse accumulation (MODE 0) or statistics
         (MODE 1). Unmasked tiles (MASKED False) lie wholly inside every row's visible range."""
         offs_n = start_n + tl.arange(0, BLOCK_N)
         if MASKED:
             col_ok = offs_n < T
-            k = tl.load(k_base + offs_n[:, None] * stride_kt + offs_d[None, :], mask=col_ok[:, None], other=0.0)
+            if PAD_D:
+                k = tl.load(k_base + offs_n[:, None] * stride_kt + offs_d[None, :],
+                            mask=col_ok[:, None] & (offs_d[None, :] < D), other=0.0)
+            else:
+                k = tl.load(k_base + offs_n[:, None] * stride_kt + offs_d[None, :], mask=col_ok[:, None], other=0.0)
+        elif PAD_D:
+            k = tl.load(k_base + offs_n[:, None] * stride_kt + offs_d[None, :], mask=offs_d[None, :] < D, other=0.0)
         else:
             k = tl.load(k_base + offs_n[:, None] * stride_kt + offs_d[None, :])
         if IEEE:
@@ -359,7 +366,7 @@ if _HAVE_TRITON:
         stride_qb, stride_qh, stride_qt,
         stride_kb, stride_kh, stride_kt,
         stride_mb, stride_mh, stride_mq,
-        H, N_REP, T, qk_scale, WINDOW, N_FIRST,
+        H, N_REP, T, qk_scale, WINDOW, N_FIRST, D,
         MODE: tl.constexpr,  # 0: compute lse; 1: statistics given lse
         CAUSAL: tl.constexpr,
         HAS_WINDOW: tl.constexpr,
@@ -369,6 +376,7 @@ if _HAVE_TRITON:
         BLOCK_N: tl.constexpr,
         ALL_VALID: tl.constexpr,
         IEEE: tl.constexpr,
+        PAD_D: tl.constexpr,  # HEAD_DIM (a power of two >= 16, as tl.dot needs) > D: the extra lanes load as 0
     ):
         # grid (B*H, query blocks): concurrent programs mostly work on different heads (different colsum rows), the
         # longest (last) query blocks start first, and key tiles run from the diagonal backwards, so programs rarely
@@ -383,7 +391,10 @@ if _HAVE_TRITON:
         offs_d = tl.arange(0, HEAD_DIM)
         row_ok = offs_m < T
         q_ptrs = Q + b * stride_qb + h * stride_qh + offs_m[:, None] * stride_qt + offs_d[None, :]
-        q = tl.load(q_ptrs, mask=row_ok[:, None], other=0.0)
+        if PAD_D:
+            q = tl.load(q_ptrs, mask=row_ok[:, None] & (offs_d[None, :] < D), other=0.0)
+        else:
+            q = tl.load(q_ptrs, mask=row_ok[:, None], other=0.0)
         k_base = K + b * stride_kb + kvh * stride_kh
         mask_row_ptr = MASK + b * stride_mb
         row_base = bh.to(tl.int64) * T
@@ -431,7 +442,7 @@ if _HAVE_TRITON:
             m_i, l_i, m2, ps, fm = _tile(
                 q, k_base, stride_kt, start_n, offs_m, offs_d, T, qk_scale, WINDOW, N_FIRST,
                 mask_row_ptr, stride_mq, row_ok, lse2, qv, colsum_ptr, m_i, l_i, m2, ps, fm,
-                MODE, True, CAUSAL, HAS_WINDOW, HAS_MASK, BLOCK_N, ALL_VALID, IEEE,
+                MODE, True, CAUSAL, HAS_WINDOW, HAS_MASK, BLOCK_N, ALL_VALID, IEEE, D, PAD_D,
             )
         n_full = (hi_full - lo_full) // BLOCK_N
         for i in range(0, n_full):
@@ -439,7 +450,7 @@ if _HAVE_TRITON:
             m_i, l_i, m2, ps, fm = _tile(
                 q, k_base, stride_kt, start_n, offs_m, offs_d, T, qk_scale, WINDOW, N_FIRST,
                 mask_row_ptr, stride_mq, row_ok, lse2, qv, colsum_ptr, m_i, l_i, m2, ps, fm,
-                MODE, False, CAUSAL, HAS_WINDOW, HAS_MASK, BLOCK_N, ALL_VALID, IEEE,
+                MODE, False, CAUSAL, HAS_WINDOW, HAS_MASK, BLOCK_N, ALL_VALID, IEEE, D, PAD_D,
             )
         if MODE == 0:
             lse = (m_i + tl.log2(l_i)) * 0.6931471805599453
@@ -503,8 +514,9 @@ def stats_triton(
     Hkv = k.shape[1]
     if H % Hkv:
         raise ValueError(f"query heads ({H}) must be a multiple of key heads ({Hkv})")
-    if d not in (16, 32, 64, 128, 256) and d & (d - 1):
-        raise ValueError(f"head_dim {d} is not a power of two; use the torch path")
+    if d > 256:
+        raise ValueError(f"head_dim {d} > 256 is not supported by the Triton path; use the torch path")
+    block_d = max(16, 1 << (d - 1).bit_length())  # tl.dot needs a power of two >= 16; extra lanes are masked
     dev = q.device
     if q.stride(-1) != 1:
         q = q.contiguous()
@@ -540,7 +552,7 @@ def stats_triton(
         smb = smh = smq = 0
     grid = (B * H, triton.cdiv(T, block_m))
     common = dict(
-        HEAD_DIM=d, BLOCK_M=block_m, BLOCK_N=block_n, CAUSAL=bool(causal and not has_mask),
+        HEAD_DIM=block_d, PAD_D=block_d != d, BLOCK_M=block_m, BLOCK_N=block_n, CAUSAL=bool(causal and not has_mask),
         HAS_WINDOW=bool(window is not None and not has_mask), HAS_MASK=has_mask,
         ALL_VALID=bool(q_valid_all), IEEE=q.dtype == torch.float32,
         num_warps=num_warps, num_stages=num_stages,
@@ -549,7 +561,7 @@ def stats_triton(
         q.stride(0), q.stride(1), q.stride(2),
         k.stride(0), k.stride(1), k.stride(2),
         smb, smh, smq,
-        H, H // Hkv, T, float(scaling) * LOG2E, int(window or 0), int(n_first),
+        H, H // Hkv, T, float(scaling) * LOG2E, int(window or 0), int(n_first), d,
     )
     if lse is None:
         lse = torch.empty(B, H, T, dtype=torch.float32, device=dev)

@@ -66,7 +66,7 @@ def eager_reference(model, ids, mask):
         ref["row_max"].append(a.amax(-1).sum(-1) / n)
         ref["first_mass"].append(a[..., :4].sum(-1).sum(-1) / n)
         ref["count"].append(count)
-    return {k: torch.stack(v, 1).numpy() for k, v in ref.items()}, out
+    return {k: torch.stack(v, 1).cpu().numpy() for k, v in ref.items()}, out
 
 
 FAMILIES = ["llama", "mistral", "qwen2", "qwen3", "gemma3", "gemma2", "gpt_oss", "gpt2", "bert", "xlm-roberta"]
@@ -137,3 +137,22 @@ def test_layer_selection_and_bad_layers():
     np.testing.assert_allclose(res.alpha, ref["alpha"][:, [0, 2], :, :N_KEYS], atol=2e-5, rtol=1e-4)
     with pytest.raises(ValueError, match="out of range"):
         Census(model, seq_len=T, layers=[3])
+
+
+def test_a_failing_kernel_falls_back_to_the_exact_torch_path(monkeypatch):
+    from sinkviz import census_kernels as ck
+
+    def broken(*a, **k):
+        raise RuntimeError("no kernel here")
+
+    monkeypatch.setattr(ck, "triton_available", lambda device=None: True)
+    monkeypatch.setattr(ck, "stats_triton", broken)
+    model = build("llama")
+    ids, mask = batch()
+    ref, _ = eager_reference(model, ids, mask)
+    c = Census(model, seq_len=T, n_keys=N_KEYS, backend="triton")
+    with pytest.warns(RuntimeWarning, match="no kernel here"):
+        c.add(ids, mask)
+    res = c.result()
+    assert "no kernel here" in res.meta["triton_error"]
+    np.testing.assert_allclose(res.alpha, ref["alpha"][..., :N_KEYS], atol=2e-5, rtol=1e-4)

@@ -142,11 +142,10 @@ class Trace:
         """Attention of every captured layer: (B, L_sel, H_sel, T, T), or (L_sel, H_sel, n, n) for one sample."""
         if not self.attentions:
             raise KeyError("This trace holds no attention; trace again with capture including 'attn'.")
-        stacked = torch.stack([self.attentions[layer] for layer in self.layers], dim=1).numpy()
         if sample is None:
-            return stacked
+            return torch.stack([self.attentions[layer] for layer in self.layers], dim=1).numpy()
         n = self.n_tokens(self._sample(sample))
-        return stacked[sample, :, :, :n, :n]
+        return torch.stack([self.attentions[layer][sample, :, :n, :n] for layer in self.layers]).numpy()
 
     def valid_mask(self) -> np.ndarray:
         """(B, T) bool: True for real tokens (metrics use it to drop padding)."""

@@ -1,14 +1,20 @@
 """sinkviz: a Jupyter-first explorer of attention sinks.
 
-    m = sinkviz.load("smollm2-135m")      # registry name, local directory or hub id
-    tr = sinkviz.trace(m, "some text")     # attention, q/k (pre/post rotary), v, hidden states
+    m = sinkviz.load("smollm2-135m")             # registry name, local directory or hub id
+    tr = sinkviz.trace(m, "some text")            # attention, q/k (pre/post rotary), v, hidden states
+    sinkviz.explore(m, "some text")               # the interactive explorer (ipywidgets)
+    sinkviz.export(fig, "figures/x.pdf")          # PNG / PDF / SVG / HTML, paper style
+    sinkviz.run_census(m, texts, seq_len=4096)    # streaming statistics at long context
 """
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
 
 __version__ = "0.1.0"
 
 from sinkviz.capture import Trace, trace
-from sinkviz.census import Census, CensusResult
-from sinkviz.census import census as run_census
 from sinkviz.errors import (
     AttentionTooLargeError,
     InputError,
@@ -18,12 +24,36 @@ from sinkviz.errors import (
     NonFiniteAttentionError,
     SinkvizError,
 )
-from sinkviz import ruscio
 from sinkviz.models import DEFAULT_MODEL, REGISTRY, LoadedModel, ModelInfo, list_models, load, wrap
 
+# Heavier parts (plotly, ipywidgets, scikit-learn, ripser, triton) load on first use, so `import sinkviz`
+# and `sinkviz.load` stay quick in scripts that only trace.
+_LAZY = {
+    "explore": ("sinkviz.widgets.explorer", "explore"),
+    "Explorer": ("sinkviz.widgets.explorer", "Explorer"),
+    "export": ("sinkviz.export", "export"),
+    "run_census": ("sinkviz.census", "census"),
+    "Census": ("sinkviz.census", "Census"),
+    "CensusResult": ("sinkviz.census", "CensusResult"),
+    "ruscio": ("sinkviz.ruscio", None),
+    "metrics": ("sinkviz.metrics", None),
+    "plots": ("sinkviz.plots", None),
+}
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _LAZY:
+        raise AttributeError(f"module 'sinkviz' has no attribute {name!r}")
+    module_name, attribute = _LAZY[name]
+    module = importlib.import_module(module_name)
+    value = module if attribute is None else getattr(module, attribute)
+    globals()[name] = value
+    return value
+
+
 __all__ = [
-    "Census", "CensusResult", "run_census",
-    "AttentionTooLargeError", "DEFAULT_MODEL", "InputError", "LoadedModel", "MissingDependencyError", "ModelInfo",
-    "ModelNotFoundError", "NoAttentionLayersError", "NonFiniteAttentionError", "REGISTRY", "SinkvizError", "Trace",
-    "list_models", "load", "trace", "wrap",
+    "AttentionTooLargeError", "Census", "CensusResult", "DEFAULT_MODEL", "Explorer", "InputError", "LoadedModel",
+    "MissingDependencyError", "ModelInfo", "ModelNotFoundError", "NoAttentionLayersError",
+    "NonFiniteAttentionError", "REGISTRY", "SinkvizError", "Trace", "explore", "export", "list_models", "load",
+    "metrics", "plots", "ruscio", "run_census", "trace", "wrap",
 ]

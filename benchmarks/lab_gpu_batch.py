@@ -53,7 +53,7 @@ def main() -> int:
         can_start = first_wave or (durations and left > 1.1 * max(durations.values()))
         while queue and len(running) < args.parallel and can_start and left > 0.5 * 60:
             config = queue.pop(0)
-            name = Path(config).stem
+            name = Path(config).stem if config.endswith(".json") else config  # "wd_0.5" is a name, not a suffix
             cmd = [sys.executable, "-m", "sinkviz.lab.cli", "run", config, "--out", str(runs_dir / name),
                    "--device", args.device, "--max-minutes", f"{max(left / 60 - 0.6, 0.2):.2f}", "--quiet"]
             handle = open(out / f".{name}.log", "w")

@@ -1,0 +1,65 @@
+"""The committed lab results match the committed configs, name their device, and feed the lab's
+tables and figures."""
+
+from __future__ import annotations
+
+import pytest
+
+from sinkviz.lab import figures
+from sinkviz.lab.results import PAPER, TABLE_RUNS, frame_rows, load_results, paper_reference, table_rows
+from sinkviz.lab.train import load_config
+
+RUNS = load_results()
+
+
+def test_there_are_committed_results():
+    assert {"default", "wd_5", "sigmoid_nonorm", "k_bias"} <= set(RUNS)
+
+
+@pytest.mark.parametrize("name", sorted(RUNS))
+def test_result_matches_its_committed_config(name):
+    run = RUNS[name]
+    config = load_config(name)
+    assert run["config"] == config.to_dict(), "the config changed after this result was made: rerun it"
+    assert run["device"] and run["status"] in ("finished", "stopped")
+    steps = [h["step"] for h in run["history"]]
+    assert steps == sorted(set(steps)) and steps[0] == 0 and steps[-1] == run["step"]
+    expected = sorted(s for s in set(config.eval_steps()) | set(config.checkpoint_steps()) if s <= run["step"])
+    assert steps == expected
+    for h in run["history"]:
+        assert all(0.0 <= s <= 100.0 for s in h["sink_k"])
+        assert len(h["massive_ratio"]) == config.model["num_layers"] + 1
+        assert (h["sink_star"] is not None) == (config.model.get("bias_mode") in ("k", "kv", "sink_token"))
+    assert run["data"]["distinct_tokens"]["train"] <= run["data"]["vocab_size"]
+
+
+@pytest.mark.parametrize("item", sorted(TABLE_RUNS))
+def test_tables_pair_lab_and_paper_rows(item):
+    header, rows = table_rows(item, RUNS)
+    assert all(len(r) == len(header) for r in rows)
+    paper_cols = [i for i, h in enumerate(header) if h.startswith("paper ")]
+    reference = paper_reference(item)["rows"]
+    for (label, run_name, key), row in zip(TABLE_RUNS[item], rows):
+        if key in reference:
+            shown = [float(str(row[i]).rstrip("*")) if row[i] is not None else None for i in paper_cols]
+            assert shown == list(reference[key])
+        if run_name not in RUNS:
+            assert "not run" in row
+
+
+def test_paper_reference_numbers():
+    assert PAPER["table2_weight_decay"]["rows"][5.0] == (0.01, 5.24)
+    assert paper_reference("table4_biases")["rows"]["k_bias"] == (73.34, 0.00, 3.72)
+    with pytest.raises(KeyError, match="known"):
+        paper_reference("table99")
+
+
+def test_figures_build_from_committed_results():
+    assert figures.emergence_figure(RUNS["default"]).data
+    assert figures.lr_figure({"1e-3": RUNS["default"]}).data
+    assert figures.table_figure("table4_biases", RUNS).data
+    assert len(figures.massive_figure({"a": RUNS["default"], "b": RUNS["sigmoid_nonorm"]}).data) == 2
+    rows = frame_rows(RUNS["default"])
+    assert len(rows) == len(RUNS["default"]["history"]) and "corrected_marchenko_pastur_ks" in rows[0]
+    assert figures.frame_emergence_figure(RUNS["default"]).data
+    assert figures.sink_position_figure({"a": RUNS["default"]}).data

@@ -121,11 +121,16 @@ class OffSubspace:
 
 def _subspace(X: np.ndarray, r: int | None, centered: bool, var_explained: float = 0.5
               ) -> tuple[np.ndarray, np.ndarray, int]:
-    """One SVD: mean (zeros if not centred), top-r components, and r (chosen from ``var_explained`` if None)."""
+    """Mean (zeros if not centred), top-r principal axes, and r (chosen from ``var_explained`` if None)."""
     mu = X.mean(axis=0) if centered else np.zeros(X.shape[1])
-    _, s, vt = np.linalg.svd(X - mu, full_matrices=False)
+    Z = X - mu
+    # principal axes from the d x d scatter matrix (eigh), much cheaper than an SVD of the N x d keys
+    evals, evecs = np.linalg.eigh(Z.T @ Z)
+    order = np.argsort(evals)[::-1]
+    s2 = np.clip(evals[order], 0.0, None)
+    vt = evecs[:, order].T
     if r is None:
-        evr = s**2 / max(float((s**2).sum()), np.finfo(float).tiny)
+        evr = s2 / max(float(s2.sum()), np.finfo(float).tiny)
         r = int(np.searchsorted(np.cumsum(evr), var_explained) + 1)
     r = int(min(r, vt.shape[0]))
     return mu, vt[:r], r

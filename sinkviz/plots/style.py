@@ -79,10 +79,11 @@ pio.templates[TEMPLATE_NAME] = paper_template()
 
 
 def titled(title: str, *, model: str | None = None, setting: str | None = None, paper: str | None = None,
-           scaled_down: bool | str = False) -> str:
+           scaled_down: bool | str = False, wrap: int = 80) -> str:
     """Title with a smaller second line naming the model and settings, e.g.
     ``titled("Fig. 3: Sink vs T", model="smollm2-135m", setting="20 texts", paper="GPT2-XL: 77 % at T=64",
-    scaled_down=True)``.  ``scaled_down`` may be a string saying how."""
+    scaled_down=True)``.  ``scaled_down`` may be a string saying how; the second line wraps at ``wrap``
+    characters."""
     parts = []
     if model:
         parts.append(model)
@@ -92,8 +93,14 @@ def titled(title: str, *, model: str | None = None, setting: str | None = None, 
         parts.append("scaled down" if scaled_down is True else f"scaled down: {scaled_down}")
     if paper:
         parts.append(f"paper: {paper}")
-    sub = " · ".join(parts)
-    return f"{title}<br><span style='font-size:{_BASE_FONT - 1}px;color:#444'>{sub}</span>" if sub else title
+    lines_: list[str] = []
+    for part in parts:  # wrap the subtitle so it never runs past a narrow figure
+        if lines_ and len(lines_[-1]) + 3 + len(part) <= wrap:
+            lines_[-1] += " · " + part
+        else:
+            lines_.append(part)
+    span = f"<span style='font-size:{_BASE_FONT - 1}px;color:#444'>"
+    return "<br>".join([title] + [f"{span}{line}</span>" for line in lines_])
 
 
 def apply_style(fig: go.Figure, *, title: str | None = None, width: int | None = None,
@@ -104,7 +111,7 @@ def apply_style(fig: go.Figure, *, title: str | None = None, width: int | None =
         fig.update_layout(title_text=title)
     text = fig.layout.title.text or ""
     has_subplot_titles = any(a.text and a.yref == "paper" and (a.y or 0) >= 1.0 for a in fig.layout.annotations)
-    top = 80 + (22 if "<br>" in text else 0) + (18 if has_subplot_titles else 0)
+    top = 80 + 20 * text.count("<br>") + (18 if has_subplot_titles else 0)
     fig.update_layout(margin=dict(t=top))
     if width is not None or height is not None:
         fig.update_layout(width=width, height=height)
@@ -181,7 +188,7 @@ def _write_static(fig: go.Figure, tmp: str, fmt: str, scale: float) -> None:
         export = getattr(sinkviz, "export", None)
     except ImportError:  # pragma: no cover - sinkviz is always importable from here
         export = None
-    if export is not None:  # the package's exporter picks the format from the file suffix
-        export(fig, tmp)
+    if export is not None:  # the package's exporter picks the format from the file suffix; keep our size/style
+        export(fig, tmp, width=None, style=None, overwrite=True)
         return
     fig.write_image(tmp, format=fmt, scale=scale)

@@ -27,14 +27,19 @@ def comparison_table(header: Sequence[str], rows: Sequence[Sequence[object]], *,
     if any(len(r) != len(header) for r in rows):
         raise ValueError(f"every row needs {len(header)} cells (one per header)")
     cols = list(zip(*rows)) if rows else [[] for _ in header]
+    texts = [[format_cell(v, digits) for v in c] for c in cols]
+    # size each column to its longest entry so cells stay on one line (8.5 px per character at 13 px)
+    col_px = [max([len(str(h))] + [len(t) for t in col]) * 8.5 + 28 for h, col in zip(header, texts)]
     fill = [["#EEF4FA"] * len(rows) if i in highlight_cols else ["white"] * len(rows) for i in range(len(header))]
     fig = go.Figure(go.Table(
+        columnwidth=col_px,
         header=dict(values=[f"<b>{h}</b>" for h in header], fill_color="#DDDDDD", line_color="black",
-                    align="center"),
-        cells=dict(values=[[format_cell(v, digits) for v in c] for c in cols], fill_color=fill, line_color="#999",
-                   align=["left"] + ["center"] * (len(header) - 1), height=26)))
+                    align="center", height=30),
+        cells=dict(values=texts, fill_color=fill, line_color="#999",
+                   align=["left"] + ["center"] * (len(header) - 1), height=28)))
     fig.update_layout(margin=dict(l=10, r=10, t=70, b=10))
-    return apply_style(fig, title=title, height=26 * len(rows) + 140, width=width or 130 * len(header) + 60)
+    return apply_style(fig, title=title, height=30 + 28 * len(rows) + 150,
+                       width=width or int(max(sum(col_px) + 40, 420)))
 
 
 def table_markdown(header: Sequence[str], rows: Sequence[Sequence[object]], *, digits: int = 2) -> str:

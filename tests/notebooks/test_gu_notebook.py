@@ -1,0 +1,44 @@
+"""Execute notebooks/gu2025_attention_sink.ipynb headless (CPU, embedded models) and check what it shows."""
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+nbformat = pytest.importorskip("nbformat")
+nbclient = pytest.importorskip("nbclient")
+
+from nb_helpers import assert_committed_clean, outputs_text  # noqa: E402
+
+pytestmark = [pytest.mark.notebook, pytest.mark.real]
+
+ROOT = Path(__file__).resolve().parents[2]
+NOTEBOOK = ROOT / "notebooks" / "gu2025_attention_sink.ipynb"
+FIGURES = ["table1", "fig3", "fig4_left", "figs19_24_alpha", "fig2_top_norms", "norms_minilm-l6", "massive_ratio",
+           "fig2_bottom_qk", "figs15_18_qk", "rope_planes", "key_pca", "key_offsubspace", "table7", "table7_minilm"]
+
+
+def test_committed_without_outputs_and_with_a_parameter_cell():
+    assert_committed_clean(NOTEBOOK, ('MODEL = "smollm2-135m"', 'DEVICE = "auto"', "T = 64", "EPS = 0.3",
+                                      "GPT2_MODEL = None"))
+
+
+def test_notebook_executes_headless(tmp_path, monkeypatch):
+    nb = nbformat.read(NOTEBOOK, as_version=4)
+    params = next(c for c in nb.cells if "parameters" in c.metadata.get("tags", []))
+    # smaller samples than the defaults keep the suite fast; every code path still runs
+    params.source += "\nN_SAMPLES = 8\nFIG3_N = 4\nFIG3_LENGTHS = [8, 32, 128]\nTABLE7_TS = [5, 30]\n"
+    monkeypatch.setenv("SINKVIZ_FIGURES_DIR", str(tmp_path))
+    client = nbclient.NotebookClient(nb, kernel_name="python3", timeout=900,
+                                     resources={"metadata": {"path": str(ROOT)}})
+    client.execute()
+    text = outputs_text(nb)
+    assert "| smollm2-135m (ours) |" in text and "| minilm-l6 (ours) |" in text
+    assert "| GPT2-XL (paper) | 77.00 | 70.29 | 62.28 |" in text
+    assert "tiny RANDOM GPT-2" in text and "minilm-l6, pure repeated tokens (8 x T=64)" in text
+    assert "| swap Sink_t (paper) | 57.63 | 50.22 |" in text
+    for name in FIGURES:
+        assert (tmp_path / f"gu2025_{name}.html").is_file(), name
+        if shutil.which("chromium") or shutil.which("chromium-browser"):
+            assert (tmp_path / f"gu2025_{name}.png").stat().st_size > 10_000, name

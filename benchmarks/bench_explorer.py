@@ -1,8 +1,10 @@
 """Update time of the explorer's attention map, measured in a real browser (JupyterLab in Chromium).
 
-For T = 512 tokens of the default model (smollm2-135m, 30 layers x 9 heads), two explorers are opened on the
-same cached Trace, one per way of drawing the map:
+For T = 512 tokens of the default model (smollm2-135m, 30 layers x 9 heads), four explorers are opened on
+the same cached Trace, one per way of drawing the map:
 
+* "canvas": sinkviz's canvas heat-map widget (raw float32 bytes -> colour table -> ImageData; no plotly.js);
+* "anywidget": sinkviz's own small anywidget (figure JSON + values as raw float32 bytes, Plotly.react);
 * "figurewidget": a plotly FigureWidget updated in place (values as a base64 typed array);
 * "output": a fresh go.Figure re-rendered into an ipywidgets Output as the plotly mime bundle.
 
@@ -34,7 +36,7 @@ sys.path.insert(0, str(REPO / "tests" / "browser"))
 
 from lab_harness import chromium_page, jupyterlab, open_and_run, write_notebook  # noqa: E402
 
-MODES = ("figurewidget", "output")
+MODES = ("canvas", "anywidget", "figurewidget", "output")
 
 ARM = """([root, expected]) => {
   const box = document.querySelector(root + ' .sinkviz-map');
@@ -42,7 +44,7 @@ ARM = """([root, expected]) => {
     let t0 = null;
     const onKey = () => { if (t0 === null) t0 = performance.now(); };
     document.addEventListener('keydown', onKey, true);
-    const done = () => { const t = box.querySelector('.gtitle'); return t && t.textContent.includes(expected); };
+    const done = () => { const t = box.querySelector('.sv-title, .gtitle'); return t && t.textContent.includes(expected); };
     const timer = setTimeout(() => { obs.disconnect(); reject(new Error('no update for ' + expected)); }, 30000);
     const obs = new MutationObserver(() => {
       if (t0 === null || !done()) return;
@@ -129,7 +131,7 @@ def run(model: str, tokens: int, moves: int) -> dict:
             open_and_run(page, base, token, "bench.ipynb")
             for mode in MODES:
                 page.wait_for_function(
-                    f"() => document.querySelector('.bench-{mode} .sinkviz-map .gtitle')?.textContent"
+                    f"() => document.querySelector('.bench-{mode} .sinkviz-map :is(.sv-title, .gtitle)')?.textContent"
                     ".includes('layer 0, head 0')", timeout=400_000)
             setup_s = time.perf_counter() - started
             print(f"  set up in {setup_s:.0f} s", flush=True)

@@ -1,8 +1,8 @@
 """Plotly figures of the explorer: the layer x head overview and one head's attention map.
 
 Each figure is built once as a `go.Figure`; later changes are small property patches (`map_patch`,
-`selection_patch`) that a FigureWidget applies in place, or that are merged into a fresh figure that is
-re-rendered. Heat-map values travel as base64 typed arrays (plotly.js decodes them), not as JSON lists.
+`selection_patch`) that a view (`_render`) applies: in place in the browser, or by re-rendering. Heat-map
+values stay numpy float32 arrays here; each view chooses how they travel (raw bytes, typed-array spec).
 """
 
 from __future__ import annotations
@@ -15,14 +15,8 @@ import plotly.graph_objects as go
 from sinkviz.widgets._slices import MapSlice
 
 MAP_PX = 560
+MAP_CANVAS_PX = 460
 OVERVIEW_WIDTH_PX = 330
-
-
-def typed(z: np.ndarray) -> dict[str, Any]:
-    """A 2-D float array as a plotly typed-array spec (base64), ~5x smaller and much faster than lists."""
-    from _plotly_utils.utils import to_typed_array_spec
-
-    return to_typed_array_spec(np.ascontiguousarray(z, dtype=np.float32))
 
 
 def overview_figure(alpha: np.ndarray, layers: list[int], heads: list[int], selected: tuple[int, int],
@@ -35,6 +29,8 @@ def overview_figure(alpha: np.ndarray, layers: list[int], heads: list[int], sele
         colorscale="Viridis", colorbar=dict(title=dict(text="\u03b1\u2081"), thickness=10, len=0.9),
         hovertemplate="layer %{y}, head %{x}<br>\u03b1\u2081 = %{z:.3f}<extra>click to select</extra>",
         xgap=1, ygap=1, name="alpha1",
+        meta=dict(canvas=[max(120, 26 * len(heads)), max(160, min(520, 14 * n_layers))], hover_x="head",
+                  hover_y="layer", value_name="α₁", y_axis_width=28, x_axis_height=22),
     ))
     fig.add_trace(go.Scatter(
         x=[selected[1]], y=[selected[0]], mode="markers", hoverinfo="skip", showlegend=False, name="selected",
@@ -47,7 +43,7 @@ def overview_figure(alpha: np.ndarray, layers: list[int], heads: list[int], sele
         margin=dict(l=50, r=10, t=40, b=40),
         xaxis=dict(title="head", tickmode="array", tickvals=list(heads), constrain="domain"),
         yaxis=dict(title="layer", autorange="reversed",
-                   **(dict(tickmode="array", tickvals=list(layers)) if n_layers <= 12 else dict(dtick=5 if n_layers > 20 else 2))),
+                   **(dict(tickmode="array", tickvals=list(layers)) if n_layers <= 12 else dict(tickmode="linear", tick0=0, dtick=5 if n_layers > 20 else 2))),
         clickmode="event", dragmode=False, plot_bgcolor="white",
     )
     return fig
@@ -66,9 +62,11 @@ def map_title(model: str, layer: int, head: int, view: MapSlice, kv_head: int | 
 def map_patch(view: MapSlice, title: str) -> tuple[dict[str, Any], dict[str, Any]]:
     """(trace properties, layout properties) that turn the map figure into `view`."""
     trace = dict(
-        z=typed(view.z), x=view.x_labels, y=view.y_labels, zmin=view.zmin, zmax=view.zmax,
+        z=view.z, x=view.x_labels, y=view.y_labels, zmin=view.zmin, zmax=view.zmax,
         colorbar=dict(title=dict(text=view.colorbar_title)),
         hovertemplate=f"query %{{y}}<br>key %{{x}}<br>{view.hover_value} = %{{z:.4g}}<extra></extra>",
+        meta=dict(canvas=[MAP_CANVAS_PX, MAP_CANVAS_PX], hover_x="key", hover_y="query", value_name=view.hover_value,
+                  y_axis_width=90, x_axis_height=80),
     )
     layout = dict(
         title=dict(text=title),
@@ -81,7 +79,6 @@ def map_patch(view: MapSlice, title: str) -> tuple[dict[str, Any], dict[str, Any
 def map_figure(view: MapSlice, title: str) -> go.Figure:
     """The attention map of one head: queries down, keys across, only visible entries drawn."""
     trace, layout = map_patch(view, title)
-    trace["z"] = view.z  # a plain figure serialises numpy itself
     fig = go.Figure(go.Heatmap(colorscale="Viridis", hoverongaps=False, name="attention", **trace))
     fig.update_layout(
         width=MAP_PX, height=MAP_PX, margin=dict(l=90, r=10, t=40, b=90), plot_bgcolor="white",

@@ -12,6 +12,10 @@ from dataclasses import dataclass
 from typing import Any, Callable
 
 import ipywidgets as widgets
+import numpy as np
+
+QK_MAX_TOKENS = 1024
+TOPOLOGY_MAX_POINTS = 96
 
 
 class PanelUnavailable(Exception):
@@ -25,36 +29,85 @@ class Panel:
     per_head: bool = True  # rebuilt when the head changes (else only when the layer changes)
 
 
-def _qk(ex) -> Any:
+def _need(module: str, what: str):
+    import importlib
+
     try:
-        from sinkviz.plots import qk as plots_qk
+        return importlib.import_module(module)
     except ImportError as exc:
-        raise PanelUnavailable("the QK panel needs sinkviz.plots.qk, which this version does not have yet") from exc
-    return plots_qk.explorer_panel(ex.trace, ex.layer, ex.head)
+        raise PanelUnavailable(f"{what} needs {module}, which this version of sinkviz does not have") from exc
+
+
+def _need_qk(ex) -> None:
+    if not ex.trace.queries:
+        raise PanelUnavailable("this trace holds no queries/keys (traced without 'qk')")
+
+
+def _qk(ex) -> Any:
+    """Gu et al. 2025 sec. 3.1 / Fig. 2 (bottom): cos(q_t, k_j) and |q_t||k_j| of the selected head."""
+    metrics = _need("sinkviz.metrics.qk", "the QK panel")
+    plots = _need("sinkviz.plots.qk", "the QK panel")
+    _need_qk(ex)
+    tr, layer, head = ex.trace, ex.layer, ex.head
+    n = tr.n_tokens()
+    if n > QK_MAX_TOKENS:
+        raise PanelUnavailable(f"{n} tokens: the QK panel draws three n x n maps and is limited to {QK_MAX_TOKENS} tokens")
+    q = tr.query(layer, head)
+    k = tr.key(layer, tr.info.kv_head_of[head])
+    decomp = metrics.qk_decomposition(q, k, causal=tr.info.causal, scaling=tr.info.scaling[layer])
+    first = metrics.qk_first_vs_rest(decomp)
+    title = (f"layer {layer}, head {head}: cos toward key 0 {first['cos'][0]:.2f} vs {first['cos'][1]:.2f} for "
+             f"the rest; norm product {first['norm_product'][0]:.1f} vs {first['norm_product'][1]:.1f}")
+    return plots.qk_heatmaps(decomp, panels=("cos", "norm_product"), title=title)
 
 
 def _manifold(ex) -> Any:
-    try:
-        from sinkviz.plots import manifold as plots_manifold
-    except ImportError as exc:
-        raise PanelUnavailable("the key-manifold panel needs sinkviz.plots.manifold (not in this version yet)") from exc
-    return plots_manifold.explorer_panel(ex.trace, ex.layer, ex.head)
+    """Gu et al. 2025: PCA of one KV head's keys, the first token's key marked."""
+    metrics = _need("sinkviz.metrics.manifold", "the key-manifold panel")
+    plots = _need("sinkviz.plots.manifold", "the key-manifold panel")
+    _need_qk(ex)
+    tr, layer = ex.trace, ex.layer
+    kv = tr.info.kv_head_of[ex.head]
+    keys = tr.key(layer, kv)[None]  # (1, n, d)
+    pca = metrics.key_pca(keys, lengths=[keys.shape[1]])
+    return plots.key_pca_figure([(f"layer {layer}, KV head {kv} (query head {ex.head})", pca)], cols=1,
+                                tokens=tr.tokens[:1], panel_size=420)
 
 
 def _topology(ex) -> Any:
-    try:
-        from sinkviz.plots import topology as plots_topology
-    except ImportError as exc:
-        raise PanelUnavailable("the persistence panel needs sinkviz.plots.topology (not in this version yet)") from exc
-    return plots_topology.explorer_panel(ex.trace, ex.layer, ex.head)
+    """Ruscio et al.: persistence of the selected head's map, as published and corrected."""
+    metrics = _need("sinkviz.metrics.topology", "the persistence panel")
+    plots = _need("sinkviz.plots.topology", "the persistence panel")
+    a = ex.trace.attention(ex.layer, ex.head)
+    published = metrics.persistence_published(a)
+    corrected = metrics.persistence_corrected(a, max_points=min(a.shape[0], TOPOLOGY_MAX_POINTS))
+    note = "" if a.shape[0] <= TOPOLOGY_MAX_POINTS else f" (corrected: {TOPOLOGY_MAX_POINTS} of {a.shape[0]} tokens)"
+    return plots.persistence_diagram_figure(published, corrected,
+                                            title=f"layer {ex.layer}, head {ex.head}: persistence of one head{note}")
 
 
 def _frames(ex) -> Any:
-    try:
-        from sinkviz.plots import frames as plots_frames
-    except ImportError as exc:
-        raise PanelUnavailable("the frame verdict needs sinkviz.plots.frames (not in this version yet)") from exc
-    return plots_frames.explorer_panel(ex.trace, ex.layer, ex.head)
+    """Ruscio et al.: where each layer's sinks sit (start / end / interior) and the frame verdict."""
+    metrics = _need("sinkviz.metrics.frames", "the frame verdict")
+    plots = _need("sinkviz.plots.frames", "the frame verdict")
+    tr = ex.trace
+    n = tr.n_tokens()
+    cached = getattr(ex, "_frame_cache", None)
+    if cached is None or cached[0] is not tr:
+        per_layer = [metrics.head_sinks(tr.attentions[l][0, :, :n, :n].numpy(), causal=tr.info.causal, layers=[l])
+                     for l in tr.layers]
+        merged = metrics.HeadSinks(
+            top_position=np.concatenate([h.top_position for h in per_layer]),
+            top_share=np.concatenate([h.top_share for h in per_layer]),
+            excess=np.concatenate([h.excess for h in per_layer]), n=n, causal=tr.info.causal,
+            layers=list(tr.layers), tokens=list(tr.tokens[0]), special_positions=tuple(tr.special_positions[0]))
+        ex._frame_cache = (tr, metrics.classify_frames([merged]))
+    verdict = ex._frame_cache[1]
+    row = next((lf for lf in verdict.layers if lf.layer == ex.layer), None)
+    title = f"frame verdict (one text): {verdict.label}"
+    if row is not None:
+        title += f"; layer {ex.layer}: {row.label} ({row.reason})"
+    return plots.frame_panel_figure(verdict, title=title)
 
 
 def _bertviz(ex) -> Any:

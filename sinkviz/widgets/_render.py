@@ -1,12 +1,15 @@
-"""Two ways to put a changing plotly figure in a widget tree, behind one interface.
+"""Four ways to put a changing heat-map figure in a widget tree, behind one interface.
 
+* `CanvasView`: sinkviz's canvas heat-map widget (`_canvas_widget`), no plotly.js in the browser.
+* `PlotlyWidgetView`: sinkviz's own small anywidget (`_plotly_widget`): the figure as JSON plus the heat-map
+  values as raw float32 bytes; plotly.js redraws in place (`Plotly.react`); only clicks come back.
 * `FigureWidgetView`: a `go.FigureWidget` (anywidget-based in plotly >= 6) updated in place: one small
   message per change, plotly.js redraws the existing plot. Needed for click events (the overview).
 * `OutputView`: a `widgets.Output` into which a fresh `go.Figure` is displayed on every change, as the
   plotly mime bundle (`application/vnd.plotly.v1+json`, rendered by JupyterLab's / VS Code's own plotly
   renderer; no HTML, no script, nothing from a CDN). No events come back.
 
-Which one the explorer uses for the attention map was chosen by measuring both in Chromium
+Which one the explorer uses was chosen by measuring all three in Chromium
 (benchmarks/bench_explorer.py; numbers in benchmarks/results/explorer.json).
 """
 
@@ -16,11 +19,12 @@ import importlib.util
 from typing import Any, Callable
 
 import ipywidgets as widgets
+import numpy as np
 import plotly.graph_objects as go
 
 
 def figurewidget_available() -> bool:
-    """plotly >= 6 builds FigureWidget on anywidget; without anywidget it cannot be created."""
+    """anywidget is installed (plotly >= 6 builds FigureWidget on it; sinkviz's own widget needs it too)."""
     return importlib.util.find_spec("anywidget") is not None
 
 
@@ -34,6 +38,11 @@ class FigureWidgetView:
 
     def patch(self, trace_props: dict[str, Any], layout_props: dict[str, Any] | None = None,
               trace_index: int = 0) -> None:
+        trace_props = dict(trace_props)
+        if isinstance(trace_props.get("z"), np.ndarray) and trace_props["z"].ndim == 2:
+            from _plotly_utils.utils import to_typed_array_spec
+
+            trace_props["z"] = to_typed_array_spec(np.ascontiguousarray(trace_props["z"], dtype=np.float32))
         with self.figure.batch_update():
             self.figure.data[trace_index].update(trace_props, overwrite=False)
             if layout_props:
@@ -74,20 +83,10 @@ class FigureWidgetView:
 
 def _spec_to_lists(spec: dict[str, Any]) -> list:
     """A plotly typed-array spec as nested lists (NaN -> None, which plotly draws as a gap)."""
-    import base64
+    from sinkviz.widgets._plotly_widget import decode_z
 
-    import numpy as np
-
-    flat = np.frombuffer(base64.b64decode(spec["bdata"]), dtype=np.dtype(spec["dtype"]))
-    shape = tuple(int(s) for s in str(spec.get("shape", len(flat))).split(","))
-    array = flat.reshape(shape).astype(np.float64)
-    out = array.tolist()
-    if np.isnan(array).any():
-        rows = np.isnan(array)
-        for i, row in enumerate(out):
-            if rows[i].any():
-                out[i] = [None if bad else v for v, bad in zip(row, rows[i])]
-    return out
+    array = decode_z(spec).astype(np.float64)
+    return np.where(np.isnan(array), None, array).tolist()
 
 
 class OutputView:
@@ -129,12 +128,146 @@ class OutputView:
         return go.Figure(self._fig)
 
 
+class PlotlyWidgetView:
+    kind = "anywidget"
+
+    def __init__(self, fig: go.Figure, config: dict[str, Any] | None = None):
+        from sinkviz.widgets._plotly_widget import decode_z, plotly_widget
+
+        self.config = {"displaylogo": False, **(config or {})}
+        self._fig = go.Figure(fig)
+        self._z_trace = next((i for i, t in enumerate(self._fig.data) if t.type == "heatmap"), None)
+        self._z = decode_z(self._fig.data[self._z_trace].z) if self._z_trace is not None else None
+        self.widget = plotly_widget()
+        self._send()
+
+    def _send(self) -> None:
+        from sinkviz.widgets._plotly_widget import figure_spec
+
+        binary = self._z is not None
+        spec = figure_spec(self._fig, self._z_trace if binary else None, self.config)
+        with self.widget.hold_sync():
+            self.widget.spec = spec
+            self.widget.z = np.ascontiguousarray(self._z, dtype="<f4").tobytes() if binary else b""
+            self.widget.z_shape = list(self._z.shape) if binary else []
+            self.widget.z_trace = self._z_trace if binary else 0
+            self.widget.revision = self.widget.revision + 1
+
+    def patch(self, trace_props: dict[str, Any], layout_props: dict[str, Any] | None = None,
+              trace_index: int = 0) -> None:
+        from sinkviz.widgets._plotly_widget import decode_z
+
+        trace_props = dict(trace_props)
+        if trace_index == self._z_trace and "z" in trace_props:
+            self._z = decode_z(trace_props.pop("z"))  # kept aside: no plotly validation of a large array
+        self._fig.data[trace_index].update(trace_props, overwrite=False)
+        if layout_props:
+            self._fig.layout.update(layout_props)
+        self._send()
+
+    def on_click(self, callback: Callable[[Any, Any], None]) -> None:
+        self.widget._click_callbacks.append(callback)
+
+    def resync(self) -> None:
+        return None  # a new view reads the synced state as it is
+
+    def current(self) -> go.Figure:
+        fig = go.Figure(self._fig)
+        if self._z is not None:
+            fig.data[self._z_trace].z = self._z
+        return fig
+
+
+class CanvasView:
+    """The figure's heat-map drawn by `_canvas_widget` (a canvas, no plotly.js); a plotly figure is kept beside
+    it for `current()` (export). Trace `meta` may carry canvas settings: canvas=[w, h], hover_x, hover_y,
+    value_name, y_axis_width, x_axis_height. A scatter trace with one point marks the selected cell."""
+
+    kind = "canvas"
+
+    def __init__(self, fig: go.Figure, config: dict[str, Any] | None = None):
+        from sinkviz.widgets._canvas_widget import canvas_heatmap
+        from sinkviz.widgets._plotly_widget import decode_z
+
+        self._fig = go.Figure(fig)
+        self._z_trace = next(i for i, t in enumerate(self._fig.data) if t.type == "heatmap")
+        self._z = decode_z(self._fig.data[self._z_trace].z)
+        self.widget = canvas_heatmap()
+        self._send()
+
+    def _send(self) -> None:
+        import html
+
+        fig, z = self._fig, self._z
+        heat = fig.data[self._z_trace]
+        meta = heat.meta if isinstance(heat.meta, dict) else {}
+        rows, cols = z.shape
+        xs = list(heat.x) if heat.x is not None else list(range(cols))
+        ys = list(heat.y) if heat.y is not None else list(range(rows))
+        selected: list[int] = []
+        marker = next((t for t in fig.data if t.type == "scatter" and t.x is not None and len(t.x) == 1), None)
+        if marker is not None and marker.x[0] in xs and marker.y[0] in ys:
+            selected = [ys.index(marker.y[0]), xs.index(marker.x[0])]
+        width, height = meta.get("canvas", (440, 440))
+        annotations = fig.layout.annotations or ()
+        colorbar = heat.colorbar.title.text if heat.colorbar and heat.colorbar.title else ""
+        text = lambda v: html.unescape(str(v))  # noqa: E731 - labels were escaped for plotly's pseudo-HTML
+        w = self.widget
+        with w.hold_sync():
+            w.z = np.ascontiguousarray(z, dtype="<f4").tobytes()
+            w.shape = [int(rows), int(cols)]
+            w.x_labels, w.y_labels = [text(v) for v in xs], [text(v) for v in ys]
+            w.x_values = [v if isinstance(v, (int, float)) else text(v) for v in xs]
+            w.y_values = [v if isinstance(v, (int, float)) else text(v) for v in ys]
+            w.zmin = float(heat.zmin if heat.zmin is not None else np.nanmin(z))
+            w.zmax = float(heat.zmax if heat.zmax is not None else np.nanmax(z))
+            w.title = text(fig.layout.title.text or "")
+            w.note = text(annotations[0].text) if annotations and annotations[0].text else ""
+            w.x_title = text(fig.layout.xaxis.title.text or "")
+            w.y_title = text(fig.layout.yaxis.title.text or "")
+            w.hover_x, w.hover_y = meta.get("hover_x", "x"), meta.get("hover_y", "y")
+            w.value_name = meta.get("value_name", "value")
+            w.colorbar_title = text(colorbar or "")
+            w.selected = selected
+            w.width, w.height = int(width), int(height)
+            w.y_axis_width = int(meta.get("y_axis_width", 80))
+            w.x_axis_height = int(meta.get("x_axis_height", 70))
+            w.revision = w.revision + 1
+
+    def patch(self, trace_props: dict[str, Any], layout_props: dict[str, Any] | None = None,
+              trace_index: int = 0) -> None:
+        from sinkviz.widgets._plotly_widget import decode_z
+
+        trace_props = dict(trace_props)
+        if trace_index == self._z_trace and "z" in trace_props:
+            self._z = decode_z(trace_props.pop("z"))
+        self._fig.data[trace_index].update(trace_props, overwrite=False)
+        if layout_props:
+            self._fig.layout.update(layout_props)
+        self._send()
+
+    def on_click(self, callback: Callable[[Any, Any], None]) -> None:
+        self.widget._click_callbacks.append(callback)
+
+    def resync(self) -> None:
+        return None
+
+    def current(self) -> go.Figure:
+        fig = go.Figure(self._fig)
+        fig.data[self._z_trace].z = self._z
+        return fig
+
+
 def make_view(fig: go.Figure, kind: str = "auto", config: dict[str, Any] | None = None):
-    """kind: "figurewidget", "output", or "auto" (FigureWidget when anywidget is installed)."""
+    """kind: "canvas", "anywidget", "figurewidget", "output", or "auto" (canvas when anywidget is installed)."""
     if kind == "auto":
-        kind = "figurewidget" if figurewidget_available() else "output"
+        kind = "canvas" if figurewidget_available() else "output"
+    if kind == "canvas":
+        return CanvasView(fig, config)
+    if kind == "anywidget":
+        return PlotlyWidgetView(fig, config)
     if kind == "figurewidget":
         return FigureWidgetView(fig, config)
     if kind == "output":
         return OutputView(fig, config)
-    raise ValueError(f"Unknown render kind {kind!r}: use 'auto', 'figurewidget' or 'output'.")
+    raise ValueError(f"Unknown render kind {kind!r}: use 'auto', 'canvas', 'anywidget', 'figurewidget' or 'output'.")

@@ -20,7 +20,13 @@ import numpy as np
 
 from sinkviz.errors import SinkvizError
 from sinkviz.widgets import _figures, _panels
-from sinkviz.widgets._render import FigureWidgetView, OutputView, figurewidget_available, make_view
+from sinkviz.widgets._render import (
+    CanvasView,
+    FigureWidgetView,
+    PlotlyWidgetView,
+    figurewidget_available,
+    make_view,
+)
 from sinkviz.widgets._slices import MAX_DISPLAY_TOKENS, POOLED_SIDE, first_token_importance, head_map
 
 #: What the explorer captures: attention for the maps, q/k for logits and the QK panel, hidden states for
@@ -30,7 +36,7 @@ EXPLORER_CAPTURE = ("attn", "qk", "hidden")
 #: benchmarks/results/explorer.json): for T = 512 an in-place FigureWidget update was 3-4x faster than
 #: re-rendering a go.Figure into an Output, which also sends its whole output (2 MB) back to the kernel on
 #: every move. See FigureWidgetView.resync for the one trap of FigureWidget (a 537 MB report on a new view).
-DEFAULT_MAP_RENDER = "figurewidget"
+DEFAULT_MAP_RENDER = "canvas"
 
 _ERROR_STYLE = "color:#8b0000;background:#fff0f0;border:1px solid #e0a0a0;padding:4px 8px;border-radius:3px"
 _INFO_STYLE = "color:#333;background:#f6f6f6;padding:4px 8px;border-radius:3px"
@@ -105,12 +111,12 @@ class Explorer(widgets.VBox):
         # ---- figures
         empty = _figures.map_figure(head_map(np.zeros((1, 1)), [""], causal=True), "no trace yet")
         map_render = DEFAULT_MAP_RENDER if render == "auto" else render
-        if map_render == "figurewidget" and not figurewidget_available():
+        if map_render in ("canvas", "anywidget", "figurewidget") and not figurewidget_available():
             map_render = "output"
         self.map_view = make_view(empty, map_render)
         self.overview_view = make_view(
             _figures.overview_figure(np.zeros((1, 1)), [0], [0], (0, 0)),
-            "figurewidget" if figurewidget_available() else "output", config={"displayModeBar": False})
+            "canvas" if figurewidget_available() else "output", config={"displayModeBar": False})
         self.overview_view.on_click(self._on_overview_click)
         self.map_view.widget.add_class("sinkviz-map")
         self.overview_view.widget.add_class("sinkviz-overview")
@@ -127,7 +133,7 @@ class Explorer(widgets.VBox):
         self.window_slider.observe(lambda _: self._refresh_map(), names="value")
         self.export_button.on_click(lambda _: self._export_clicked())
 
-        click_hint = "" if isinstance(self.overview_view, FigureWidgetView) else \
+        click_hint = "" if isinstance(self.overview_view, (CanvasView, PlotlyWidgetView, FigureWidgetView)) else \
             " (install anywidget to select heads by clicking)"
         self.children = [
             widgets.HBox([self.model_box, self.run_button]),

@@ -17,7 +17,7 @@ pytestmark = [
     pytest.mark.skipif(not os.access(CHROMIUM, os.X_OK), reason=f"{CHROMIUM} missing (make setup installs chromium)"),
 ]
 ARTIFACTS = REPO / "test-artifacts" / "browser"
-TITLE = ".sinkviz-map .gtitle"
+TITLE = ".sinkviz-map .sv-title, .sinkviz-map .gtitle"
 
 
 def _title_has(page, text: str, timeout: int = 30_000) -> None:
@@ -82,12 +82,18 @@ def test_explorer_in_jupyterlab(workspace):
         assert _differs(before, after_slider) > 0.01, "the map did not change after moving the layer slider"
 
         # Click the overview cell of layer 2, head 3 (3 layers down, 4 heads across).
-        box = page.locator(".sinkviz-overview .nsewdrag").bounding_box()
+        box = page.locator(".sinkviz-overview canvas.sv-canvas").bounding_box()
         page.mouse.click(box["x"] + box["width"] * 3.5 / 4, box["y"] + box["height"] * 2.5 / 3)
         _title_has(page, "layer 2, head 3")
         page.wait_for_timeout(300)
         after_click = _pixels(page, ".sinkviz-map", "map_layer2_head3.png")
         assert _differs(after_slider, after_click) > 0.01, "the map did not change after clicking a head"
+        # Hover read-out: query token, key token and weight of the cell under the mouse.
+        cbox = page.locator(".sinkviz-map canvas.sv-canvas").bounding_box()
+        page.mouse.move(cbox["x"] + cbox["width"] * 0.2, cbox["y"] + cbox["height"] * 0.8)
+        tip = page.locator(".sinkviz-map .sv-tip")
+        tip.wait_for(state="visible", timeout=5_000)
+        assert all(word in tip.inner_text() for word in ("query", "key", "weight ="))
         readouts = page.locator(".sinkviz-explorer .widget-readout").all_inner_texts()
         assert readouts[:2] == ["2", "3"], f"sliders not in step with the click: {readouts}"
         page.locator(".sinkviz-explorer").screenshot(path=str(ARTIFACTS / "explorer_after_click.png"))

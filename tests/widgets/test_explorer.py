@@ -8,7 +8,7 @@ import pytest
 
 import sinkviz
 from sinkviz.widgets import explorer as explorer_mod
-from sinkviz.widgets._render import FigureWidgetView, OutputView, figurewidget_available
+from sinkviz.widgets._render import CanvasView, FigureWidgetView, OutputView, PlotlyWidgetView, figurewidget_available
 from sinkviz.widgets.explorer import Explorer, explore
 from tiny_models import save_tiny, text
 
@@ -135,12 +135,15 @@ def test_long_input_is_pooled_and_says_so(trace):
     assert fig.data[0].x[0].startswith("3 ") and "window" in fig.layout.annotations[0].text
 
 
-@pytest.mark.parametrize("render", ["output", "figurewidget"])
-def test_both_renderers(trace, render):
-    if render == "figurewidget" and not figurewidget_available():
+VIEWS = {"output": OutputView, "figurewidget": FigureWidgetView, "anywidget": PlotlyWidgetView, "canvas": CanvasView}
+
+
+@pytest.mark.parametrize("render", sorted(VIEWS))
+def test_every_renderer(trace, render):
+    if render != "output" and not figurewidget_available():
         pytest.skip("anywidget is not installed")
     ex = explore(trace, render=render, layer=0, head=0)
-    assert isinstance(ex.map_view, OutputView if render == "output" else FigureWidgetView)
+    assert isinstance(ex.map_view, VIEWS[render])
     ex.select(2, 3)
     assert "layer 2, head 3" in map_state(ex)[0]
     assert len(ex.update_seconds) >= 2
@@ -168,3 +171,41 @@ def test_panels_open_lazily_and_never_break_the_explorer(trace):
         assert ex.panels._shown[index][1:] in ((0, 0), (0, None))
     ex.select(1, 2)
     assert ex.panels._shown[ex.panels.widget.selected_index][1] == 1
+
+
+def test_plotly_widget_sends_values_as_bytes_and_reports_clicks(trace):
+    ex = explore(trace, layer=1, head=2, render="anywidget")
+    w = ex.map_view.widget
+    n = trace.n_tokens()
+    assert w.z_shape == [n, n] and len(w.z) == 4 * n * n
+    z = np.frombuffer(w.z, dtype="<f4").reshape(n, n)
+    lower = np.tril_indices(n)
+    np.testing.assert_allclose(z[lower], trace.attention(1, 2)[lower], rtol=1e-6)
+    assert "z" not in w.spec["data"][0] and "layer 1, head 2" in w.spec["layout"]["title"]["text"]
+    revision = w.revision
+    ex.select(2, 0)
+    assert w.revision == revision + 1
+    overview = ex.overview_view.widget
+    overview._on_custom_msg(overview, {"event": "click", "x": 3, "y": 0}, [])  # as the front end sends it
+    assert (ex.layer, ex.head) == (0, 3)
+
+
+def test_canvas_view_state(trace):
+    ex = explore(trace, layer=1, head=2)  # the default renderer
+    assert isinstance(ex.map_view, CanvasView) and isinstance(ex.overview_view, CanvasView)
+    w = ex.map_view.widget
+    n = trace.n_tokens()
+    assert w.shape == [n, n] and len(w.z) == 4 * n * n
+    z = np.frombuffer(w.z, dtype="<f4").reshape(n, n)
+    lower = np.tril_indices(n)
+    np.testing.assert_allclose(z[lower], trace.attention(1, 2)[lower], rtol=1e-6)
+    assert np.isnan(z[np.triu_indices(n, 1)]).all()
+    assert w.x_labels[0].startswith("0 ") and len(w.y_labels) == n
+    assert "layer 1, head 2" in w.title and (w.zmin, w.zmax) == (0.0, 1.0)
+    assert (w.hover_x, w.hover_y, w.value_name) == ("key", "query", "weight")
+    ov = ex.overview_view.widget
+    assert ov.shape == [3, 4] and ov.selected == [1, 2] and ov.x_values == [0, 1, 2, 3]
+    ov._on_custom_msg(ov, {"event": "click", "x": 3, "y": 2}, [])  # as the front end reports a click
+    assert (ex.layer, ex.head) == (2, 3) and ov.selected == [2, 3]
+    ex.values_toggle.value = "logits"
+    assert w.value_name == "logit" and w.zmin < 0 < w.zmax

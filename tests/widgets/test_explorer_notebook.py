@@ -1,0 +1,43 @@
+"""notebooks/explorer.ipynb: committed clean, parameter cell first, runs headless and writes its figures."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+nbformat = pytest.importorskip("nbformat")
+nbclient = pytest.importorskip("nbclient")
+
+ROOT = Path(__file__).resolve().parents[2]
+NOTEBOOK = ROOT / "notebooks" / "explorer.ipynb"
+
+
+def test_committed_without_outputs_and_with_a_parameter_cell():
+    nb = nbformat.read(NOTEBOOK, as_version=4)
+    code = [c for c in nb.cells if c.cell_type == "code"]
+    assert all(not c.get("outputs") and c.get("execution_count") is None for c in code)
+    assert "parameters" in code[0].metadata.get("tags", [])
+    assert 'MODEL = "smollm2-135m"' in code[0].source and 'DEVICE = "auto"' in code[0].source
+    assert nb.metadata["kernelspec"]["name"] == "python3"
+
+
+@pytest.mark.notebook
+@pytest.mark.real
+def test_notebook_executes_headless(tmp_path, monkeypatch):
+    from sinkviz.export import find_chromium
+
+    nb = nbformat.read(NOTEBOOK, as_version=4)
+    monkeypatch.setenv("SINKVIZ_FIGURES_DIR", str(tmp_path))
+    client = nbclient.NotebookClient(nb, kernel_name="python3", timeout=600,
+                                     resources={"metadata": {"path": str(ROOT)}})
+    client.execute()
+    widget_outputs = [o for c in nb.cells for o in c.get("outputs", [])
+                      if "application/vnd.jupyter.widget-view+json" in o.get("data", {})]
+    assert widget_outputs, "the explorer cell displayed no widget"
+    html = [o for c in nb.cells for o in c.get("outputs", []) if "__sinkviz_vendor" in str(o.get("data", {}))]
+    assert html, "the bertviz cell displayed no view"
+    assert (tmp_path / "explorer_attention_map.html").exists()
+    if find_chromium() is not None:
+        assert (tmp_path / "explorer_attention_map.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+        assert (tmp_path / "explorer_alpha1_overview.png").exists()

@@ -7,9 +7,9 @@ checkpoints load with ``sinkviz.load(path)`` / ``AutoModelForCausalLM.from_pretr
 
 from sinkviz.lab.model import SinkLabConfig, SinkLabForCausalLM, SinkLabModel, register
 from sinkviz.lab.results import load_results, paper_reference
-from sinkviz.lab.train import RunConfig, RunExistsError, list_configs, load_config, run
+from sinkviz.lab.train import RunConfig, RunExistsError, list_configs, load_config, load_or_run, run
 
 __all__ = [
     "RunConfig", "RunExistsError", "SinkLabConfig", "SinkLabForCausalLM", "SinkLabModel", "list_configs",
-    "load_config", "load_results", "paper_reference", "register", "run",
+    "load_config", "load_or_run", "load_results", "paper_reference", "register", "run",
 ]

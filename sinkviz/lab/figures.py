@@ -93,15 +93,20 @@ def table_figure(item: str, runs: dict[str, dict[str, Any]], *, title: str | Non
     return fig.update_layout(height=30 * len(rows) + 190)
 
 
-def massive_figure(runs: dict[str, dict[str, Any]], *, key: str = "massive_ratio", title: str | None = None,
-                   paper: str | None = None) -> go.Figure:
-    """Figs 7/8: the final massive-activation ratio per block for each labelled run (``key`` may be
-    ``massive_ratio_pre_ln`` for a post-norm run, i.e. before the block's last LN)."""
+def massive_figure(runs: dict[str, Any], *, title: str | None = None, paper: str | None = None) -> go.Figure:
+    """Figs 7/8: the final massive-activation ratio per block for each labelled run. A value may be a run
+    or ``(run, key)`` with key ``"massive_ratio_pre_ln"`` (a post-norm run before each block's last LN)
+    or ``"massive_ratio_sink_token"`` (the sink token's own ratio)."""
     ratios = {}
-    for label, run in runs.items():
+    for label, value in runs.items():
+        run, key = value if isinstance(value, tuple) else (value, "massive_ratio")
         last = final(run)
-        ratios[label] = last.get(key) if key in last else last["massive_ratio"]
-    any_run = next(iter(runs.values()))
+        if key not in last:
+            raise KeyError(f"run {run['name']!r} has no {key!r} (available: "
+                           f"{[k for k in last if k.startswith('massive')]})")
+        ratios[label] = last[key]
+    first = next(iter(runs.values()))
+    any_run = first[0] if isinstance(first, tuple) else first
     title = title or titled("Massive activations: ‖h₁‖ / mean ‖hₜ‖ per block (lab Figs 7/8)",
                             setting=_setting(any_run), scaled_down=True, paper=paper)
     return massive_activation_figure(ratios, title=title, log_y=True, width=760, height=420)
@@ -111,8 +116,7 @@ def frame_emergence_figure(run: dict[str, Any], *, title: str | None = None) -> 
     """Frame statistics (Ruscio et al., position rule of ``sinkviz.metrics.frames``) and RMT medians
     vs training step (log x), from the lab's evaluations."""
     rows = frame_rows(run)
-    title = title or titled(f"Frame emergence over training: {run['name']}", setting=_setting(run),
-                            scaled_down=True, paper="Ruscio et al.: frames form in the earliest steps (Pythia checkpoints)")
+    title = title or titled(f"Frame emergence over training: {run['name']} (scaled down)", setting=_setting(run))
     return frames_over_training_figure(rows, title=title)
 
 

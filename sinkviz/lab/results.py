@@ -169,3 +169,18 @@ def frame_rows(run: dict[str, Any]) -> list[dict[str, Any]]:
         row.update(h.get("rmt", {}).get("median", {}))
         rows.append(row)
     return rows
+
+
+def summary_rows(runs: dict[str, dict[str, Any]]) -> tuple[list[str], list[list[Any]]]:
+    """(header, rows): one row per run with its final and best-validation numbers."""
+    header = ["run", "paper item", "steps", "tokens seen (M)", "Sink_1 (%)", "Sink_* (%)", "max Sink_1 (%)",
+              "valid loss", "min valid loss (step)", "device"]
+    rows = []
+    for name, run in sorted(runs.items()):
+        last = final(run)
+        best = min((h for h in run["history"] if h.get("valid_loss") is not None), key=lambda h: h["valid_loss"])
+        peak = max(h["sink_1"] for h in run["history"])
+        rows.append([name, run.get("paper", ""), f"{run['step']} ({run['status']})", round(last["tokens_seen"] / 1e6, 1),
+                     last["sink_1"], last.get("sink_star"), peak, last["valid_loss"],
+                     f"{best['valid_loss']:.3f} ({best['step']})", run["device"]])
+    return header, rows

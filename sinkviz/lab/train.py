@@ -395,3 +395,19 @@ def run(config: RunConfig | str | os.PathLike, out: str | os.PathLike | None = N
                    tokens_per_second=round((step - start) * results["tokens_per_step"] / max(elapsed, 1e-9)))
     _atomic_write_json(results_path, results)
     return results
+
+
+def load_or_run(config: RunConfig | str | os.PathLike, out: str | os.PathLike, **kwargs) -> dict[str, Any]:
+    """The results of the finished run in ``out`` if it is this config's, else ``run(config, out, **kwargs)``
+    (which resumes an unfinished one). For notebooks: re-executing never retrains a finished run."""
+    if not isinstance(config, RunConfig):
+        config = load_config(config)
+    if kwargs.get("steps") is not None:
+        config.train["steps"] = int(kwargs.pop("steps"))
+    kwargs.pop("steps", None)
+    results_path = Path(out) / "results.json"
+    if results_path.is_file():
+        done = json.loads(results_path.read_text())
+        if done.get("status") == "finished" and done.get("config") == config.to_dict():
+            return done
+    return run(config, out, **kwargs)

@@ -36,6 +36,14 @@ _LAZY = {
     "Census": ("sinkviz.census", "Census"),
     "CensusResult": ("sinkviz.census", "CensusResult"),
     "ruscio": ("sinkviz.ruscio", None),
+    "gu2025": ("sinkviz.gu2025", None),
+    "importance_scores": ("sinkviz.metrics.sink", "importance_scores"),
+    "sink_k": ("sinkviz.metrics.sink", "sink_k"),
+    "sink_metric": ("sinkviz.metrics.sink", "sink_metric"),
+    "natural_texts": ("sinkviz.probes", "natural_texts"),
+    "probe_inputs": ("sinkviz.probes", "probe_inputs"),
+    "reported_numbers": ("sinkviz.probes", "reported_numbers"),
+    "edited_positions": ("sinkviz.positional", "edited_positions"),
     "metrics": ("sinkviz.metrics", None),
     "plots": ("sinkviz.plots", None),
 }
@@ -55,5 +63,6 @@ __all__ = [
     "AttentionTooLargeError", "Census", "CensusResult", "DEFAULT_MODEL", "Explorer", "InputError", "LoadedModel",
     "MissingDependencyError", "ModelInfo", "ModelNotFoundError", "NoAttentionLayersError",
     "NonFiniteAttentionError", "REGISTRY", "SinkvizError", "Trace", "explore", "export", "list_models", "load",
-    "metrics", "plots", "ruscio", "run_census", "trace", "wrap",
+    "metrics", "plots", "ruscio", "run_census", "trace", "wrap", "gu2025", "importance_scores", "sink_k",
+    "sink_metric", "natural_texts", "probe_inputs", "reported_numbers", "edited_positions",
 ]

@@ -25,6 +25,7 @@ model and arranges the arrays:
 from __future__ import annotations
 
 import math
+import warnings
 from dataclasses import dataclass
 from typing import Any
 
@@ -163,7 +164,8 @@ def rmt_summary(maps: np.ndarray) -> dict[str, dict[str, Any]]:
                 for key in values:
                     values[key][b, layer] = stats[key]
         medians = out.setdefault("median", {})
-        with np.errstate(invalid="ignore"):
+        with np.errstate(invalid="ignore"), warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN statistics (e.g. inf gaps) stay None
             finite = {key: np.where(np.isfinite(v), v, np.nan) for key, v in values.items()}
             out[variant] = {key: _rounded(np.nanmean(v, axis=0)) for key, v in finite.items()}
             medians.update({f"{variant}_{key}": _rounded(np.nanmedian(v)) for key, v in finite.items()})

@@ -13,7 +13,7 @@ Nothing is loaded from the network; the module is a few kB.
 
 from __future__ import annotations
 
-from typing import Any, Callable
+from typing import Any
 
 #: plotly's Viridis stops, so the canvas and the exported plotly figure use the same colours.
 VIRIDIS = ["#440154", "#482878", "#3e4989", "#31688e", "#26828e", "#1f9e89", "#35b779", "#6ece58", "#b5de2b",
@@ -167,10 +167,10 @@ def widget_module() -> str:
 
 
 def _widget_class():
-    import anywidget
+    from sinkviz.widgets._clicks import click_widget_base
     import traitlets as t
 
-    class CanvasHeatmap(anywidget.AnyWidget):
+    class CanvasHeatmap(click_widget_base()):
         _esm = widget_module()
         z = t.Bytes(b"").tag(sync=True)
         shape = t.List(t.Int(), default_value=[]).tag(sync=True)
@@ -194,16 +194,6 @@ def _widget_class():
         x_axis_height = t.Int(70).tag(sync=True)
         y_axis_width = t.Int(80).tag(sync=True)
         revision = t.Int(0).tag(sync=True)
-
-        def __init__(self, **kwargs: Any):
-            super().__init__(**kwargs)
-            self._click_callbacks: list[Callable[[Any, Any], None]] = []
-            self.on_msg(self._on_custom_msg)
-
-        def _on_custom_msg(self, widget, content, buffers) -> None:
-            if isinstance(content, dict) and content.get("event") == "click":
-                for callback in self._click_callbacks:
-                    callback(content.get("x"), content.get("y"))
 
     return CanvasHeatmap
 

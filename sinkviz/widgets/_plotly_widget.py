@@ -15,7 +15,7 @@ from __future__ import annotations
 import json
 from functools import lru_cache
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 
@@ -72,26 +72,16 @@ def widget_module() -> str:
 
 
 def _widget_class():
-    import anywidget
+    from sinkviz.widgets._clicks import click_widget_base
     import traitlets
 
-    class PlotlyWidget(anywidget.AnyWidget):
+    class PlotlyWidget(click_widget_base()):
         _esm = widget_module()
         spec = traitlets.Dict().tag(sync=True)
         z = traitlets.Bytes(b"").tag(sync=True)
         z_shape = traitlets.List(traitlets.Int(), default_value=[]).tag(sync=True)
         z_trace = traitlets.Int(0).tag(sync=True)
         revision = traitlets.Int(0).tag(sync=True)
-
-        def __init__(self, **kwargs: Any):
-            super().__init__(**kwargs)
-            self._click_callbacks: list[Callable[[Any, Any], None]] = []
-            self.on_msg(self._on_custom_msg)
-
-        def _on_custom_msg(self, widget, content, buffers) -> None:
-            if isinstance(content, dict) and content.get("event") == "click":
-                for callback in self._click_callbacks:
-                    callback(content.get("x"), content.get("y"))
 
     return PlotlyWidget
 

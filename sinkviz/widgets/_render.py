@@ -128,7 +128,43 @@ class OutputView:
         return go.Figure(self._fig)
 
 
-class PlotlyWidgetView:
+class _MirroredView:
+    """A view whose widget is redrawn from a plotly figure kept in Python (`_fig`) plus the values of one
+    heat-map kept aside as a numpy array (`_z`, never run through plotly's validation). Subclasses send."""
+
+    _fig: go.Figure
+    _z: np.ndarray | None
+    _z_trace: int | None
+
+    def _send(self) -> None:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def patch(self, trace_props: dict[str, Any], layout_props: dict[str, Any] | None = None,
+              trace_index: int = 0) -> None:
+        from sinkviz.widgets._plotly_widget import decode_z
+
+        trace_props = dict(trace_props)
+        if trace_index == self._z_trace and "z" in trace_props:
+            self._z = decode_z(trace_props.pop("z"))
+        self._fig.data[trace_index].update(trace_props, overwrite=False)
+        if layout_props:
+            self._fig.layout.update(layout_props)
+        self._send()
+
+    def on_click(self, callback: Callable[[Any, Any], None]) -> None:
+        self.widget._click_callbacks.append(callback)
+
+    def resync(self) -> None:
+        return None  # a new front-end view reads the synced state as it is
+
+    def current(self) -> go.Figure:
+        fig = go.Figure(self._fig)
+        if self._z is not None:
+            fig.data[self._z_trace].z = self._z
+        return fig
+
+
+class PlotlyWidgetView(_MirroredView):
     kind = "anywidget"
 
     def __init__(self, fig: go.Figure, config: dict[str, Any] | None = None):
@@ -153,32 +189,8 @@ class PlotlyWidgetView:
             self.widget.z_trace = self._z_trace if binary else 0
             self.widget.revision = self.widget.revision + 1
 
-    def patch(self, trace_props: dict[str, Any], layout_props: dict[str, Any] | None = None,
-              trace_index: int = 0) -> None:
-        from sinkviz.widgets._plotly_widget import decode_z
 
-        trace_props = dict(trace_props)
-        if trace_index == self._z_trace and "z" in trace_props:
-            self._z = decode_z(trace_props.pop("z"))  # kept aside: no plotly validation of a large array
-        self._fig.data[trace_index].update(trace_props, overwrite=False)
-        if layout_props:
-            self._fig.layout.update(layout_props)
-        self._send()
-
-    def on_click(self, callback: Callable[[Any, Any], None]) -> None:
-        self.widget._click_callbacks.append(callback)
-
-    def resync(self) -> None:
-        return None  # a new view reads the synced state as it is
-
-    def current(self) -> go.Figure:
-        fig = go.Figure(self._fig)
-        if self._z is not None:
-            fig.data[self._z_trace].z = self._z
-        return fig
-
-
-class CanvasView:
+class CanvasView(_MirroredView):
     """The figure's heat-map drawn by `_canvas_widget` (a canvas, no plotly.js); a plotly figure is kept beside
     it for `current()` (export). Trace `meta` may carry canvas settings: canvas=[w, h], hover_x, hover_y,
     value_name, y_axis_width, x_axis_height. A scatter trace with one point marks the selected cell."""
@@ -234,28 +246,6 @@ class CanvasView:
             w.x_axis_height = int(meta.get("x_axis_height", 70))
             w.revision = w.revision + 1
 
-    def patch(self, trace_props: dict[str, Any], layout_props: dict[str, Any] | None = None,
-              trace_index: int = 0) -> None:
-        from sinkviz.widgets._plotly_widget import decode_z
-
-        trace_props = dict(trace_props)
-        if trace_index == self._z_trace and "z" in trace_props:
-            self._z = decode_z(trace_props.pop("z"))
-        self._fig.data[trace_index].update(trace_props, overwrite=False)
-        if layout_props:
-            self._fig.layout.update(layout_props)
-        self._send()
-
-    def on_click(self, callback: Callable[[Any, Any], None]) -> None:
-        self.widget._click_callbacks.append(callback)
-
-    def resync(self) -> None:
-        return None
-
-    def current(self) -> go.Figure:
-        fig = go.Figure(self._fig)
-        fig.data[self._z_trace].z = self._z
-        return fig
 
 
 def make_view(fig: go.Figure, kind: str = "auto", config: dict[str, Any] | None = None):

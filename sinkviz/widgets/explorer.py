@@ -230,7 +230,8 @@ class Explorer(widgets.VBox):
             self.window_slider.layout.display = None if self.display_mode == "window" and long else "none"
         finally:
             self._syncing = False
-        self.text_box.value = self.text_box.value or ""
+        if not self.text_box.value:  # a trace given directly: show its text
+            self.text_box.value = "".join(tr.tokens[0])
         self.overview_view = self._replace_overview()
         bos = "a BOS token was added" if tr.bos_added else "no BOS token (the sink, if any, is the first real token)"
         self._info(f"{tr.model_name}: {n} tokens, {len(tr.layers)} layers x {len(tr.heads)} heads; {bos}."

@@ -11,7 +11,11 @@ import numpy as np
 import plotly.graph_objects as go
 import pytest
 
-import sinkviz.export as E
+import importlib
+
+# The module, not the function: once sinkviz/__init__.py exports `export`, `import sinkviz.export as E` would
+# bind the function of the same name.
+E = importlib.import_module("sinkviz.export")
 from sinkviz.errors import InputError, MissingDependencyError
 from sinkviz.widgets._figures import map_figure
 from sinkviz.widgets._slices import head_map

@@ -126,12 +126,10 @@ def _attention_for(trace, sample: int, include_layers: Sequence[int] | None):
 
 def _bertviz():
     try:
-        import bertviz  # noqa: F401
+        import bertviz
     except ImportError as exc:
         raise MissingDependencyError("The bertviz views need the package 'bertviz'. Install it with "
                                      "`pip install bertviz`.") from exc
-    import bertviz
-
     return bertviz
 
 

@@ -73,7 +73,6 @@ class Explorer(widgets.VBox):
         self.max_display_tokens = int(max_display_tokens)
         self.device, self.dtype = device, dtype
         self.update_seconds: list[float] = []  # Python-side time of each map update (benchmark reads it)
-        self._busy = False
         self._syncing = False
 
         model_name = getattr(model, "name", None) or (str(model) if model is not None else None)
@@ -181,7 +180,6 @@ class Explorer(widgets.VBox):
         if not isinstance(text, str) or not text.strip():
             self._error("The text is empty: type at least one word, then press Trace.")
             return False
-        self._busy = True
         self.run_button.disabled = True
         try:
             loaded = self.loaded
@@ -203,7 +201,6 @@ class Explorer(widgets.VBox):
             self._error(f"{type(exc).__name__}: {exc}")
             return False
         finally:
-            self._busy = False
             self.run_button.disabled = False
         self.loaded = loaded
         self.model_box.value = loaded.name

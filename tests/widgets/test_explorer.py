@@ -58,7 +58,6 @@ def test_overview_is_alpha1_of_the_trace(trace):
     from sinkviz.metrics.sink import importance_scores
 
     ex = explore(trace)
-    n = trace.n_tokens()
     for layer in trace.layers:
         np.testing.assert_allclose(ex.alpha[layer], importance_scores(trace.attention_stack(0)[layer], causal=True)[:, 0],
                                    rtol=1e-5)

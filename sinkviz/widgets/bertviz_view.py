@@ -6,7 +6,7 @@ stays blank (bertviz#63). Here bertviz's own Python builds the view (``html_acti
 
 * the require.js tag and ``require.config`` are removed;
 * ``requirejs(['jquery', 'd3'], function ($, d3) {...})`` becomes a plain call with d3 5.7.0 and jQuery 3.7.1
-  from ``sinkviz/widgets/vendor/`` (ISC/BSD and MIT licences beside them), loaded once per page into
+  from ``sinkviz/widgets/vendor/`` (BSD-3-Clause and MIT licences beside them; fetched with `npm pack d3@5.7.0 jquery@3.7.1`), loaded once per page into
   ``window.__sinkviz_vendor`` with AMD/CommonJS hidden (so a page's own require.js is not disturbed) and
   ``jQuery.noConflict(true)`` (so a page's own ``$`` is kept).
 

@@ -380,6 +380,7 @@ def trace(
         result.notes.append("eager fallback (model does not use the attention interface): no queries/keys/values")
         want -= {"qk", "v"}
     selected = set(layer_list)
+    length = ids.shape[1]
     head_index = torch.tensor(head_list)
     modules = attention_modules(loaded.model)
     layer_of = {id(m): i for i, m in enumerate(modules)}
@@ -399,20 +400,24 @@ def trace(
             )
         if layer not in selected:
             return
+        # Models with extra key slots before the tokens (K/KV biases, a learnable sink token: Gu et al. §7.3)
+        # give (T+s) x (T+s) maps. The token map is kept as usual; the mass on the slots is a virtual sink.
+        slots = weights.shape[-1] - length
+        heads_here = head_index.to(weights.device)
         pad = ~key_valid  # zero padded queries and keys so no statistic sees them
         if "attn" in want:
-            w = weights[:, head_index.to(weights.device)].float()
+            w = weights[:, heads_here, slots:, slots:].float()
             w = w.masked_fill(pad[:, None, :, None], 0.0).masked_fill(pad[:, None, None, :], 0.0)
             result.attentions[layer] = w.cpu()
-            if getattr(call.module, "sinks", None) is not None:
-                # GPT-OSS drops the learned sink column after the softmax; its mass is what the rows lack.
-                virtual = (1.0 - weights.float().sum(-1))[:, head_index.to(weights.device)]
-                result.virtual_sink[layer] = virtual.masked_fill(pad[:, None, :], 0.0).cpu()
+            if slots or getattr(call.module, "sinks", None) is not None:
+                # GPT-OSS drops its learned sink column after the softmax: the mass is what the rows lack.
+                token_mass = weights[:, heads_here, slots:, slots:].float().sum(-1)
+                result.virtual_sink[layer] = (1.0 - token_mass).masked_fill(pad[:, None, :], 0.0).cpu()
         if "qk" in want:
-            result.queries[layer] = call.query[:, head_index.to(call.query.device)].float().cpu()
-            result.keys[layer] = call.key.float().cpu()
+            result.queries[layer] = _drop_slots(call.query[:, heads_here.to(call.query.device)], length).float().cpu()
+            result.keys[layer] = _drop_slots(call.key, length).float().cpu()
         if "v" in want:
-            result.values[layer] = call.value.float().cpu()
+            result.values[layer] = _drop_slots(call.value, length).float().cpu()
 
     handles = []
     if "qk" in want:
@@ -420,7 +425,7 @@ def trace(
     block_outputs: dict[int, torch.Tensor] = {}
     if "hidden" in want:
         for i, block in enumerate(layer_modules(loaded.model)):
-            handles.append(block.register_forward_hook(_store_output(block_outputs, i)))
+            handles.append(block.register_forward_hook(_store_output(block_outputs, i, length)))
     base = getattr(loaded.model, "base_model", loaded.model)
     inputs = dict(input_ids=ids.to(loaded.device), attention_mask=mask.long().to(loaded.device),
                   output_hidden_states="hidden" in want, use_cache=False)
@@ -443,12 +448,12 @@ def trace(
             f"{type(loaded.model).__name__}; sinkviz cannot capture this model's attention."
         )
     if "hidden" in want:
-        embeddings = outputs.hidden_states[0].float().cpu()
+        embeddings = _drop_slots(outputs.hidden_states[0], length, axis=1).float().cpu()
         blocks = [block_outputs[i] for i in range(info.n_layers)]
         stacked = torch.stack([embeddings] + blocks)
         keep = mask[None, :, :, None]
         result.hidden_states = stacked * keep
-        result.final_hidden = outputs.last_hidden_state.float().cpu() * mask[:, :, None]
+        result.final_hidden = _drop_slots(outputs.last_hidden_state, length, axis=1).float().cpu() * mask[:, :, None]
     _finish_unrotated(result)
     return result
 
@@ -458,10 +463,16 @@ def _bos_added(loaded: LoadedModel, ids: torch.Tensor, specials: list[list[int]]
     return all(0 in positions for positions in specials) and bool(specials)
 
 
-def _store_output(store: dict[int, torch.Tensor], index: int):
+def _drop_slots(states: torch.Tensor, length: int, axis: int = -2) -> torch.Tensor:
+    """Drop leading slot positions (sink token / bias slot) so a sequence axis holds the `length` tokens."""
+    extra = states.shape[axis] - length
+    return states.narrow(axis, extra, length) if extra > 0 else states
+
+
+def _store_output(store: dict[int, torch.Tensor], index: int, length: int):
     def hook(module, args, output):
         hidden = output[0] if isinstance(output, (tuple, list)) else output
-        store[index] = hidden.detach().float().cpu()
+        store[index] = _drop_slots(hidden.detach(), length, axis=1).float().cpu()
 
     return hook
 
@@ -498,7 +509,7 @@ def _pre_rotary_hooks(loaded: LoadedModel, modules, selected: set[int], head_lis
                     shaped = output.reshape(b, t, n, info.head_dim).transpose(1, 2).float()
                 if kind == "q":
                     shaped = shaped[:, head_index.to(shaped.device)]
-                store[layer] = shaped.cpu()
+                store[layer] = _drop_slots(shaped, result.input_ids.shape[1]).cpu()
 
             handles.append(source.register_forward_hook(hook))
     return handles

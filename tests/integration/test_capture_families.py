@@ -136,3 +136,36 @@ def test_layer_and_head_selection_keeps_only_what_was_asked(traced):
         part.attention(0, 0)
     with pytest.raises(KeyError, match="not captured"):
         part.attention(1, 1)
+
+
+@pytest.mark.parametrize("bias_mode", ["k", "kv", "sink_token"])
+def test_slot_models_report_the_slot_as_a_virtual_sink(tmp_path, bias_mode):
+    """Lab models with K/KV biases or a sink token have (T+1) x (T+1) maps; the token map is kept and the
+    slot's mass (Gu et al. Sink_*) is reported as a virtual sink, equal to the model's own slot column."""
+    from sinkviz.lab.model import SinkLabConfig, SinkLabForCausalLM
+
+    torch.manual_seed(0)
+    config = SinkLabConfig(vocab_size=96, hidden_size=32, intermediate_size=64, num_hidden_layers=2,
+                           num_attention_heads=4, num_key_value_heads=4, max_position_embeddings=64,
+                           bias_mode=bias_mode)
+    model = SinkLabForCausalLM(config)
+    with torch.no_grad():  # make the slot matter
+        for name, param in model.named_parameters():
+            if "bias" in name or "sink" in name:
+                param.normal_(0.0, 1.0)
+    model.save_pretrained(tmp_path)
+    from tiny_models import char_tokenizer
+
+    char_tokenizer(False).save_pretrained(tmp_path)
+    loaded = sinkviz.load(str(tmp_path))
+    tr = sinkviz.trace(loaded, [text(5), text(2, 1)])
+    n = tr.n_tokens(0)
+    loaded.model.set_attn_implementation("eager")  # the reference: the model's own output_attentions
+    with torch.no_grad():
+        out = loaded.model.base_model(input_ids=tr.input_ids[:1, :n], output_attentions=True)
+    for layer in range(2):
+        full = out.attentions[layer][0].float()  # (H, n+1, n+1), slot at index 0
+        torch.testing.assert_close(tr.attentions[layer][0, :, :n, :n], full[:, 1:, 1:], atol=1e-6, rtol=0)
+        torch.testing.assert_close(tr.virtual_sink[layer][0, :, :n], full[:, 1:, 0], atol=1e-6, rtol=0)
+        assert tr.keys[layer].shape[2] == tr.input_ids.shape[1]
+    assert tr.hidden_states.shape[2] == tr.input_ids.shape[1]

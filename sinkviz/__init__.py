@@ -26,12 +26,16 @@ from sinkviz.errors import (
 )
 from sinkviz.models import DEFAULT_MODEL, REGISTRY, LoadedModel, ModelInfo, list_models, load, wrap
 
+# Imported eagerly: the function shares its name with its module, and a later `import sinkviz.export`
+# elsewhere would otherwise leave the module, not the function, as `sinkviz.export`. (Light: plotly and
+# kaleido load inside the call.)
+from sinkviz.export import export  # noqa: E402
+
 # Heavier parts (plotly, ipywidgets, scikit-learn, ripser, triton) load on first use, so `import sinkviz`
 # and `sinkviz.load` stay quick in scripts that only trace.
 _LAZY = {
     "explore": ("sinkviz.widgets.explorer", "explore"),
     "Explorer": ("sinkviz.widgets.explorer", "Explorer"),
-    "export": ("sinkviz.export", "export"),
     "run_census": ("sinkviz.census", "census"),
     "Census": ("sinkviz.census", "Census"),
     "CensusResult": ("sinkviz.census", "CensusResult"),

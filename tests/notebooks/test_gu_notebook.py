@@ -6,10 +6,9 @@ from pathlib import Path
 
 import pytest
 
-nbformat = pytest.importorskip("nbformat")
-nbclient = pytest.importorskip("nbclient")
-
-from nb_helpers import assert_committed_clean, outputs_text  # noqa: E402
+import nbclient
+import nbformat
+from nb_helpers import assert_committed_clean, outputs_text
 
 pytestmark = [pytest.mark.notebook, pytest.mark.real]
 

@@ -6,8 +6,9 @@ from pathlib import Path
 
 import pytest
 
-nbformat = pytest.importorskip("nbformat")
-nbclient = pytest.importorskip("nbclient")
+import nbclient
+import nbformat
+from nb_helpers import assert_committed_clean, outputs_text
 
 pytestmark = [pytest.mark.notebook, pytest.mark.real]
 
@@ -18,24 +19,8 @@ FIGURES = ["frames_decoder", "frames_encoder", "persistence_diagram", "betti_cur
            "frames_training"]
 
 
-def _outputs_text(nb) -> str:
-    parts = []
-    for cell in nb.cells:
-        for out in cell.get("outputs", []):
-            if out.get("output_type") == "stream":
-                parts.append(out["text"])
-            elif "data" in out:
-                parts.append(out["data"].get("text/markdown", "") or out["data"].get("text/plain", ""))
-    return "\n".join(parts)
-
-
 def test_committed_without_outputs_and_with_a_parameter_cell():
-    nb = nbformat.read(NOTEBOOK, as_version=4)
-    code = [c for c in nb.cells if c.cell_type == "code"]
-    assert all(not c.get("outputs") and c.get("execution_count") is None for c in code)
-    assert "parameters" in code[0].metadata.get("tags", [])
-    assert 'MODEL = "smollm2-135m"' in code[0].source and 'DEVICE = "auto"' in code[0].source
-    assert nb.metadata["kernelspec"]["name"] == "python3"
+    assert_committed_clean(NOTEBOOK, ('MODEL = "smollm2-135m"', 'DEVICE = "auto"'))
 
 
 def test_notebook_executes_headless(tmp_path, monkeypatch):
@@ -47,7 +32,7 @@ def test_notebook_executes_headless(tmp_path, monkeypatch):
     client = nbclient.NotebookClient(nb, kernel_name="python3", timeout=1500,
                                      resources={"metadata": {"path": str(ROOT)}})
     client.execute()
-    text = _outputs_text(nb)
+    text = outputs_text(nb)
     assert "smollm2-135m: CENTRALIZED" in text
     assert "by token string: distributed" in text
     assert "eigenvalues == sorted diagonal: True" in text

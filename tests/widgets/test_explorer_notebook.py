@@ -6,20 +6,16 @@ from pathlib import Path
 
 import pytest
 
-nbformat = pytest.importorskip("nbformat")
-nbclient = pytest.importorskip("nbclient")
+import nbclient
+import nbformat
+from nb_helpers import assert_committed_clean
 
 ROOT = Path(__file__).resolve().parents[2]
 NOTEBOOK = ROOT / "notebooks" / "explorer.ipynb"
 
 
 def test_committed_without_outputs_and_with_a_parameter_cell():
-    nb = nbformat.read(NOTEBOOK, as_version=4)
-    code = [c for c in nb.cells if c.cell_type == "code"]
-    assert all(not c.get("outputs") and c.get("execution_count") is None for c in code)
-    assert "parameters" in code[0].metadata.get("tags", [])
-    assert 'MODEL = "smollm2-135m"' in code[0].source and 'DEVICE = "auto"' in code[0].source
-    assert nb.metadata["kernelspec"]["name"] == "python3"
+    assert_committed_clean(NOTEBOOK, ('MODEL = "smollm2-135m"', 'DEVICE = "auto"'))
 
 
 @pytest.mark.notebook

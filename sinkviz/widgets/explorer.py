@@ -150,6 +150,10 @@ class Explorer(widgets.VBox):
             widgets.HBox([self.export_path, self.export_width, self.export_overwrite, self.export_button]),
         ]
         self.add_class("sinkviz-explorer")
+        if figurewidget_available():  # Notebook 7 would take the sliders' arrow keys for its shortcuts (_keys.py)
+            from sinkviz.widgets._keys import key_scope
+
+            self.children += (key_scope(".sinkviz-explorer"),)
 
         if trace is not None:
             self.loaded = model if hasattr(model, "tokenizer") else None

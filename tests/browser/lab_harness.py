@@ -1,9 +1,11 @@
-"""Run a notebook in a real JupyterLab, in Debian's Chromium driven by Playwright (python).
+"""Run a notebook in a real JupyterLab 4 or Notebook 7, in Debian's Chromium driven by Playwright (python).
 
-Used by tests/browser/ and by benchmarks/bench_explorer.py. JupyterLab listens on 127.0.0.1 on a free port
-with a random token; its config, runtime, settings and workspace folders are temporary, so nothing of the
-user's setup leaks in and nothing is left behind. The browser is the system Chromium (Playwright's own
-browser is never downloaded), with a fresh user-data-dir.
+Used by tests/browser/ and by benchmarks/bench_explorer.py. The server (`jupyter lab` or `jupyter notebook`,
+the venv's) listens on 127.0.0.1 on a free port with a random token; its config, runtime, settings and
+workspace folders are temporary, so nothing of the user's setup leaks in and nothing is left behind. Both
+front ends are JupyterLab applications: with --expose-app-in-browser each sets `window.jupyterapp`, whose
+`shell.currentWidget` is the open notebook, so the same page scripts drive either. The browser is the system
+Chromium (Playwright's own browser is never downloaded), with a fresh user-data-dir.
 """
 
 from __future__ import annotations
@@ -28,10 +30,11 @@ CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-b
                  "--disable-component-update", "--disable-sync"]
 
 
-def jupyter_executable() -> str:
-    """The jupyter next to this Python (the venv's), so kernelspec "python3" is the venv's ipykernel."""
-    candidate = Path(sys.executable).with_name("jupyter")
-    return str(candidate) if candidate.exists() else (shutil.which("jupyter") or "jupyter")
+def jupyter_executable(name: str = "jupyter") -> str:
+    """`name` (jupyter, jupyter-lab, jupyter-notebook) next to this Python (the venv's), so kernelspec
+    "python3" is the venv's ipykernel; else the one on PATH."""
+    candidate = Path(sys.executable).with_name(name)
+    return str(candidate) if candidate.exists() else (shutil.which(name) or name)
 
 
 def free_port() -> int:
@@ -53,10 +56,31 @@ def write_notebook(path: Path, cells: list[str]) -> Path:
     return path
 
 
+#: The two web front ends the explorer is tested in: how each is started and where it opens a notebook.
+APPS = {
+    "lab": {"name": "JupyterLab", "trait": "LabApp", "url": "lab/tree",
+            "extra": ["--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate",
+                      "--LabApp.extension_manager=readonly"]},
+    "notebook": {"name": "Notebook 7", "trait": "JupyterNotebookApp", "url": "notebooks", "extra": []},
+}
+
+
 @contextmanager
 def jupyterlab(root: Path, *, env: dict[str, str] | None = None, timeout: float = 90.0):
     """Start JupyterLab serving `root`; yields (base_url, token). Stops it (and its kernels) on exit."""
-    scratch = Path(tempfile.mkdtemp(prefix="sinkviz-lab-"))
+    with jupyter_server(root, app="lab", env=env, timeout=timeout) as started:
+        yield started
+
+
+@contextmanager
+def jupyter_server(root: Path, *, app: str = "lab", env: dict[str, str] | None = None, timeout: float = 90.0):
+    """Start `jupyter lab` or `jupyter notebook` (app "lab" / "notebook") serving `root`; yields (base_url, token).
+
+    Stops it (and its kernels) on exit."""
+    if app not in APPS:
+        raise ValueError(f"app={app!r}: use one of {sorted(APPS)}.")
+    spec = APPS[app]
+    scratch = Path(tempfile.mkdtemp(prefix=f"sinkviz-{app}-"))
     settings = scratch / "settings"
     (settings / "@jupyterlab" / "apputils-extension").mkdir(parents=True)
     # No news/update pop-ups: they are network requests and toasts over the notebook.
@@ -70,24 +94,25 @@ def jupyterlab(root: Path, *, env: dict[str, str] | None = None, timeout: float 
         "JUPYTER_PLATFORM_DIRS": "1",
     })
     child_env.update(env or {})
+    trait = spec["trait"]
     cmd = [
-        jupyter_executable(), "lab", "--no-browser", "--expose-app-in-browser",
+        jupyter_executable(f"jupyter-{app}"), "--no-browser", "--expose-app-in-browser",
         "--ServerApp.ip=127.0.0.1", f"--ServerApp.port={port}", "--ServerApp.port_retries=0",
         f"--IdentityProvider.token={token}", f"--ServerApp.root_dir={root}",
-        f"--LabApp.user_settings_dir={settings}", f"--LabApp.workspaces_dir={scratch / 'workspaces'}",
-        "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate", "--LabApp.extension_manager=readonly",
-        "--ServerApp.terminals_enabled=False",
+        f"--{trait}.user_settings_dir={settings}", f"--{trait}.workspaces_dir={scratch / 'workspaces'}",
+        "--ServerApp.terminals_enabled=False", *spec["extra"],
     ]
     if hasattr(os, "geteuid") and os.geteuid() == 0:
         cmd.append("--allow-root")
-    log = open(scratch / "jupyterlab.log", "wb")
+    log_path = scratch / f"jupyter-{app}.log"
+    log = open(log_path, "wb")
     proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, env=child_env, start_new_session=True)
     base = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + timeout
         while True:
             if proc.poll() is not None:
-                raise RuntimeError(f"JupyterLab exited ({proc.returncode}):\n{(scratch / 'jupyterlab.log').read_text()[-3000:]}")
+                raise RuntimeError(f"{spec['name']} exited ({proc.returncode}):\n{log_path.read_text()[-3000:]}")
             try:
                 with urllib.request.urlopen(f"{base}/api/status?token={token}", timeout=2) as r:
                     if r.status == 200:
@@ -95,7 +120,7 @@ def jupyterlab(root: Path, *, env: dict[str, str] | None = None, timeout: float 
             except OSError:
                 pass
             if time.monotonic() > deadline:
-                raise TimeoutError(f"JupyterLab did not answer within {timeout:.0f} s")
+                raise TimeoutError(f"{spec['name']} did not answer within {timeout:.0f} s")
             time.sleep(0.3)
         yield base, token
     finally:
@@ -125,7 +150,7 @@ def chromium_page(viewport=(1500, 1100)):
             page = context.pages[0] if context.pages else context.new_page()
             page.on("console", lambda msg: errors.append(f"console.{msg.type}: {msg.text}")
                     if msg.type == "error" else None)
-            page.on("pageerror", lambda exc: errors.append(f"pageerror: {exc}"))
+            page.on("pageerror", lambda exc: errors.append(f"pageerror: {exc} {getattr(exc, 'stack', '')}"))
             try:
                 yield page, errors
             finally:
@@ -134,9 +159,10 @@ def chromium_page(viewport=(1500, 1100)):
         shutil.rmtree(profile, ignore_errors=True)
 
 
-def open_and_run(page, base: str, token: str, notebook: str, timeout_ms: int = 120_000) -> None:
-    """Open `notebook` in JupyterLab and run all its cells (through the app's command registry)."""
-    page.goto(f"{base}/lab/tree/{notebook}?token={token}", wait_until="domcontentloaded")
+def open_and_run(page, base: str, token: str, notebook: str, timeout_ms: int = 120_000, app: str = "lab") -> None:
+    """Open `notebook` in JupyterLab (app "lab") or Notebook 7 (app "notebook") and run all its cells
+    (through the app's command registry)."""
+    page.goto(f"{base}/{APPS[app]['url']}/{notebook}?token={token}", wait_until="domcontentloaded")
     page.wait_for_function("() => window.jupyterapp && window.jupyterapp.shell", timeout=timeout_ms)
     page.wait_for_selector(".jp-Notebook .jp-Cell", timeout=timeout_ms)
     # Wait for the kernel to be ready, then run everything.

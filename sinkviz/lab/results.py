@@ -51,6 +51,12 @@ PAPER: dict[str, dict[str, Any]] = {
                    "and reaches 18.18% at 20k steps, valid loss 3.73",
         "final_sink_1": 18.18, "final_valid_loss": 3.73, "emergence_steps": (1000, 2000), "tokens_per_step": 2**20,
     },
+    "fig28_data_amount": {
+        "caption": "Fig. 28 / Fig. 5 right: Sink_1 vs training steps (1M tokens/step) for 50M, 100M and 5B tokens of "
+                   "data (60M model): with 5B the sink reaches about 7% by 3-5k steps; with 50M or 100M it stays "
+                   "below 1%",
+        "rows": {"5B": "about 7% by 3-5k steps", "100M": "below 1%", "50M": "below 1%"},
+    },
     "table10_fixed_token": {
         "caption": "Table 10 right: a fixed token at position p -> Sink_1..Sink_4 (60M)",
         "rows": {1: (74.11, 0.00, 0.00, 0.01), 2: (0.00, 69.03, 0.00, 0.01), 3: (0.00, 0.00, 69.64, 0.00)},
@@ -183,4 +189,42 @@ def summary_rows(runs: dict[str, dict[str, Any]]) -> tuple[list[str], list[list[
         rows.append([name, run.get("paper", ""), f"{run['step']} ({run['status']})", round(last["tokens_seen"] / 1e6, 1),
                      last["sink_1"], last.get("sink_star"), peak, last["valid_loss"],
                      f"{best['valid_loss']:.3f} ({best['step']})", run["device"]])
+    return header, rows
+
+
+def data_rows(runs: dict[str, dict[str, Any]]) -> tuple[list[str], list[list[Any]]]:
+    """(header, rows): how much data each run had and saw, with its first-token sink (Fig. 28's question).
+    ``passes`` = tokens seen / distinct training tokens of the corpus (how often the data repeated)."""
+    header = ["run", "corpus", "train tokens (M)", "distinct token ids", "steps", "tokens/step", "tokens seen (M)",
+              "passes", "Sink_1 (%)", "max Sink_1 (%)", "strongest layer: Sink_1 (%)", "valid loss",
+              "min valid loss (step)"]
+    rows = []
+    for name, run in runs.items():
+        d, last = run["data"], final(run)
+        best = min((h for h in run["history"] if h.get("valid_loss") is not None), key=lambda h: h["valid_loss"])
+        per_layer = last.get("sink_1_per_layer") or []
+        layer = max(range(len(per_layer)), key=lambda i: per_layer[i]) if any(per_layer) else None
+        rows.append([name, d["source"], round(d["train_tokens"] / 1e6, 2), d["distinct_tokens"]["train"],
+                     f"{run['step']} ({run['status']})", run["tokens_per_step"], round(last["tokens_seen"] / 1e6, 1),
+                     round(last["tokens_seen"] / d["train_tokens"], 1), round(last["sink_1"], 2),
+                     round(max(h["sink_1"] for h in run["history"]), 2),
+                     "–" if layer is None else f"layer {layer}: {per_layer[layer]:.2f}",
+                     round(last["valid_loss"], 3), f"{best['valid_loss']:.3f} ({best['step']})"])
+    return header, rows
+
+
+def history_rows(run: dict[str, Any]) -> tuple[list[str], list[list[Any]]]:
+    """(header, rows): one row per evaluation of a run (step, tokens seen, Sink_1 overall and in its
+    strongest layer, mean first-token attention α₁ of the strongest head, losses)."""
+    header = ["step", "tokens seen (M)", "Sink_1 (%)", "strongest layer: Sink_1 (%)", "max head α₁", "train loss",
+              "valid loss"]
+    rows = []
+    for h in run["history"]:
+        per_layer = h.get("sink_1_per_layer") or []
+        layer = max(range(len(per_layer)), key=lambda i: per_layer[i]) if any(per_layer) else None
+        alpha = max((a for layer_alpha in (h.get("alpha_1") or []) for a in layer_alpha), default=None)
+        rows.append([h["step"], round(h["tokens_seen"] / 1e6, 1), round(h["sink_1"], 2),
+                     "–" if layer is None else f"layer {layer}: {per_layer[layer]:.2f}",
+                     None if alpha is None else round(alpha, 3), h.get("train_loss"),
+                     None if h.get("valid_loss") is None else round(h["valid_loss"], 3)])
     return header, rows

@@ -6,7 +6,16 @@ from __future__ import annotations
 import pytest
 
 from sinkviz.lab import figures
-from sinkviz.lab.results import PAPER, TABLE_RUNS, frame_rows, load_results, paper_reference, table_rows
+from sinkviz.lab.results import (
+    PAPER,
+    TABLE_RUNS,
+    data_rows,
+    frame_rows,
+    history_rows,
+    load_results,
+    paper_reference,
+    table_rows,
+)
 from sinkviz.lab.train import load_config
 
 RUNS = load_results()
@@ -24,8 +33,10 @@ def test_result_matches_its_committed_config(name):
     assert run["device"] and run["status"] in ("finished", "stopped")
     steps = [h["step"] for h in run["history"]]
     assert steps == sorted(set(steps)) and steps[0] == 0 and steps[-1] == run["step"]
-    expected = sorted(s for s in set(config.eval_steps()) | set(config.checkpoint_steps()) if s <= run["step"])
-    assert steps == expected
+    expected = {s for s in set(config.eval_steps()) | set(config.checkpoint_steps()) if s <= run["step"]}
+    if run["status"] == "stopped":  # a run stopped at its time budget evaluates where it stopped
+        expected.add(run["step"])
+    assert steps == sorted(expected)
     for h in run["history"]:
         assert all(0.0 <= s <= 100.0 for s in h["sink_k"])
         assert len(h["massive_ratio"]) == config.model["num_layers"] + 1
@@ -63,3 +74,37 @@ def test_figures_build_from_committed_results():
     assert len(rows) == len(RUNS["default"]["history"]) and "corrected_marchenko_pastur_ks" in rows[0]
     assert figures.frame_emergence_figure(RUNS["default"]).data
     assert figures.sink_position_figure({"a": RUNS["default"]}).data
+
+
+def test_data_rows_report_corpus_size_and_repetition():
+    """Fig. 28's question: how much data each run had, how often it repeated, and its sink."""
+    header, rows = data_rows({"default": RUNS["default"], "site_default": RUNS["site_default"]})
+    col = {h: i for i, h in enumerate(header)}
+    by_run = {r[0]: r for r in rows}
+    for name, row in by_run.items():
+        run = RUNS[name]
+        assert row[col["train tokens (M)"]] == round(run["data"]["train_tokens"] / 1e6, 2)
+        assert row[col["distinct token ids"]] == run["data"]["distinct_tokens"]["train"]
+        seen = run["step"] * run["tokens_per_step"]
+        assert row[col["passes"]] == round(seen / run["data"]["train_tokens"], 1)
+        assert row[col["max Sink_1 (%)"]] >= row[col["Sink_1 (%)"]]
+    assert by_run["site_default"][col["train tokens (M)"]] > 100 * by_run["default"][col["train tokens (M)"]]
+
+
+def test_history_rows_follow_the_run():
+    run = RUNS["site_default"]
+    header, rows = history_rows(run)
+    assert [r[0] for r in rows] == [h["step"] for h in run["history"]]
+    assert [r[2] for r in rows] == [round(h["sink_1"], 2) for h in run["history"]]
+    layer_col = header.index("strongest layer: Sink_1 (%)")
+    for r, h in zip(rows, run["history"]):
+        if r[layer_col] != "–":
+            layer = int(r[layer_col].split(":")[0].split()[1])
+            assert h["sink_1_per_layer"][layer] == max(h["sink_1_per_layer"]) > 0
+        else:
+            assert not any(h["sink_1_per_layer"])
+
+
+def test_data_amount_figure_builds():
+    fig = figures.data_amount_figure({"KJV": RUNS["default"], "site-packages": RUNS["site_default"]})
+    assert len(fig.data) == 6 and "Fig. 28" in fig.layout.title.text

@@ -244,8 +244,26 @@ def _unknown_model_message(name: str, reason: str) -> str:
     )
 
 
+def _register_lab_model_if_needed(where: str | Path) -> None:
+    """Lab checkpoints (model_type "sinkviz_lab") need the lab's classes registered with the Auto factories.
+
+    Imported only for such checkpoints: the lab module costs about 2 s of imports.
+    """
+    config_file = Path(where) / "config.json"
+    if not config_file.is_file():
+        return
+    try:
+        model_type = json.loads(config_file.read_text()).get("model_type")
+    except (OSError, ValueError):
+        return
+    if model_type == "sinkviz_lab":
+        import sinkviz.lab.model  # noqa: F401  (registers the classes)
+
+
 def _from_pretrained(where: str | Path, *, dtype: torch.dtype, trust_remote_code: bool, **kwargs):
     from transformers import AutoConfig, AutoModel, AutoModelForCausalLM, AutoTokenizer
+
+    _register_lab_model_if_needed(where)
 
     config = AutoConfig.from_pretrained(where, trust_remote_code=trust_remote_code, **kwargs)
     is_encoder = config.model_type in ENCODER_TYPES and not getattr(config, "is_decoder", False)
@@ -282,12 +300,6 @@ def load(
         device_map: e.g. ``"auto"`` to spread a model too big for one GPU (accelerate).
     """
     import time
-
-    # Importing the lab registers its model class with the Auto* factories, so lab checkpoints load here.
-    try:
-        import sinkviz.lab.model  # noqa: F401
-    except ImportError:
-        pass
 
     started = time.perf_counter()
     name = str(name_or_path)

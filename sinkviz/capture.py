@@ -368,7 +368,7 @@ def trace(
                 f"Dense attention for {batch} text(s) x {length} tokens x {len(layer_list)} layers x {len(head_list)} "
                 f"heads needs about {_gib(needed)}, but only {_gib(free)} is free on {loaded.device}. Select fewer "
                 "layers/heads (layers=[...], heads=[...]), trace a shorter text, or use the streaming census "
-                "(`sinkviz census` / sinkviz.census), which never holds a T x T matrix."
+                "(`sinkviz census` / sinkviz.run_census), which never holds a T x T matrix."
             )
     fallback = not info.uses_attention_interface
     result = Trace(
@@ -380,7 +380,6 @@ def trace(
         result.notes.append("eager fallback (model does not use the attention interface): no queries/keys/values")
         want -= {"qk", "v"}
     selected = set(layer_list)
-    length = ids.shape[1]
     head_index = torch.tensor(head_list)
     modules = attention_modules(loaded.model)
     layer_of = {id(m): i for i, m in enumerate(modules)}

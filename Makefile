@@ -37,7 +37,8 @@ $(STAMP): pyproject.toml Makefile | $(PY)
 setup: $(STAMP)
 
 lab: setup
-	$(VENV)/bin/jupyter lab --notebook-dir=notebooks
+	@# Jupyter refuses to run as root without --allow-root (containers, CI machines).
+	$(VENV)/bin/jupyter lab --notebook-dir=notebooks $$([ "$$(id -u)" = 0 ] && echo --allow-root)
 
 test: setup
 	@$(PY) -m pytest $(PYTEST_ARGS); rc=$$?; \

@@ -13,6 +13,7 @@ Nothing is loaded from the network; the module is a few kB.
 
 from __future__ import annotations
 
+from functools import lru_cache
 from typing import Any
 
 #: plotly's Viridis stops, so the canvas and the exported plotly figure use the same colours.
@@ -166,6 +167,7 @@ def widget_module() -> str:
     return _ESM.replace("__VIRIDIS__", json.dumps(VIRIDIS))
 
 
+@lru_cache(maxsize=None)  # one class per process: anywidget classes are built lazily, once
 def _widget_class():
     from sinkviz.widgets._clicks import click_widget_base
     import traitlets as t
@@ -198,11 +200,5 @@ def _widget_class():
     return CanvasHeatmap
 
 
-_CLASS = None
-
-
 def canvas_heatmap(**kwargs: Any):
-    global _CLASS
-    if _CLASS is None:
-        _CLASS = _widget_class()
-    return _CLASS(**kwargs)
+    return _widget_class()(**kwargs)

@@ -71,6 +71,7 @@ def widget_module() -> str:
     )
 
 
+@lru_cache(maxsize=None)  # one class per process: anywidget classes are built lazily, once
 def _widget_class():
     from sinkviz.widgets._clicks import click_widget_base
     import traitlets
@@ -86,14 +87,8 @@ def _widget_class():
     return PlotlyWidget
 
 
-_CLASS = None
-
-
 def plotly_widget(**kwargs: Any):
-    global _CLASS
-    if _CLASS is None:
-        _CLASS = _widget_class()
-    return _CLASS(**kwargs)
+    return _widget_class()(**kwargs)
 
 
 def decode_z(value: Any) -> np.ndarray | None:

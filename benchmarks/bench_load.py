@@ -20,25 +20,16 @@ CHILD = """
 import time, json
 t0 = time.perf_counter()
 import sinkviz
+{preimport}
 t1 = time.perf_counter()
 m = sinkviz.load("{model}", progress=False)
 t2 = time.perf_counter()
 print(json.dumps({{"import_s": t1 - t0, "load_s": t2 - t1}}))
 """
 
-# The same load after transformers' own modules are imported: separates what sinkviz's cache controls
-# (reading weights, tokenizer, the probe pass) from transformers' import cost, paid once per process.
-CHILD_PREIMPORTED = """
-import time, json
-t0 = time.perf_counter()
-import sinkviz
-from transformers import AutoConfig, AutoModelForCausalLM, AutoTokenizer
-import transformers.models.llama.modeling_llama
-t1 = time.perf_counter()
-m = sinkviz.load("{model}", progress=False)
-t2 = time.perf_counter()
-print(json.dumps({{"import_s": t1 - t0, "load_s": t2 - t1}}))
-"""
+# The second flavour imports transformers' own modules before timing the load: it separates what sinkviz's
+# cache controls (reading weights, tokenizer, the probe pass) from transformers' import cost, paid once per process.
+PREIMPORT = "from transformers import AutoConfig, AutoModelForCausalLM, AutoTokenizer\nimport transformers.models.llama.modeling_llama"
 
 
 def machine() -> str:
@@ -49,10 +40,10 @@ def machine() -> str:
     return f"{platform.node() or 'host'}: {os.cpu_count()} cores, {cpu}, torch CPU"
 
 
-def run_once(model: str, cache: str, child: str = CHILD) -> dict:
+def run_once(model: str, cache: str, preimport: str = "") -> dict:
     env = dict(os.environ, SINKVIZ_CACHE=cache, HF_HUB_OFFLINE="1")
     started = time.perf_counter()
-    out = subprocess.run([sys.executable, "-c", child.format(model=model)], env=env, capture_output=True, text=True,
+    out = subprocess.run([sys.executable, "-c", CHILD.format(model=model, preimport=preimport)], env=env, capture_output=True, text=True,
                          check=True)
     row = json.loads(out.stdout.strip().splitlines()[-1])
     row["process_s"] = time.perf_counter() - started
@@ -64,7 +55,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as cache:
         first = run_once(model, cache)
         cached = [run_once(model, cache) for _ in range(3)]
-        preimported = [run_once(model, cache, CHILD_PREIMPORTED) for _ in range(3)]
+        preimported = [run_once(model, cache, PREIMPORT) for _ in range(3)]
     best = min(cached, key=lambda r: r["load_s"])
     result = {
         "model": model,

@@ -19,7 +19,7 @@ from sinkviz.errors import InputError, MissingDependencyError
 from sinkviz.widgets._figures import map_figure
 from sinkviz.widgets._slices import head_map
 
-needs_chromium = pytest.mark.skipif(E.find_chromium() is None, reason="Chromium is not installed (make setup installs it)")
+# Chromium is installed by `make test`: a missing one fails the static-export tests, never skips them.
 
 
 @pytest.fixture(scope="module")
@@ -55,7 +55,6 @@ def pdf_page_points(data: bytes) -> tuple[float, float]:
     return x1 - x0, y1 - y0
 
 
-@needs_chromium
 def test_png_single_column_at_300_dpi(tmp_path, fig):
     out = E.export(fig, tmp_path / "map.png")
     data = out.read_bytes()
@@ -65,13 +64,11 @@ def test_png_single_column_at_300_dpi(tmp_path, fig):
     assert png_dpi(data) == pytest.approx(300, abs=0.01)
 
 
-@needs_chromium
 def test_png_double_column_custom_dpi_and_height(tmp_path, fig):
     out = E.export(fig, tmp_path / "wide.png", width="double", height=2.0, dpi=150)
     assert png_size(out.read_bytes()) == (round(6.75 * 150), round(2.0 * 150))
 
 
-@needs_chromium
 def test_pdf_page_is_the_column_width(tmp_path, fig):
     out = E.export(fig, tmp_path / "map.pdf", width=3.25)
     w_pt, h_pt = pdf_page_points(out.read_bytes())
@@ -79,7 +76,6 @@ def test_pdf_page_is_the_column_width(tmp_path, fig):
     assert h_pt == pytest.approx(3.25 * 72, abs=1.0)
 
 
-@needs_chromium
 def test_svg_parses_has_size_and_embedded_font(tmp_path, fig):
     out = E.export(fig, tmp_path / "map.svg", width="double")
     root = ET.fromstring(out.read_bytes())

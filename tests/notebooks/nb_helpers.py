@@ -28,3 +28,24 @@ def assert_committed_clean(path: Path, required_parameter_lines: tuple[str, ...]
     for line in required_parameter_lines:
         assert line in code[0].source, line
     assert nb.metadata["kernelspec"]["name"] == "python3"
+
+
+def execute_notebook(path: Path, extra_parameters: str, figures_dir: Path, timeout: int, monkeypatch) -> object:
+    """Run a notebook headless on the "python3" kernel, with `extra_parameters` appended to its parameter cell
+    and its figures written to `figures_dir`; returns the executed notebook."""
+    import nbclient
+
+    nb = nbformat.read(path, as_version=4)
+    params = next(c for c in nb.cells if "parameters" in c.metadata.get("tags", []))
+    params.source += "\n" + extra_parameters + "\n"
+    monkeypatch.setenv("SINKVIZ_FIGURES_DIR", str(figures_dir))
+    nbclient.NotebookClient(nb, kernel_name="python3", timeout=timeout,
+                            resources={"metadata": {"path": str(path.parents[1])}}).execute()
+    return nb
+
+
+def assert_figures_written(figures_dir: Path, prefix: str, names: list[str]) -> None:
+    """Each figure exists as offline HTML and as a PNG of real content (chromium is installed by `make test`)."""
+    for name in names:
+        assert (figures_dir / f"{prefix}_{name}.html").is_file(), name
+        assert (figures_dir / f"{prefix}_{name}.png").stat().st_size > 10_000, name

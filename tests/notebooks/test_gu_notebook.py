@@ -1,14 +1,11 @@
 """Execute notebooks/gu2025_attention_sink.ipynb headless (CPU, embedded models) and check what it shows."""
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
 
 import pytest
 
-import nbclient
-import nbformat
-from nb_helpers import assert_committed_clean, outputs_text
+from nb_helpers import assert_committed_clean, assert_figures_written, execute_notebook, outputs_text
 
 pytestmark = [pytest.mark.notebook, pytest.mark.real]
 
@@ -24,20 +21,11 @@ def test_committed_without_outputs_and_with_a_parameter_cell():
 
 
 def test_notebook_executes_headless(tmp_path, monkeypatch):
-    nb = nbformat.read(NOTEBOOK, as_version=4)
-    params = next(c for c in nb.cells if "parameters" in c.metadata.get("tags", []))
     # smaller samples than the defaults keep the suite fast; every code path still runs
-    params.source += "\nN_SAMPLES = 8\nFIG3_N = 4\nFIG3_LENGTHS = [8, 32, 128]\nTABLE7_TS = [5, 30]\n"
-    monkeypatch.setenv("SINKVIZ_FIGURES_DIR", str(tmp_path))
-    client = nbclient.NotebookClient(nb, kernel_name="python3", timeout=900,
-                                     resources={"metadata": {"path": str(ROOT)}})
-    client.execute()
+    nb = execute_notebook(NOTEBOOK, "N_SAMPLES = 8\nFIG3_N = 4\nFIG3_LENGTHS = [8, 32, 128]\nTABLE7_TS = [5, 30]", tmp_path, 900, monkeypatch)
     text = outputs_text(nb)
     assert "| smollm2-135m (ours) |" in text and "| minilm-l6 (ours) |" in text
     assert "| GPT2-XL (paper) | 77.00 | 70.29 | 62.28 |" in text
     assert "tiny RANDOM GPT-2" in text and "minilm-l6, pure repeated tokens (8 x T=64)" in text
     assert "| swap Sink_t (paper) | 57.63 | 50.22 |" in text
-    for name in FIGURES:
-        assert (tmp_path / f"gu2025_{name}.html").is_file(), name
-        if shutil.which("chromium") or shutil.which("chromium-browser"):
-            assert (tmp_path / f"gu2025_{name}.png").stat().st_size > 10_000, name
+    assert_figures_written(tmp_path, "gu2025", FIGURES)

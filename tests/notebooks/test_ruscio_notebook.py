@@ -1,14 +1,11 @@
 """Execute notebooks/ruscio2025_what_are_you_sinking.ipynb headless (CPU, embedded models)."""
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
 
 import pytest
 
-import nbclient
-import nbformat
-from nb_helpers import assert_committed_clean, outputs_text
+from nb_helpers import assert_committed_clean, assert_figures_written, execute_notebook, outputs_text
 
 pytestmark = [pytest.mark.notebook, pytest.mark.real]
 
@@ -24,21 +21,12 @@ def test_committed_without_outputs_and_with_a_parameter_cell():
 
 
 def test_notebook_executes_headless(tmp_path, monkeypatch):
-    nb = nbformat.read(NOTEBOOK, as_version=4)
-    params = next(c for c in nb.cells if "parameters" in c.metadata.get("tags", []))
     # a smaller sample than the default keeps the suite fast; the analysis path is the same
-    params.source += "\nN_TEXTS = 24\nN_FISHER = 2\nLAB_RUN_DIR = \"\"\n"
-    monkeypatch.setenv("SINKVIZ_FIGURES_DIR", str(tmp_path))
-    client = nbclient.NotebookClient(nb, kernel_name="python3", timeout=1500,
-                                     resources={"metadata": {"path": str(ROOT)}})
-    client.execute()
+    nb = execute_notebook(NOTEBOOK, "N_TEXTS = 24\nN_FISHER = 2\nLAB_RUN_DIR = \"\"", tmp_path, 1500, monkeypatch)
     text = outputs_text(nb)
     assert "smollm2-135m: CENTRALIZED" in text
     assert "by token string: distributed" in text
     assert "eigenvalues == sorted diagonal: True" in text
     assert "births = 1 - diag(A): True" in text
     assert "published pair counts (H0, H1): [12, 0]" in text
-    for name in FIGURES:
-        assert (tmp_path / f"ruscio_{name}.html").is_file(), name
-        if shutil.which("chromium") or shutil.which("chromium-browser"):
-            assert (tmp_path / f"ruscio_{name}.png").stat().st_size > 10_000, name
+    assert_figures_written(tmp_path, "ruscio", FIGURES)

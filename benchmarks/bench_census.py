@@ -33,7 +33,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import torch  # noqa: E402
 
-from sinkviz import census_kernels as ck  # noqa: E402
+from sinkviz.census import kernels as ck  # noqa: E402
 from sinkviz.census import Census  # noqa: E402
 
 GIB = 1 << 30

@@ -12,12 +12,13 @@ from __future__ import annotations
 import importlib
 from typing import Any
 
-__version__ = "0.1.0"
+from sinkviz._version import __version__
 
 from sinkviz.capture import Trace, trace
 from sinkviz.errors import (
     AttentionTooLargeError,
     InputError,
+    OutputExistsError,
     MissingDependencyError,
     ModelNotFoundError,
     NoAttentionLayersError,
@@ -36,18 +37,18 @@ from sinkviz.export import export  # noqa: E402
 _LAZY = {
     "explore": ("sinkviz.widgets.explorer", "explore"),
     "Explorer": ("sinkviz.widgets.explorer", "Explorer"),
-    "run_census": ("sinkviz.census", "census"),
+    "run_census": ("sinkviz.census", "run_census"),
     "Census": ("sinkviz.census", "Census"),
     "CensusResult": ("sinkviz.census", "CensusResult"),
-    "ruscio": ("sinkviz.ruscio", None),
-    "gu2025": ("sinkviz.gu2025", None),
+    "ruscio": ("sinkviz.papers.ruscio2025", None),
+    "gu2025": ("sinkviz.papers.gu2025", None),
     "importance_scores": ("sinkviz.metrics.sink", "importance_scores"),
     "sink_k": ("sinkviz.metrics.sink", "sink_k"),
     "sink_metric": ("sinkviz.metrics.sink", "sink_metric"),
-    "natural_texts": ("sinkviz.probes", "natural_texts"),
-    "probe_inputs": ("sinkviz.probes", "probe_inputs"),
-    "reported_numbers": ("sinkviz.probes", "reported_numbers"),
-    "edited_positions": ("sinkviz.positional", "edited_positions"),
+    "natural_texts": ("sinkviz.papers.probes", "natural_texts"),
+    "probe_inputs": ("sinkviz.papers.probes", "probe_inputs"),
+    "reported_numbers": ("sinkviz.papers.reported", "reported_numbers"),
+    "edited_positions": ("sinkviz.papers.positional", "edited_positions"),
     "metrics": ("sinkviz.metrics", None),
     "plots": ("sinkviz.plots", None),
 }
@@ -66,7 +67,7 @@ def __getattr__(name: str) -> Any:
 __all__ = [
     "AttentionTooLargeError", "Census", "CensusResult", "DEFAULT_MODEL", "Explorer", "InputError", "LoadedModel",
     "MissingDependencyError", "ModelInfo", "ModelNotFoundError", "NoAttentionLayersError",
-    "NonFiniteAttentionError", "REGISTRY", "SinkvizError", "Trace", "explore", "export", "list_models", "load",
+    "NonFiniteAttentionError", "OutputExistsError", "REGISTRY", "SinkvizError", "Trace", "explore", "export", "list_models", "load",
     "metrics", "plots", "ruscio", "run_census", "trace", "wrap", "gu2025", "importance_scores", "sink_k",
     "sink_metric", "natural_texts", "probe_inputs", "reported_numbers", "edited_positions",
 ]

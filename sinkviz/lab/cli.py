@@ -12,6 +12,8 @@ import json
 import sys
 from pathlib import Path
 
+from sinkviz.errors import InputError
+
 
 def _cmd_list(args: argparse.Namespace) -> int:
     from sinkviz.lab.train import list_configs, load_config
@@ -46,6 +48,9 @@ def _cmd_run(args: argparse.Namespace) -> int:
     except RunExistsError as exc:
         print(f"sinkviz lab run: {exc}", file=sys.stderr)
         return 3
+    except InputError as exc:  # e.g. a device this machine does not have
+        print(f"sinkviz lab run: {exc}", file=sys.stderr)
+        return 2
     last = results["history"][-1] if results["history"] else {}
     star = f", Sink_* {last['sink_star']:.2f}%" if last.get("sink_star") is not None else ""
     print(f"{config.name}: {results['status']} at step {results['step']} on {results['device']}; "
@@ -64,7 +69,7 @@ def register(subparsers) -> None:
     p_run = sub.add_parser("run", help="train (or resume) one run from a config name or JSON path")
     p_run.add_argument("config", help="config name (see `sinkviz lab list`) or path to a JSON config")
     p_run.add_argument("--out", help="run folder (default: lab_runs/NAME); an unfinished run there is resumed")
-    p_run.add_argument("--device", default="auto", help="auto (cuda if available), cpu, cuda, cuda:1, ...")
+    p_run.add_argument("--device", default="auto", help="auto (cuda, else mps, else cpu), cpu, cuda, cuda:1, mps")
     p_run.add_argument("--steps", type=int, help="override train.steps (e.g. a quick look)")
     p_run.add_argument("--max-minutes", type=float, help="stop after a checkpoint once this many minutes passed")
     p_run.add_argument("--data-dir", help="prepared corpora folder (default: $SINKVIZ_LAB_DATA or ~/.cache/sinkviz/lab-data)")

@@ -27,7 +27,7 @@ A prepared corpus is a folder: ``train.bin`` / ``valid.bin`` (uint16 or uint32 t
 and ``meta.json`` (source, licence, token counts, distinct tokens used, hashes). It is built once and
 reused; ``prepare_corpus`` is deterministic for a given corpus and tokeniser.
 
-Paper A's data (papers.md §A.2) is 5B tokens of the Pile; the KJV is about 1M tokens, so every lab run
+Gu et al.'s data (2025, §4) is 5B tokens of the Pile; the KJV is about 1M tokens, so every lab run
 repeats it many times. Results say so (``meta["train_tokens"]`` and ``tokens_seen`` per checkpoint).
 """
 
@@ -402,7 +402,7 @@ class DataSpec:
     kind: ``"natural"`` (windows of the corpus) or ``"random"`` (i.i.d. uniform tokens over the vocab).
     random_positions: 1-indexed positions whose token is replaced by a uniform random token (paper §5).
     fixed_token: ``{"position": p, "token": id}``: the token at 1-indexed position p is always ``id``
-    (Table 10 right; the eval inputs get the same edit, as in eval_sink_pretrain.py).
+    (Table 10 right; the eval inputs get the same edit, as in the authors' ``eval_sink_pretrain.py``).
     """
 
     source: str = "kjv"

@@ -1,6 +1,6 @@
 """Evaluation of a lab model at a checkpoint: Sink_k, Sink_*, losses, massive activations.
 
-Everything follows Gu et al. §3.2/§4 (papers.md §A.1): 100 probe sequences of T = 64 tokens drawn
+Everything follows Gu et al. 2025, §3.2 and §4: 100 probe sequences of T = 64 tokens drawn
 from the *training* data with no BOS, ε = 0.3, strict ">" and a mean over samples × layers × heads. The
 metric arithmetic is ``sinkviz.metrics.sink`` / ``sinkviz.metrics.norms``; this module only runs the
 model and arranges the arrays:
@@ -32,6 +32,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from sinkviz import hf_attention
 from sinkviz.metrics.frames import classify_frames, head_sinks
 from sinkviz.metrics.norms import massive_activation_ratio
 from sinkviz.metrics.rmt import rmt_corrected, rmt_published
@@ -77,8 +78,6 @@ def scores_for_metric(weights: np.ndarray, attn_op: str) -> np.ndarray:
 def probe(model, ids: torch.Tensor) -> dict[str, Any]:
     """One eager fp32 forward pass; returns weights (B, L, H, n, n), hidden (L+1, B, n, D) and, for post-norm
     models, the residual sums before each block's final LN (L, B, n, D), all float64 numpy."""
-    previous = model.config._attn_implementation
-    model.set_attn_implementation("eager")
     pre_ln: list[torch.Tensor] = []
     hooks = []
     if model.config.norm_position == "post":
@@ -88,11 +87,11 @@ def probe(model, ids: torch.Tensor) -> dict[str, Any]:
     was_training = model.training
     model.eval()
     try:
-        out = model(ids, output_attentions=True, output_hidden_states=True)
+        with hf_attention.eager_with_weights(model):
+            out = model(ids, output_attentions=True, output_hidden_states=True)
     finally:
         for h in hooks:
             h.remove()
-        model.set_attn_implementation(previous)
         model.train(was_training)
     weights = torch.stack([a.float() for a in out.attentions], dim=1).cpu().numpy().astype(np.float64)
     hidden = torch.stack([h.float() for h in out.hidden_states], dim=0).cpu().numpy().astype(np.float64)

@@ -1,5 +1,6 @@
-"""Figures of the pretraining lab, drawn from run results (``sinkviz.lab.results``); every title says
-"scaled down" and names the paper's value beside the lab's.
+"""Figures of the pretraining lab, drawn from run results (``sinkviz.lab.results``).
+
+Every title says "scaled down" and names the paper's value beside the lab's.
 
 * ``emergence_figure``: Fig. 4 middle — train/valid loss and Sink_1 vs step (plus Sink_* with a slot).
 * ``lr_figure``: Fig. 4 right — train loss (solid) and Sink_1 (dashed) vs step per learning rate.

@@ -1,6 +1,6 @@
 """The lab's small LLaMA-style decoder, as a transformers model (model_type ``"sinkviz_lab"``).
 
-A pre-norm RMSNorm / SwiGLU / RoPE decoder like Gu et al.'s 60M model (papers.md §A.2), with the
+A pre-norm RMSNorm / SwiGLU / RoPE decoder like Gu et al.'s 60M model (Gu et al. 2025, §4), with the
 switches of their §§5–7 as config fields:
 
 * ``attn_op`` (§7.4, Table 6): ``"softmax"``; ``"sigmoid"``: sim = sigmoid(q·k/√d);
@@ -11,9 +11,9 @@ switches of their §§5–7 as config fields:
   Attention weights are sim_ij / Z_i; the lab's evaluation turns them into the paper's proxy scores.
 * ``bias_mode`` (§7.3, Table 4): ``"k"``: a learnable key k* at an extra slot 0 with v* = 0;
   ``"kv"``: learnable k* and v*; both are prepended *after* RoPE (unrotated) with a zero query row, so
-  attention maps are (T+1)×(T+1) and index 0 is the slot (Sink_*), index 1 the first token (as in
-  ``lit_gpt/model_kv_bias.py``). ``"v"``: a learnable v* added to every attention output (no slot;
-  the official code's "V biases"). ``"sink_token"``: a learnable input embedding x* prepended before the
+  attention maps are (T+1)×(T+1) and index 0 is the slot (Sink_*), index 1 the first token (as in the
+  authors' released code, sail-sg/Attention-Sink, ``lit_gpt/model_kv_bias.py``). ``"v"``: a learnable v*
+  added to every attention output (no slot; the official code's "V biases"). ``"sink_token"``: a learnable input embedding x* prepended before the
   first token in every sequence, processed by all layers like a token, with no loss on it; maps are
   again (T+1)×(T+1) with the sink token at index 0. ``bias_per_head`` chooses per-head or shared k*/v*.
 * ``pos_encoding`` (§6, Table 3): ``"rope"``, ``"nope"``, ``"learned"`` (absolute, added to the input
@@ -28,8 +28,10 @@ sinkviz's capture (which delegates to the ``eager_attention_forward`` of this mo
 queries and keys. ``"sdpa"`` is honoured only for softmax; every other op always runs the eager function
 here, because fused kernels hard-code softmax.
 
-Importing this module registers the classes with ``AutoConfig`` and ``AutoModelForCausalLM`` (no
-``trust_remote_code``), so ``save_pretrained`` checkpoints load with ``sinkviz.load(path)``.
+:func:`register` adds the classes to ``AutoConfig`` and ``AutoModelForCausalLM`` (no ``trust_remote_code``),
+so ``save_pretrained`` checkpoints load with ``sinkviz.load(path)``. The loader calls it through the entry
+point ``sinkviz.model_types: sinkviz_lab`` when it meets a ``"sinkviz_lab"`` checkpoint; importing this module
+calls it too, so code that builds lab models directly needs nothing else.
 """
 
 from __future__ import annotations
@@ -48,6 +50,8 @@ from transformers.models.llama.modeling_llama import (
     LlamaRotaryEmbedding,
     apply_rotary_pos_emb,
 )
+
+from sinkviz.metrics import visibility_mask
 
 MODEL_TYPE = "sinkviz_lab"
 ATTN_OPS = ("softmax", "sigmoid", "elu1", "elu_kernel", "identity")
@@ -129,17 +133,14 @@ def build_attention_mask(
     """
     slot = 1 if config.attention_slot else 0
     n = length + slot
-    i = torch.arange(n, device=device)[:, None]
-    j = torch.arange(n, device=device)[None, :]
-    allowed = j <= i
-    ti, tj = i - slot, j - slot  # token indices (the slot is -1)
-    if config.sliding_window is not None:
-        allowed = allowed & ((ti - tj) < int(config.sliding_window))
-    if config.prefix_length:
-        p = int(config.prefix_length)
-        allowed = allowed | ((ti >= 0) & (ti < p) & (tj >= 0) & (tj < p))
+    window = int(config.sliding_window) if config.sliding_window is not None else None
+    tokens = torch.from_numpy(visibility_mask(length, True, window)).to(device)
+    prefix = min(int(config.prefix_length), length)
+    tokens[:prefix, :prefix] = True  # the prefix-LM's bidirectional block
+    allowed = torch.zeros(n, n, dtype=torch.bool, device=device)
+    allowed[slot:, slot:] = tokens
     if slot:
-        allowed = allowed | (j == 0)
+        allowed[:, 0] = True  # the slot is visible to every query; its own row sees only itself
     allowed = allowed[None, None]  # (1, 1, n, n)
     if padding is not None:
         pad = padding.to(device=device, dtype=torch.bool)
@@ -149,9 +150,9 @@ def build_attention_mask(
     mask = torch.zeros(allowed.shape, device=device, dtype=dtype)
     if config.pos_encoding == "alibi":
         slopes = alibi_slopes(config.num_attention_heads).to(device=device, dtype=dtype)
-        distance = (ti - tj).clamp(min=0).to(dtype)
-        if slot:
-            distance = torch.where(j == 0, torch.zeros_like(distance), distance)
+        position = torch.arange(n, device=device) - slot  # token indices; the slot is -1
+        distance = (position[:, None] - position[None, :]).clamp(min=0).to(dtype)
+        distance[:, :slot] = 0  # the slot carries no distance
         mask = mask - slopes[None, :, None, None] * distance[None, None]
     return mask.masked_fill(~allowed, torch.finfo(dtype).min)
 
@@ -265,7 +266,7 @@ class SinkLabAttention(nn.Module):
             cos, sin = position_embeddings
             query, key = apply_rotary_pos_emb(query, key, cos, sin)
         slot = self.config.bias_mode in ("k", "kv")
-        if slot:  # after RoPE: the slot is not rotated; its query row is zero (lit_gpt/model_kv_bias.py)
+        if slot:  # after RoPE: the slot is not rotated; its query row is zero (as the authors' code does)
             query = torch.cat([torch.zeros_like(query[:, :, :1]), query], dim=2)
             key = torch.cat([self._slot(self.k_bias, key), key], dim=2)
             value = torch.cat([self._slot(getattr(self, "v_bias", None), value), value], dim=2)
@@ -328,7 +329,7 @@ class SinkLabPreTrainedModel(PreTrainedModel):
     def _init_weights(self, module):
         super()._init_weights(module)
         std = self.config.initializer_range
-        if isinstance(module, SinkLabAttention):  # N(0, 0.02) as lit_gpt/model_kv_bias.py
+        if isinstance(module, SinkLabAttention):  # N(0, 0.02), as the authors' code initialises them
             for name in ("k_bias", "v_bias"):
                 if hasattr(module, name):
                     init.normal_(getattr(module, name), mean=0.0, std=std)
@@ -474,13 +475,14 @@ class SinkLabForCausalLM(SinkLabPreTrainedModel):
 
 
 def register() -> None:
-    """Register the lab classes with transformers' Auto factories (idempotent)."""
+    """Register the lab classes with transformers' Auto factories (idempotent; the entry point of the
+    ``sinkviz.model_types`` group)."""
     AutoConfig.register(MODEL_TYPE, SinkLabConfig, exist_ok=True)
     AutoModel.register(SinkLabConfig, SinkLabModel, exist_ok=True)
     AutoModelForCausalLM.register(SinkLabConfig, SinkLabForCausalLM, exist_ok=True)
 
 
-register()
+register()  # importing the lab is enough to load lab checkpoints with transformers' Auto classes
 
 
 def count_parameters(model: nn.Module) -> dict[str, int]:

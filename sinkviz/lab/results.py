@@ -1,76 +1,56 @@
-"""Committed lab results (``lab_results/*.json``) and the paper's numbers to show beside them.
+"""Committed lab results (``sinkviz/data/lab_results/*.json``) and the paper's numbers to show beside them.
 
 ``load_results()`` reads every run JSON (one per run: config, device, data and per-evaluation history:
 Sink_1..Sink_10, Sink_*, train/valid loss, massive-activation ratios). ``paper_reference(item)`` returns
-Gu et al.'s reported values (papers.md §A.4) for the lab's tables and figures, so a notebook can print
-"scaled-down run: x; paper (60M, 5B Pile tokens): y" side by side.
+Gu et al.'s (ICLR 2025) reported values for the lab's tables and figures (their 60M LLaMA-2-style model,
+5B Pile tokens, 20k steps x 1M tokens; Sink in %, ε = 0.3, T = 64), so a notebook can print "scaled-down
+run: x; paper (60M, 5B Pile tokens): y" side by side.
 """
 
 from __future__ import annotations
 
 import json
+from importlib import resources
 from pathlib import Path
 from typing import Any
 
-RESULTS_DIR = Path(__file__).resolve().parents[2] / "lab_results"
+from sinkviz.papers.reported import reported_numbers
 
-# Gu et al. (ICLR 2025) — 60M LLaMA-2-style model, 5B Pile tokens, 20k steps x 1M tokens.
-# Sink values in %, eps = 0.3, T = 64 (papers.md §A.4). Keys are the lab's run names.
-PAPER: dict[str, dict[str, Any]] = {
-    "table2_weight_decay": {
-        "caption": "Table 2: Sink_1 and valid loss vs weight decay (60M)",
-        "rows": {0.0: (15.20, 3.72), 1e-3: (15.39, 3.72), 1e-2: (15.23, 3.72), 0.1: (18.18, 3.73),
-                 0.5: (41.08, 3.80), 1.0: (37.71, 3.90), 2.0: (6.13, 4.23), 5.0: (0.01, 5.24)},
-        "columns": ("Sink_1", "valid loss"),
-    },
-    "table4_biases": {
-        "caption": "Table 4: attention biases -> Sink_*, Sink_1, valid loss (60M)",
-        "rows": {"default": (None, 18.18, 3.73), "sink_token": (74.12, 0.00, 3.72), "kv_bias": (72.76, 0.04, 3.72),
-                 "k_bias": (73.34, 0.00, 3.72), "v_bias": (None, 17.53, 3.73)},
-        "columns": ("Sink_*", "Sink_1", "valid loss"),
-    },
-    "table6_attention_ops": {
-        "caption": "Table 6: attention operation -> Sink_1 (* = proxy score), valid loss (60M)",
-        "rows": {"softmax": (18.18, 3.73), "sigmoid_nonorm": (0.44, 3.70), "sigmoid_norm": (30.24, 3.74),
-                 "elu1_nonorm": (0.80, 3.69), "elu_kernel_norm": (53.65, 4.19), "identity_nonorm": (0.00, 3.99)},
-        "columns": ("Sink_1", "valid loss"),
-    },
-    "table9_learning_rate": {
-        "caption": "Table 9 / Fig. 4 right: lr -> Sink_1, valid loss at 20k steps (60M)",
-        "rows": {8e-4: (32.23, 3.70), 4e-4: (18.18, 3.73), 2e-4: (11.21, 3.78), 1e-4: (2.90, 3.92)},
-        "columns": ("Sink_1", "valid loss"),
-    },
-    "table3_position": {
-        "caption": "Table 3: positional encoding -> Sink_1, valid loss (60M)",
-        "rows": {"nope": (20.35, 3.81), "learned": (33.13, 3.79), "alibi": (20.78, 3.71), "rope": (18.18, 3.73)},
-        "columns": ("Sink_1", "valid loss"),
-    },
-    "post_norm": {"caption": "§7.2: post-norm model", "rows": {"post_norm": (13.54,)}, "columns": ("Sink_1",)},
-    "fig4_middle": {
-        "caption": "Fig. 4 middle: the default 60M run's sink emerges between 1k and 2k steps (1M tokens/step) "
-                   "and reaches 18.18% at 20k steps, valid loss 3.73",
-        "final_sink_1": 18.18, "final_valid_loss": 3.73, "emergence_steps": (1000, 2000), "tokens_per_step": 2**20,
-    },
-    "fig28_data_amount": {
-        "caption": "Fig. 28 / Fig. 5 right: Sink_1 vs training steps (1M tokens/step) for 50M, 100M and 5B tokens of "
-                   "data (60M model): with 5B the sink reaches about 7% by 3-5k steps; with 50M or 100M it stays "
-                   "below 1%",
-        "rows": {"5B": "about 7% by 3-5k steps", "100M": "below 1%", "50M": "below 1%"},
-    },
-    "table10_fixed_token": {
-        "caption": "Table 10 right: a fixed token at position p -> Sink_1..Sink_4 (60M)",
-        "rows": {1: (74.11, 0.00, 0.00, 0.01), 2: (0.00, 69.03, 0.00, 0.01), 3: (0.00, 0.00, 69.64, 0.00)},
-        "columns": ("Sink_1", "Sink_2", "Sink_3", "Sink_4"),
-    },
-    "random_first": {
-        "caption": "§5: random token at position 1 -> Sink_1 27.03; at position 2 only -> Sink_1 20.99",
-        "rows": {"x1_random": (27.03,), "x2_random": (20.99,)}, "columns": ("Sink_1",),
-    },
-    "fig8_1b": {
-        "caption": "Fig. 8 right (1B): softmax massive-activation ratio peaks near 23 at block 11; "
-                   "sigmoid without normalisation stays near 1",
-    },
-}
+RESULTS_DIR = Path(resources.files("sinkviz") / "data" / "lab_results")
+
+
+def _lab_item(rows: list[dict[str, Any]]) -> dict[str, Any]:
+    """One lab item's reported values in the shape the lab's tables read: its ``caption`` and either ``rows``
+    (``{setting: values in the order of columns}``, None where the paper prints "–") and ``columns``, or,
+    for an item without settings, one key per reported column."""
+    reference: dict[str, Any] = {"caption": rows[0]["caption"]}
+    if "setting" not in rows[0]:
+        reference.update({r["column"]: tuple(r["value"]) if isinstance(r["value"], list) else r["value"]
+                          for r in rows})
+        return reference
+    columns = list(dict.fromkeys(r["column"] for r in rows))
+    cells: dict[Any, dict[str, Any]] = {}
+    for r in rows:
+        cells.setdefault(r["setting"], {})[r["column"]] = r["value"]
+    reference["rows"] = {setting: tuple(c.get(column) for column in columns) for setting, c in cells.items()}
+    reference["columns"] = tuple(columns)
+    return reference
+
+
+def _lab_references() -> dict[str, dict[str, Any]]:
+    items: dict[str, list[dict[str, Any]]] = {}
+    for row in reported_numbers(paper="gu2025"):
+        if "caption" in row:  # the lab's items are the ones with a lab caption
+            items.setdefault(row["item"], []).append(row)
+    return {item: _lab_item(rows) for item, rows in items.items()}
+
+
+#: Gu et al.'s numbers for the lab, by lab item (the run names' tables and figures), read from
+#: :func:`sinkviz.papers.reported.reported_numbers`.
+PAPER: dict[str, dict[str, Any]] = _lab_references()
+
+#: Table 6 rows whose Sink is a proxy score (marked * in the paper).
+PROXY_ROWS = frozenset(r["setting"] for r in reported_numbers(paper="gu2025") if r.get("proxy"))
 
 
 def paper_reference(item: str) -> dict[str, Any]:
@@ -81,7 +61,7 @@ def paper_reference(item: str) -> dict[str, Any]:
 
 
 def load_results(folder: str | Path | None = None) -> dict[str, dict[str, Any]]:
-    """Every ``*.json`` run result in ``folder`` (default: the repository's lab_results/), by run name."""
+    """Every ``*.json`` run result in ``folder`` (default: the committed results shipped with sinkviz), by run name."""
     root = Path(folder) if folder is not None else RESULTS_DIR
     if not root.is_dir():
         raise FileNotFoundError(f"No lab results folder {root}: run `sinkviz lab run CONFIG` and pass its folder.")
@@ -125,9 +105,6 @@ TABLE_RUNS: dict[str, list[tuple[str, str, Any]]] = {
     "table9_learning_rate": [("lr 2e-3", "lr_2e-3", None), ("lr 1e-3 (default)", "default", None),
                              ("lr 4e-4", "lr_4e-4", 4e-4), ("lr 1e-4", "lr_1e-4", 1e-4)],
 }
-
-
-PROXY_ROWS = {"sigmoid_nonorm", "elu1_nonorm", "elu_kernel_norm", "identity_nonorm"}
 
 
 def _cell(run: dict[str, Any] | None, key: str):

@@ -8,7 +8,7 @@ an output folder::
     OUT/checkpoints/step_000500/       save_pretrained (model.safetensors, config.json), tokenizer,
                                        optimizer.safetensors + trainer_state.json
 
-Setup as Gu et al.'s code (papers.md §A.2), scaled down: AdamW(β = 0.9, 0.95) on all parameters with
+Setup as Gu et al. 2025, §4, and their released pretraining code (sail-sg/Attention-Sink), scaled down: AdamW(β = 0.9, 0.95) on all parameters with
 decoupled weight decay, linear warm-up then a constant learning rate (the official ``min_lr == lr``;
 ``schedule: "cosine"`` decays to ``min_lr`` instead), gradient clipping at 1.0, bf16 autocast on GPU and
 fp32 on CPU. Every checkpoint folder is written under a temporary name and renamed, so a killed run
@@ -31,11 +31,14 @@ from pathlib import Path
 from typing import Any
 
 import torch
+import transformers
 from safetensors.torch import load_file, save_file
 
-from sinkviz.lab.data import Batcher, DataSpec, prepare_corpus
+from sinkviz._files import write_json
+from sinkviz.lab.data import Batcher, Corpus, DataSpec, prepare_corpus
 from sinkviz.lab.evaluate import EvalSpec, evaluate
 from sinkviz.lab.model import SinkLabForCausalLM, count_parameters, model_from_size
+from sinkviz.models import resolve_device
 
 CONFIG_DIR = Path(__file__).parent / "configs"
 RESULTS_VERSION = 1
@@ -150,14 +153,6 @@ def list_configs() -> list[str]:
 # helpers
 
 
-def _atomic_write_json(path: Path, obj: Any) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}-", dir=path.parent)
-    with os.fdopen(fd, "w") as f:
-        json.dump(obj, f, indent=1)
-    os.replace(tmp, path)
-
-
 def learning_rate(step: int, train: dict[str, Any]) -> float:
     """Linear warm-up over ``warmup`` steps, then constant (default) or cosine to ``min_lr``."""
     lr, warmup, total = float(train["lr"]), int(train["warmup"]), int(train["steps"])
@@ -170,15 +165,12 @@ def learning_rate(step: int, train: dict[str, Any]) -> float:
     return min_lr + 0.5 * (lr - min_lr) * (1 + math.cos(math.pi * min(progress, 1.0)))
 
 
-def resolve_device(device: str | torch.device | None) -> torch.device:
-    if device in (None, "auto"):
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    return torch.device(device)
-
-
 def device_name(device: torch.device) -> str:
+    """A readable name of the device a run trained on (recorded in its results)."""
     if device.type == "cuda":
         return torch.cuda.get_device_name(device)
+    if device.type == "mps":
+        return f"Apple MPS ({platform.machine()})"
     return f"{platform.processor() or platform.machine()} CPU ({os.cpu_count()} cores)"
 
 
@@ -240,6 +232,13 @@ def save_checkpoint(out: Path, step: int, model, optimizer, tokenizer_dir: Path 
 # the run
 
 
+#: Training reads the loss back from the device (one host sync) every this many steps.
+SYNC_EVERY = 50
+#: What a run's results record about its corpus (from the corpus's meta.json).
+DATA_FIELDS = ("source", "source_description", "licence", "tokenizer", "vocab_size", "train_tokens",
+               "valid_tokens", "distinct_tokens", "documents", "characters", "files", "build_seconds")
+
+
 def build_model(config: RunConfig, vocab_size: int) -> SinkLabForCausalLM:
     m = dict(config.model)
     return model_from_size(
@@ -249,25 +248,19 @@ def build_model(config: RunConfig, vocab_size: int) -> SinkLabForCausalLM:
     )
 
 
-def run(config: RunConfig | str | os.PathLike, out: str | os.PathLike | None = None, *, device: str | None = "auto",
-        steps: int | None = None, data_dir: str | os.PathLike | None = None, progress: bool = True,
-        max_minutes: float | None = None, progress_file: str | os.PathLike | None = None) -> dict[str, Any]:
-    """Train (or resume) one run; returns the results dict (also written to OUT/results.json).
-
-    ``steps`` overrides ``train.steps`` (e.g. a quick look); ``max_minutes`` stops early after a
-    checkpoint, leaving the run resumable (status ``"stopped"``). ``progress_file`` gets a small JSON
-    every 50 steps (step, seconds, seconds spent evaluating, loss), for a driver that watches throughput.
-    """
+def _as_config(config: RunConfig | str | os.PathLike, steps: int | None) -> RunConfig:
+    """A RunConfig from a config or its name/path, with ``train.steps`` overridden when ``steps`` is given."""
     if not isinstance(config, RunConfig):
         config = load_config(config)
     if steps is not None:
         config.train["steps"] = int(steps)
-    out = Path(out) if out is not None else Path("lab_runs") / config.name
-    dev = resolve_device(device)
-    torch.manual_seed(config.seed)
+    return config
 
+
+def _previous_results(out: Path, config: RunConfig) -> dict[str, Any] | None:
+    """The results already in ``out`` (None if none); refuses a finished run or a run of another config."""
+    previous = None
     results_path = out / "results.json"
-    previous: dict[str, Any] | None = None
     if results_path.is_file():
         previous = json.loads(results_path.read_text())
         if previous.get("status") == "finished":
@@ -278,146 +271,190 @@ def run(config: RunConfig | str | os.PathLike, out: str | os.PathLike | None = N
         if stored != config.to_dict():
             raise RunExistsError(f"{out} holds a run of a different config; use another --out folder "
                                  "(or the same config to resume).")
+    return previous
 
+
+class _Training:
+    """One run's model, optimiser, batches and history, and the steps of its loop."""
+
+    def __init__(self, config: RunConfig, out: Path, device: torch.device, corpus: Corpus):
+        self.config, self.out, self.device, self.corpus = config, out, device, corpus
+        self.hyper = config.train
+        spec = DataSpec.from_dict(config.data)
+        self.batcher = Batcher(corpus, spec, self.hyper["seq_len"], device, config.seed)
+        self.eval_spec = EvalSpec.from_dict(config.eval)
+        self.eval_steps = set(config.eval_steps())
+        self.checkpoint_steps = set(config.checkpoint_steps())
+        self.loss_start = config.loss_start()
+        self.tokens_per_step = self.hyper["batch_size"] * self.hyper["seq_len"]
+        self.autocast = torch.bfloat16 if device.type == "cuda" else None
+        self.model = build_model(config, corpus.vocab_size).to(device)
+        fused = {"fused": True} if device.type == "cuda" else {}
+        self.optimizer = torch.optim.AdamW(self.model.parameters(), lr=self.hyper["lr"],
+                                           betas=tuple(self.hyper["betas"]),
+                                           weight_decay=self.hyper["weight_decay"], **fused)
+        self.start = 0
+        self.history: list[dict[str, Any]] = []
+        self.loss_sum = torch.zeros((), device=device)  # summed on the device: no host sync per step
+        self.loss_count = 0
+        self.eval_seconds = 0.0
+        self.started = time.perf_counter()  # reset when the loop starts
+
+    # setup -------------------------------------------------------------------------------------
+    def resume(self, previous: dict[str, Any] | None) -> None:
+        """Load the newest checkpoint of ``out`` (if any) and the history up to it; record the config."""
+        checkpoints = _checkpoints(self.out)
+        if checkpoints:
+            self.start, folder = checkpoints[-1]
+            loaded = SinkLabForCausalLM.from_pretrained(folder, dtype=torch.float32)
+            self.model.load_state_dict(loaded.state_dict())
+            _load_optimizer(self.optimizer, folder, self.device)
+            self.history = [h for h in (previous or {}).get("history", []) if h["step"] <= self.start]
+        write_json(self.out / "config.json", self.config.to_dict())
+        # SDPA (flash / memory-efficient kernels) on GPU for softmax; on CPU its backward is ~10x slower than eager.
+        fast = self.model.config.attn_op == "softmax" and self.device.type == "cuda"
+        self.model.set_attn_implementation("sdpa" if fast else "eager")
+        self.model.train()
+
+    def new_results(self) -> dict[str, Any]:
+        """The results document of this run before its first evaluation."""
+        config = self.config
+        return {
+            "version": RESULTS_VERSION, "name": config.name, "description": config.description,
+            "paper": config.paper, "config": config.to_dict(), "status": "running", "step": self.start,
+            "device": device_name(self.device), "precision": "bf16 autocast" if self.autocast else "fp32",
+            "torch": torch.__version__, "transformers": transformers.__version__,
+            "parameters": count_parameters(self.model),
+            "data": {k: self.corpus.meta[k] for k in DATA_FIELDS if k in self.corpus.meta},
+            "tokens_per_step": self.tokens_per_step,
+            "history": self.history, "resumed_from": self.start or None,
+        }
+
+    # the loop ----------------------------------------------------------------------------------
+    def train_step(self, step: int) -> torch.Tensor:
+        """One optimiser step on batch ``step``; returns the (device) loss."""
+        for group in self.optimizer.param_groups:
+            group["lr"] = learning_rate(step, self.hyper)
+        ids = self.batcher.batch("train", step, self.hyper["batch_size"])
+        with torch.autocast(self.device.type, dtype=self.autocast, enabled=self.autocast is not None):
+            loss = self.model(ids, labels=ids, loss_start=self.loss_start).loss
+        self.optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(self.model.parameters(), self.hyper["grad_clip"])
+        self.optimizer.step()
+        self.loss_sum += loss.detach().float()
+        self.loss_count += 1
+        return loss.detach()
+
+    def record(self, step: int) -> None:
+        """Evaluate at ``step`` (once) and append the entry to the history; resets the mean training loss."""
+        if any(h["step"] == step for h in self.history):
+            return
+        t_eval = time.perf_counter()
+        entry = {"step": step, "tokens_seen": step * self.tokens_per_step,
+                 "train_loss": round(float(self.loss_sum) / self.loss_count, 4) if self.loss_count else None,
+                 "lr": learning_rate(max(step - 1, 0), self.hyper)}
+        entry.update(evaluate(self.model, self.batcher, self.eval_spec, batch_size=self.hyper["batch_size"],
+                              autocast=self.autocast, loss_start=self.loss_start))
+        entry["eval_seconds"] = round(time.perf_counter() - t_eval, 2)
+        entry["wall_seconds"] = round(time.perf_counter() - self.started, 1)
+        self.history.append(entry)
+        self.loss_sum, self.loss_count = torch.zeros((), device=self.device), 0
+        self.eval_seconds += time.perf_counter() - t_eval
+
+    def checkpoint(self, step: int, results: dict[str, Any]) -> None:
+        """Evaluate (if not yet), save checkpoints/step_N and the results so far."""
+        self.record(step)
+        save_checkpoint(self.out, step, self.model, self.optimizer, self.corpus.folder / "tokenizer",
+                        {"name": self.config.name, "tokens_seen": step * self.tokens_per_step},
+                        self.config.checkpoint.get("keep_last"))
+        results.update(step=step, history=self.history)
+        write_json(self.out / "results.json", results)
+
+    def report(self, step: int, loss: float, bar, progress_file: str | os.PathLike | None) -> None:
+        """Show the loss on the progress bar and write the progress file."""
+        if bar is not None:
+            bar.set_postfix(loss=f"{loss:.3f}")
+        if progress_file is not None:
+            write_json(progress_file, {
+                "name": self.config.name, "step": step, "seconds": round(time.perf_counter() - self.started, 2),
+                "eval_seconds": round(self.eval_seconds, 2), "loss": round(loss, 4)})
+
+    def loop(self, results: dict[str, Any], *, progress: bool, max_minutes: float | None,
+             progress_file: str | os.PathLike | None) -> tuple[int, str]:
+        """Train from ``start`` to the configured steps; returns (last step, status)."""
+        steps = self.config.steps
+        self.started = time.perf_counter()
+        deadline = self.started + 60 * max_minutes if max_minutes else None
+        bar = _progress_bar(self.config.name, steps, self.start) if progress else None
+        step, status = self.start, "finished"
+        if step in self.eval_steps:
+            self.record(step)
+        while step < steps:
+            loss = self.train_step(step)
+            step += 1
+            if step % SYNC_EVERY == 0 or step == steps:
+                current = float(loss)
+                if not math.isfinite(current):
+                    status = "diverged"
+                    results["diverged_at"] = step
+                    break
+                self.report(step, current, bar, progress_file)
+            if bar is not None:
+                bar.update(1)
+            if step in self.eval_steps:
+                self.record(step)
+            out_of_time = deadline is not None and time.perf_counter() > deadline and step < steps
+            if step in self.checkpoint_steps or out_of_time:
+                self.checkpoint(step, results)
+            if out_of_time:
+                status = "stopped"
+                break
+        if bar is not None:
+            bar.close()
+        return step, status
+
+
+def _progress_bar(name: str, total: int, initial: int):
+    from tqdm.auto import tqdm
+
+    return tqdm(total=total, initial=initial, desc=name, unit="step", dynamic_ncols=True)
+
+
+def run(config: RunConfig | str | os.PathLike, out: str | os.PathLike | None = None, *, device: str | None = "auto",
+        steps: int | None = None, data_dir: str | os.PathLike | None = None, progress: bool = True,
+        max_minutes: float | None = None, progress_file: str | os.PathLike | None = None) -> dict[str, Any]:
+    """Train (or resume) one run; returns the results dict (also written to OUT/results.json).
+
+    ``steps`` overrides ``train.steps`` (e.g. a quick look); ``max_minutes`` stops early after a
+    checkpoint, leaving the run resumable (status ``"stopped"``). ``progress_file`` gets a small JSON
+    every 50 steps (step, seconds, seconds spent evaluating, loss), for a driver that watches throughput.
+    ``device`` follows :func:`sinkviz.models.resolve_device` ('auto': cuda, then mps, then cpu).
+    """
+    config = _as_config(config, steps)
+    out = Path(out) if out is not None else Path("lab_runs") / config.name
+    dev = resolve_device(device)
+    torch.manual_seed(config.seed)
+    previous = _previous_results(out, config)
     spec = DataSpec.from_dict(config.data)
     corpus = prepare_corpus(spec.source, spec.tokenizer, data_dir, max_documents=spec.max_documents,
                             max_bytes=spec.max_bytes, quiet=not progress)
-    tr = config.train
-    batcher = Batcher(corpus, spec, tr["seq_len"], dev, config.seed)
-    eval_spec = EvalSpec.from_dict(config.eval)
-    autocast = torch.bfloat16 if dev.type == "cuda" else None
-
-    model = build_model(config, corpus.vocab_size).to(dev)
-    fused = dev.type == "cuda"
-    optimizer = torch.optim.AdamW(model.parameters(), lr=tr["lr"], betas=tuple(tr["betas"]),
-                                  weight_decay=tr["weight_decay"], **({"fused": True} if fused else {}))
-    start = 0
-    history: list[dict[str, Any]] = []
-    checkpoints = _checkpoints(out)
-    if checkpoints:
-        start, folder = checkpoints[-1]
-        loaded = SinkLabForCausalLM.from_pretrained(folder, dtype=torch.float32)
-        model.load_state_dict(loaded.state_dict())
-        del loaded
-        _load_optimizer(optimizer, folder, dev)
-        history = [h for h in (previous or {}).get("history", []) if h["step"] <= start]
-    else:
-        out.mkdir(parents=True, exist_ok=True)
-    _atomic_write_json(out / "config.json", config.to_dict())
-    # SDPA (flash / memory-efficient kernels) on GPU for softmax; on CPU its backward is ~10x slower than eager.
-    model.set_attn_implementation("sdpa" if model.config.attn_op == "softmax" and dev.type == "cuda" else "eager")
-    model.train()
-
-    results: dict[str, Any] = {
-        "version": RESULTS_VERSION, "name": config.name, "description": config.description, "paper": config.paper,
-        "config": config.to_dict(), "status": "running", "step": start,
-        "device": device_name(dev), "precision": "bf16 autocast" if autocast else "fp32",
-        "torch": torch.__version__, "parameters": count_parameters(model),
-        "data": {k: corpus.meta[k] for k in ("source", "source_description", "licence", "tokenizer", "vocab_size",
-                                              "train_tokens", "valid_tokens", "distinct_tokens", "documents",
-                                              "characters", "files", "build_seconds") if k in corpus.meta},
-        "tokens_per_step": tr["batch_size"] * tr["seq_len"],
-        "history": history, "resumed_from": start or None,
-    }
-    import transformers
-
-    results["transformers"] = transformers.__version__
-    eval_steps = set(config.eval_steps())
-    ckpt_steps = set(config.checkpoint_steps())
-    keep_last = config.checkpoint.get("keep_last")
-    tokenizer_dir = corpus.folder / "tokenizer"
-    loss_start = config.loss_start()
-    started = time.perf_counter()
-    deadline = started + 60 * max_minutes if max_minutes else None
-    loss_sum = torch.zeros((), device=dev)  # summed on the device: no host sync per step
-    loss_count = 0
-    seen_steps = {h["step"] for h in history}
-    eval_seconds = 0.0
-
-    def record(step: int) -> None:
-        nonlocal loss_sum, loss_count, eval_seconds
-        if step in seen_steps:
-            return
-        t_eval = time.perf_counter()
-        entry = {"step": step, "tokens_seen": step * results["tokens_per_step"],
-                 "train_loss": round(float(loss_sum) / loss_count, 4) if loss_count else None,
-                 "lr": learning_rate(max(step - 1, 0), tr)}
-        entry.update(evaluate(model, batcher, eval_spec, batch_size=tr["batch_size"], autocast=autocast,
-                              loss_start=loss_start))
-        entry["eval_seconds"] = round(time.perf_counter() - t_eval, 2)
-        entry["wall_seconds"] = round(time.perf_counter() - started, 1)
-        history.append(entry)
-        seen_steps.add(step)
-        loss_sum, loss_count = torch.zeros((), device=dev), 0
-        eval_seconds += time.perf_counter() - t_eval
-
-    bar = None
-    if progress:
-        from tqdm.auto import tqdm
-
-        bar = tqdm(total=config.steps, initial=start, desc=config.name, unit="step", dynamic_ncols=True)
-    step = start
-    if step in eval_steps:
-        record(step)
-    status = "finished"
-    while step < config.steps:
-        for group in optimizer.param_groups:
-            group["lr"] = learning_rate(step, tr)
-        ids = batcher.batch("train", step, tr["batch_size"])
-        with torch.autocast(dev.type, dtype=autocast, enabled=autocast is not None):
-            loss = model(ids, labels=ids, loss_start=loss_start).loss
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(model.parameters(), tr["grad_clip"])
-        optimizer.step()
-        step += 1
-        loss_sum += loss.detach().float()
-        loss_count += 1
-        if step % 50 == 0 or step == config.steps:  # one host sync every 50 steps
-            current = float(loss.detach())
-            if not math.isfinite(current):
-                status = "diverged"
-                results["diverged_at"] = step
-                break
-            if bar is not None:
-                bar.set_postfix(loss=f"{current:.3f}")
-            if progress_file is not None:
-                _atomic_write_json(Path(progress_file), {
-                    "name": config.name, "step": step, "seconds": round(time.perf_counter() - started, 2),
-                    "eval_seconds": round(eval_seconds, 2), "loss": round(current, 4)})
-        if bar is not None:
-            bar.update(1)
-        if step in eval_steps:
-            record(step)
-        out_of_time = deadline is not None and time.perf_counter() > deadline and step < config.steps
-        if step in ckpt_steps or out_of_time:
-            if step not in seen_steps:
-                record(step)
-            save_checkpoint(out, step, model, optimizer, tokenizer_dir,
-                            {"name": config.name, "tokens_seen": step * results["tokens_per_step"]}, keep_last)
-            results.update(step=step, history=history)
-            _atomic_write_json(results_path, results)
-        if out_of_time:
-            status = "stopped"
-            break
-    if bar is not None:
-        bar.close()
-    elapsed = time.perf_counter() - started
-    results.update(status=status, step=step, history=history, seconds=round(elapsed, 1),
-                   eval_seconds=round(eval_seconds, 1),
-                   tokens_per_second=round((step - start) * results["tokens_per_step"] / max(elapsed, 1e-9)))
-    _atomic_write_json(results_path, results)
+    training = _Training(config, out, dev, corpus)
+    training.resume(previous)
+    results = training.new_results()
+    step, status = training.loop(results, progress=progress, max_minutes=max_minutes, progress_file=progress_file)
+    elapsed = time.perf_counter() - training.started
+    results.update(status=status, step=step, history=training.history, seconds=round(elapsed, 1),
+                   eval_seconds=round(training.eval_seconds, 1),
+                   tokens_per_second=round((step - training.start) * training.tokens_per_step / max(elapsed, 1e-9)))
+    write_json(out / "results.json", results)
     return results
 
 
 def load_or_run(config: RunConfig | str | os.PathLike, out: str | os.PathLike, **kwargs) -> dict[str, Any]:
     """The results of the finished run in ``out`` if it is this config's, else ``run(config, out, **kwargs)``
     (which resumes an unfinished one). For notebooks: re-executing never retrains a finished run."""
-    if not isinstance(config, RunConfig):
-        config = load_config(config)
-    if kwargs.get("steps") is not None:
-        config.train["steps"] = int(kwargs.pop("steps"))
-    kwargs.pop("steps", None)
+    config = _as_config(config, kwargs.pop("steps", None))
     results_path = Path(out) / "results.json"
     if results_path.is_file():
         done = json.loads(results_path.read_text())

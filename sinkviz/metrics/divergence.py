@@ -29,7 +29,7 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from ._ruscio_util import as_head_stack, causal_visible_mask
+from ._validate import as_head_stack, visibility_mask
 
 __all__ = [
     "PUBLISHED_PERCENTILES",
@@ -89,7 +89,7 @@ def sinks_by_percentile_corrected(attn: Any, percentile: float, *, causal: bool)
     percentile (module docstring)."""
     stack = as_head_stack(attn)
     h, n, _ = stack.shape
-    vis = causal_visible_mask(n, causal)
+    vis = visibility_mask(n, causal)
     alpha = stack.sum(axis=(0, 1)) / (h * vis.sum(axis=0))
     thr = np.percentile(alpha, percentile)
     idx = np.where(alpha >= thr)[0]
@@ -137,7 +137,7 @@ def kl_to_mean_head_corrected(attn: Any, sink_indices: Sequence[int] | None = No
     non-sink key are dropped (module docstring). ``kl_masked`` is NaN if every row is dropped."""
     raw = as_head_stack(attn)
     h, n, _ = raw.shape
-    vis = causal_visible_mask(n, causal)
+    vis = visibility_mask(n, causal)
     sums = raw.sum(axis=-1, keepdims=True)
     live = sums[0, :, 0] > 0  # padded rows (all zero) are dropped, not made uniform
     stack = raw / np.where(sums > 0, sums, 1.0)

@@ -2,7 +2,7 @@
 information analysis (official ``Notebooks/fisher.ipynb``,
 ``FisherInformationAnalysis.compute_fisher_information``).
 
-The model-facing part (forward + backward per sample) lives in ``sinkviz.fisher_capture``;
+The model-facing part (forward + backward per sample) lives in ``sinkviz.papers.fisher``;
 this module only reduces per-sample squared gradient norms ``{param_name: ‖∇θ L‖²}``.
 
 Published reduction:

@@ -4,7 +4,7 @@
 reference points), **bidirectional** (dual anchors with layer-wise specialisation, e.g.
 [CLS]/<s> early and [SEP]/</s> or "." later in encoders).
 
-The paper releases NO classification code (papers.md §B.3). This module implements an
+The paper releases NO classification code (Ruscio et al. 2025 release only Fig. 1's schematic). This module implements an
 explicit, documented rule built on where the sinks sit across heads and samples, by
 POSITION and, side by side, by token STRING (the view the official ``topology.ipynb`` head
 specialisation uses).
@@ -36,7 +36,7 @@ Per model (``FrameVerdict``), over the N layers that are not ``no-sink``:
 The same rule applied to token STRINGS instead of positions (a layer is centralized by string
 if one string takes ≥ 80% of the sinks, …) gives ``string_label``: a tokenizer without BOS
 whose heads all sink on the first word is centralized by position but distributed by string,
-which is how the authors' per-string statistics describe Qwen2.5 (papers.md §B.3).
+which is how the authors' per-string statistics describe Qwen2.5 (their Results_sample/ topology report).
 Thresholds are engineering choices (the paper gives none) and are stored with every verdict.
 """
 from __future__ import annotations
@@ -47,7 +47,7 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from ._ruscio_util import as_array
+from ._validate import as_array
 
 __all__ = [
     "FrameThresholds",

@@ -37,7 +37,7 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from ._ruscio_util import as_array, as_square
+from ._validate import as_array, as_square
 
 __all__ = [
     "reference_tokens_published",

@@ -1,6 +1,6 @@
 """Key-manifold PCA: does the first key lie off the subspace the other keys span?
 
-Gu et al. (ICLR 2025) §3.1 say k_1 "is distributed on a different manifold" but show no PCA (papers.md §0):
+Gu et al. (ICLR 2025) §3.1 say k_1 "is distributed on a different manifold" but show no PCA:
 this module makes the claim checkable, it is sinkviz's own figure, not a reproduction.
 
 * :func:`key_pca` — scikit-learn PCA of one KV head's keys pooled over samples, first token marked.
@@ -13,7 +13,7 @@ this module makes the claim checkable, it is sinkviz's own figure, not a reprodu
   beside the same share for held-out ordinary keys (a baseline: what "on the manifold" looks like).
 
 Under GQA count every KV head once: use the un-repeated keys (``Trace.keys[l]`` is ``(B, n_kv, T, d)``), or
-:func:`unique_kv_heads` to recover them from per-query-head copies (papers.md, design pitfall 4).
+:func:`unique_kv_heads` to recover them from per-query-head copies (under GQA each KV head is shared by several query heads; count it once).
 """
 from __future__ import annotations
 

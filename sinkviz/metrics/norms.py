@@ -57,7 +57,7 @@ def first_vs_rest_norms(x, *, lengths: Sequence[int] | None = None, first: int =
         rest^l  = mean over all (b, h, t) with t != first, t < n_b of ||x^l_{b,h,t}||
 
     The official code prints per-token arrays averaged over samples (and heads for k, v); the "t ≠ 1" curve of
-    the figures is their mean over tokens 2..T [papers.md A.1, recon].  Without padding both orders of
+    the figures is their mean over tokens 2..T [a reconstruction: the official code prints per-token arrays].  Without padding both orders of
     averaging agree; with padding this pools all real tokens.
 
     Parameters
@@ -104,7 +104,7 @@ def massive_activation_ratio(hidden, *, lengths: Sequence[int] | None = None, fi
 
         r^l = mean_b ||h^l_{b,1}|| / mean_{b, t>=2} ||h^l_{b,t}||
 
-    (the reading of the caption recorded in papers.md A.1 [recon]).  ``hidden``: ``(L+1, B, T, D)`` with index 0
+    (our reading of the caption of Gu et al. Figs 7-8).  ``hidden``: ``(L+1, B, T, D)`` with index 0
     the embeddings and the last entry before the final norm.  Returns ``(L+1,)``.
     """
     return first_vs_rest_norms(hidden, lengths=lengths, first=first).ratio

@@ -33,7 +33,7 @@ from typing import Any
 import numpy as np
 from scipy import stats as _stats
 
-from ._ruscio_util import as_square
+from ._validate import as_square
 
 __all__ = [
     "eigen_magnitudes_published",

@@ -11,13 +11,15 @@ Conventions (all functions):
   of the input is the sample axis.  Keys at or beyond a sample's length get ``NaN`` importance and are left out
   of every average.
 
-Nothing here imports another sinkviz module or loads a model (see ``COMMON.md``).
+Nothing here imports another sinkviz module or loads a model.
 """
 from __future__ import annotations
 
 from typing import Sequence
 
 import numpy as np
+
+from ._validate import as_float as _as_float, check_lengths as _check_lengths, check_square as _check_square
 
 __all__ = [
     "PAPER_EPS",
@@ -41,37 +43,6 @@ __all__ = [
 PAPER_EPS: float = 0.3
 PAPER_T: int = 64
 PAPER_N_SAMPLES: int = 100
-
-
-def _as_float(x, name: str) -> np.ndarray:
-    try:
-        a = np.asarray(x, dtype=np.float64)
-    except (TypeError, ValueError) as exc:  # e.g. a torch tensor on GPU or with grad
-        raise TypeError(
-            f"{name} must be array-like of numbers (numpy array, or torch tensor on CPU: call "
-            f".detach().cpu() first); got {type(x).__name__}"
-        ) from exc
-    return a
-
-
-def _check_square(attn: np.ndarray, name: str = "attn") -> int:
-    if attn.ndim < 2 or attn.shape[-1] != attn.shape[-2]:
-        raise ValueError(
-            f"{name} must have shape (..., T, T) with queries on axis -2 and keys on axis -1; got {attn.shape}"
-        )
-    return attn.shape[-1]
-
-
-def _check_lengths(lengths, n_samples: int, T: int) -> np.ndarray:
-    lens = np.asarray(lengths, dtype=np.int64).reshape(-1)
-    if lens.shape[0] != n_samples:
-        raise ValueError(
-            f"lengths has {lens.shape[0]} entries but the first (sample) axis has {n_samples}; pass one "
-            "length per sample, with the sample axis first"
-        )
-    if (lens < 1).any() or (lens > T).any():
-        raise ValueError(f"every length must be in [1, {T}] (the padded length); got {lens.tolist()}")
-    return lens
 
 
 def importance_scores(attn, *, causal: bool = True, lengths: Sequence[int] | None = None) -> np.ndarray:

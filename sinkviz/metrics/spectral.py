@@ -35,7 +35,7 @@ from typing import Any, Literal
 
 import numpy as np
 
-from ._ruscio_util import as_square, causal_visible_mask
+from ._validate import as_square, visibility_mask
 
 __all__ = [
     "PUBLISHED_THRESHOLDS",
@@ -178,7 +178,7 @@ def graph_metrics_corrected(avg_attention: Any, tau: float = 0.01, *, causal: bo
     if causal is None:
         causal = bool(np.all(np.triu(a, 1) == 0)) and n > 1
     b = (a > tau).astype(float)
-    vis = causal_visible_mask(n, causal)
+    vis = visibility_mask(n, causal)
     b_off = b.copy()
     np.fill_diagonal(b_off, 0.0)
     indeg = b_off.sum(axis=0)

@@ -11,7 +11,7 @@ Two variants, both named:
   ``[len(dgm) for dgm in dgms]`` — counts of persistence pairs (the infinite H0 bar included),
   not Betti numbers at a scale.
 
-  Artefact (papers.md §B.2, design.md pitfall 9): ripser reads a dense distance matrix only
+  Artefact (ripser.py's dense path; Ruscio et al.'s topology.ipynb): ripser reads a dense distance matrix only
   through its strict upper triangle (i < j), and a nonzero diagonal switches it to the sparse
   path where diagonal entries become vertex birth times. For causal attention the upper
   triangle of 1 − Ā is all ones, so every vertex is born at 1 − Ā_ii, every finite H0 bar
@@ -38,7 +38,7 @@ from typing import Any, Literal, Sequence
 
 import numpy as np
 
-from ._ruscio_util import as_head_stack, as_square
+from ._validate import as_head_stack, as_square
 
 __all__ = [
     "PersistenceResult",

@@ -1,0 +1,1 @@
+"""Figure factories: metric results in, styled plotly figures out (one style, in plots.style)."""

@@ -1,6 +1,9 @@
-"""Reference-frame figures for Ruscio et al. (NeurIPS 2025): the per-layer evidence behind a frame verdict
-(where the sinks sit, by position and by token string) and frame statistics across training checkpoints.
-Factories take ``sinkviz.metrics.frames.FrameVerdict`` / ``frame_statistics_over_training`` rows."""
+"""Reference-frame figures of Ruscio et al. (NeurIPS 2025): frame verdicts and frame statistics over training.
+
+The per-layer evidence behind a frame verdict (where the sinks sit, by position and by token string) and
+frame statistics across training checkpoints. Factories take ``sinkviz.metrics.frames.FrameVerdict`` /
+``frame_statistics_over_training`` rows.
+"""
 from __future__ import annotations
 
 from typing import Any, Mapping, Sequence
@@ -57,7 +60,7 @@ def frames_over_training_figure(rows: Sequence[Mapping[str, Any]], *, title: str
                                 log_x: bool = True, step_labels: Sequence[str] | None = None,
                                 height: int = 420, width: int = 720) -> go.Figure:
     """Layer-averaged sink rate and start / end / interior shares vs training step, with the model verdict
-    letter at each step (rows of ``frame_statistics_over_training`` or ``sinkviz.ruscio.frames_over_training``);
+    letter at each step (rows of ``frame_statistics_over_training`` or ``sinkviz.papers.ruscio2025.frames_over_training``);
     if the rows carry RMT medians (``published_spectral_gap``, ``corrected_marchenko_pastur_ks``) they are
     drawn in a second panel. On a log axis step 0 is drawn at half the smallest positive step.
     ``step_labels`` (one per row) switches to a categorical axis, e.g. ``["init", "trained"]``."""

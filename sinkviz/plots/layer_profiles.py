@@ -1,6 +1,9 @@
-"""Per-layer profiles for Ruscio et al. (NeurIPS 2025): any metric's mean ± sd per layer, published and
-corrected side by side, with the authors' Results_sample values overlaid on a relative-depth axis; and the
-Fisher-trace bars. Factories take the rows of ``sinkviz.ruscio.summarize`` (or equivalent dicts)."""
+"""Per-layer profile figures of Ruscio et al. (NeurIPS 2025): metric means per layer and Fisher traces.
+
+Any metric's mean ± sd per layer, published and corrected side by side, with the authors' Results_sample
+values overlaid on a relative-depth axis; and the Fisher-trace bars. Factories take the rows of
+``sinkviz.papers.ruscio2025.summarize`` (or equivalent dicts).
+"""
 from __future__ import annotations
 
 from typing import Any, Mapping, Sequence

@@ -1,6 +1,9 @@
-"""Line figures of Gu et al. (ICLR 2025): norms per block (Fig. 2 top, Figs 11–14), Sink vs token length
-(Fig. 3), Sink vs model size (Fig. 4 left), massive-activation ratio per block (Figs 7, 8, 29) and Sink_k vs
-position k (Fig. 5 middle).  Every factory takes metric results and returns a styled ``go.Figure``."""
+"""Line figures of Gu et al. (ICLR 2025): norms, Sink vs length and size, massive activations, Sink_k.
+
+Norms per block (Fig. 2 top, Figs 11–14), Sink vs token length (Fig. 3), Sink vs model size (Fig. 4 left),
+massive-activation ratio per block (Figs 7, 8, 29) and Sink_k vs position k (Fig. 5 middle). Every factory
+takes metric results and returns a styled ``go.Figure``.
+"""
 from __future__ import annotations
 
 from typing import Mapping, Sequence

@@ -1,6 +1,9 @@
-"""Key-manifold figures (sinkviz's addition to Gu et al. 2025 §3.1, which has no PCA figure): PCA scatter of
-one KV head's keys with the first token marked, and the share of ‖k₁‖ outside the other keys' principal
-subspace per layer.  Factories take :mod:`sinkviz.metrics.manifold` results."""
+"""Key-manifold figures: PCA of one KV head's keys, and how far the first key lies outside the others.
+
+sinkviz's addition to Gu et al. 2025 §3.1, which has no PCA figure: a PCA scatter of one KV head's keys with
+the first token marked, and the share of ‖k₁‖ outside the other keys' principal subspace per layer.
+Factories take :mod:`sinkviz.metrics.manifold` results.
+"""
 from __future__ import annotations
 
 from typing import Mapping, Sequence

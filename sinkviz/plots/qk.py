@@ -1,6 +1,9 @@
-"""Q·K figures: q·kᵀ, cos(q, k) and ‖q‖‖k‖ heat-maps (Gu et al. 2025, Fig. 2 bottom and Figs 15–18) and the
-RoPE plane decomposition of the logit toward the first key (sinkviz's addition).  Factories take
-:class:`sinkviz.metrics.qk.QKDecomposition` / :func:`sinkviz.metrics.rope.rope_first_vs_rest` results."""
+"""Q·K figures: q·kᵀ, cos(q, k) and ‖q‖‖k‖ heat-maps, and the RoPE plane decomposition toward the first key.
+
+The heat-maps are Gu et al. 2025, Fig. 2 bottom and Figs 15–18; the RoPE decomposition is sinkviz's
+addition. Factories take :class:`sinkviz.metrics.qk.QKDecomposition` /
+:func:`sinkviz.metrics.rope.rope_first_vs_rest` results.
+"""
 from __future__ import annotations
 
 from typing import Mapping, Sequence

@@ -1,7 +1,9 @@
-"""Spectrum figures for Ruscio et al. (NeurIPS 2025) random-matrix analysis: the published eigenvalue
-magnitudes of an attention map next to its diagonal (identical for a causal map) and its singular values,
-and the corrected full-spectrum comparison with the Marchenko–Pastur law. Factories take the dicts of
-``sinkviz.metrics.rmt.rmt_published`` / ``rmt_corrected``."""
+"""Spectrum figures of Ruscio et al. (NeurIPS 2025): eigenvalues and singular values of attention maps.
+
+The published eigenvalue magnitudes of an attention map next to its diagonal (identical for a causal map)
+and its singular values, and the corrected full-spectrum comparison with the Marchenko–Pastur law.
+Factories take the dicts of ``sinkviz.metrics.rmt.rmt_published`` / ``rmt_corrected``.
+"""
 from __future__ import annotations
 
 from typing import Any, Mapping

@@ -1,81 +1,91 @@
-"""One paper style for every sinkviz figure (plotly template ``"sinkviz_paper"``) and small shared helpers.
+"""The one home of sinkviz's figure style: colours, fonts, sizes and column widths, for screen and for paper.
 
-Use it from any figure factory::
+Two named variants share the colours:
 
-    from sinkviz.plots.style import apply_style, titled, SEQUENTIAL
-    fig = go.Figure(...)
-    apply_style(fig, title=titled("Sink vs T", model="smollm2-135m", setting="ε = 0.3, 20 texts"))
+* **screen** (plotly template ``"sinkviz_screen"``, applied by every figure factory through
+  :func:`apply_style`): white background, black mirrored axis lines with outside ticks, a light grid,
+  13 px sans-serif text, readable in a notebook at 100 % zoom;
+* **paper** (:func:`paper_style`, what ``sinkviz.export`` applies to PNG/PDF/SVG files): the figure sized in
+  inches, a single column (3.25 in) or a double column (6.75 in), with 8 pt serif text (Liberation Serif,
+  metric-compatible with Times). Plotly lays figures out in CSS pixels, 96 per inch.
 
-* white background, black mirrored axis lines with outside ticks, a light grid, sans-serif text sized for a
-  two-column paper figure at 100 % zoom;
-* Okabe–Ito colour cycle (colour-blind safe); :data:`SEQUENTIAL` for probabilities and scores,
-  :data:`DIVERGING` (centred at 0) for signed quantities such as q·k;
-* :func:`titled` puts the model and settings under the title, with a "scaled down" flag and the paper's value
-  where the figure does not reproduce the paper's exact setting (COMMON.md rule for notebooks);
-* :func:`save_figure` writes HTML (always) and PNG when the env var ``SINKVIZ_FIGURES_DIR`` (or a directory
-  argument) says where, atomically.
+Colours: the Okabe–Ito cycle (colour-blind safe); :data:`SEQUENTIAL` for probabilities and scores,
+:data:`DIVERGING` (centred at 0) for signed quantities such as q·k. :func:`titled` puts the model and settings
+under a title, with a "scaled down" flag and the paper's value where a figure does not reproduce the paper's
+exact setting; :func:`save_figure` writes a notebook's figures into ``$SINKVIZ_FIGURES_DIR``.
+
+Plotly is imported inside the functions: ``sinkviz.export`` reads the constants here on ``import sinkviz``.
 """
 from __future__ import annotations
 
 import os
 import re
-import tempfile
+from functools import lru_cache
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
-import plotly.graph_objects as go
-import plotly.io as pio
+from sinkviz.errors import InputError
+
+if TYPE_CHECKING:
+    import plotly.graph_objects as go
 
 __all__ = [
-    "TEMPLATE_NAME",
-    "COLORS",
-    "SEQUENTIAL",
-    "DIVERGING",
-    "FONT_FAMILY",
-    "apply_style",
-    "titled",
-    "add_caption",
-    "legend_in_title_band",
-    "save_figure",
-    "paper_template",
+    "COLORS", "SEQUENTIAL", "DIVERGING", "TEMPLATE_NAME", "SCREEN_FONT", "SCREEN_FONT_PX", "PAPER_FONT",
+    "PAPER_FONT_FILE_FAMILY", "PAPER_FONT_PT", "COLUMN_WIDTHS_IN", "CSS_DPI", "MAX_AUTO_HEIGHT_IN",
+    "apply_style", "titled", "add_caption", "legend_in_title_band", "save_figure", "screen_template",
+    "paper_style", "width_inches",
 ]
 
-TEMPLATE_NAME = "sinkviz_paper"
-FONT_FAMILY = "Liberation Sans, Arial, DejaVu Sans, Helvetica, sans-serif"
 #: Okabe–Ito palette (colour-blind safe), black last.
 COLORS = ["#0072B2", "#D55E00", "#009E73", "#CC79A7", "#E69F00", "#56B4E9", "#F0E442", "#000000"]
 SEQUENTIAL = "Viridis"
 DIVERGING = "RdBu_r"
-_BASE_FONT = 13
+
+# ---- the screen variant
+TEMPLATE_NAME = "sinkviz_screen"
+SCREEN_FONT = "Liberation Sans, Arial, DejaVu Sans, Helvetica, sans-serif"
+SCREEN_FONT_PX = 13
+
+# ---- the paper variant
+PAPER_FONT = "Liberation Serif, Times New Roman, Times, Nimbus Roman, DejaVu Serif, serif"
+PAPER_FONT_FILE_FAMILY = "Liberation Serif"  # the family whose font file an SVG export embeds
+PAPER_FONT_PT = 8.0
+COLUMN_WIDTHS_IN = {"single": 3.25, "double": 6.75}
+CSS_DPI = 96.0  # plotly's pixels are CSS pixels
+POINTS_PER_INCH = 72.0
+MAX_AUTO_HEIGHT_IN = 9.0  # a tall on-screen figure is cut to a page
 
 
-def paper_template() -> go.layout.Template:
-    """The plotly template behind every sinkviz figure."""
+@lru_cache(maxsize=1)
+def screen_template() -> go.layout.Template:
+    """The plotly template of the screen variant, registered as :data:`TEMPLATE_NAME` on first use."""
+    import plotly.graph_objects as go
+    import plotly.io as pio
+
     axis = dict(
         showline=True, linecolor="black", linewidth=1, mirror=True, ticks="outside", ticklen=4,
         tickcolor="black", showgrid=True, gridcolor="#E5E5E5", zeroline=False, title=dict(standoff=6),
         automargin=True,
     )
+    colorbar = dict(outlinewidth=1, outlinecolor="black", ticks="outside", thickness=14)
     layout = go.Layout(
-        font=dict(family=FONT_FAMILY, size=_BASE_FONT, color="black"),
-        title=dict(font=dict(size=_BASE_FONT + 3), x=0.0, xanchor="left", xref="paper"),
+        font=dict(family=SCREEN_FONT, size=SCREEN_FONT_PX, color="black"),
+        title=dict(font=dict(size=SCREEN_FONT_PX + 3), x=0.0, xanchor="left", xref="paper"),
         paper_bgcolor="white",
         plot_bgcolor="white",
         colorway=COLORS,
         xaxis=axis,
         yaxis=axis,
-        legend=dict(bgcolor="rgba(255,255,255,0.8)", borderwidth=0, font=dict(size=_BASE_FONT - 1)),
+        legend=dict(bgcolor="rgba(255,255,255,0.8)", borderwidth=0, font=dict(size=SCREEN_FONT_PX - 1)),
         margin=dict(l=60, r=20, t=80, b=55),
-        coloraxis=dict(colorbar=dict(outlinewidth=1, outlinecolor="black", ticks="outside", thickness=14)),
-        hoverlabel=dict(font=dict(family=FONT_FAMILY)),
+        coloraxis=dict(colorbar=colorbar),
+        hoverlabel=dict(font=dict(family=SCREEN_FONT)),
     )
     template = go.layout.Template(layout=layout)
-    template.data.heatmap = [go.Heatmap(colorbar=dict(outlinewidth=1, outlinecolor="black", ticks="outside",
-                                                      thickness=14))]
+    template.data.heatmap = [go.Heatmap(colorbar=colorbar)]
     template.data.scatter = [go.Scatter(line=dict(width=2), marker=dict(size=7))]
+    pio.templates[TEMPLATE_NAME] = template
     return template
-
-
-pio.templates[TEMPLATE_NAME] = paper_template()
 
 
 def titled(title: str, *, model: str | None = None, setting: str | None = None, paper: str | None = None,
@@ -93,20 +103,20 @@ def titled(title: str, *, model: str | None = None, setting: str | None = None, 
         parts.append("scaled down" if scaled_down is True else f"scaled down: {scaled_down}")
     if paper:
         parts.append(f"paper: {paper}")
-    lines_: list[str] = []
+    lines: list[str] = []
     for part in parts:  # wrap the subtitle so it never runs past a narrow figure
-        if lines_ and len(lines_[-1]) + 3 + len(part) <= wrap:
-            lines_[-1] += " · " + part
+        if lines and len(lines[-1]) + 3 + len(part) <= wrap:
+            lines[-1] += " · " + part
         else:
-            lines_.append(part)
-    span = f"<span style='font-size:{_BASE_FONT - 1}px;color:#444'>"
-    return "<br>".join([title] + [f"{span}{line}</span>" for line in lines_])
+            lines.append(part)
+    span = f"<span style='font-size:{SCREEN_FONT_PX - 1}px;color:#444'>"
+    return "<br>".join([title] + [f"{span}{line}</span>" for line in lines])
 
 
 def apply_style(fig: go.Figure, *, title: str | None = None, width: int | None = None,
                 height: int | None = None) -> go.Figure:
-    """Apply the paper template (in place) and optionally set title and size; returns ``fig``."""
-    fig.update_layout(template=TEMPLATE_NAME)
+    """Apply the screen template (in place) and optionally set title and size; returns ``fig``."""
+    fig.update_layout(template=screen_template())
     if title is not None:
         fig.update_layout(title_text=title)
     text = fig.layout.title.text or ""
@@ -131,9 +141,90 @@ def add_caption(fig: go.Figure, text: str) -> go.Figure:
     lines = text.count("<br>") + 1
     bottom = 55 + 18 * lines
     fig.add_annotation(text=text, xref="paper", yref="paper", x=0.0, y=0.0, xanchor="left", yanchor="top",
-                       yshift=-42, showarrow=False, align="left", font=dict(size=_BASE_FONT - 2, color="#333"))
+                       yshift=-42, showarrow=False, align="left", font=dict(size=SCREEN_FONT_PX - 2, color="#333"))
     fig.update_layout(margin=dict(b=bottom))
     return fig
+
+
+# ---------------------------------------------------------------------------------------------------------
+# the paper variant
+
+
+def width_inches(width: str | float | None) -> float | None:
+    """``"single"`` (3.25 in), ``"double"`` (6.75 in) or a number of inches; None keeps the figure's width."""
+    if width is None:
+        return None
+    if isinstance(width, str):
+        if width not in COLUMN_WIDTHS_IN:
+            raise InputError(f"width={width!r}: use 'single' (3.25 in), 'double' (6.75 in) or a number of inches.")
+        return COLUMN_WIDTHS_IN[width]
+    value = float(width)
+    if not 0.5 <= value <= 40:
+        raise InputError(f"width={width!r} inches is implausible: give a width between 0.5 and 40 inches.")
+    return value
+
+
+def paper_style(fig: Any, width: str | float | None = "single", height: float | None = None,
+                style: str | dict | None = "paper") -> go.Figure:
+    """A copy of ``fig`` sized in inches (at 96 CSS px per inch) and, for ``style="paper"``, with 8 pt serif text.
+
+    Height: ``height`` inches if given, else the figure's own aspect ratio (layout width/height) when it has
+    one, else 0.75 x width, at most :data:`MAX_AUTO_HEIGHT_IN`. ``style=None`` keeps the figure's fonts and
+    colours; a dict is applied to the layout after the paper style.
+    """
+    import plotly.graph_objects as go
+
+    if style is not None and not isinstance(style, dict) and style != "paper":
+        raise InputError(f"style={style!r}: use 'paper', None (the figure as it is) or a dict of layout settings.")
+    fig = go.Figure(fig)
+    own_w, own_h = fig.layout.width, fig.layout.height
+    w_px, h_px = _size_px(width_inches(width), height, own_w, own_h)
+    fig.update_layout(width=round(w_px), height=round(h_px))
+    if style is None:
+        return fig
+    _paper_fonts(fig, shrink=(w_px / own_w) if own_w else 1.0)
+    if isinstance(style, dict):
+        fig.update_layout(**style)
+    return fig
+
+
+def _size_px(w_in: float | None, height_in: float | None, own_w: float | None,
+             own_h: float | None) -> tuple[float, float]:
+    if w_in is None:
+        return own_w or 700, (height_in * CSS_DPI) if height_in else (own_h or 500)
+    w_px = w_in * CSS_DPI
+    if height_in:
+        return w_px, float(height_in) * CSS_DPI
+    h_px = w_px * own_h / own_w if own_w and own_h else 0.75 * w_px
+    return w_px, min(h_px, MAX_AUTO_HEIGHT_IN * CSS_DPI)
+
+
+def _paper_fonts(fig: go.Figure, shrink: float) -> None:
+    """Serif text at :data:`PAPER_FONT_PT`, white background, margins shrunk with the figure (in place)."""
+    px = PAPER_FONT_PT * CSS_DPI / POINTS_PER_INCH
+    margin = fig.layout.margin
+    fig.update_layout(
+        font=dict(family=PAPER_FONT, size=px, color="black"),
+        title=dict(font=dict(family=PAPER_FONT, size=px * 1.1)),
+        paper_bgcolor="white", plot_bgcolor="white",
+        margin=dict(l=_scaled(margin.l, shrink, 40), r=_scaled(margin.r, shrink, 10),
+                    t=_scaled(margin.t, shrink, 28), b=_scaled(margin.b, shrink, 36)),
+    )
+    fig.update_xaxes(automargin=True, tickfont=dict(size=px * 0.9))
+    fig.update_yaxes(automargin=True, tickfont=dict(size=px * 0.9))
+    for annotation in fig.layout.annotations or ():
+        annotation.font.size = px * 0.9
+        annotation.font.family = PAPER_FONT
+    fig.update_traces(colorbar=dict(thickness=8, tickfont=dict(size=px * 0.9)),
+                      selector=lambda t: hasattr(t, "colorbar"))
+
+
+def _scaled(value: float | None, factor: float, default: float) -> float:
+    return max(4.0, (value if value is not None else default) * min(1.0, max(factor, 0.4)))
+
+
+# ---------------------------------------------------------------------------------------------------------
+# notebooks' figure files
 
 
 def _safe_name(name: str) -> str:
@@ -143,52 +234,19 @@ def _safe_name(name: str) -> str:
     return stem
 
 
-def _atomic_write(path: Path, write) -> None:
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=path.suffix)
-    os.close(fd)
-    try:
-        write(tmp)
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
-
-
 def save_figure(fig: go.Figure, name: str, directory: str | os.PathLike | None = None, *,
-                formats: tuple[str, ...] = ("html", "png"), scale: float = 2.0) -> list[Path]:
-    """Write ``fig`` as ``<directory>/<name>.<fmt>`` for each format, atomically.
+                formats: tuple[str, ...] = ("html", "png"), dpi: int = 300) -> list[Path]:
+    """Write ``fig`` as ``<directory>/<name>.<fmt>`` for each format through ``sinkviz.export`` (atomically,
+    replacing older files), at the figure's own size and in its own (screen) style.
 
     ``directory`` defaults to the env var ``SINKVIZ_FIGURES_DIR``; with neither, nothing is written and ``[]`` is
-    returned (so notebooks can call it unconditionally).  Static formats go through ``sinkviz.export`` when the
-    package provides it, else plotly/kaleido (which needs Chromium: ``apt-get install chromium``).
+    returned (so notebooks can call it unconditionally). PNG/PDF/SVG need Chromium (``apt-get install chromium``).
     """
+    from sinkviz.export import export  # export applies this module's paper variant; imported when used
+
     target = directory if directory is not None else os.environ.get("SINKVIZ_FIGURES_DIR")
     if not target:
         return []
-    folder = Path(target)
-    folder.mkdir(parents=True, exist_ok=True)
     stem = _safe_name(name)
-    written = []
-    for fmt in formats:
-        path = folder / f"{stem}.{fmt}"
-        if fmt == "html":
-            _atomic_write(path, lambda tmp: fig.write_html(tmp, include_plotlyjs=True, full_html=True))
-        else:
-            _atomic_write(path, lambda tmp, fmt=fmt: _write_static(fig, tmp, fmt, scale))
-        written.append(path)
-    return written
-
-
-def _write_static(fig: go.Figure, tmp: str, fmt: str, scale: float) -> None:
-    try:
-        import sinkviz
-
-        export = getattr(sinkviz, "export", None)
-    except ImportError:  # pragma: no cover - sinkviz is always importable from here
-        export = None
-    if export is not None:  # the package's exporter picks the format from the file suffix; keep our size/style
-        export(fig, tmp, width=None, style=None, overwrite=True)
-        return
-    fig.write_image(tmp, format=fmt, scale=scale)
+    return [export(fig, Path(target) / f"{stem}.{fmt}", width=None, style=None, dpi=dpi, overwrite=True)
+            for fmt in formats]

@@ -1,5 +1,8 @@
-"""Tables of measured vs reported numbers (Gu et al. 2025 Tables 1 and 7), as a plotly table figure (exportable
-like any figure) and as Markdown text for notebooks."""
+"""Tables of measured vs reported numbers, as a plotly table figure and as Markdown text.
+
+Used for Gu et al. 2025 Tables 1 and 7 and the lab's tables; the figure exports like any figure, the Markdown
+goes into notebooks.
+"""
 from __future__ import annotations
 
 from typing import Sequence

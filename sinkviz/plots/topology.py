@@ -1,5 +1,7 @@
-"""Persistence figures for Ruscio et al. (NeurIPS 2025) topology analysis: persistence diagrams (published
-vs corrected, side by side) and Betti curves. Factories take ``sinkviz.metrics.topology`` results."""
+"""Persistence figures of Ruscio et al. (NeurIPS 2025): persistence diagrams and Betti curves.
+
+Diagrams published vs corrected, side by side. Factories take ``sinkviz.metrics.topology`` results.
+"""
 from __future__ import annotations
 
 from typing import Mapping, Sequence

@@ -16,12 +16,9 @@ from __future__ import annotations
 from functools import lru_cache
 from typing import Any
 
-#: plotly's Viridis stops, so the canvas and the exported plotly figure use the same colours.
-VIRIDIS = ["#440154", "#482878", "#3e4989", "#31688e", "#26828e", "#1f9e89", "#35b779", "#6ece58", "#b5de2b",
-           "#fde725"]
 
 _ESM = r"""
-const VIRIDIS = __VIRIDIS__;
+const STOPS = __STOPS__;
 function lut(stops) {
   const rgb = stops.map((h) => [1, 3, 5].map((k) => parseInt(h.slice(k, k + 2), 16)));
   const out = new Uint8ClampedArray(256 * 3);
@@ -31,7 +28,7 @@ function lut(stops) {
   }
   return out;
 }
-const LUT = lut(VIRIDIS);
+const LUT = lut(STOPS);
 const fmt = (v) => (Math.abs(v) >= 1000 || (Math.abs(v) < 0.001 && v !== 0)) ? v.toExponential(2) : +v.toPrecision(4) + "";
 function el(tag, cls, parent, style) {
   const e = document.createElement(tag);
@@ -162,9 +159,16 @@ export default { render };
 
 
 def widget_module() -> str:
+    """The widget's ES module, its colour table made from the stops of the sequential colour scale that the
+    plotly figures use (``sinkviz.plots.style.SEQUENTIAL``), so the canvas and an export look the same."""
     import json
 
-    return _ESM.replace("__VIRIDIS__", json.dumps(VIRIDIS))
+    from plotly.colors import get_colorscale
+
+    from sinkviz.plots.style import SEQUENTIAL
+
+    stops = [colour for _, colour in get_colorscale(SEQUENTIAL)]
+    return _ESM.replace("__STOPS__", json.dumps(stops))
 
 
 @lru_cache(maxsize=None)  # one class per process: anywidget classes are built lazily, once

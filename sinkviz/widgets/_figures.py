@@ -12,6 +12,7 @@ from typing import Any
 import numpy as np
 import plotly.graph_objects as go
 
+from sinkviz.plots.style import SCREEN_FONT_PX, SEQUENTIAL
 from sinkviz.widgets._slices import MapSlice
 
 MAP_PX = 560
@@ -26,7 +27,7 @@ def overview_figure(alpha: np.ndarray, layers: list[int], heads: list[int], sele
     fig = go.Figure()
     fig.add_trace(go.Heatmap(
         z=np.asarray(alpha, dtype=np.float32), x=list(heads), y=list(layers), zmin=0.0, zmax=1.0,
-        colorscale="Viridis", colorbar=dict(title=dict(text="\u03b1\u2081"), thickness=10, len=0.9),
+        colorscale=SEQUENTIAL, colorbar=dict(title=dict(text="\u03b1\u2081"), thickness=10, len=0.9),
         hovertemplate="layer %{y}, head %{x}<br>\u03b1\u2081 = %{z:.3f}<extra>click to select</extra>",
         xgap=1, ygap=1, name="alpha1",
         meta=dict(canvas=[max(120, 26 * len(heads)), max(160, min(520, 14 * n_layers))], hover_x="head",
@@ -38,7 +39,7 @@ def overview_figure(alpha: np.ndarray, layers: list[int], heads: list[int], sele
                     line=dict(width=2.5, color="#ff3b30")),
     ))
     fig.update_layout(
-        title=dict(text=title, font=dict(size=13), x=0.02),
+        title=dict(text=title, font=dict(size=SCREEN_FONT_PX), x=0.02),
         width=OVERVIEW_WIDTH_PX, height=max(320, min(640, 110 + 16 * n_layers)),
         margin=dict(l=50, r=10, t=40, b=40),
         xaxis=dict(title="head", tickmode="array", tickvals=list(heads), constrain="domain"),
@@ -79,7 +80,7 @@ def map_patch(view: MapSlice, title: str) -> tuple[dict[str, Any], dict[str, Any
 def map_figure(view: MapSlice, title: str) -> go.Figure:
     """The attention map of one head: queries down, keys across, only visible entries drawn."""
     trace, layout = map_patch(view, title)
-    fig = go.Figure(go.Heatmap(colorscale="Viridis", hoverongaps=False, name="attention", **trace))
+    fig = go.Figure(go.Heatmap(colorscale=SEQUENTIAL, hoverongaps=False, name="attention", **trace))
     fig.update_layout(
         width=MAP_PX, height=MAP_PX, margin=dict(l=90, r=10, t=40, b=90), plot_bgcolor="white",
         xaxis=dict(type="category", title="key", tickangle=-60, tickfont=dict(size=9), constrain="domain"),
@@ -87,5 +88,5 @@ def map_figure(view: MapSlice, title: str) -> go.Figure:
                    scaleanchor="x", constrain="domain"),
         **layout,
     )
-    fig.update_layout(title=dict(font=dict(size=13), x=0.02))
+    fig.update_layout(title=dict(font=dict(size=SCREEN_FONT_PX), x=0.02))
     return fig

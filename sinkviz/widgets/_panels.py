@@ -1,8 +1,9 @@
-"""The explorer's analysis panels (QK, key-manifold PCA, persistence, frame verdict, bertviz).
+"""The explorer's analysis panels (QK, key-manifold PCA, persistence, frame verdict, bertviz), built when opened.
 
 Each panel is computed only while it is open (an Accordion starts closed), and again when the selected
 head changes while it is open. The figures come from `sinkviz.plots` and the numbers from `sinkviz.metrics`;
-nothing is computed here that those modules do not provide. A panel whose module is missing says so.
+nothing is computed here that those modules do not provide. Their modules are imported when a panel first
+opens (scikit-learn and ripser are slow to import). A panel that cannot be shown for a trace says why.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ TOPOLOGY_MAX_POINTS = 96
 
 
 class PanelUnavailable(Exception):
-    """The panel cannot be shown for this trace (missing module, missing capture, too long...)."""
+    """The panel cannot be shown for this trace (missing capture, too long...)."""
 
 
 @dataclass
@@ -29,15 +30,6 @@ class Panel:
     per_head: bool = True  # rebuilt when the head changes (else only when the layer changes)
 
 
-def _need(module: str, what: str):
-    import importlib
-
-    try:
-        return importlib.import_module(module)
-    except ImportError as exc:
-        raise PanelUnavailable(f"{what} needs {module}, which this version of sinkviz does not have") from exc
-
-
 def _need_qk(ex) -> None:
     if not ex.trace.queries:
         raise PanelUnavailable("this trace holds no queries/keys (traced without 'qk')")
@@ -45,8 +37,9 @@ def _need_qk(ex) -> None:
 
 def _qk(ex) -> Any:
     """Gu et al. 2025 sec. 3.1 / Fig. 2 (bottom): cos(q_t, k_j) and |q_t||k_j| of the selected head."""
-    metrics = _need("sinkviz.metrics.qk", "the QK panel")
-    plots = _need("sinkviz.plots.qk", "the QK panel")
+    from sinkviz.metrics import qk as metrics
+    from sinkviz.plots import qk as plots
+
     _need_qk(ex)
     tr, layer, head = ex.trace, ex.layer, ex.head
     n = tr.n_tokens()
@@ -63,8 +56,9 @@ def _qk(ex) -> Any:
 
 def _manifold(ex) -> Any:
     """Gu et al. 2025: PCA of one KV head's keys, the first token's key marked."""
-    metrics = _need("sinkviz.metrics.manifold", "the key-manifold panel")
-    plots = _need("sinkviz.plots.manifold", "the key-manifold panel")
+    from sinkviz.metrics import manifold as metrics
+    from sinkviz.plots import manifold as plots
+
     _need_qk(ex)
     tr, layer = ex.trace, ex.layer
     kv = tr.info.kv_head_of[ex.head]
@@ -76,8 +70,9 @@ def _manifold(ex) -> Any:
 
 def _topology(ex) -> Any:
     """Ruscio et al.: persistence of the selected head's map, as published and corrected."""
-    metrics = _need("sinkviz.metrics.topology", "the persistence panel")
-    plots = _need("sinkviz.plots.topology", "the persistence panel")
+    from sinkviz.metrics import topology as metrics
+    from sinkviz.plots import topology as plots
+
     a = ex.trace.attention(ex.layer, ex.head)
     published = metrics.persistence_published(a)
     corrected = metrics.persistence_corrected(a, max_points=min(a.shape[0], TOPOLOGY_MAX_POINTS))
@@ -88,8 +83,9 @@ def _topology(ex) -> Any:
 
 def _frames(ex) -> Any:
     """Ruscio et al.: where each layer's sinks sit (start / end / interior) and the frame verdict."""
-    metrics = _need("sinkviz.metrics.frames", "the frame verdict")
-    plots = _need("sinkviz.plots.frames", "the frame verdict")
+    from sinkviz.metrics import frames as metrics
+    from sinkviz.plots import frames as plots
+
     tr = ex.trace
     n = tr.n_tokens()
     cached = getattr(ex, "_frame_cache", None)

@@ -13,6 +13,8 @@ from typing import Iterable, Literal
 
 import numpy as np
 
+from sinkviz.metrics import visibility_mask
+
 #: Maps with more tokens than this are shown pooled (or windowed): a 1k x 1k heat-map is the most a browser
 #: redraws without stalling, and more rows than screen pixels show nothing more.
 MAX_DISPLAY_TOKENS = 1024
@@ -123,7 +125,7 @@ def head_map(
     if len(tokens) != n:
         raise ValueError(f"{len(tokens)} tokens for a {n} x {n} map")
     if visible is None:
-        visible = np.tril(np.ones((n, n), dtype=bool)) if causal else np.ones((n, n), dtype=bool)
+        visible = visibility_mask(n, causal)
     z = np.where(visible & np.isfinite(a), a, np.nan).astype(np.float32)
     labels = token_labels(tokens)
     x_labels, y_labels, note = labels, labels, ""

@@ -16,13 +16,14 @@ a standalone page: ``view.save("figures/head_view.html")``.
 
 from __future__ import annotations
 
+import os
 import re
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 from typing import Sequence
 
-
+from sinkviz._files import atomic_write
 from sinkviz.errors import InputError, MissingDependencyError
 
 VENDOR = Path(__file__).parent / "vendor"
@@ -86,15 +87,12 @@ class BertvizView:
         return ("<!DOCTYPE html>\n<html>\n<head><meta charset=\"utf-8\"><title>" + self.title + "</title></head>\n"
                 "<body style=\"background:white\">\n" + self.fragment + "\n</body>\n</html>\n")
 
-    def save(self, path, *, overwrite: bool = False) -> Path:
-        from sinkviz.export import atomic_write
-
+    def save(self, path: str | os.PathLike, *, overwrite: bool = False) -> Path:
+        """Write the standalone page; an existing file is kept unless ``overwrite`` (`OutputExistsError`)."""
         path = Path(path)
         if path.suffix.lower() not in (".html", ".htm"):
             raise InputError(f"A bertviz view saves as HTML; {path.name!r} does not end in .html.")
-        if path.exists() and not overwrite:
-            raise FileExistsError(f"{path} already exists; pass overwrite=True to replace it.")
-        return atomic_write(path, self.to_html().encode("utf-8"), overwrite=overwrite)
+        return atomic_write(path, self.to_html(), overwrite=overwrite)
 
 
 def _attention_for(trace, sample: int, include_layers: Sequence[int] | None):

@@ -19,31 +19,25 @@ import ipywidgets as widgets
 import numpy as np
 
 from sinkviz.errors import SinkvizError
+from sinkviz.metrics import visibility_mask
 from sinkviz.widgets import _figures, _panels
-from sinkviz.widgets._render import (
-    CanvasView,
-    FigureWidgetView,
-    PlotlyWidgetView,
-    figurewidget_available,
-    make_view,
-)
+from sinkviz.widgets._render import anywidget_available, make_view
 from sinkviz.widgets._slices import MAX_DISPLAY_TOKENS, POOLED_SIDE, first_token_importance, head_map
 
 #: What the explorer captures: attention for the maps, q/k for logits and the QK panel, hidden states for
 #: the frame verdict. Values are not needed.
 EXPLORER_CAPTURE = ("attn", "qk", "hidden")
-#: The attention map's renderer, chosen by measuring both in Chromium (benchmarks/bench_explorer.py;
-#: benchmarks/results/explorer.json): for T = 512 an in-place FigureWidget update was 3-4x faster than
-#: re-rendering a go.Figure into an Output, which also sends its whole output (2 MB) back to the kernel on
-#: every move. See FigureWidgetView.resync for the one trap of FigureWidget (a 537 MB report on a new view).
-DEFAULT_MAP_RENDER = "canvas"
 
 _ERROR_STYLE = "color:#8b0000;background:#fff0f0;border:1px solid #e0a0a0;padding:4px 8px;border-radius:3px"
 _INFO_STYLE = "color:#333;background:#f6f6f6;padding:4px 8px;border-radius:3px"
 
 
 class Explorer(widgets.VBox):
-    """The explorer widget. Build it with `sinkviz.explore(...)`; it is an `ipywidgets.VBox`."""
+    """The explorer widget. Build it with `sinkviz.explore(...)`; it is an `ipywidgets.VBox`.
+
+    ``render`` picks the map's view (`sinkviz.widgets._render.make_view`: "auto", "canvas", "anywidget",
+    "figurewidget" or "output"); the overview always uses the default view.
+    """
 
     def __init__(
         self,
@@ -61,8 +55,6 @@ class Explorer(widgets.VBox):
         device: str = "auto",
         dtype: str = "auto",
     ):
-        from sinkviz.models import DEFAULT_MODEL, REGISTRY
-
         super().__init__()
         self.loaded = None
         self.trace = None
@@ -75,10 +67,16 @@ class Explorer(widgets.VBox):
         self.update_seconds: list[float] = []  # Python-side time of each map update (benchmark reads it)
         self._syncing = False
 
-        model_name = getattr(model, "name", None) or (str(model) if model is not None else None)
-        if trace is not None and model_name is None:
-            model_name = trace.model_name
-        # ---- controls
+        self._build_controls(_model_name(model, trace), text, values, scale)
+        self._build_views(render)
+        self._wire()
+        self._lay_out()
+        self._start(model, text, trace, layer, head)
+
+    # ------------------------------------------------------------------ construction
+    def _build_controls(self, model_name: str | None, text: str | None, values: str, scale: str) -> None:
+        from sinkviz.models import DEFAULT_MODEL, REGISTRY
+
         self.model_box = widgets.Combobox(
             value=model_name or DEFAULT_MODEL, options=list(REGISTRY), ensure_option=False,
             placeholder="registry name, local folder or hub id", description="model",
@@ -90,6 +88,8 @@ class Explorer(widgets.VBox):
         self.status = widgets.HTML(layout=widgets.Layout(width="100%"))
         self.layer_slider = widgets.IntSlider(value=0, min=0, max=0, description="layer", continuous_update=False)
         self.head_slider = widgets.IntSlider(value=0, min=0, max=0, description="head", continuous_update=False)
+        self.layer_slider.add_class("sinkviz-layer-slider")
+        self.head_slider.add_class("sinkviz-head-slider")
         self.values_toggle = widgets.ToggleButtons(options=["probabilities", "logits"], value=values,
                                                    style={"button_width": "112px"})
         self.scale_toggle = widgets.ToggleButtons(options=["0-1", "0-max", "log10"], value=scale,
@@ -107,23 +107,16 @@ class Explorer(widgets.VBox):
         self.export_button = widgets.Button(description="Export", icon="download",
                                             tooltip="Write the current map (.pdf .png .svg .html)")
 
-        # ---- figures
-        empty = _figures.map_figure(head_map(np.zeros((1, 1)), [""], causal=True), "no trace yet")
-        map_render = DEFAULT_MAP_RENDER if render == "auto" else render
-        if map_render in ("canvas", "anywidget", "figurewidget") and not figurewidget_available():
-            map_render = "output"
-        self.map_view = make_view(empty, map_render)
-        self.overview_view = make_view(
-            _figures.overview_figure(np.zeros((1, 1)), [0], [0], (0, 0)),
-            "canvas" if figurewidget_available() else "output", config={"displayModeBar": False})
-        self.overview_view.on_click(self._on_overview_click)
+    def _build_views(self, render: str) -> None:
+        empty_map = _figures.map_figure(head_map(np.zeros((1, 1)), [""], causal=True), "no trace yet")
+        self.map_view = make_view(empty_map, render)
+        empty_overview = _figures.overview_figure(np.zeros((1, 1)), [0], [0], (0, 0))
+        self.overview_view = make_view(empty_overview, config={"displayModeBar": False})
         self.map_view.widget.add_class("sinkviz-map")
         self.overview_view.widget.add_class("sinkviz-overview")
-        self.layer_slider.add_class("sinkviz-layer-slider")
-        self.head_slider.add_class("sinkviz-head-slider")
         self.panels = _panels.PanelArea(self)
 
-        # ---- wiring
+    def _wire(self) -> None:
         self.run_button.on_click(lambda _: self.set_input(self.text_box.value, self.model_box.value))
         self.layer_slider.observe(self._on_slider, names="value")
         self.head_slider.observe(self._on_slider, names="value")
@@ -131,9 +124,10 @@ class Explorer(widgets.VBox):
         self.scale_toggle.observe(lambda _: self._refresh_map(), names="value")
         self.window_slider.observe(lambda _: self._refresh_map(), names="value")
         self.export_button.on_click(lambda _: self._export_clicked())
+        self.overview_view.on_click(self._on_overview_click)
 
-        click_hint = "" if isinstance(self.overview_view, (CanvasView, PlotlyWidgetView, FigureWidgetView)) else \
-            " (install anywidget to select heads by clicking)"
+    def _lay_out(self) -> None:
+        click_hint = "" if self.overview_view.clickable else " (install anywidget to select heads by clicking)"
         self.children = [
             widgets.HBox([self.model_box, self.run_button]),
             self.text_box,
@@ -150,11 +144,12 @@ class Explorer(widgets.VBox):
             widgets.HBox([self.export_path, self.export_width, self.export_overwrite, self.export_button]),
         ]
         self.add_class("sinkviz-explorer")
-        if figurewidget_available():  # Notebook 7 would take the sliders' arrow keys for its shortcuts (_keys.py)
+        if anywidget_available():  # Notebook 7 would take the sliders' arrow keys for its shortcuts (_keys.py)
             from sinkviz.widgets._keys import key_scope
 
             self.children += (key_scope(".sinkviz-explorer"),)
 
+    def _start(self, model: Any, text: str | None, trace: Any, layer: int | None, head: int | None) -> None:
         if trace is not None:
             self.loaded = model if hasattr(model, "tokenizer") else None
             self._use_trace(trace, layer, head)
@@ -179,7 +174,7 @@ class Explorer(widgets.VBox):
     # ------------------------------------------------------------------ input (one forward pass)
     def set_input(self, text: str, model: Any = None, *, layer: int | None = None, head: int | None = None) -> bool:
         """Trace `text` (with `model`, a name/path or a LoadedModel; default: the current one). False on error."""
-        import sinkviz
+        from sinkviz import capture, models
 
         if not isinstance(text, str) or not text.strip():
             self._error("The text is empty: type at least one word, then press Trace.")
@@ -196,10 +191,10 @@ class Explorer(widgets.VBox):
                     self._error("No model given: choose one from the list or type a name, folder or hub id.")
                     return False
                 self._info(f"Loading {name} ...")
-                loaded = sinkviz.load(name, device=self.device, dtype=self.dtype)
+                loaded = models.load(name, device=self.device, dtype=self.dtype)
             self._info(f"Tracing {len(text)} characters with {loaded.name} ...")
             started = time.perf_counter()
-            tr = sinkviz.trace(loaded, text, capture=EXPLORER_CAPTURE)
+            tr = capture.trace(loaded, text, capture=EXPLORER_CAPTURE)
             seconds = time.perf_counter() - started
         except (SinkvizError, OSError, ValueError, MemoryError, RuntimeError, IndexError, KeyError) as exc:
             self._error(f"{type(exc).__name__}: {exc}")
@@ -233,31 +228,15 @@ class Explorer(widgets.VBox):
             self._syncing = False
         if not self.text_box.value:  # a trace given directly: show its text
             self.text_box.value = "".join(tr.tokens[0])
-        self.overview_view = self._replace_overview()
+        self.overview_view.update(_figures.overview_figure(
+            self.alpha, tr.layers, tr.heads, (self.layer, self.head),
+            title=f"\u03b1\u2081 (first-token importance), {n} tokens"))
         bos = "a BOS token was added" if tr.bos_added else "no BOS token (the sink, if any, is the first real token)"
         self._info(f"{tr.model_name}: {n} tokens, {len(tr.layers)} layers x {len(tr.heads)} heads; {bos}."
                    + (f" {note}." if note else ""))
         best = np.unravel_index(np.nanargmax(self.alpha), self.alpha.shape) if np.isfinite(self.alpha).any() else (0, 0)
         self.select(layer if layer is not None else tr.layers[best[0]],
                     head if head is not None else tr.heads[best[1]], _force=True)
-
-    def _replace_overview(self):
-        tr = self.trace
-        fig = _figures.overview_figure(self.alpha, tr.layers, tr.heads, (self.layer, self.head),
-                                       title=f"\u03b1\u2081 (first-token importance), {tr.n_tokens(0)} tokens")
-        view = self.overview_view
-        if isinstance(view, FigureWidgetView):
-            with view.figure.batch_update():
-                for i, trace in enumerate(fig.data):
-                    props = trace.to_plotly_json()
-                    props.pop("type", None)
-                    view.figure.data[i].update(props, overwrite=False)
-                view.figure.layout.update(fig.layout.to_plotly_json())
-            return view
-        view.patch({k: v for k, v in fig.data[0].to_plotly_json().items() if k != "type"})
-        view.patch({k: v for k, v in fig.data[1].to_plotly_json().items() if k != "type"}, trace_index=1)
-        view.patch({}, fig.layout.to_plotly_json())
-        return view
 
     # ------------------------------------------------------------------ selection (re-slicing only)
     def select(self, layer: int | None = None, head: int | None = None, *, _force: bool = False) -> bool:
@@ -290,7 +269,7 @@ class Explorer(widgets.VBox):
         return True
 
     def _on_slider(self, change) -> None:
-        if getattr(self, "_syncing", False):
+        if self._syncing:
             return
         self.select(self.layer_slider.value, self.head_slider.value)
 
@@ -299,8 +278,6 @@ class Explorer(widgets.VBox):
 
     def current_view(self):
         """The MapSlice now shown (probabilities or logits, masked, pooled or windowed)."""
-        from sinkviz.capture import visibility_mask
-
         tr = self.trace
         layer, head = self.layer, self.head
         values = self.values_toggle.value
@@ -326,11 +303,7 @@ class Explorer(widgets.VBox):
             self._error(f"{type(exc).__name__}: {exc}")
             return
         trace_props, layout_props = _figures.map_patch(view, self._title(view))
-        labels = (tuple(view.x_labels), tuple(view.y_labels))
-        if labels == getattr(self, "_labels_sent", None) and isinstance(self.map_view, FigureWidgetView):
-            del trace_props["x"], trace_props["y"]  # unchanged: plotly keeps them (saves ~40 KB and a re-layout)
         self.map_view.patch(trace_props, layout_props)
-        self._labels_sent = labels
         self.update_seconds.append(time.perf_counter() - started)
 
     # ------------------------------------------------------------------ figures and export
@@ -367,6 +340,13 @@ class Explorer(widgets.VBox):
         return f"<sinkviz Explorer: {state}>"
 
 
+def _model_name(model: Any, trace: Any) -> str | None:
+    """What the model box shows first: the model's name, else the traced model's name, else nothing."""
+    if model is not None:
+        return getattr(model, "name", None) or str(model)
+    return trace.model_name if trace is not None else None
+
+
 def _span(items) -> str:
     items = list(items)
     if items and items == list(range(items[0], items[-1] + 1)):
@@ -379,23 +359,22 @@ def explore(model_or_name: Any = None, text: str | None = None, *, view: str = "
 
     `model_or_name` may also be a `Trace` (then no forward pass is run). Keyword arguments go to `Explorer`:
     `layer`, `head`, `values` ("probabilities"/"logits"), `scale` ("0-1"/"0-max"/"log10"),
-    `display` ("auto"/"full"/"pooled"/"window"), `max_display_tokens`, `render` ("auto"/"figurewidget"/"output"),
-    `device`, `dtype`.
+    `display` ("auto"/"full"/"pooled"/"window"), `max_display_tokens`,
+    `render` ("auto"/"canvas"/"anywidget"/"figurewidget"/"output"), `device`, `dtype`.
 
     `view="bertviz"` / `"bertviz-model"` returns bertviz's head view / model view of the same trace instead,
     with everything it needs inlined (nothing from a CDN).
     """
-    from sinkviz.capture import Trace
+    from sinkviz import capture, models
 
-    trace = model_or_name if isinstance(model_or_name, Trace) else None
+    trace = model_or_name if isinstance(model_or_name, capture.Trace) else None
     if view in ("bertviz", "bertviz-head", "bertviz-model"):
         from sinkviz.widgets import bertviz_view
 
         if trace is None:
-            import sinkviz
-
-            loaded = model_or_name if hasattr(model_or_name, "tokenizer") else sinkviz.load(model_or_name or "smollm2-135m")
-            trace = sinkviz.trace(loaded, text, capture=("attn",))
+            loaded = model_or_name if hasattr(model_or_name, "tokenizer") else \
+                models.load(model_or_name or models.DEFAULT_MODEL)
+            trace = capture.trace(loaded, text, capture=("attn",))
         make = bertviz_view.model_view if view == "bertviz-model" else bertviz_view.head_view
         return make(trace, **{k: v for k, v in kwargs.items() if k in ("layer", "heads", "include_layers")})
     if view != "explorer":

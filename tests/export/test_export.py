@@ -6,18 +6,21 @@ import re
 import struct
 import xml.etree.ElementTree as ET
 
+import importlib
+
 import numpy as np
 import plotly.graph_objects as go
 import pytest
 
-import importlib
-
-# The module, not the function: once sinkviz/__init__.py exports `export`, `import sinkviz.export as E` would
-# bind the function of the same name.
-E = importlib.import_module("sinkviz.export")
+from sinkviz._files import atomic_write
 from sinkviz.errors import InputError, MissingDependencyError
+from sinkviz.plots.style import PAPER_FONT_FILE_FAMILY, paper_style
 from sinkviz.widgets._figures import map_figure
 from sinkviz.widgets._slices import head_map
+
+# The module, not the function: sinkviz/__init__.py exports the function `export`, so `import sinkviz.export
+# as E` would bind the function of the same name.
+E = importlib.import_module("sinkviz.export")
 
 # Chromium is installed by `make test`: a missing one fails the static-export tests, never skips them.
 
@@ -83,7 +86,7 @@ def test_svg_parses_has_size_and_embedded_font(tmp_path, fig):
     assert float(root.get("width")) == pytest.approx(6.75 * 96, abs=1)
     text = out.read_text()
     assert "Liberation Serif" in text
-    if E._font_file(E.PAPER_FONT_FILE_FAMILY) is not None:
+    if E._font_file(PAPER_FONT_FILE_FAMILY) is not None:
         assert "@font-face" in text and "base64," in text
 
 
@@ -112,7 +115,7 @@ def test_failed_write_leaves_no_partial_file(tmp_path):
         raise RuntimeError("renderer died")
 
     with pytest.raises(RuntimeError, match="renderer died"):
-        E.atomic_write(tmp_path / "x.png", half_then_fail)
+        atomic_write(tmp_path / "x.png", half_then_fail, binary=True)
     assert list(tmp_path.iterdir()) == []
 
 
@@ -142,20 +145,20 @@ def test_bad_suffix_width_and_input(tmp_path, fig):
     with pytest.raises(InputError, match="single"):
         E.export(fig, tmp_path / "map.html", width="triple")
     with pytest.raises(InputError, match="single"):
-        E.paper_style(fig, "triple")
+        paper_style(fig, "triple")
     assert list(tmp_path.iterdir()) == []
     with pytest.raises(InputError, match="plotly figure"):
         E.export(object(), tmp_path / "x.html")
 
 
 def test_paper_style_sizes_in_inches(fig):
-    styled = E.paper_style(fig, "single")
+    styled = paper_style(fig, "single")
     assert styled.layout.width == round(3.25 * 96)
     assert styled.layout.font.size == pytest.approx(8 * 96 / 72)
     assert "serif" in styled.layout.font.family
-    tall = E.paper_style(go.Figure(layout=dict(width=300, height=3000)), "single")
+    tall = paper_style(go.Figure(layout=dict(width=300, height=3000)), "single")
     assert tall.layout.height <= 9 * 96  # capped at a page
-    raw = E.paper_style(fig, None, style=None)
+    raw = paper_style(fig, None, style=None)
     assert raw.layout.width == fig.layout.width and raw.layout.font.family == fig.layout.font.family
 
 

@@ -12,7 +12,7 @@ import pytest
 import torch
 
 import sinkviz
-from sinkviz.census import CensusResult, census
+from sinkviz.census import CensusResult, run_census
 from tiny_models import save_tiny
 
 TEXTS = [f"text number {i} " + "abc def ghi jkl mno " * (3 + i % 4) for i in range(7)] + ["short"]
@@ -35,8 +35,8 @@ def assert_same(a: CensusResult, b: CensusResult):
 
 def test_partial_results_merge_to_the_full_run(tiny_llama):
     m = sinkviz.load(str(tiny_llama), device="cpu", progress=False)
-    full = census(m, TEXTS, seq_len=24, n_keys=10)
-    parts = [census(m, TEXTS, seq_len=24, n_keys=10, indices=list(range(r, len(TEXTS), 3))) for r in range(3)]
+    full = run_census(m, TEXTS, seq_len=24, n_keys=10)
+    parts = [run_census(m, TEXTS, seq_len=24, n_keys=10, indices=list(range(r, len(TEXTS), 3))) for r in range(3)]
     merged = CensusResult.merge(parts[::-1])
     assert full.n_samples == 7 and full.n_skipped == 1
     assert_same(merged, full)
@@ -52,7 +52,7 @@ def _free_port() -> int:
 def test_two_processes_with_gloo_equal_one(tiny_llama, tmp_path):
     texts = tmp_path / "texts.txt"
     texts.write_text("\n".join(TEXTS) + "\n")
-    common = [sys.executable, "-m", "sinkviz.census_cli", str(tiny_llama), "--texts", str(texts), "--seq-len", "24",
+    common = [sys.executable, "-m", "sinkviz.census", str(tiny_llama), "--texts", str(texts), "--seq-len", "24",
               "--device", "cpu", "--no-progress", "--n-keys", "10"]
     single = subprocess.run(common + ["--out", str(tmp_path / "one.json"), "--save-arrays", str(tmp_path / "one.npz")],
                             capture_output=True, text=True, timeout=300)
@@ -81,5 +81,5 @@ def test_gather_without_process_group_is_identity(tiny_llama):
 
     assert not torch.distributed.is_initialized()
     m = sinkviz.load(str(tiny_llama), device="cpu", progress=False)
-    res = census(m, TEXTS[:2], seq_len=24, n_keys=10)
+    res = run_census(m, TEXTS[:2], seq_len=24, n_keys=10)
     assert gather_results(res) is res

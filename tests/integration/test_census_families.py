@@ -12,7 +12,7 @@ import pytest
 import torch
 from transformers import AutoModel, AutoModelForCausalLM, Gemma2Config
 
-from sinkviz.census import Census, census
+from sinkviz.census import Census, run_census
 from tiny_models import DECODER_COMMON, ENCODERS, VOCAB, family_configs
 
 T = 20
@@ -100,7 +100,7 @@ def test_census_equals_dense_eager(family):
 def test_sliding_window_counts_follow_the_window():
     model = build("mistral")  # sliding_window = 4 on every layer
     ids, _ = batch()
-    res = census(model, ids[:1], n_keys=N_KEYS)
+    res = run_census(model, ids[:1], n_keys=N_KEYS)
     expect = np.minimum(4, T - np.arange(T))
     np.testing.assert_array_equal(res.count_sum[0], expect)
 
@@ -131,7 +131,7 @@ def test_eager_output_mode_reproduces_the_eager_forward():
 def test_layer_selection_and_bad_layers():
     model = build("qwen3")
     ids, mask = batch()
-    res = census(model, ids, attention_mask=mask, layers=[2, 0], n_keys=N_KEYS, batch_size=2)
+    res = run_census(model, ids, attention_mask=mask, layers=[2, 0], n_keys=N_KEYS, batch_size=2)
     assert res.layers == [0, 2]
     ref, _ = eager_reference(model, ids, mask)
     np.testing.assert_allclose(res.alpha, ref["alpha"][:, [0, 2], :, :N_KEYS], atol=2e-5, rtol=1e-4)
@@ -140,7 +140,7 @@ def test_layer_selection_and_bad_layers():
 
 
 def test_a_failing_kernel_falls_back_to_the_exact_torch_path(monkeypatch):
-    from sinkviz import census_kernels as ck
+    from sinkviz.census import kernels as ck
 
     def broken(*a, **k):
         raise RuntimeError("no kernel here")

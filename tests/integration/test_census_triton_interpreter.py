@@ -11,8 +11,6 @@ import sys
 import textwrap
 from pathlib import Path
 
-import pytest
-
 import triton  # noqa: E402,F401  (installed by `make test`: the test extras pin it)
 
 SCRIPT = textwrap.dedent(
@@ -29,7 +27,7 @@ SCRIPT = textwrap.dedent(
             scope.set_attr(tensor, "__index__", lambda self: int(np.asarray(self.handle.data).reshape(-1)[0]))
         ti._patch_lang_tensor = _patched
     import torch
-    from sinkviz import census_kernels as ck
+    from sinkviz.census import kernels as ck
     from sinkviz.census import Census
     sys.path.insert(0, sys.argv[1])
     import test_census_families as tf

@@ -7,7 +7,7 @@ import torch
 from transformers import AutoModelForCausalLM
 
 import sinkviz
-from sinkviz.positional import edited_positions, position_embedding, table7
+from sinkviz.papers.positional import edited_positions, position_embedding, table7
 from tiny_models import save_tiny
 
 

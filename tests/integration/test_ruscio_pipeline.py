@@ -1,5 +1,5 @@
-"""sinkviz.ruscio and sinkviz.fisher_capture on tiny random models: batching/padding never changes a number,
-the published and corrected Fisher losses differ exactly where the notebook's padding enters."""
+"""sinkviz.papers.ruscio2025 and sinkviz.papers.fisher on tiny random models: batching/padding never changes a
+number, the published and corrected Fisher losses differ exactly where the notebook's padding enters."""
 from __future__ import annotations
 
 import numpy as np
@@ -8,10 +8,9 @@ import torch
 from tiny_models import save_tiny, text
 
 import sinkviz
-from sinkviz import ruscio
-from sinkviz.fisher_capture import fisher_per_sample
-from sinkviz.metrics import frames, topology
-from sinkviz.metrics._ruscio_util import head_average
+from sinkviz.papers import ruscio2025
+from sinkviz.papers.fisher import fisher_per_sample
+from sinkviz.metrics import frames, head_average, topology
 
 TEXTS = [text(5), text(9, 2), text(3, 5), text(7, 1)]
 
@@ -27,26 +26,27 @@ def bert(tmp_path_factory):
 
 
 def test_batched_analyses_equal_one_text_at_a_time(llama):
-    batched = ruscio.trace_texts(llama, TEXTS, batch_size=4)
-    single = [ruscio.trace_texts(llama, [t], batch_size=1)[0] for t in TEXTS]
-    for a, b in zip(ruscio.iter_samples(batched), ruscio.iter_samples(single)):
+    batched = ruscio2025.trace_texts(llama, TEXTS, batch_size=4)
+    single = [ruscio2025.trace_texts(llama, [t], batch_size=1)[0] for t in TEXTS]
+    for a, b in zip(ruscio2025.iter_samples(batched), ruscio2025.iter_samples(single)):
         assert a.tokens == b.tokens
         np.testing.assert_allclose(a.attention, b.attention, atol=1e-5)
         np.testing.assert_allclose(a.hidden, b.hidden, atol=1e-4)
-    for fn in (ruscio.topology_by_layer, ruscio.spectral_by_layer, ruscio.rmt_by_layer, ruscio.influence_by_layer):
-        rb, rs = ruscio.summarize(fn(batched)), ruscio.summarize(fn(single))
+    for fn in (ruscio2025.topology_by_layer, ruscio2025.spectral_by_layer, ruscio2025.rmt_by_layer,
+               ruscio2025.influence_by_layer):
+        rb, rs = ruscio2025.summarize(fn(batched)), ruscio2025.summarize(fn(single))
         for x, y in zip(rb, rs):
             assert (x["layer"], x["variant"], x["metric"]) == (y["layer"], y["variant"], y["metric"])
             np.testing.assert_allclose(x["mean"], y["mean"], rtol=1e-3, atol=1e-4, err_msg=str(x))
 
 
 def test_published_topology_artefact_on_a_real_causal_capture(llama):
-    traces = ruscio.trace_texts(llama, TEXTS)
-    res = ruscio.topology_by_layer(traces)
+    traces = ruscio2025.trace_texts(llama, TEXTS)
+    res = ruscio2025.topology_by_layer(traces)
     for layer, variants in res.items():
         assert variants["published"]["betti0"] == variants["published"]["n_tokens"]  # "Betti0" = token count
         assert set(variants["published"]["betti1"]) == {0.0}
-    s = next(ruscio.iter_samples(traces))
+    s = next(ruscio2025.iter_samples(traces))
     cor = topology.persistence_corrected(head_average(s.layer_attention(0)))
     fin = cor.dgms[0][np.isfinite(cor.dgms[0][:, 1])]
     assert np.all(fin[:, 1] < 1.0)
@@ -54,23 +54,23 @@ def test_published_topology_artefact_on_a_real_causal_capture(llama):
 
 def test_frame_verdict_matches_per_sample_reduction(llama, bert):
     for m in (llama, bert):
-        traces = ruscio.trace_texts(m, TEXTS, batch_size=3)
-        v = ruscio.frame_verdict(traces)
+        traces = ruscio2025.trace_texts(m, TEXTS, batch_size=3)
+        v = ruscio2025.frame_verdict(traces)
         hs = [frames.head_sinks(s.attention, causal=s.causal, tokens=s.tokens, special_positions=s.special_positions,
-                                layers=s.layers) for s in ruscio.iter_samples(traces)]
+                                layers=s.layers) for s in ruscio2025.iter_samples(traces)]
         again = frames.classify_frames(hs)
         assert v.label == again.label and v.layer_table() == again.layer_table()
         assert v.label in ("centralized", "distributed", "bidirectional", "undetermined")
         assert [lf.layer for lf in v.layers] == list(range(m.info.n_layers))
-    bert_samples = list(ruscio.iter_samples(ruscio.trace_texts(bert, TEXTS[:1])))
+    bert_samples = list(ruscio2025.iter_samples(ruscio2025.trace_texts(bert, TEXTS[:1])))
     assert bert_samples[0].causal is False and bert_samples[0].special_positions == [0, len(bert_samples[0].tokens) - 1]
 
 
 def test_gsa_uses_the_residual_stream_entering_the_layer(llama):
-    tr = ruscio.trace_texts(llama, TEXTS[:1])[0]
+    tr = ruscio2025.trace_texts(llama, TEXTS[:1])[0]
     from sinkviz.metrics.influence import gsa_published
 
-    res = ruscio.influence_by_layer(tr, layers=[1])
+    res = ruscio2025.influence_by_layer(tr, layers=[1])
     expected = gsa_published(head_average(tr.attention_stack(0)[1].astype(np.float64)), tr.hidden(1, 0))
     assert res[1]["published"]["gsa"][0] == pytest.approx(expected, abs=1e-6)
 
@@ -78,7 +78,7 @@ def test_gsa_uses_the_residual_stream_entering_the_layer(llama):
 def test_frames_over_training_two_checkpoints(tmp_path):
     a = sinkviz.load(str(save_tiny("llama", tmp_path / "a", seed=0)), device="cpu", progress=False)
     b = sinkviz.load(str(save_tiny("llama", tmp_path / "b", seed=1)), device="cpu", progress=False)
-    rows = ruscio.frames_over_training([ruscio.trace_texts(a, TEXTS), ruscio.trace_texts(b, TEXTS)], [0, 10])
+    rows = ruscio2025.frames_over_training([ruscio2025.trace_texts(a, TEXTS), ruscio2025.trace_texts(b, TEXTS)], [0, 10])
     assert [r["step"] for r in rows] == [0, 10]
     for r in rows:
         assert 0.0 <= r["sink_rate"] <= 1.0 and np.isfinite(r["corrected_marchenko_pastur_ks"])
@@ -113,11 +113,10 @@ def test_fisher_needs_a_language_model_head(bert, tmp_path):
     tok = char_tokenizer(True)
     tok.add_special_tokens({"mask_token": "<unk>"})
 
-    class Loaded:  # what fisher_per_sample needs from a LoadedModel
-        model, tokenizer = mlm, tok
-        info = type("I", (), {"causal": False})()
+    loaded = sinkviz.wrap(mlm, tok, name="tiny BERT with an MLM head")
+    assert loaded.info.causal is False
 
-    pub = fisher_per_sample(Loaded, TEXTS, variant="published", seed=3)
-    cor = fisher_per_sample(Loaded, TEXTS, variant="corrected", seed=3)
+    pub = fisher_per_sample(loaded, TEXTS, variant="published", seed=3)
+    cor = fisher_per_sample(loaded, TEXTS, variant="corrected", seed=3)
     assert len(pub) == len(cor) == len(TEXTS)
     assert any(pub[i] != cor[i] for i in range(len(TEXTS)))  # loss on every position vs masked positions only

@@ -1,4 +1,4 @@
-"""Execute notebooks/gu2025_attention_sink.ipynb headless (CPU, embedded models) and check what it shows."""
+"""Execute sinkviz/notebooks/gu2025_attention_sink.ipynb headless (CPU, embedded models) and check what it shows."""
 from __future__ import annotations
 
 from pathlib import Path
@@ -10,7 +10,7 @@ from nb_helpers import assert_committed_clean, assert_figures_written, execute_n
 pytestmark = [pytest.mark.notebook, pytest.mark.real]
 
 ROOT = Path(__file__).resolve().parents[2]
-NOTEBOOK = ROOT / "notebooks" / "gu2025_attention_sink.ipynb"
+NOTEBOOK = ROOT / "sinkviz" / "notebooks" / "gu2025_attention_sink.ipynb"
 FIGURES = ["table1", "fig3", "fig4_left", "figs19_24_alpha", "fig2_top_norms", "norms_minilm-l6", "massive_ratio",
            "fig2_bottom_qk", "figs15_18_qk", "rope_planes", "key_pca", "key_offsubspace", "table7", "table7_minilm"]
 

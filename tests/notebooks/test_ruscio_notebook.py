@@ -1,4 +1,4 @@
-"""Execute notebooks/ruscio2025_what_are_you_sinking.ipynb headless (CPU, embedded models)."""
+"""Execute sinkviz/notebooks/ruscio2025_what_are_you_sinking.ipynb headless (CPU, embedded models)."""
 from __future__ import annotations
 
 from pathlib import Path
@@ -10,7 +10,7 @@ from nb_helpers import assert_committed_clean, assert_figures_written, execute_n
 pytestmark = [pytest.mark.notebook, pytest.mark.real]
 
 ROOT = Path(__file__).resolve().parents[2]
-NOTEBOOK = ROOT / "notebooks" / "ruscio2025_what_are_you_sinking.ipynb"
+NOTEBOOK = ROOT / "sinkviz" / "notebooks" / "ruscio2025_what_are_you_sinking.ipynb"
 FIGURES = ["frames_decoder", "frames_encoder", "persistence_diagram", "betti_curves", "topology_layers",
            "topology_layers_encoder", "spectral_layers", "spectrum", "kl_layers", "vector_geometry", "fisher",
            "frames_training"]

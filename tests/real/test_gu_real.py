@@ -10,7 +10,7 @@ import torch
 
 import sinkviz
 from sinkviz.metrics.sink import importance_scores, sink_metric
-from sinkviz.probes import probe_inputs
+from sinkviz.papers.probes import probe_inputs
 
 pytestmark = pytest.mark.real
 

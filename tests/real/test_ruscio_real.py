@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 import sinkviz
-from sinkviz import ruscio
+from sinkviz.papers import ruscio2025
 
 pytestmark = pytest.mark.real
 
@@ -43,13 +43,13 @@ def _check_evidence(v) -> None:
 
 @pytest.fixture(scope="module")
 def texts():
-    return ruscio.stem_texts(N_TEXTS)
+    return ruscio2025.stem_texts(N_TEXTS)
 
 
 def test_smollm2_is_centralized_by_position_distributed_by_string(texts):
     m = sinkviz.load("smollm2-135m")
-    traces = ruscio.trace_texts(m, texts, batch_size=8)
-    v = ruscio.frame_verdict(traces)
+    traces = ruscio2025.trace_texts(m, texts, batch_size=8)
+    v = ruscio2025.frame_verdict(traces)
     print("\nSmolLM2 verdict:", v.label, "|", v.reason, "| by string:", v.string_label)
     _check_evidence(v)
     assert v.label == "centralized"
@@ -59,7 +59,7 @@ def test_smollm2_is_centralized_by_position_distributed_by_string(texts):
     central = [lf for lf in v.layers if lf.label == "centralized"]
     assert all(lf.position_consistency > lf.string_consistency for lf in central)
     # the published topology artefact on the real decoder: "Betti0" is the token count, Betti1 is 0
-    topo = ruscio.topology_by_layer(traces, ruscio.paper_layers(m.info.n_layers))
+    topo = ruscio2025.topology_by_layer(traces, ruscio2025.paper_layers(m.info.n_layers))
     for layer, res in topo.items():
         np.testing.assert_array_equal(res["published"]["betti0"], np.minimum(res["published"]["n_tokens"], 30))
         assert set(res["published"]["betti1"]) == {0.0}
@@ -68,13 +68,13 @@ def test_smollm2_is_centralized_by_position_distributed_by_string(texts):
 
 def test_minilm_verdict_reported_with_consistent_evidence(texts):
     m = sinkviz.load("minilm-l6")
-    traces = ruscio.trace_texts(m, texts, batch_size=8)
-    v = ruscio.frame_verdict(traces)
+    traces = ruscio2025.trace_texts(m, texts, batch_size=8)
+    v = ruscio2025.frame_verdict(traces)
     print("\nMiniLM verdict:", v.label, "|", v.reason, "| by string:", v.string_label)
     for row in v.layer_table():
         print(row)
     _check_evidence(v)
     assert v.label in ("centralized", "distributed", "bidirectional", "undetermined")
     assert len(v.layers) == m.info.n_layers
-    s = next(ruscio.iter_samples(traces))
+    s = next(ruscio2025.iter_samples(traces))
     assert s.tokens[0] == "[CLS]" and s.tokens[-1] == "[SEP]" and s.special_positions == [0, len(s.tokens) - 1]

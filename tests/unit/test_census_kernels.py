@@ -3,11 +3,11 @@ from __future__ import annotations
 
 import math
 
-import numpy as np
 import pytest
 import torch
 
-from sinkviz import census_kernels as ck
+from sinkviz.census import kernels as ck
+from sinkviz.metrics import visibility_mask
 
 
 def dense_probs(q, k, scaling, *, causal=True, window=None, mask=None, softcap=None, sinks=None):
@@ -18,17 +18,8 @@ def dense_probs(q, k, scaling, *, causal=True, window=None, mask=None, softcap=N
     s = torch.matmul(q.double(), kk.transpose(-1, -2)) * scaling
     if softcap is not None:
         s = torch.tanh(s / softcap) * softcap
-    i = torch.arange(T)[:, None]
-    j = torch.arange(T)[None, :]
     if mask is None:
-        vis = torch.ones(T, T, dtype=torch.bool)
-        if causal:
-            vis &= j <= i
-            if window is not None:
-                vis &= j > i - window
-        elif window is not None:
-            vis &= (i - j).abs() < window
-        vis = vis[None, None].expand(B, 1, T, T)
+        vis = torch.from_numpy(visibility_mask(T, causal, window))[None, None].expand(B, 1, T, T)
     else:
         vis = mask if mask.dtype == torch.bool else mask > torch.finfo(mask.dtype).min / 2
         vis = vis.expand(B, 1, T, T)
@@ -141,8 +132,7 @@ def test_uniform_attention_known_answer():
 
 def test_mask_key_ranges_cover_every_visible_key():
     T, bm = 20, 8
-    i = torch.arange(T)
-    vis = (i[None, :] <= i[:, None]) & (i[None, :] > i[:, None] - 5)
+    vis = torch.from_numpy(visibility_mask(T, True, 5))
     lo, hi = ck.mask_key_ranges(vis[None, None], T, bm)
     for qb in range(lo.shape[1]):
         rows = vis[qb * bm : (qb + 1) * bm]
@@ -150,26 +140,11 @@ def test_mask_key_ranges_cover_every_visible_key():
         assert lo[0, qb] == cols.min() and hi[0, qb] == cols.max() + 1
 
 
-def test_dense_reference_helper_matches():
-    p = torch.softmax(torch.randn(1, 2, 6, 6).masked_fill(torch.ones(6, 6).triu(1).bool(), -math.inf), -1)
-    ref = ck.dense_reference_stats(p)
-    np.testing.assert_allclose(ref["colsum"].numpy(), p.double().sum(2).numpy(), rtol=1e-12)
-    np.testing.assert_allclose(ref["rowmax"].numpy(), p.amax(-1).double().numpy(), rtol=1e-12)
-
-
 @pytest.mark.parametrize("causal,window", [(True, None), (True, 3), (False, None), (False, 3)])
 def test_key_counts_with_padded_queries_match_brute_force(causal, window):
     T = 11
     qv = torch.rand(3, T) > 0.3
-    i = torch.arange(T)[:, None]
-    j = torch.arange(T)[None, :]
-    vis = torch.ones(T, T, dtype=torch.bool)
-    if causal:
-        vis &= j <= i
-        if window:
-            vis &= j > i - window
-    elif window:
-        vis &= (i - j).abs() < window
+    vis = torch.from_numpy(visibility_mask(T, causal, window))
     expect = torch.einsum("ij,bi->bj", vis.float(), qv.float())
     got = ck.key_counts(T, causal=causal, window=window, q_valid=qv)
     assert torch.equal(got, expect)

@@ -5,19 +5,21 @@ import json
 
 import numpy as np
 import pytest
+import torch
 
-from sinkviz.census import CensusResult, read_texts, shard, tokenize_texts, write_json
-from sinkviz.census_cli import parse_layers
+from sinkviz.census import CensusResult, read_texts, shard, tokenize_texts
+from sinkviz.census.cli import parse_layers
+from sinkviz.census.texts import right_pad
 from sinkviz.metrics.sink import sink_rate
 
 S, L, H, K, T, NB = 4, 2, 3, 5, 8, 4
 
 
-def make(alpha: np.ndarray, index=None, skipped=0) -> CensusResult:
+def make(alpha: np.ndarray, index=None, skipped=0, dtype=np.float32) -> CensusResult:
     s = alpha.shape[0]
     rng = np.random.default_rng(s)
     return CensusResult(
-        alpha=alpha.astype(np.float32),
+        alpha=alpha.astype(dtype),
         entropy=rng.random((s, L, H)).astype(np.float32),
         row_max=rng.random((s, L, H)).astype(np.float32),
         first_mass=rng.random((s, L, H)).astype(np.float32),
@@ -50,6 +52,22 @@ def test_sink_compares_in_the_precision_alpha_was_computed_in():
     # so it is not a sink, exactly as `scores > 0.3` on a float32 torch tensor
     alpha = np.full((S, L, H, K), np.float32(0.3))
     assert make(alpha).sink(0.3)[1] == 0.0
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("eps", [0.3, 0.5, 0.1])
+def test_sink_is_the_metrics_sink_rate_of_the_stored_alpha(dtype, eps):
+    rng = np.random.default_rng(7)
+    alpha = rng.random((S, L, H, K))
+    alpha[3, ..., 3:] = np.nan  # a short sample
+    alpha[0, 0, :, 1] = eps  # ties: alpha equal to eps (in alpha's precision) is not a sink
+    res = make(alpha, dtype=dtype)
+    eps_in_alpha_precision = float(dtype(eps))
+    expect = sink_rate(res.alpha, eps_in_alpha_precision)
+    assert res.sink(eps) == {k: float(expect[k - 1]) for k in range(1, K + 1)}
+    # and the official code's comparison, `importance_scores > epsilon` in alpha's own precision
+    hits = [(res.alpha[..., k][~np.isnan(res.alpha[..., k])] > dtype(eps)).mean() * 100 for k in range(K)]
+    np.testing.assert_allclose(list(res.sink(eps).values()), hits, rtol=1e-12)
 
 
 def test_short_samples_are_left_out_of_sink_k():
@@ -94,17 +112,16 @@ def test_save_load_roundtrip(tmp_path):
     for f in ("alpha", "entropy", "alpha_sum", "profile_sum", "sample_index"):
         np.testing.assert_array_equal(getattr(back, f), getattr(res, f))
     assert back.layers == res.layers and back.meta == res.meta and back.n_keys == K
-    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".tmp")]
+    assert [p.name for p in tmp_path.iterdir()] == ["r.npz"]  # no temporary file left behind
 
 
-def test_summary_and_atomic_json(tmp_path):
+def test_summary_is_a_json_document():
     alpha = np.full((S, L, H, K), 0.1)
     alpha[..., 0] = 0.6
     doc = make(alpha).summary(eps=0.3)
     assert doc["sink"]["1"] == 100.0 and doc["sink"]["2"] == 0.0 and set(doc["sink"]) == {str(k) for k in range(1, K + 1)}
     assert np.allclose(doc["alpha_first"], 0.6) and len(doc["alpha_first"]) == L and len(doc["alpha_first"][0]) == H
-    write_json(tmp_path / "o.json", doc)
-    assert json.loads((tmp_path / "o.json").read_text())["n_samples"] == S
+    assert json.loads(json.dumps(doc))["n_samples"] == S
 
 
 def test_read_texts_formats_and_errors(tmp_path):
@@ -140,6 +157,12 @@ def test_tokenize_truncates_and_skips_short_texts():
     assert idx == [0, 1, 3] and skipped == 1
 
 
+def test_right_pad_puts_real_tokens_first():
+    rows = [(torch.tensor([5, 6, 7]), torch.tensor([1, 1, 1])), (torch.tensor([8, 9, 4]), torch.tensor([1, 0, 0]))]
+    ids, mask = right_pad(rows, pad_id=2)
+    assert ids.tolist() == [[5, 6, 7], [8, 2, 2]] and mask.tolist() == [[1, 1, 1], [1, 0, 0]]
+
+
 def test_shard_covers_everything_once():
     parts = [shard(10, r, 3) for r in range(3)]
     assert sorted(sum(parts, [])) == list(range(10)) and parts[1] == [1, 4, 7]
@@ -156,3 +179,15 @@ def test_parse_layers():
         parse_layers(["a"])
     with pytest.raises(SystemExit):
         parse_layers(["5-2"])
+
+
+def test_old_cli_module_is_a_deprecated_alias(monkeypatch):
+    import importlib
+    import sys
+
+    import sinkviz.census.cli as cli
+
+    monkeypatch.delitem(sys.modules, "sinkviz.census_cli", raising=False)
+    with pytest.warns(DeprecationWarning, match="sinkviz.census.cli"):
+        old = importlib.import_module("sinkviz.census_cli")
+    assert old.main is cli.main and old.register is cli.register

@@ -2,14 +2,14 @@
 import pytest
 import torch
 
-from sinkviz.probes import (
+from sinkviz.papers.probes import (
     natural_inputs,
     natural_texts,
     probe_inputs,
     random_token_inputs,
     repeated_token_inputs,
-    reported_numbers,
 )
+from sinkviz.papers.reported import reported_numbers
 
 
 class WordTokenizer:

@@ -8,7 +8,7 @@ import pytest
 
 import sinkviz
 from sinkviz.widgets import explorer as explorer_mod
-from sinkviz.widgets._render import CanvasView, FigureWidgetView, OutputView, PlotlyWidgetView, figurewidget_available
+from sinkviz.widgets._render import CanvasView, FigureWidgetView, OutputView, PlotlyWidgetView, anywidget_available
 from sinkviz.widgets.explorer import Explorer, explore
 from tiny_models import save_tiny, text
 
@@ -139,7 +139,7 @@ VIEWS = {"output": OutputView, "figurewidget": FigureWidgetView, "anywidget": Pl
 
 @pytest.mark.parametrize("render", sorted(VIEWS))
 def test_every_renderer(trace, render):
-    assert render == "output" or figurewidget_available(), "anywidget is a declared dependency"
+    assert render == "output" or anywidget_available(), "anywidget is a declared dependency"
     ex = explore(trace, render=render, layer=0, head=0)
     assert isinstance(ex.map_view, VIEWS[render])
     ex.select(2, 3)

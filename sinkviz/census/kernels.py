@@ -27,12 +27,12 @@ Two implementations:
 from __future__ import annotations
 
 import math
+import os
 from dataclasses import dataclass
 
 import torch
 
 LOG2E = 1.4426950408889634
-LN2 = 0.6931471805599453
 
 __all__ = [
     "LayerStats",
@@ -40,7 +40,9 @@ __all__ = [
     "stats_triton",
     "key_counts",
     "triton_available",
-    "dense_reference_stats",
+    "mask_key_ranges",
+    "forward_with_lse",
+    "math_reference_lse",
 ]
 
 
@@ -145,18 +147,10 @@ def key_counts(
 
 
 def stats_torch(
-    q: torch.Tensor,
-    k: torch.Tensor,
-    *,
-    scaling: float,
-    causal: bool = True,
-    window: int | None = None,
-    mask: torch.Tensor | None = None,
-    softcap: float | None = None,
-    sinks: torch.Tensor | None = None,
-    q_valid: torch.Tensor | None = None,
-    n_first: int = 4,
-    chunk_elems: int = 1 << 24,
+    q: torch.Tensor, k: torch.Tensor, *, scaling: float,
+    causal: bool = True, window: int | None = None, mask: torch.Tensor | None = None,
+    softcap: float | None = None, sinks: torch.Tensor | None = None,
+    q_valid: torch.Tensor | None = None, n_first: int = 4, chunk_elems: int = 1 << 24,
     count: torch.Tensor | None = None,
 ) -> LayerStats:
     """Exact streaming statistics by chunks of query rows, in float32 (any device, any mask).
@@ -240,29 +234,6 @@ def stats_torch(
     return LayerStats(colsum, count, torch.nan_to_num(ent), torch.nan_to_num(rmax), fmass, lse_out)
 
 
-def dense_reference_stats(
-    probs: torch.Tensor, q_valid: torch.Tensor | None = None, n_first: int = 4
-) -> dict[str, torch.Tensor]:
-    """The same statistics from a dense probability tensor (B, H, T, T) -- for tests and small inputs only.
-
-    ``count`` here is the number of valid queries with a nonzero probability on the key (equal to the mask count
-    whenever no visible probability underflows to exactly 0).
-    """
-    probs = probs.to(torch.float64)
-    B, H, T, _ = probs.shape
-    if q_valid is None:
-        q_valid = torch.ones(B, T, dtype=torch.bool)
-    qv = q_valid.to(torch.float64)
-    colsum = torch.einsum("bhij,bi->bhj", probs, qv)
-    logp = torch.where(probs > 0, probs.log(), torch.zeros_like(probs))
-    return {
-        "colsum": colsum,
-        "entropy": -(probs * logp).sum(-1),
-        "rowmax": probs.amax(-1),
-        "first_mass": probs[..., :n_first].sum(-1),
-    }
-
-
 # ----------------------------------------------------------------------------------------------------------------------
 # Triton (CUDA)
 # ----------------------------------------------------------------------------------------------------------------------
@@ -282,8 +253,6 @@ def triton_available(device: torch.device | str | None = None) -> bool:
     """True when the Triton kernels can run for tensors on ``device`` (CUDA and triton importable)."""
     if not _HAVE_TRITON:
         return False
-    import os
-
     if os.environ.get("TRITON_INTERPRET") == "1":
         return True
     dev = torch.device(device) if device is not None else None
@@ -484,22 +453,11 @@ def mask_key_ranges(mask: torch.Tensor, T: int, block_m: int) -> tuple[torch.Ten
 
 
 def stats_triton(
-    q: torch.Tensor,
-    k: torch.Tensor,
-    *,
-    scaling: float,
-    causal: bool = True,
-    window: int | None = None,
-    mask: torch.Tensor | None = None,
-    q_valid: torch.Tensor | None = None,
-    lse: torch.Tensor | None = None,
-    n_first: int = 4,
-    block_m: int = 128,
-    block_n: int = 64,
-    num_warps: int = 8,
-    num_stages: int = 3,
-    count: torch.Tensor | None = None,
-    kv_ranges: tuple[torch.Tensor, torch.Tensor] | None = None,
+    q: torch.Tensor, k: torch.Tensor, *, scaling: float,
+    causal: bool = True, window: int | None = None, mask: torch.Tensor | None = None,
+    q_valid: torch.Tensor | None = None, lse: torch.Tensor | None = None, n_first: int = 4,
+    block_m: int = 128, block_n: int = 64, num_warps: int = 8, num_stages: int = 3,
+    count: torch.Tensor | None = None, kv_ranges: tuple[torch.Tensor, torch.Tensor] | None = None,
     q_valid_all: bool | None = None,
 ) -> LayerStats:
     """The Triton version of :func:`stats_torch` (no soft-capping or sink logits: use the torch path for those).
@@ -605,11 +563,6 @@ def forward_with_lse(
     if lse.dim() != 3 or lse.shape[-1] < T or out.shape != query.shape[:3] + (value.shape[-1],):
         return None
     return out, lse[..., :T].float()
-
-
-def flash_forward_with_lse(query, key, value, *, scaling: float, causal: bool):
-    """:func:`forward_with_lse` with flash attention."""
-    return forward_with_lse(query, key, value, scaling=scaling, causal=causal, source="flash")
 
 
 def math_reference_lse(q: torch.Tensor, k: torch.Tensor, scaling: float, causal: bool) -> torch.Tensor:

@@ -1,0 +1,177 @@
+"""`sinkviz census MODEL --texts FILE --seq-len T ... --out result.json`: a sink census over a text file.
+
+One process:
+    sinkviz census smollm2-135m --texts sinkviz/data/census_sample.txt --seq-len 512 --out census.json
+A model too big for one GPU (accelerate spreads the layers):
+    sinkviz census meta-llama/Llama-2-70b-hf --device-map auto --texts texts.jsonl --seq-len 4096 --out c.json
+Several GPUs, samples split across processes and merged exactly (sums and counts added, per-sample arrays in the
+input order) on rank 0:
+    torchrun --nproc-per-node 2 -m sinkviz.census MODEL --texts texts.jsonl --seq-len 32768 --out c.json
+    (or: accelerate launch --num_processes 2 -m sinkviz.census MODEL ...)
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import re
+import sys
+import time
+from typing import Any
+
+import numpy as np
+
+from sinkviz._files import write_json
+from sinkviz._version import __version__
+from sinkviz.census.distributed import Launch, gather_results, join_process_group, leave_process_group, shard
+from sinkviz.census.engine import run_census
+from sinkviz.census.result import CensusResult
+from sinkviz.census.texts import read_texts
+from sinkviz.models import LoadedModel, load
+
+__all__ = ["register", "main", "parse_layers", "run"]
+
+# the JSON document reports Sink_1..Sink_N
+N_REPORTED = 10
+
+
+def parse_layers(items: list[str] | None) -> list[int] | None:
+    """'--layers 0 5 10', '--layers 0,5,10' or '--layers 0-3 8' -> sorted unique layer indices (None = all)."""
+    if not items:
+        return None
+    out: set[int] = set()
+    for item in items:
+        for part in str(item).split(","):
+            part = part.strip()
+            if not part:
+                continue
+            m = re.fullmatch(r"(\d+)-(\d+)", part)
+            if m and int(m.group(1)) <= int(m.group(2)):
+                out.update(range(int(m.group(1)), int(m.group(2)) + 1))
+            elif part.isdigit():
+                out.add(int(part))
+            else:
+                raise SystemExit(f"sinkviz census: bad --layers item {part!r}; use e.g. 0 5 10, 0,5,10 or 0-3")
+    return sorted(out)
+
+
+def _add_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("model", help="registry name (sinkviz models), Hugging Face hub id or local directory")
+    p.add_argument("--texts", required=True, help=".txt (one text per line) or .jsonl (a 'text' field per line)")
+    p.add_argument("--seq-len", type=int, required=True, help="tokens per text (texts are truncated to it)")
+    p.add_argument("--eps", type=float, default=0.3, help="Sink_k threshold epsilon (paper: 0.3)")
+    p.add_argument("--layers", nargs="+", default=None, help="layers to measure (default all): 0 5 10, 0,5,10, 0-3")
+    p.add_argument("--batch-size", type=int, default=1)
+    p.add_argument("--allow-shorter", action="store_true",
+                   help="keep texts shorter than --seq-len (right-padded; padding is excluded) instead of skipping them")
+    p.add_argument("--limit", type=int, default=None, help="use at most this many texts from the file")
+    p.add_argument("--out", required=True, help="result JSON (written atomically)")
+    p.add_argument("--save-arrays", default=None, help="also write every array (.npz): per-sample alpha, sums, ...")
+    p.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:1, ...")
+    p.add_argument("--dtype", default="auto", help="auto (bf16 on cuda, fp32 elsewhere), fp32, bf16, fp16")
+    p.add_argument("--device-map", default=None, help="'auto' to spread a large model over the visible GPUs")
+    p.add_argument("--backend", default="auto", choices=["auto", "triton", "torch"])
+    p.add_argument("--n-keys", type=int, default=16,
+                   help=f"keep alpha per sample for the first N keys (>= {N_REPORTED})")
+    p.add_argument("--n-first", type=int, default=4, help="'first_mass' is the row mass on keys k < N")
+    p.add_argument("--no-progress", action="store_true")
+
+
+def register(subparsers: Any) -> argparse.ArgumentParser:
+    """Add the `census` subcommand to the sinkviz CLI (sinkviz/cli.py)."""
+    p = subparsers.add_parser(
+        "census",
+        help="long-context sink census: Sink_k^eps and alpha over a text file, streaming (no T x T matrices)",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    _add_arguments(p)
+    p.set_defaults(func=run)
+    return p
+
+
+def _fail(message: str) -> int:
+    print(f"sinkviz census: {message}", file=sys.stderr)
+    return 2
+
+
+def _texts(args: argparse.Namespace) -> list[str]:
+    """The texts to measure; a ValueError saying what is wrong with the arguments or the file."""
+    if args.seq_len < 1:
+        raise ValueError("--seq-len must be at least 1")
+    if args.n_keys < N_REPORTED:
+        raise ValueError(f"--n-keys must be at least {N_REPORTED} (the JSON reports Sink_1..Sink_{N_REPORTED})")
+    try:
+        texts = read_texts(args.texts)[: args.limit]
+    except FileNotFoundError as e:
+        raise ValueError(str(e)) from None
+    if not texts:
+        raise ValueError(f"no texts in {args.texts}")
+    return texts
+
+
+def run(args: argparse.Namespace) -> int:
+    """Run the census described by the parsed arguments; returns the exit code."""
+    try:
+        texts = _texts(args)
+    except ValueError as e:
+        return _fail(str(e))
+    layers = parse_layers(args.layers)
+    launch = Launch.from_environment()
+    device = join_process_group(args.device, launch.local_rank) if launch.distributed else args.device
+    started = time.perf_counter()
+    try:
+        m = load(args.model, device=device, dtype=args.dtype, device_map=args.device_map,
+                 progress=not args.no_progress and launch.rank == 0)
+    except Exception as e:  # noqa: BLE001 - the loader's errors already say what to do
+        return _fail(f"cannot load {args.model!r}: {e}")
+    try:
+        part = run_census(
+            m, texts, seq_len=args.seq_len, layers=layers, batch_size=args.batch_size,
+            allow_shorter=args.allow_shorter, n_keys=args.n_keys, n_first=args.n_first, backend=args.backend,
+            progress=not args.no_progress and launch.rank == 0,
+            indices=shard(len(texts), launch.rank, launch.world_size) if launch.distributed else None,
+        )
+    except ValueError as e:
+        return _fail(str(e))
+    if launch.distributed:
+        res = gather_results(part)
+        leave_process_group()
+    else:
+        res = part
+    if launch.rank != 0:
+        return 0
+    if res.n_samples == 0:
+        return _fail(f"all {res.n_skipped} texts are shorter than --seq-len {args.seq_len} tokens; "
+                     "lower --seq-len or pass --allow-shorter")
+    return _write(args, res, m, n_texts=len(texts), world_size=launch.world_size,
+                  seconds=time.perf_counter() - started)
+
+
+def _write(args: argparse.Namespace, res: CensusResult, m: LoadedModel, *, n_texts: int, world_size: int,
+           seconds: float) -> int:
+    """Write the JSON document (and the arrays when asked) and say what was measured."""
+    doc = res.summary(eps=args.eps, ks=range(1, N_REPORTED + 1))
+    doc.update(
+        model=args.model, seq_len=args.seq_len, eps=args.eps, texts=os.path.abspath(args.texts),
+        n_texts=n_texts, batch_size=args.batch_size, allow_shorter=bool(args.allow_shorter),
+        dtype=str(m.dtype).replace("torch.", ""),
+        device=str(m.device) if not args.device_map else f"device_map={args.device_map}",
+        world_size=world_size, sinkviz_version=__version__, seconds=round(seconds, 3),
+        mean_alpha_first=float(np.nanmean(res.alpha[..., 0])),
+    )
+    write_json(args.out, doc)
+    if args.save_arrays:
+        res.save(args.save_arrays)
+    print(
+        f"census of {args.model}: {res.n_samples} texts x {len(res.layers)} layers x {res.n_heads} heads at "
+        f"T={args.seq_len} ({res.n_skipped} skipped); Sink_1^{args.eps:g} = {doc['sink']['1']:.1f}% -> {args.out}"
+    )
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point for `python -m sinkviz.census` (torchrun / accelerate launch)."""
+    p = argparse.ArgumentParser(prog="sinkviz census", description=__doc__,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    _add_arguments(p)
+    return run(p.parse_args(argv))

@@ -1,0 +1,592 @@
+"""The census engine: an attention function that measures each layer during the model's own forward, and its runner.
+
+The census runs the model's own forward pass with an attention function registered with transformers under
+:data:`sinkviz.hf_attention.CENSUS_IMPLEMENTATION` (with SDPA's boolean masks). For each selected layer the function
+receives the post-RoPE queries (B, H, T, d) and the un-repeated keys (B, Hkv, T, d), computes the attention output as
+the model would (SDPA; the model's eager function where soft-capping or learned sink logits need it) and, beside it,
+the statistics of :mod:`sinkviz.census.kernels` (column sums, row lse/entropy/max, mass on the first positions),
+reduced at once per layer and query head: alpha_k = colsum_k / n_k, with n_k the number of valid queries allowed to
+see key k (Gu et al. 2025, §3.2; see :mod:`sinkviz.census.result`).
+
+Exactness: the row lse is exact (flash attention's own, or a first pass), so alpha, entropy and row max equal those
+of the dense softmax up to floating-point rounding (float32 on CPU; on CUDA the logits come from the bf16/fp16 q and k
+with float32 accumulation, as in the model's own SDPA). Padded queries are excluded from every statistic; padded keys
+are masked by the model's mask and get n_k = 0 (alpha NaN).
+"""
+from __future__ import annotations
+
+import inspect
+import warnings
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from functools import cached_property
+from typing import Any
+
+import numpy as np
+import torch
+
+from sinkviz import hf_attention
+from sinkviz._version import __version__
+from sinkviz.census import kernels
+from sinkviz.census.result import PROFILE_NAMES, CensusResult
+from sinkviz.census.texts import right_pad, tokenize_texts
+from sinkviz.models import input_device, text_config, unwrap
+
+CENSUS_IMPLEMENTATION = hf_attention.CENSUS_IMPLEMENTATION
+#: Per-sample statistics kept for every selected layer.
+SAMPLE_STATS = ("alpha", *PROFILE_NAMES)
+
+
+# ----------------------------------------------------------------------------------------------------------------------
+# What a run measures, what one forward shares, what the run adds up
+# ----------------------------------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class CensusSettings:
+    """What a census measures and how; fixed for the whole run (see :class:`Census` for each field)."""
+
+    layers: frozenset[int]
+    seq_len: int
+    n_keys: int
+    n_first: int
+    n_bins: int
+    backend: str  # "triton" or "torch"
+    chunk_elems: int
+    triton_opts: dict
+    lse_source: str
+    attn_output: str
+
+
+@dataclass(frozen=True)
+class LayerCall:
+    """One call of the attention function: its arguments and the attention pattern they describe."""
+
+    module: torch.nn.Module
+    query: torch.Tensor
+    key: torch.Tensor
+    value: torch.Tensor
+    attention_mask: torch.Tensor | None
+    scaling: float
+    dropout: float
+    kwargs: dict
+
+    @property
+    def length(self) -> int:
+        return self.query.shape[2]
+
+    @property
+    def is_causal(self) -> bool:
+        is_causal = self.kwargs.get("is_causal")
+        return bool(getattr(self.module, "is_causal", True)) if is_causal is None else is_causal
+
+    @property
+    def window(self) -> int | None:
+        return self.kwargs.get("sliding_window")
+
+    @property
+    def softcap(self) -> float | None:
+        return self.kwargs.get("softcap")
+
+    @property
+    def sinks(self) -> torch.Tensor | None:
+        return self.kwargs.get("s_aux")
+
+    @property
+    def plain(self) -> bool:
+        """No soft-capping and no learned sink logits: SDPA and the Triton kernel can run it."""
+        return self.softcap is None and self.sinks is None
+
+    @cached_property
+    def mask(self) -> torch.Tensor | None:
+        """The model's mask cut to the keys of this call (one object per call: its id keys shared results)."""
+        mask = self.attention_mask
+        if mask is not None and mask.shape[-1] != self.length:
+            mask = mask[..., : self.length]
+        return mask
+
+
+@dataclass
+class BatchState:
+    """What the layers of one forward pass share: the valid queries, and key counts and key ranges by mask."""
+
+    q_valid: torch.Tensor  # (B, T) bool, on the input device
+    q_valid_all: bool
+    calls: int = 0  # attention calls so far: the layer index of modules that carry none
+    q_valid_by_device: dict[str, torch.Tensor] = field(default_factory=dict)
+    shared: dict[tuple, Any] = field(default_factory=dict)
+    masks_in_use: list[torch.Tensor | None] = field(default_factory=list)  # their id() keys `shared`: keep them alive
+
+    @classmethod
+    def start(cls, q_valid: torch.Tensor) -> BatchState:
+        return cls(q_valid=q_valid, q_valid_all=bool(q_valid.all()))
+
+    def q_valid_on(self, device: torch.device) -> torch.Tensor:
+        key = str(device)
+        if key not in self.q_valid_by_device:
+            self.q_valid_by_device[key] = self.q_valid.to(device)
+        return self.q_valid_by_device[key]
+
+    def _shared(self, what: str, call: LayerCall, compute) -> Any:
+        """Layers with the same mask (and pattern) share key counts and key ranges: computed once per forward."""
+        mask = call.mask
+        key = (what, id(mask) if mask is not None else None, call.is_causal, call.window, call.length,
+               str(call.query.device))
+        if key not in self.shared:
+            self.shared[key] = compute()
+            self.masks_in_use.append(mask)
+        return self.shared[key]
+
+    def key_counts(self, call: LayerCall) -> torch.Tensor:
+        return self._shared("count", call, lambda: kernels.key_counts(
+            call.length, causal=call.is_causal, window=call.window, mask=call.mask,
+            q_valid=self.q_valid_on(call.query.device)))
+
+    def key_ranges(self, call: LayerCall, block_m: int) -> tuple[torch.Tensor, torch.Tensor]:
+        return self._shared("kv", call, lambda: kernels.mask_key_ranges(call.mask, call.length, block_m))
+
+
+class RunningSums:
+    """The statistics a census adds up over batches, per layer: per-sample arrays and float64 sums."""
+
+    def __init__(self, seq_len: int, n_keys: int, n_bins: int) -> None:
+        self.seq_len, self.n_keys, self.n_bins = seq_len, n_keys, n_bins
+        self.totals: dict[int, dict[str, torch.Tensor]] = {}  # layer -> sums on the layer's device
+        self.per_sample: dict[int, list[dict[str, torch.Tensor]]] = {}  # layer -> one dict of (B, ...) per batch
+
+    def batches_seen(self, layer: int) -> int:
+        return len(self.per_sample.get(layer, []))
+
+    def zero_sums(self, n_heads: int, device: torch.device | str) -> dict[str, torch.Tensor]:
+        f64 = dict(dtype=torch.float64, device=device)
+        S, nb = self.seq_len, self.n_bins
+        return {
+            "alpha_sum": torch.zeros(n_heads, S, **f64),
+            "alpha_n": torch.zeros(S, **f64),
+            "colsum_sum": torch.zeros(n_heads, S, **f64),
+            "count_sum": torch.zeros(S, **f64),
+            "profile_sum": torch.zeros(len(PROFILE_NAMES), n_heads, nb, **f64),
+            "profile_n": torch.zeros(nb, **f64),
+        }
+
+    def add(self, layer: int, st: kernels.LayerStats, q_valid: torch.Tensor) -> None:
+        """Reduce one layer's statistics for one batch: alpha_k = colsum_k / n_k (NaN where n_k = 0), per-sample
+        means of the row statistics over valid queries, and the sums over samples."""
+        B, H, T = st.colsum.shape
+        dev = st.colsum.device
+        S = self.seq_len
+        if T > S:
+            raise ValueError(f"a batch of length {T} exceeds the census seq_len {S}")
+        qv = q_valid.to(torch.float32)  # (B, T)
+        n_rows = qv.sum(-1).clamp_min(1.0)  # (B,)
+        count = st.count  # (B, T)
+        seen = count > 0
+        alpha = torch.where(seen.unsqueeze(1), st.colsum / count.clamp_min(1.0).unsqueeze(1), float("nan"))  # (B,H,T)
+        K = self.n_keys
+        a_first = torch.full((B, H, K), float("nan"), device=dev)
+        a_first[..., : min(K, T)] = alpha[..., :K]
+        rows = torch.stack([st.entropy, st.rowmax, st.first_mass]) * qv.unsqueeze(1)  # (3, B, H, T)
+        means = rows.sum(-1) / n_rows.unsqueeze(1)  # (3, B, H)
+        self.per_sample.setdefault(layer, []).append(
+            {"alpha": a_first, **{name: means[i] for i, name in enumerate(PROFILE_NAMES)}}
+        )
+        acc = self.totals.get(layer)
+        if acc is None:
+            acc = self.totals[layer] = self.zero_sums(H, dev)
+        acc["alpha_sum"][:, :T] += torch.nan_to_num(alpha, nan=0.0).sum(0).to(torch.float64)
+        acc["alpha_n"][:T] += seen.sum(0).to(torch.float64)
+        acc["colsum_sum"][:, :T] += st.colsum.sum(0).to(torch.float64)
+        acc["count_sum"][:T] += count.sum(0).to(torch.float64)
+        bins = (torch.arange(T, device=dev) * self.n_bins) // S
+        acc["profile_sum"].index_add_(2, bins, rows.sum(1).to(torch.float64))
+        acc["profile_n"].index_add_(0, bins, qv.sum(0).to(torch.float64))
+
+    def arrays(self, layers: Sequence[int], n_heads: int) -> dict[str, np.ndarray]:
+        """Every array of a :class:`CensusResult` but lengths and sample indices, on the CPU, layers stacked in the
+        order given (per-sample arrays (S, L, ...) float32, sums (L, ...) float64; empty before the first batch)."""
+        out = {}
+        for name in SAMPLE_STATS:
+            per_layer = [[b[name].float().cpu() for b in self.per_sample.get(layer, [])] for layer in layers]
+            if per_layer and per_layer[0]:
+                out[name] = np.stack([torch.cat(v).numpy() for v in per_layer], axis=1).astype(np.float32)
+            else:
+                tail = (n_heads, self.n_keys) if name == "alpha" else (n_heads,)
+                out[name] = np.zeros((0, len(layers)) + tail, dtype=np.float32)
+        empty = self.zero_sums(n_heads, "cpu")
+        for name in empty:
+            out[name] = np.stack([self.totals.get(layer, empty)[name].cpu().numpy() for layer in layers], axis=0)
+        out["profile_sum"] = np.moveaxis(out["profile_sum"], 1, 0)  # (3, L, H, n_bins)
+        return out
+
+
+@dataclass
+class KernelChoice:
+    """What a run learns about its kernels: which fused ops return a usable lse, and whether Triton failed."""
+
+    lse_verdict: dict[str, bool] = field(default_factory=dict)  # source -> usable (checked once against the kernel)
+    lse_used: str | None = None
+    triton_error: str | None = None  # set when the kernel failed once; later layers use the torch path
+
+    def fused_forward(self, call: LayerCall, settings: CensusSettings) -> tuple[torch.Tensor | None, Any]:
+        """Output and row lse from a fused attention op (cuDNN, then flash): the census then needs only the
+        statistics pass. Each source is checked once against the kernel's own lse; a source that disagrees, fails or
+        is missing is not used again. Returns (out (B, T, H, d), lse) or (None, None)."""
+        query, key, value = call.query, call.key, call.value
+        sources = ("cudnn", "flash") if settings.lse_source == "auto" else (settings.lse_source,)
+        rep = query.shape[1] // key.shape[1]
+        for src in sources:
+            if src == "kernel" or self.lse_verdict.get(src) is False:
+                continue
+            kk = key if rep == 1 else key.repeat_interleave(rep, 1)
+            vv = value if rep == 1 else value.repeat_interleave(rep, 1)
+            res = kernels.forward_with_lse(query, kk, vv, scaling=call.scaling, causal=call.is_causal, source=src)
+            if res is None:
+                self.lse_verdict[src] = False
+                continue
+            if src not in self.lse_verdict:
+                own = kernels.stats_triton(query[:1], key[:1], scaling=call.scaling, causal=call.is_causal, lse=None,
+                                           **settings.triton_opts).lse
+                self.lse_verdict[src] = bool(float((res[1][:1] - own).abs().max()) < 1e-2)
+                if not self.lse_verdict[src]:
+                    continue
+            self.lse_used = src
+            return res[0].transpose(1, 2).contiguous(), res[1]
+        return None, None
+
+    def note_failure(self, error: Exception) -> None:
+        self.triton_error = f"{type(error).__name__}: {str(error).splitlines()[0][:200] if str(error) else ''}"
+        warnings.warn(f"sinkviz census: the Triton kernel failed ({self.triton_error}); using the torch path",
+                      RuntimeWarning, stacklevel=4)
+
+
+# ----------------------------------------------------------------------------------------------------------------------
+# The attention function
+# ----------------------------------------------------------------------------------------------------------------------
+
+
+def model_attention(call: LayerCall) -> tuple[torch.Tensor, torch.Tensor | None]:
+    """The model's attention output: SDPA, or the model's own eager function where SDPA cannot (softcap, sinks)."""
+    if not call.plain:
+        return eager_attention(call)
+    from transformers.integrations.sdpa_attention import sdpa_attention_forward
+
+    return sdpa_attention_forward(call.module, call.query, call.key, call.value, call.attention_mask,
+                                  dropout=call.dropout, scaling=call.scaling, **call.kwargs)
+
+
+def eager_attention(call: LayerCall) -> tuple[torch.Tensor, torch.Tensor]:
+    """The model's own eager attention, with SDPA's boolean mask turned into the additive one it expects."""
+    mask = hf_attention.additive_mask(call.attention_mask, call.length, call.is_causal, call.window,
+                                      call.query.dtype, call.query.device)
+    eager = hf_attention.family_eager(call.module, fallback_to_llama=False)
+    return eager(call.module, call.query, call.key, call.value, mask, scaling=call.scaling, dropout=call.dropout,
+                 **call.kwargs)
+
+
+def census_attention(
+    module: torch.nn.Module, query: torch.Tensor, key: torch.Tensor, value: torch.Tensor,
+    attention_mask: torch.Tensor | None, scaling: float | None = None, dropout: float = 0.0, **kwargs: Any,
+) -> tuple[torch.Tensor, torch.Tensor | None]:
+    """transformers attention function: the model's output, plus census statistics for the selected layers."""
+    if scaling is None:
+        scaling = query.shape[-1] ** -0.5
+    call = LayerCall(module, query, key, value, attention_mask, scaling, dropout, kwargs)
+    forward = hf_attention.active_listener(CENSUS_IMPLEMENTATION)
+    layer = forward.measured_layer(module) if forward is not None else None
+    if layer is None:
+        return model_attention(call)
+    return forward.measure(layer, call), None
+
+
+@dataclass
+class ForwardPass:
+    """The listener of one census forward: measures the selected layers of one batch into the run's sums."""
+
+    settings: CensusSettings
+    kernel: KernelChoice
+    sums: RunningSums
+    batch: BatchState
+
+    def measured_layer(self, module: torch.nn.Module) -> int | None:
+        """The module's layer index (modules without one count in forward order), or None when not measured."""
+        layer = getattr(module, "layer_idx", None)
+        if layer is None:
+            layer = self.batch.calls
+        self.batch.calls += 1
+        return layer if layer in self.settings.layers else None
+
+    def measure(self, layer: int, call: LayerCall) -> torch.Tensor:
+        """The layer's attention output; its statistics go into the sums."""
+        if call.query.shape[2] != call.key.shape[2]:
+            raise RuntimeError(
+                "the census needs a full forward pass (queries and keys of the same length, no KV cache)"
+            )
+        use_triton = self.triton_usable(call)
+        out, lse = self.output(call, use_triton)
+        q_valid = self.batch.q_valid_on(call.query.device)
+        count = self.batch.key_counts(call)
+        stats = self.triton_stats(call, lse, count) if use_triton else None
+        if stats is None:
+            stats = kernels.stats_torch(
+                call.query, call.key, scaling=call.scaling, causal=call.is_causal, window=call.window, mask=call.mask,
+                softcap=call.softcap, sinks=call.sinks, q_valid=q_valid, n_first=self.settings.n_first,
+                chunk_elems=self.settings.chunk_elems, count=count,
+            )
+        self.sums.add(layer, stats, q_valid)
+        return out
+
+    def triton_usable(self, call: LayerCall) -> bool:
+        return (self.settings.backend == "triton" and call.plain and self.kernel.triton_error is None
+                and kernels.triton_available(call.query.device))
+
+    def output(self, call: LayerCall, use_triton: bool) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """(attention output, row lse where a fused op gave it): the model's eager function when asked for, else a
+        fused op that returns the lse where the Triton path can use it, else the model's usual attention."""
+        if self.settings.attn_output == "eager":
+            return eager_attention(call)[0], None
+        fused = (use_triton and call.mask is None and (call.window is None or call.length <= call.window)
+                 and call.dropout == 0.0)
+        if fused:
+            out, lse = self.kernel.fused_forward(call, self.settings)
+            if out is not None:
+                return out, lse
+        return model_attention(call)[0], None
+
+    def triton_stats(self, call: LayerCall, lse: torch.Tensor | None, count: torch.Tensor) -> kernels.LayerStats | None:
+        """The Triton statistics, or None when the kernel failed (it is then not tried again in this run)."""
+        options = self.settings.triton_opts
+        kv_ranges = None
+        if call.mask is not None:
+            kv_ranges = self.batch.key_ranges(call, options.get("block_m", 128))
+        try:
+            return kernels.stats_triton(
+                call.query, call.key, scaling=call.scaling, causal=call.is_causal, window=call.window, mask=call.mask,
+                q_valid=self.batch.q_valid_on(call.query.device), lse=lse, n_first=self.settings.n_first, count=count,
+                kv_ranges=kv_ranges, q_valid_all=self.batch.q_valid_all, **options,
+            )
+        except Exception as e:  # noqa: BLE001 - a kernel that cannot compile here: the exact torch path takes over
+            self.kernel.note_failure(e)
+            return None
+
+
+# ----------------------------------------------------------------------------------------------------------------------
+# The runner
+# ----------------------------------------------------------------------------------------------------------------------
+
+
+def _check_choice(name: str, value: str, allowed: Sequence[str]) -> None:
+    if value not in allowed:
+        choices = ", ".join(repr(a) for a in allowed[:-1]) + f" or {allowed[-1]!r}"
+        raise ValueError(f"{name} must be {choices}, not {value!r}")
+
+
+class Census:
+    """Streaming census over batches: ``c = Census(model, seq_len=T)``; ``c.add(ids, mask)`` per batch;
+    ``c.result()``.
+
+    Args:
+        model: a sinkviz ``LoadedModel`` or a transformers model (a multi-GPU ``device_map="auto"`` model works: each
+            layer's statistics stay on its own device until :meth:`result`).
+        seq_len: the longest batch length (the per-key arrays have this length).
+        layers: layer indices to measure (default all).
+        n_keys: alpha is kept per sample for the first ``n_keys`` keys (Sink_1..Sink_K).
+        n_first: the row mass on keys k < n_first is the ``first_mass`` statistic.
+        n_bins: query-position bins of the row-statistic profiles.
+        backend: "auto" (Triton on CUDA when available, else torch), "triton" or "torch".
+        chunk_elems: memory of one torch-path block (float32 elements).
+        triton_opts: block sizes for :func:`sinkviz.census.kernels.stats_triton` (block_m, block_n, num_warps,
+            num_stages).
+        lse_source: where the Triton path gets each row's lse: "auto" (cuDNN, then flash attention, which return it
+            with the attention output; else a first kernel pass), "cudnn", "flash" or "kernel".
+        attn_output: "auto" (SDPA / fused op; the model's eager function only where SDPA cannot) or "eager" (the
+            model's own eager attention for every layer, so a census forward reproduces an eager forward exactly).
+    """
+
+    def __init__(
+        self,
+        model: Any,
+        *,
+        seq_len: int,
+        layers: Sequence[int] | None = None,
+        n_keys: int = 16,
+        n_first: int = 4,
+        n_bins: int = 32,
+        backend: str = "auto",
+        chunk_elems: int = 1 << 24,
+        triton_opts: dict | None = None,
+        lse_source: str = "auto",
+        attn_output: str = "auto",
+    ) -> None:
+        self.hf, self.tokenizer, self.name = unwrap(model)
+        n_layers = int(text_config(self.hf).num_hidden_layers)
+        layers = list(range(n_layers)) if layers is None else sorted({int(x) for x in layers})
+        bad = [x for x in layers if not 0 <= x < n_layers]
+        if bad:
+            raise ValueError(f"layers {bad} out of range: the model has {n_layers} layers (0..{n_layers - 1})")
+        _check_choice("backend", backend, ("auto", "triton", "torch"))
+        _check_choice("lse_source", lse_source, ("auto", "cudnn", "flash", "kernel"))
+        _check_choice("attn_output", attn_output, ("auto", "eager"))
+        self.device = input_device(self.hf)
+        if backend == "auto":
+            backend = "triton" if kernels.triton_available(self.device) else "torch"
+        if backend == "triton" and not kernels.triton_available(self.device):
+            raise RuntimeError("backend='triton' needs a CUDA device and the triton package; use backend='torch'")
+        self.layers = layers
+        self.seq_len = int(seq_len)
+        self.n_bins = max(1, min(int(n_bins), self.seq_len))
+        self.backend = backend
+        self.settings = CensusSettings(
+            layers=frozenset(layers), seq_len=self.seq_len, n_keys=int(n_keys), n_first=int(n_first),
+            n_bins=self.n_bins, backend=backend, chunk_elems=int(chunk_elems), triton_opts=dict(triton_opts or {}),
+            lse_source=lse_source, attn_output=attn_output,
+        )
+        self.kernel = KernelChoice()
+        self.sums = RunningSums(self.seq_len, self.settings.n_keys, self.n_bins)
+        self._lengths: list[int] = []
+        self._index: list[int] = []
+        self._n_batches = 0
+        self.n_skipped = 0
+        base = getattr(self.hf, "base_model", self.hf)
+        self._runner = base if isinstance(base, torch.nn.Module) else self.hf
+        params = inspect.signature(self._runner.forward).parameters
+        self._extra = {"use_cache": False} if "use_cache" in params else {}
+        hf_attention.register(CENSUS_IMPLEMENTATION, census_attention, mask="sdpa")
+
+    @torch.inference_mode()
+    def add(self, input_ids: torch.Tensor, attention_mask: torch.Tensor | None = None,
+            sample_index: Sequence[int] | None = None) -> None:
+        """Run one batch (B, T) through the model, right-padded; ``attention_mask`` 1 = real token."""
+        if input_ids.dim() == 1:
+            input_ids = input_ids.unsqueeze(0)
+        B, T = input_ids.shape
+        if T > self.seq_len:
+            raise ValueError(f"batch length {T} exceeds seq_len {self.seq_len}")
+        if attention_mask is None:
+            attention_mask = torch.ones(B, T, dtype=torch.long)
+        attention_mask = attention_mask.to(torch.long)
+        if sample_index is None:
+            start = len(self._index)
+            sample_index = range(start, start + B)
+        batch = BatchState.start(attention_mask.bool().to(self.device))
+        forward = ForwardPass(self.settings, self.kernel, self.sums, batch)
+        with hf_attention.listening(self.hf, CENSUS_IMPLEMENTATION, forward):
+            model_mask = None if batch.q_valid_all else attention_mask.to(self.device)
+            self._runner(input_ids=input_ids.to(self.device), attention_mask=model_mask, **self._extra)
+        missing = [x for x in self.layers if self.sums.batches_seen(x) != self._n_batches + 1]
+        if missing:
+            raise RuntimeError(
+                f"the attention function did not run for layers {missing}: the model does not route its attention "
+                "through transformers' AttentionInterface"
+            )
+        self._n_batches += 1
+        self._lengths.extend(int(x) for x in attention_mask.sum(-1).tolist())
+        self._index.extend(int(x) for x in sample_index)
+
+    def result(self, meta: dict | None = None) -> CensusResult:
+        """Collect everything onto the CPU as a :class:`CensusResult`."""
+        measured = [self.sums.totals[layer] for layer in self.layers if layer in self.sums.totals]
+        n_heads = measured[0]["alpha_sum"].shape[0] if measured else int(text_config(self.hf).num_attention_heads)
+        S = len(self._lengths)
+        return CensusResult(
+            **self.sums.arrays(self.layers, n_heads),
+            lengths=np.asarray(self._lengths, dtype=np.int64).reshape(S),
+            sample_index=np.asarray(self._index, dtype=np.int64).reshape(S),
+            layers=list(self.layers), seq_len=self.seq_len, n_keys=self.settings.n_keys,
+            n_first=self.settings.n_first, n_bins=self.n_bins, n_skipped=int(self.n_skipped),
+            meta=self._meta() | (meta or {}),
+        )
+
+    def _meta(self) -> dict:
+        lse_source = (self.kernel.lse_used or "kernel") if self.backend == "triton" else "torch"
+        return dict(
+            model=self.name, backend=self.backend, device=str(self.device), lse_source=lse_source,
+            **({"triton_error": self.kernel.triton_error} if self.kernel.triton_error else {}),
+            dtype=str(next(self.hf.parameters()).dtype).replace("torch.", ""),
+            model_type=getattr(self.hf.config, "model_type", None), sinkviz_version=__version__,
+        )
+
+
+# ----------------------------------------------------------------------------------------------------------------------
+# The one-call API
+# ----------------------------------------------------------------------------------------------------------------------
+
+Row = tuple[torch.Tensor, torch.Tensor, int]  # (token ids, attention mask, index in the input)
+
+
+def _rows_from_ids(ids: torch.Tensor, attention_mask: torch.Tensor | None, seq_len: int | None,
+                   indices: Sequence[int] | None) -> tuple[list[Row], int]:
+    ids = ids if ids.dim() == 2 else ids.unsqueeze(0)
+    T = ids.shape[1] if seq_len is None else int(seq_len)
+    ids = ids[:, :T]
+    mask = torch.ones_like(ids) if attention_mask is None else attention_mask[:, : ids.shape[1]]
+    chosen = range(ids.shape[0]) if indices is None else indices
+    return [(ids[i], mask[i], i) for i in chosen], T
+
+
+def _rows_from_texts(tokenizer: Any, texts: Sequence[str], seq_len: int, indices: Sequence[int] | None,
+                     allow_shorter: bool, add_special_tokens: bool) -> tuple[list[Row], int]:
+    chosen = list(range(len(texts))) if indices is None else list(indices)
+    ids, found, skipped = tokenize_texts(tokenizer, [texts[i] for i in chosen], seq_len, allow_shorter=allow_shorter,
+                                         add_special_tokens=add_special_tokens)
+    rows = [(torch.tensor(x), torch.ones(len(x), dtype=torch.long), chosen[j]) for x, j in zip(ids, found)]
+    return rows, skipped
+
+
+def run_census(
+    model: Any,
+    texts: Sequence[str] | str | torch.Tensor,
+    *,
+    seq_len: int | None = None,
+    layers: Sequence[int] | None = None,
+    batch_size: int = 1,
+    allow_shorter: bool = False,
+    attention_mask: torch.Tensor | None = None,
+    tokenizer: Any = None,
+    n_keys: int = 16,
+    n_first: int = 4,
+    n_bins: int = 32,
+    backend: str = "auto",
+    progress: bool = False,
+    indices: Sequence[int] | None = None,
+    add_special_tokens: bool = True,
+    meta: dict | None = None,
+) -> CensusResult:
+    """Run the census over texts (or a (N, T) tensor of token ids) and return a :class:`CensusResult`.
+
+    Texts are tokenised with the default special tokens and truncated to ``seq_len``; shorter texts are skipped and
+    counted (``n_skipped``) unless ``allow_shorter`` (then batches are right-padded and padding is excluded).
+    ``indices`` restricts the run to those positions of ``texts`` (used to split samples across processes).
+    """
+    tok = tokenizer or unwrap(model)[1]
+    if isinstance(texts, torch.Tensor):
+        rows, seq_len = _rows_from_ids(texts, attention_mask, seq_len, indices)
+        skipped = 0
+    else:
+        if tok is None:
+            raise ValueError("texts need a tokenizer: pass a sinkviz LoadedModel or tokenizer=")
+        if seq_len is None:
+            raise ValueError("seq_len is required for texts")
+        seq_len = int(seq_len)
+        texts = [texts] if isinstance(texts, str) else texts
+        rows, skipped = _rows_from_texts(tok, texts, seq_len, indices, allow_shorter, add_special_tokens)
+    runner = Census(model, seq_len=seq_len, layers=layers, n_keys=n_keys, n_first=n_first, n_bins=n_bins,
+                    backend=backend)
+    runner.n_skipped = skipped
+    pad_id = getattr(tok, "pad_token_id", None)
+    pad_id = 0 if pad_id is None else pad_id
+    bar = None
+    if progress:
+        from tqdm.auto import tqdm
+
+        bar = tqdm(total=len(rows), desc=f"census {runner.name} T={seq_len}", unit="text")
+    try:
+        for start in range(0, len(rows), max(1, batch_size)):
+            chunk = rows[start : start + batch_size]
+            ids, mask = right_pad([(x, m) for x, m, _ in chunk], pad_id)
+            runner.add(ids, mask, [i for _, _, i in chunk])
+            if bar is not None:
+                bar.update(len(chunk))
+    finally:
+        if bar is not None:
+            bar.close()
+    return runner.result(meta=meta)

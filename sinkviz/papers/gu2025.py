@@ -1,0 +1,147 @@
+"""Gu et al., "When Attention Sink Emerges in Language Models" (ICLR 2025): measurement runners for the notebook.
+
+Thin glue between capture (``sinkviz.trace``) and the pure metrics in :mod:`sinkviz.metrics` — no metric is
+defined here.  Each function takes a loaded model (``sinkviz.load``) or a ``Trace`` and returns the arrays the
+figure factories in :mod:`sinkviz.plots` take.  The sink metric Sink_k^ε is the paper's §3.2 (ε = 0.3, T = 64,
+:mod:`sinkviz.metrics.sink`); the paper's own numbers come from :func:`sinkviz.papers.reported.reported_numbers`.
+"""
+from __future__ import annotations
+
+from typing import Any, Sequence
+
+import numpy as np
+import torch
+
+from sinkviz.capture import Trace, trace
+from sinkviz.metrics.manifold import first_key_offsubspace, key_pca
+from sinkviz.metrics.norms import NormProfile, first_vs_rest_norms
+from sinkviz.metrics.qk import QKDecomposition, qk_decomposition
+from sinkviz.metrics.rope import rope_first_vs_rest, rope_frequencies, rope_plane_contributions
+from sinkviz.metrics.sink import PAPER_EPS, importance_scores, sink_rate
+from sinkviz.papers.probes import ProbeBatch, probe_inputs
+
+__all__ = [
+    "n_parameters",
+    "trace_batches",
+    "importance_for",
+    "first_key_columns",
+    "table1",
+    "norm_profiles",
+    "qk_settings",
+    "rope_planes",
+    "key_manifold",
+]
+
+
+def n_parameters(loaded: Any) -> int:
+    """Number of parameters of the loaded model (embeddings included, as the paper's size axis)."""
+    return int(sum(p.numel() for p in loaded.model.parameters()))
+
+
+def trace_batches(loaded: Any, input_ids: torch.Tensor, *, batch_size: int = 10,
+                  capture: Sequence[str] = ("attn",), **kwargs: Any) -> list[Trace]:
+    """``sinkviz.trace`` over rows of ``input_ids`` in batches (bounded memory)."""
+    ids = torch.as_tensor(input_ids, dtype=torch.long)
+    return [trace(loaded, ids[i:i + batch_size], capture=capture, **kwargs) for i in range(0, len(ids), batch_size)]
+
+
+def importance_for(loaded: Any, input_ids: torch.Tensor, *, batch_size: int = 10) -> np.ndarray:
+    """Importance scores α ``(N, L, H, T)`` of every (sample, layer, query head, key) — causal or bidirectional
+    as the model is."""
+    out = []
+    for tr in trace_batches(loaded, input_ids, batch_size=batch_size):
+        out.append(importance_scores(tr.attention_stack(), causal=tr.info.causal, lengths=tr.lengths))
+    return np.concatenate(out)
+
+
+def first_key_columns(loaded: Any, input_ids: torch.Tensor, *, batch_size: int = 6) -> np.ndarray:
+    """Attention every query pays to the first key, ``A[..., :, 0]``: ``(N, L, H, T)`` (Fig. 3 input)."""
+    return np.concatenate([tr.attention_stack()[..., :, 0]
+                           for tr in trace_batches(loaded, input_ids, batch_size=batch_size)])
+
+
+def table1(loaded: Any, *, T: int = 64, n: int = 100, seed: int = 0, eps: float = PAPER_EPS,
+           kinds: Sequence[str] = ("natural", "random", "repeat"), batch_size: int = 10
+           ) -> dict[str, dict[str, Any]]:
+    """Table 1 (left) for one model: Sink_1^eps (%) on natural, random and repeated-token inputs.
+    Returns ``{kind: {"sink_1", "alpha" (N, L, H, T), "batch" (ProbeBatch)}}``."""
+    out: dict[str, dict[str, Any]] = {}
+    for kind in kinds:
+        batch: ProbeBatch = probe_inputs(loaded.tokenizer, kind, T=T, n=n, seed=seed)
+        alpha = importance_for(loaded, batch.input_ids, batch_size=batch_size)
+        out[kind] = {"sink_1": float(sink_rate(alpha, eps)[0]), "alpha": alpha, "batch": batch}
+    return out
+
+
+def _stack(store: dict[int, torch.Tensor], layers: Sequence[int]) -> np.ndarray:
+    return np.stack([store[layer].numpy() for layer in layers])
+
+
+def norm_profiles(tr: Trace) -> tuple[dict[str, NormProfile], dict[str, list[int]]]:
+    """Fig. 2 (top) / Figs 11–14 from a trace holding hidden states, keys and values of every layer:
+    ``({"hidden", "keys", "values"} -> NormProfile, x positions per panel)``.  Hidden state 0 is the embedding
+    output, L the last block before the final norm; keys (post-rotary) and values are numbered 1..L."""
+    if tr.hidden_states is None or not tr.keys or not tr.values:
+        raise ValueError("the trace needs capture=('hidden', 'qk', 'v') for all layers")
+    layers = tr.layers
+    profiles = {
+        "hidden": first_vs_rest_norms(tr.hidden_states.numpy(), lengths=tr.lengths),
+        "keys": first_vs_rest_norms(_stack(tr.keys, layers), lengths=tr.lengths),
+        "values": first_vs_rest_norms(_stack(tr.values, layers), lengths=tr.lengths),
+    }
+    x = {"hidden": list(range(tr.hidden_states.shape[0])), "keys": [l + 1 for l in layers],
+         "values": [l + 1 for l in layers]}
+    return profiles, x
+
+
+def qk_settings(tr: Trace, settings: Sequence[tuple[int, int]], *, sample: int = 0
+                ) -> list[tuple[str, QKDecomposition]]:
+    """Figs 15–18: QK decomposition (post-rotary) of one sample at each (layer, query head), 0-indexed; labels
+    give the paper's 1-indexed (l, h) too."""
+    out = []
+    for layer, head in settings:
+        q = tr.query(layer, head, sample)
+        k = tr.key(layer, tr.info.kv_head_of[head], sample)
+        d = qk_decomposition(q, k, causal=tr.info.causal, scaling=tr.info.scaling[layer])
+        out.append((f"layer {layer}, head {head} (paper l={layer + 1}, h={head + 1})", d))
+    return out
+
+
+def rope_planes(tr: Trace, layer: int, heads: Sequence[int]) -> tuple[dict[str, tuple[np.ndarray, np.ndarray]],
+                                                                     np.ndarray]:
+    """RoPE plane decomposition of the logits (scaled) toward the first key vs the others, per query head,
+    averaged over the trace's samples.  Returns ``({label: (to_first, to_rest)}, plane frequencies)``."""
+    info = tr.info
+    if not info.rope or info.rope_pairing is None:
+        raise ValueError(f"{tr.model_name} has no rotary embeddings: the plane decomposition does not apply")
+    pairing = "half" if info.rope_pairing == "half" else "interleaved"
+    series = {}
+    for h in heads:
+        q = tr.queries[layer][:, tr.heads.index(h)].numpy()
+        k = tr.keys[layer][:, info.kv_head_of[h]].numpy()
+        planes = rope_plane_contributions(q, k, pairing=pairing)
+        series[f"layer {layer}, head {h}"] = rope_first_vs_rest(planes, scaling=info.scaling[layer])
+    return series, rope_frequencies(info.head_dim, info.rope_theta or 10000.0)
+
+
+def key_manifold(tr: Trace, *, pca_layers: Sequence[int], var_explained: float = 0.5
+                 ) -> dict[str, Any]:
+    """Key PCA (post-rotary keys, each KV head once) at ``pca_layers`` and, for every layer, the share of ‖k₁‖
+    outside the other keys' principal subspace vs held-out ordinary keys.  Returns ``{"panels": [(label,
+    KeyPCA)], "layers", "first": {kv: [...]}, "baseline": {kv: [...]}, "r": {kv: [...]}}``."""
+    n_kv = tr.info.n_kv_heads
+    panels = []
+    first: dict[str, list[float]] = {f"KV head {g}": [] for g in range(n_kv)}
+    base: dict[str, list[float]] = {f"KV head {g}": [] for g in range(n_kv)}
+    rs: dict[str, list[int]] = {f"KV head {g}": [] for g in range(n_kv)}
+    for layer in tr.layers:
+        for g in range(n_kv):
+            keys = tr.keys[layer][:, g].numpy()
+            off = first_key_offsubspace(keys, lengths=tr.lengths, var_explained=var_explained)
+            first[f"KV head {g}"].append(off.first_mean)
+            base[f"KV head {g}"].append(off.baseline_mean)
+            rs[f"KV head {g}"].append(off.r)
+            if layer in pca_layers:
+                label = f"layer {layer}, KV head {g} · off {off.first_mean:.2f} vs {off.baseline_mean:.2f} (r={off.r})"
+                panels.append((label, key_pca(keys, lengths=tr.lengths)))
+    return {"panels": panels, "layers": list(tr.layers), "first": first, "baseline": base, "r": rs}

@@ -1,0 +1,387 @@
+"""Ruscio et al. (NeurIPS 2025) on sinkviz traces: each analysis of the paper, published and corrected side by side.
+
+Ruscio, Nanni, Silvestri, "What are you sinking? A geometric approach on attention sink".
+
+This module sits above ``sinkviz.capture``: it turns ``Trace`` objects into the per-layer tables the
+paper's notebooks produce, calling the pure metrics in ``sinkviz.metrics`` (topology, spectral, rmt,
+divergence, influence, frames), always computing the **published** (as in the official notebooks)
+and the **corrected** variant side by side. Nothing here defines a metric.
+
+Typical use (see sinkviz/notebooks/ruscio2025_what_are_you_sinking.ipynb)::
+
+    m = sinkviz.load("smollm2-135m")
+    texts = ruscio.stem_texts(64)
+    traces = ruscio.trace_texts(m, texts)                 # attention + hidden states, batched
+    verdict = ruscio.frame_verdict(traces)                # centralized / distributed / bidirectional
+    topo = ruscio.topology_by_layer(traces)               # published vs corrected persistence
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+from typing import Any, Callable, Iterator, Sequence
+
+import numpy as np
+import torch
+
+from sinkviz.capture import trace
+from sinkviz.metrics import divergence as _div
+from sinkviz.metrics import frames as _frames
+from sinkviz.metrics import influence as _inf
+from sinkviz.metrics import rmt as _rmt
+from sinkviz.metrics import spectral as _spec
+from sinkviz.metrics import topology as _topo
+from sinkviz.metrics import head_average
+from sinkviz.models import wrap
+from sinkviz.papers.reported import reported_numbers
+
+__all__ = [
+    "PAPER_RESULTS",
+    "SampleView",
+    "stem_sentences",
+    "stem_texts",
+    "paper_layers",
+    "kl_layers",
+    "trace_texts",
+    "iter_samples",
+    "frame_verdict",
+    "topology_by_layer",
+    "spectral_by_layer",
+    "rmt_by_layer",
+    "kl_by_layer",
+    "influence_by_layer",
+    "summarize",
+    "compare_rows",
+    "frames_over_training",
+    "lab_checkpoints",
+    "untrained_copy",
+]
+
+
+def _paper_results() -> dict[str, dict[str, Any]]:
+    """The authors' committed numbers by model, as the notebook shows them: a scalar per key, and for the
+    per-layer topology a list over ``"layers"`` (their 5-layer selection); "N/A" in their report is NaN."""
+    results: dict[str, dict[str, Any]] = {}
+    for row in reported_numbers(paper="ruscio2025"):
+        entry = results.setdefault(row["model"], {"n_layers": row["n_layers"], "layers": []})
+        value = float("nan") if row["value"] is None else row["value"]
+        if "layer" not in row:
+            entry[row["column"]] = value
+            continue
+        if row["layer"] not in entry["layers"]:
+            entry["layers"].append(row["layer"])
+        entry.setdefault(row["column"], []).append(value)
+        if "sd" in row:
+            entry.setdefault(f"{row['column']}_sd", []).append(row["sd"])
+    return results
+
+
+#: The numbers the authors committed (``Results_sample/`` of the official repository) for LLaMA-3.2-3B,
+#: Qwen2.5-7B and XLM-R-large: frame label, topology per layer, geometric-semantic alignment (GSA) and
+#: attention entropy (mean, first and last layer). Read from :func:`sinkviz.papers.reported.reported_numbers`.
+PAPER_RESULTS: dict[str, dict[str, Any]] = _paper_results()
+
+
+# ------------------------------------------------------------------------------------------------ data
+def stem_sentences(n: int | None = None, fields: Sequence[str] | None = None) -> list[tuple[str, str]]:
+    """(field, sentence) pairs from ``sinkviz/data/stem_sentences.txt`` (CC0; see stem_sentences.md).
+
+    ``n`` picks the first n in round-robin order over the fields (deterministic, balanced);
+    ``fields`` restricts to some of mathematics, chemistry, medicine, physics, geography.
+    """
+    text = resources.files("sinkviz").joinpath("data/stem_sentences.txt").read_text(encoding="utf-8")
+    rows = [tuple(line.split("\t", 1)) for line in text.splitlines() if line and not line.startswith("#")]
+    by_field: dict[str, list[str]] = {}
+    for f, s in rows:
+        by_field.setdefault(f, []).append(s)
+    if fields is not None:
+        unknown = set(fields) - set(by_field)
+        if unknown:
+            raise ValueError(f"unknown field(s) {sorted(unknown)}; choose from {sorted(by_field)}")
+        by_field = {f: by_field[f] for f in fields}
+    ordered: list[tuple[str, str]] = []
+    longest = max(len(v) for v in by_field.values())
+    for i in range(longest):
+        for f, sents in by_field.items():
+            if i < len(sents):
+                ordered.append((f, sents[i]))
+    if n is not None:
+        if n < 1:
+            raise ValueError(f"n must be ≥ 1, got {n}")
+        ordered = ordered[:n]
+    return ordered
+
+
+def stem_texts(n: int | None = None, fields: Sequence[str] | None = None) -> list[str]:
+    """Just the sentences of ``stem_sentences``."""
+    return [s for _, s in stem_sentences(n, fields)]
+
+
+def paper_layers(n_layers: int) -> list[int]:
+    """[0, L//4, 2L//4, 3L//4, L−1]: the topology notebook's layer selection (28 → 0, 7, 14, 21, 27)."""
+    step = max(1, n_layers // 4)
+    return sorted({min(x, n_layers - 1) for x in (0, step, 2 * step, 3 * step, n_layers - 1)})
+
+
+def kl_layers(n_layers: int) -> list[int]:
+    """KL.ipynb's ``skip_layers``: all layers if ≤ 6, else first, every other from 1, and last."""
+    if n_layers <= 6:
+        return list(range(n_layers))
+    return sorted({0, *range(1, n_layers - 1, 2), n_layers - 1})
+
+
+# -------------------------------------------------------------------------------------------- traces
+def trace_texts(model: Any, texts: Sequence[str], *, batch_size: int = 16, layers: Sequence[int] | None = None,
+                hidden: bool = True) -> list[Any]:
+    """Trace ``texts`` in batches (padding is masked out by the capture). Captures attention and, if
+    ``hidden``, hidden states: what every analysis of the paper needs (no q/k/v)."""
+    from sinkviz.capture import trace
+
+    if not texts:
+        raise ValueError("trace_texts needs at least one text")
+    capture = ("attn", "hidden") if hidden else ("attn",)
+    return [trace(model, list(texts[i:i + batch_size]), layers=layers, capture=capture)
+            for i in range(0, len(texts), batch_size)]
+
+
+@dataclass
+class SampleView:
+    """One unpadded sample: attention (L_sel, H, n, n), hidden states (n_layers + 1, n, D) or None,
+    token strings, positions of tokenizer-added tokens, causal flag and the captured layer ids."""
+
+    attention: np.ndarray
+    hidden: np.ndarray | None
+    tokens: list[str]
+    special_positions: list[int]
+    causal: bool
+    layers: list[int]
+
+    def layer_attention(self, layer: int) -> np.ndarray:
+        return self.attention[self.layers.index(layer)].astype(np.float64)
+
+
+def iter_samples(traces: Any) -> Iterator[SampleView]:
+    """Every sample of one Trace or a list of Traces, padding removed."""
+    if not isinstance(traces, (list, tuple)):
+        traces = [traces]
+    for tr in traces:
+        stack = tr.attention_stack()  # (B, L_sel, H, T, T): stacked once per trace, sliced per sample
+        for i in range(tr.batch_size):
+            n = tr.n_tokens(i)
+            hid = tr.hidden_states[:, i, :n].numpy().astype(np.float64) if tr.hidden_states is not None else None
+            yield SampleView(stack[i, :, :, :n, :n], hid, list(tr.tokens[i]), list(tr.special_positions[i]),
+                             bool(tr.info.causal), list(tr.layers))
+
+
+def _layers_of(traces: Any, layers: Sequence[int] | None) -> list[int]:
+    first = traces[0] if isinstance(traces, (list, tuple)) else traces
+    if layers is None:
+        return list(first.layers)
+    missing = set(layers) - set(first.layers)
+    if missing:
+        raise ValueError(f"layers {sorted(missing)} were not captured (captured: {first.layers})")
+    return list(layers)
+
+
+# ------------------------------------------------------------------------------------------ analyses
+def frame_verdict(traces: Any, thresholds: _frames.FrameThresholds | None = None) -> _frames.FrameVerdict:
+    """Reference-frame verdict (sinkviz rule, ``sinkviz.metrics.frames``) over all samples and layers."""
+    hs = [_frames.head_sinks(s.attention, causal=s.causal, tokens=s.tokens, special_positions=s.special_positions,
+                             layers=s.layers) for s in iter_samples(traces)]
+    return _frames.classify_frames(hs, thresholds)
+
+
+def _collect(traces: Any, layers: Sequence[int] | None, fn: Callable[[SampleView, int], dict[str, dict[str, float]]]) -> dict[int, dict[str, dict[str, list[float]]]]:
+    """Run ``fn(sample, layer) -> {variant: {metric: value}}`` over samples and layers; gather lists."""
+    lay = _layers_of(traces, layers)
+    out: dict[int, dict[str, dict[str, list[float]]]] = {l: {} for l in lay}
+    for s in iter_samples(traces):
+        for l in lay:
+            for variant, metrics in fn(s, l).items():
+                bucket = out[l].setdefault(variant, {})
+                for k, v in metrics.items():
+                    bucket.setdefault(k, []).append(float(v))
+    return out
+
+
+def topology_by_layer(traces: Any, layers: Sequence[int] | None = None, *, symmetrize: str = "max",
+                      scales: Sequence[float] = (0.5, 0.9)) -> dict[int, dict[str, dict[str, list[float]]]]:
+    """Per layer and sample: published pair counts ("Betti₀/₁"), persistence stats, and the corrected
+    pair counts, Betti numbers at ``scales`` and total persistence (``sinkviz.metrics.topology``)."""
+    def one(s: SampleView, l: int) -> dict[str, dict[str, float]]:
+        avg = head_average(s.layer_attention(l))
+        pub = _topo.persistence_published(avg)
+        cor = _topo.persistence_corrected(avg, symmetrize=symmetrize)
+        corr = {"pairs0": cor.pair_counts[0], "pairs1": cor.pair_counts[1],
+                "total_persistence0": _topo.total_persistence(cor.dgms[0]),
+                "total_persistence1": _topo.total_persistence(cor.dgms[1])}
+        for eps in scales:
+            corr[f"betti0@{eps}"] = _topo.betti_at_scale(cor.dgms[0], eps)
+            corr[f"betti1@{eps}"] = _topo.betti_at_scale(cor.dgms[1], eps)
+        corr.update({k: v for k, v in cor.stats.items()})
+        return {"published": {"betti0": pub.pair_counts[0], "betti1": pub.pair_counts[1], **pub.stats,
+                              "n_tokens": len(s.tokens)},
+                "corrected": corr}
+    return _collect(traces, layers, one)
+
+
+def spectral_by_layer(traces: Any, tau: float = 0.01, layers: Sequence[int] | None = None) -> dict[int, dict[str, dict[str, list[float]]]]:
+    """Laplacian/Fiedler/star-likeness per layer and sample at threshold τ: published as laplacian.ipynb
+    (``published``) and fiedler.ipynb (``published_fiedler``), and corrected."""
+    keys_pub = ("fiedler_value", "spectral_gap", "star_likeness_basic", "star_likeness_weighted", "gini",
+                "degree_centralization", "degree_variance", "density")
+    keys_cor = ("fiedler_value", "spectral_gap", "star_likeness", "gini", "degree_centralization", "density")
+
+    def one(s: SampleView, l: int) -> dict[str, dict[str, float]]:
+        avg = head_average(s.layer_attention(l))
+        lap = _spec.graph_metrics_published(avg, tau, notebook="laplacian")
+        fie = _spec.graph_metrics_published(avg, tau, notebook="fiedler")
+        cor = _spec.graph_metrics_corrected(avg, tau, causal=s.causal)
+        return {"published": {k: lap[k] for k in keys_pub},
+                "published_fiedler": {k: fie[k] for k in ("fiedler_value", "star_likeness_basic", "degree_centralization")},
+                "corrected": {k: cor[k] for k in keys_cor}}
+    return _collect(traces, layers, one)
+
+
+def rmt_by_layer(traces: Any, layers: Sequence[int] | None = None) -> dict[int, dict[str, dict[str, list[float]]]]:
+    """RMT statistics of the head-averaged map (the notebook's reported ``avg_head``), published and corrected."""
+    def one(s: SampleView, l: int) -> dict[str, dict[str, float]]:
+        avg = head_average(s.layer_attention(l))
+        pub = _rmt.rmt_published(avg)
+        cor = _rmt.rmt_corrected(avg)
+        return {"published": {k: pub[k] for k in ("spectral_gap", "participation_ratio", "stable_rank",
+                                                  "marchenko_pastur_kl", "sink_concentration", "entropy")},
+                "corrected": {k: cor[k] for k in ("spectral_gap", "participation_ratio", "stable_rank",
+                                                  "marchenko_pastur_ks")}}
+    return _collect(traces, layers, one)
+
+
+def kl_by_layer(traces: Any, layers: Sequence[int] | None = None,
+                percentiles: Sequence[float] = _div.PUBLISHED_PERCENTILES) -> dict[int, dict[str, dict[str, list[float]]]]:
+    """KL of each head to the mean head and its reduction after removing sinks at each percentile."""
+    first = traces[0] if isinstance(traces, (list, tuple)) else traces
+    lay = list(layers) if layers is not None else [l for l in kl_layers(first.info.n_layers) if l in first.layers]
+
+    def one(s: SampleView, l: int) -> dict[str, dict[str, float]]:
+        att = s.layer_attention(l)
+        pub = _div.sink_removal_published(att, percentiles)
+        cor = _div.sink_removal_corrected(att, percentiles, causal=s.causal)
+        out: dict[str, dict[str, float]] = {}
+        for name, res in (("published", pub), ("corrected", cor)):
+            row = {"kl": res["baseline_avg_kl"]}
+            for p, r in res["by_percentile"].items():
+                row[f"kl_reduction@{p:g}"] = r["avg_kl_reduction"]
+                row[f"sink_count@{p:g}"] = r["sink_count"]
+            out[name] = row
+        return out
+    return _collect(traces, lay, one)
+
+
+def influence_by_layer(traces: Any, layers: Sequence[int] | None = None) -> dict[int, dict[str, dict[str, list[float]]]]:
+    """GSA, directional influence, relative magnitude, attention entropy and transformation magnitude per
+    layer; h = residual stream entering the layer (``hidden_states[l]``), as the notebooks."""
+    def one(s: SampleView, l: int) -> dict[str, dict[str, float]]:
+        if s.hidden is None:
+            raise ValueError("influence_by_layer needs hidden states: trace with hidden=True")
+        avg = head_average(s.layer_attention(l))
+        h_in, h_out = s.hidden[l], s.hidden[l + 1]
+        dp = _inf.directional_influence_published(avg, h_in)
+        dc = _inf.directional_influence_corrected(avg, h_in)
+        return {
+            "published": {"gsa": _inf.gsa_published(avg, h_in), "di": dp["mean_directional_influence"],
+                          "relative_magnitude": dp["mean_relative_magnitude"],
+                          "entropy": float(np.mean(_inf.attention_entropy_published(avg))),
+                          "transformation_magnitude": float(np.mean(_inf.transformation_magnitude_published(h_in, h_out)))},
+            "corrected": {"gsa": _inf.gsa_corrected(avg, h_in, causal=s.causal), "di": dc["mean_directional_influence"],
+                          "relative_magnitude": dc["mean_relative_magnitude"],
+                          "transformation_magnitude": float(np.mean(_inf.transformation_magnitude_corrected(h_in, h_out)))},
+        }
+    return _collect(traces, layers, one)
+
+
+def summarize(by_layer: dict[int, dict[str, dict[str, list[float]]]]) -> list[dict[str, Any]]:
+    """Flatten a ``*_by_layer`` result into rows {layer, variant, metric, mean, sd, n} (NaNs ignored)."""
+    rows = []
+    for layer, variants in by_layer.items():
+        for variant, metrics in variants.items():
+            for metric, vals in metrics.items():
+                v = np.asarray(vals, dtype=np.float64)
+                fin = v[np.isfinite(v)]
+                rows.append({"layer": layer, "variant": variant, "metric": metric,
+                             "mean": float(fin.mean()) if fin.size else float("nan"),
+                             "sd": float(fin.std()) if fin.size else float("nan"), "n": int(fin.size)})
+    return rows
+
+
+def frames_over_training(traces_per_checkpoint: Sequence[Any], steps: Sequence[int],
+                         thresholds: _frames.FrameThresholds | None = None,
+                         rmt: bool = True) -> list[dict[str, Any]]:
+    """Frame statistics per training step from one trace (or list of traces) per checkpoint — e.g. the
+    pretraining lab's checkpoints (``sinkviz.lab``) or Pythia ``stepN`` revisions. Each row has the step,
+    the verdict and layer-averaged sink rate / start / end / interior shares (``frame_statistics_over_training``)
+    and, with ``rmt``, layer-averaged published spectral gap / MP-KL and corrected MP-KS of the head average."""
+    per_ckpt = []
+    for traces in traces_per_checkpoint:
+        per_ckpt.append([_frames.head_sinks(s.attention, causal=s.causal, tokens=s.tokens,
+                                            special_positions=s.special_positions, layers=s.layers)
+                         for s in iter_samples(traces)])
+    rows = _frames.frame_statistics_over_training(per_ckpt, steps, thresholds)
+    if rmt:
+        for row, traces in zip(rows, traces_per_checkpoint):
+            res = rmt_by_layer(traces)
+            for variant, key in (("published", "spectral_gap"), ("published", "marchenko_pastur_kl"),
+                                 ("corrected", "marchenko_pastur_ks"), ("corrected", "spectral_gap")):
+                vals = np.concatenate([np.asarray(res[l][variant][key]) for l in res])
+                fin = vals[np.isfinite(vals)]
+                row[f"{variant}_{key}"] = float(np.median(fin)) if fin.size else float("nan")
+    return rows
+
+
+def compare_rows(by_layer: dict[int, dict[str, dict[str, list[float]]]],
+                 metrics: Sequence[tuple[str, str | None, str | None]], *, digits: int = 3) -> tuple[list[str], list[list[str]]]:
+    """(header, rows) for a published-vs-corrected table: ``metrics`` lists
+    ``(label, published_metric or None, corrected_metric or None)``; cells are "mean ± sd" over samples
+    (NaN/inf excluded; the count of excluded values is shown). Render with
+    ``sinkviz.plots.tables.table_markdown`` or ``comparison_table``."""
+    def cell(vals: list[float] | None) -> str:
+        if vals is None:
+            return "–"
+        v = np.asarray(vals, dtype=np.float64)
+        fin = v[np.isfinite(v)]
+        if not fin.size:
+            return f"non-finite ({v.size})"
+        text = f"{fin.mean():.{digits}f} ± {fin.std():.{digits}f}"
+        return text + (f" ({v.size - fin.size} non-finite)" if fin.size < v.size else "")
+
+    rows = []
+    for layer, variants in by_layer.items():
+        for label, pub, cor in metrics:
+            rows.append([str(layer), label,
+                         cell(variants.get("published", {}).get(pub)) if pub else "–",
+                         cell(variants.get("corrected", {}).get(cor)) if cor else "–"])
+    return ["layer", "metric", "published (as the official notebooks)", "corrected"], rows
+
+
+def lab_checkpoints(run_dir: str | Path) -> list[tuple[int, Path]]:
+    """(step, folder) of every checkpoint a pretraining-lab run wrote (``RUN/checkpoints/step_NNNNNN``,
+    ``sinkviz lab run CONFIG --out RUN``), sorted by step. Empty if the folder has none."""
+    root = Path(run_dir) / "checkpoints"
+    out = []
+    if root.is_dir():
+        for p in root.iterdir():
+            m = re.fullmatch(r"step_(\d+)", p.name)
+            if m and p.is_dir():
+                out.append((int(m.group(1)), p))
+    return sorted(out)
+
+
+def untrained_copy(model: Any, seed: int = 0) -> Any:
+    """The same architecture and tokenizer with freshly initialised weights (a "step 0" checkpoint, like
+    Pythia's ``step0``), wrapped for ``sinkviz.trace``. Decoders only (AutoModelForCausalLM)."""
+    from transformers import AutoModelForCausalLM
+
+    torch.manual_seed(seed)
+    fresh = AutoModelForCausalLM.from_config(model.model.config).to(model.device)
+    return wrap(fresh, model.tokenizer, name=f"{model.name} (untrained, seed {seed})")

@@ -39,6 +39,8 @@ from sinkviz.metrics.rmt import rmt_corrected, rmt_published
 from sinkviz.metrics.sink import (
     alpha_layer_head,
     importance_scores,
+    importance_scores_prefix_corrected,
+    importance_scores_prefix_published,
     proxy_scores_abs,
     proxy_scores_rownorm,
     sink_rate,
@@ -129,6 +131,21 @@ def sink_summary(maps: np.ndarray, *, slot: bool, eps: float = 0.3, k_max: int =
     return summary
 
 
+def prefix_sink_summary(maps: np.ndarray, *, prefix_length: int, eps: float = 0.3, k_max: int = 10
+                        ) -> dict[str, Any]:
+    """Prefix-LM runs (Gu et al. 2025 §5, Fig. 5 middle): Sink_1..Sink_k (%) as the official
+    ``eval_sink_pretrain.py`` computes them (forward attention inside the prefix summed over the causal
+    denominator) and corrected (each key averaged over the queries that can see it), overall and per sample
+    (the figure shows individual samples)."""
+    out: dict[str, Any] = {}
+    for name, fn in (("published", importance_scores_prefix_published),
+                     ("corrected", importance_scores_prefix_corrected)):
+        alpha = fn(maps, prefix_length)  # (B, L, H, n)
+        out[f"sink_k_prefix_{name}"] = _rounded(sink_rate(alpha, eps)[:k_max])
+        out[f"sink_k_prefix_{name}_per_sample"] = _rounded([sink_rate(a, eps)[:k_max] for a in alpha])
+    return out
+
+
 RMT_KEYS = {"published": ("spectral_gap", "participation_ratio", "sink_concentration", "entropy",
                            "marchenko_pastur_kl"),
             "corrected": ("spectral_gap", "participation_ratio", "marchenko_pastur_ks")}
@@ -193,6 +210,8 @@ def evaluate(model, batcher, spec: EvalSpec, *, batch_size: int, autocast: torch
     result: dict[str, Any] = {}
     maps = scores_for_metric(seen["weights"], config.attn_op)
     result.update(sink_summary(maps, slot=config.attention_slot, eps=spec.eps, k_max=spec.k_max))
+    if getattr(config, "prefix_length", 0):
+        result.update(prefix_sink_summary(maps, prefix_length=config.prefix_length, eps=spec.eps, k_max=spec.k_max))
     result["frames"] = frame_summary(maps)
     result["rmt"] = rmt_summary(maps)
     result.update(massive_summary(seen["hidden"], sink_token=config.bias_mode == "sink_token",

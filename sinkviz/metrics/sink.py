@@ -27,6 +27,8 @@ __all__ = [
     "PAPER_N_SAMPLES",
     "importance_scores",
     "importance_scores_published",
+    "importance_scores_prefix_published",
+    "importance_scores_prefix_corrected",
     "sink_rate",
     "sink_metric",
     "sink_k",
@@ -45,7 +47,8 @@ PAPER_T: int = 64
 PAPER_N_SAMPLES: int = 100
 
 
-def importance_scores(attn, *, causal: bool = True, lengths: Sequence[int] | None = None) -> np.ndarray:
+def importance_scores(attn, *, causal: bool = True, lengths: Sequence[int] | None = None,
+                      prefix_length: int = 0) -> np.ndarray:
     r"""Importance score :math:`\alpha_k` of every key (Gu et al. 2025, section 3.2).
 
     Causal (decoder) models, paper formula with 1-indexed tokens::
@@ -59,6 +62,12 @@ def importance_scores(attn, *, causal: bool = True, lengths: Sequence[int] | Non
     Bidirectional (encoder) models (``causal=False``): every query sees every key, so
     ``alpha_k = 1/n * sum_{t=1..n} A_{t,k}``.
 
+    Prefix-LM models (``prefix_length=p``, Gu et al. 2025 §5, Fig. 5): every query sees the first p keys
+    (the prefix is bidirectional), so for ``k <= p`` (1-indexed) ``alpha_k = 1/n * sum_{t=1..n} A_{t,k}`` and
+    the causal formula holds for ``k > p``.  In general the denominator is the number of real queries the mask
+    lets see key k.  This is the corrected prefix-LM score (:func:`importance_scores_prefix_corrected`); the
+    official code's is :func:`importance_scores_prefix_published`.
+
     Parameters
     ----------
     attn : array ``(..., T, T)``
@@ -68,6 +77,8 @@ def importance_scores(attn, *, causal: bool = True, lengths: Sequence[int] | Non
     lengths : sequence of int, optional
         Real length of each sample; the first axis of ``attn`` is then the sample axis.  Query rows and key
         columns at or past the length are ignored; their scores are ``NaN``.
+    prefix_length : int
+        Causal models only: the first ``prefix_length`` keys are visible to every query (prefix-LM mask).
 
     Returns
     -------
@@ -78,25 +89,35 @@ def importance_scores(attn, *, causal: bool = True, lengths: Sequence[int] | Non
     if lengths is not None and a.ndim < 3:
         raise ValueError(f"with lengths, attn needs a leading sample axis: (B, ..., T, T); got {a.shape}")
     lens = None if lengths is None else _check_lengths(lengths, a.shape[0], T)
+    p = _check_prefix(prefix_length, T)
+    if p and not causal:
+        raise ValueError("prefix_length applies to causal (prefix-LM) maps; a bidirectional map has no prefix")
     t = np.arange(T)
     keep = np.ones((T, T), dtype=bool)
     if causal:
         keep &= t[:, None] >= t[None, :]  # query t sees key j iff t >= j
+        keep[:, :p] = True  # ... or j is in the bidirectional prefix
     a = np.where(keep, a, 0.0)
     if lens is None:
         n = np.full((1,) * (a.ndim - 1), float(T))
+        seen_by = np.broadcast_to(keep.sum(axis=0).astype(np.float64), (1,) * (a.ndim - 2) + (T,))
     else:
         n = lens.reshape((a.shape[0],) + (1,) * (a.ndim - 2)).astype(np.float64)  # (B, 1, ..., 1)
         row_ok = np.arange(T)[None, :] < lens[:, None]  # (B, T) real queries
         a = np.where(row_ok.reshape((a.shape[0],) + (1,) * (a.ndim - 3) + (T, 1)), a, 0.0)
+        seen_by = (row_ok.astype(np.float64) @ keep).reshape((a.shape[0],) + (1,) * (a.ndim - 3) + (T,))
     col_sum = a.sum(axis=-2)  # (..., T): one entry per key
-    denom = (n - t) if causal else np.broadcast_to(n, n.shape[:-1] + (T,))
-    key_ok = t < n  # keys past the sample's length have no score
-    denom = np.broadcast_to(denom, col_sum.shape)
-    key_ok = np.broadcast_to(key_ok, col_sum.shape)
+    key_ok = np.broadcast_to(t < n, col_sum.shape)  # keys past the sample's length have no score
+    denom = np.broadcast_to(seen_by, col_sum.shape)  # real queries the mask lets see each key
     alpha = np.full(col_sum.shape, np.nan)
     np.divide(col_sum, denom, out=alpha, where=key_ok)
     return alpha
+
+
+def _check_prefix(prefix_length: int, T: int) -> int:
+    if int(prefix_length) != prefix_length or not 0 <= prefix_length <= T:
+        raise ValueError(f"prefix_length must be an integer in [0, {T}] (the map's length); got {prefix_length!r}")
+    return int(prefix_length)
 
 
 def importance_scores_published(attn) -> np.ndarray:
@@ -113,6 +134,34 @@ def importance_scores_published(attn) -> np.ndarray:
     T = _check_square(a)
     ratios = np.arange(T, 0, -1, dtype=np.float64)
     return (a / ratios).sum(axis=-2)
+
+
+def importance_scores_prefix_published(attn, prefix_length: int) -> np.ndarray:
+    """Importance scores of a prefix-LM map as the official ``pretrain/eval_sink_pretrain.py`` computes them
+    (Gu et al. 2025 §5, Fig. 5 middle; sail-sg/Attention-Sink): the causal formula, unchanged, on a map whose
+    first p keys are also seen by EARLIER queries (the prefix is bidirectional)::
+
+        alpha_k = 1/(T - k + 1) * sum_{t=1..T} A_{t,k}          (1-indexed; the sum runs over ALL queries)
+
+    For a prefix key k (1 < k <= p) the sum counts the forward attention of the k − 1 queries before it, but the
+    denominator still counts only the T − k + 1 queries at or after it, so alpha_k can exceed 1 (at most
+    T/(T − k + 1)) and Sink_k of prefix keys is inflated.  For k = 1 and for k > p it equals
+    :func:`importance_scores_prefix_corrected`.  ``prefix_length`` is checked, not used: the official code
+    has no notion of it.
+    """
+    a = _as_float(attn, "attn")
+    _check_prefix(prefix_length, _check_square(a))
+    return importance_scores_published(a)
+
+
+def importance_scores_prefix_corrected(attn, prefix_length: int, *,
+                                       lengths: Sequence[int] | None = None) -> np.ndarray:
+    """Importance scores of a prefix-LM map, each key's attention averaged over the queries that can see it:
+    ``1/T * sum_{t=1..T} A_{t,k}`` for a prefix key (k <= p, seen by all T queries), the causal
+    ``1/(T - k + 1) * sum_{t>=k} A_{t,k}`` after it (Gu et al. 2025 §3.2's definition, "the mean attention key k
+    receives", applied to the prefix-LM mask of §5).  Bounded by 1 like every alpha.
+    :func:`importance_scores` with ``prefix_length``."""
+    return importance_scores(attn, causal=True, lengths=lengths, prefix_length=prefix_length)
 
 
 def sink_rate(alpha, eps: float = PAPER_EPS) -> np.ndarray:

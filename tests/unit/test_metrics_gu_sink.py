@@ -216,3 +216,57 @@ def test_rejects_bad_lengths():
         importance_scores(np.zeros((2, 3, 3)), lengths=[3, 4])
     with pytest.raises(ValueError, match="1-indexed"):
         sink_k(np.zeros((1, 3, 3)), k=0)
+
+
+# ---- prefix-LM (Gu et al. 2025 §5, Fig. 5 middle): p = 2 over T = 4, uniform over what each query sees
+PREFIX_UNIFORM = np.array([
+    [1 / 2, 1 / 2, 0.0, 0.0],   # query 0 sees the whole prefix (keys 0, 1)
+    [1 / 2, 1 / 2, 0.0, 0.0],
+    [1 / 3, 1 / 3, 1 / 3, 0.0],
+    [1 / 4, 1 / 4, 1 / 4, 1 / 4],
+])
+
+
+def test_prefix_published_counts_forward_attention_over_the_causal_denominator():
+    from sinkviz.metrics.sink import importance_scores_prefix_published
+    # column sums 19/12, 19/12, 7/12, 1/4 over ALL queries, divided by T - k = 4, 3, 2, 1
+    np.testing.assert_allclose(importance_scores_prefix_published(PREFIX_UNIFORM, 2),
+                               [19 / 48, 19 / 36, 7 / 24, 1 / 4])
+
+
+def test_prefix_corrected_averages_over_the_queries_that_see_each_key():
+    from sinkviz.metrics.sink import importance_scores_prefix_corrected
+    # keys 0 and 1 are seen by all 4 queries; keys 2, 3 by 2 and 1
+    np.testing.assert_allclose(importance_scores_prefix_corrected(PREFIX_UNIFORM, 2),
+                               [19 / 48, 19 / 48, 7 / 24, 1 / 4])
+    # the plain causal formula drops query 0's forward attention to key 1: (1/2 + 1/3 + 1/4) / 3
+    assert importance_scores(PREFIX_UNIFORM)[1] == pytest.approx(13 / 36)
+
+
+def test_prefix_published_exceeds_one_where_corrected_cannot():
+    from sinkviz.metrics.sink import importance_scores_prefix_corrected, importance_scores_prefix_published
+    a = np.zeros((4, 4))
+    a[:, 1] = 1.0  # every query, including query 0 inside the prefix, puts all its mass on key 1
+    assert importance_scores_prefix_published(a, 2)[1] == pytest.approx(4 / 3)
+    assert importance_scores_prefix_corrected(a, 2)[1] == pytest.approx(1.0)
+    # Sink_2 at eps = 0.3 is 100 % either way here; the two differ below 1 on real maps (19/36 vs 19/48)
+    assert sink_rate(importance_scores_prefix_published(PREFIX_UNIFORM, 2)[None], 0.5)[1] == 100.0
+    assert sink_rate(importance_scores_prefix_corrected(PREFIX_UNIFORM, 2)[None], 0.5)[1] == 0.0
+
+
+def test_prefix_zero_is_the_causal_score_and_lengths_are_respected():
+    from sinkviz.metrics.sink import importance_scores_prefix_corrected
+    np.testing.assert_allclose(importance_scores_prefix_corrected(A4, 0), importance_scores(A4))
+    padded = np.zeros((1, 5, 5))
+    padded[0, :4, :4] = PREFIX_UNIFORM
+    alpha = importance_scores_prefix_corrected(padded, 2, lengths=[4])
+    np.testing.assert_allclose(alpha[0, :4], [19 / 48, 19 / 48, 7 / 24, 1 / 4])
+    assert np.isnan(alpha[0, 4])
+
+
+def test_prefix_length_checked():
+    from sinkviz.metrics.sink import importance_scores_prefix_published
+    with pytest.raises(ValueError, match="prefix_length"):
+        importance_scores_prefix_published(A4, 5)
+    with pytest.raises(ValueError, match="bidirectional"):
+        importance_scores(A4, causal=False, prefix_length=2)

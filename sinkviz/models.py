@@ -262,6 +262,106 @@ def _unknown_model_message(name: str, reason: str) -> str:
     )
 
 
+#: How long `load` waits for the Hugging Face hub to answer one probe before it calls the hub unreachable.
+HUB_PROBE_SECONDS = 3.0
+
+
+def _near_registry_name(name: str) -> str | None:
+    """The registry name `name` was probably meant to be (a typo or different case), or None.
+
+    Only names without a slash qualify: "org/model" is a hub id, never a misspelt registry name.
+    """
+    import difflib
+
+    wanted = name.strip().lower()
+    if "/" in wanted or not wanted:
+        return None
+    if wanted in REGISTRY:
+        return wanted
+    close = difflib.get_close_matches(wanted, list(REGISTRY), n=1, cutoff=0.75)
+    return close[0] if close else None
+
+
+def hub_offline() -> bool:
+    """True when the user switched the hub off (``HF_HUB_OFFLINE`` or ``TRANSFORMERS_OFFLINE``)."""
+    from huggingface_hub import constants
+
+    flags = (os.environ.get("HF_HUB_OFFLINE", ""), os.environ.get("TRANSFORMERS_OFFLINE", ""))
+    return bool(constants.HF_HUB_OFFLINE) or any(f.upper() in constants.ENV_VARS_TRUE_VALUES for f in flags)
+
+
+def hub_reachable(timeout: float = HUB_PROBE_SECONDS) -> bool:
+    """One HEAD request to the hub's endpoint (``HF_ENDPOINT``), answered within ``timeout`` seconds.
+
+    Why not let transformers find out: without network, huggingface_hub retries each file five times with
+    back-off (~24 s) before the error. The probe runs in a thread, so a hanging DNS lookup is bounded too.
+    Any HTTP answer, even an error status, means the hub is reachable.
+    """
+    import threading
+    import urllib.error
+    import urllib.request
+
+    from huggingface_hub import constants
+
+    answered: list[bool] = []
+
+    def probe() -> None:
+        try:
+            with urllib.request.urlopen(urllib.request.Request(constants.ENDPOINT, method="HEAD"), timeout=timeout):
+                answered.append(True)
+        except urllib.error.HTTPError:
+            answered.append(True)
+        except Exception:  # noqa: BLE001 - whatever went wrong, the hub did not answer
+            answered.append(False)
+
+    worker = threading.Thread(target=probe, name="sinkviz-hub-probe", daemon=True)
+    worker.start()
+    worker.join(timeout)
+    return bool(answered and answered[0])
+
+
+def _in_hub_cache(repo_id: str) -> bool:
+    """Whether the Hugging Face cache holds a config of `repo_id` (so it loads without network)."""
+    from huggingface_hub import try_to_load_from_cache
+
+    try:
+        return isinstance(try_to_load_from_cache(repo_id, "config.json"), str)
+    except ValueError:  # not a valid repo id (HFValidationError)
+        return False
+
+
+def _offline_hint(name: str) -> str:
+    return (
+        f"To use {name!r} without network, fetch it once where the hub is reachable "
+        f"(`huggingface-cli download {name} --local-dir DIR`, or model.save_pretrained(DIR) and "
+        "tokenizer.save_pretrained(DIR)) and load the folder: sinkviz.load('DIR')"
+    )
+
+
+def _hub_access(name: str) -> dict[str, Any]:
+    """Extra from_pretrained arguments for hub id `name`, after checking, without waiting, that it can load.
+
+    Cached ids load from the cache (``local_files_only``) when the hub is off or unreachable; an id that is
+    neither cached nor reachable fails at once with what to do instead.
+    """
+    from huggingface_hub import constants
+
+    cached = _in_hub_cache(name)
+    if hub_offline():
+        if cached:
+            return {"local_files_only": True}
+        reason = (f"the Hugging Face hub is switched off (HF_HUB_OFFLINE/TRANSFORMERS_OFFLINE) and {name!r} is "
+                  f"not in its cache ({constants.HF_HUB_CACHE}). {_offline_hint(name)}")
+        raise ModelNotFoundError(_unknown_model_message(name, reason))
+    if hub_reachable():
+        return {}
+    if cached:
+        return {"local_files_only": True}
+    reason = (f"the Hugging Face hub ({constants.ENDPOINT}) could not be reached (one probe, {HUB_PROBE_SECONDS:.0f} s limit) "
+              f"and {name!r} is not in its cache ({constants.HF_HUB_CACHE}). {_offline_hint(name)}")
+    raise ModelNotFoundError(_unknown_model_message(name, reason))
+
+
 # Packages teach the loader model types that transformers does not know (the lab's "sinkviz_lab") through
 # this entry-point group: name = model_type, value = a callable that registers the classes with the Auto
 # factories. The loader never imports them itself, and loads one only for a checkpoint of that type.
@@ -322,10 +422,20 @@ def load(
         dtype: ``"auto"`` (bf16 on cuda, fp32 elsewhere), ``"fp32"``, ``"bf16"``, ``"fp16"`` or a torch dtype.
         trust_remote_code: passed to transformers; off unless you ask for it.
         device_map: e.g. ``"auto"`` to spread a model too big for one GPU (accelerate).
+
+    A name close to a registry name ("smollm3-135m") fails at once with the name it was probably meant to be.
+    For a hub id, the hub is probed once (:data:`HUB_PROBE_SECONDS`; never with ``HF_HUB_OFFLINE`` set): a
+    cached model then loads from the cache, an uncached one fails at once saying how to use a local folder.
     """
     import time
 
     started = time.perf_counter()
+    if not isinstance(name_or_path, (str, os.PathLike)) or not str(name_or_path).strip():
+        raise InputError(
+            f"No model given (got {name_or_path!r}): pass a registry name ({', '.join(REGISTRY)}), a local "
+            "directory made by save_pretrained, or a Hugging Face hub id. sinkviz.load() with no argument loads "
+            f"{DEFAULT_MODEL!r}."
+        )
     name = str(name_or_path)
     target_device = resolve_device(device)
     target_dtype = resolve_dtype(dtype, target_device)
@@ -347,6 +457,15 @@ def load(
         source = "local" if Path(name).is_dir() else "hub"
         if source == "hub" and (name.startswith((".", "/", "~")) or os.sep in name.strip("/").replace("/", "", 1)):
             raise ModelNotFoundError(_unknown_model_message(name, "no such directory"))
+        if source == "hub":
+            meant = _near_registry_name(name)
+            if meant is not None:
+                raise ModelNotFoundError(
+                    f"Cannot load model {name!r}: it is neither a registry name nor a local folder; did you mean "
+                    f"{meant!r}? Registry names: {', '.join(REGISTRY)}. (For a hub model, give its full id, "
+                    "e.g. 'HuggingFaceTB/SmolLM2-135M'.)")
+            if not from_pretrained_kwargs.get("local_files_only"):
+                from_pretrained_kwargs = {**_hub_access(name), **from_pretrained_kwargs}
         try:
             model, tokenizer = _from_pretrained(
                 name, dtype=target_dtype, trust_remote_code=trust_remote_code,

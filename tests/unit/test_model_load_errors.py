@@ -1,0 +1,108 @@
+"""`sinkviz.load` fails fast and clearly: a misspelt registry name, a hub id without network, no model at all,
+a device that is not there. None of these may wait on the network (the hub is unreachable here)."""
+
+from __future__ import annotations
+
+import socket
+import time
+
+import pytest
+
+import sinkviz
+from sinkviz import models
+from sinkviz.errors import InputError, ModelNotFoundError
+
+#: A generous functional bound (the issue asks that these fail "at once"); today they take ~24 s.
+FAST_SECONDS = 2.0
+
+
+def _no_network(monkeypatch):
+    """Any attempt to open a socket fails the test: these errors must come without asking the network."""
+    def refuse(*args, **kwargs):
+        raise AssertionError(f"network used: {args[:1]}")
+
+    monkeypatch.setattr(socket, "create_connection", refuse)
+    monkeypatch.setattr(socket.socket, "connect", refuse)
+
+
+@pytest.mark.parametrize("typo", ["smollm3-135m", "SmolLM2-135M", "smollm2_135m", "minilm-l5"])
+def test_near_miss_of_a_registry_name_fails_at_once_with_the_suggestion(typo, monkeypatch):
+    _no_network(monkeypatch)
+    monkeypatch.setattr(models, "hub_reachable", lambda *a, **k: pytest.fail("the hub was probed for a typo"))
+    started = time.perf_counter()
+    with pytest.raises(ModelNotFoundError) as err:
+        sinkviz.load(typo)
+    assert time.perf_counter() - started < FAST_SECONDS
+    meant = "minilm-l6" if typo.startswith("minilm") else "smollm2-135m"
+    assert f"did you mean {meant!r}?" in str(err.value)
+
+
+def test_a_hub_id_fails_fast_when_the_hub_is_switched_off(monkeypatch):
+    _no_network(monkeypatch)
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    monkeypatch.setattr(models, "hub_reachable", lambda *a, **k: pytest.fail("HF_HUB_OFFLINE was not respected"))
+    started = time.perf_counter()
+    with pytest.raises(ModelNotFoundError) as err:
+        sinkviz.load("gpt2")
+    assert time.perf_counter() - started < FAST_SECONDS
+    message = str(err.value)
+    assert "HF_HUB_OFFLINE" in message and "not in its cache" in message
+    assert "save_pretrained(DIR)" in message and "sinkviz.load('DIR')" in message
+
+
+def test_an_unreachable_hub_is_probed_once_then_the_error_comes(monkeypatch):
+    from huggingface_hub import constants
+
+    for flag in ("HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE"):
+        monkeypatch.delenv(flag, raising=False)
+    monkeypatch.setattr(constants, "HF_HUB_OFFLINE", False)
+    with socket.socket() as s:  # a port nobody listens on: the probe is refused at once
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    monkeypatch.setattr(constants, "ENDPOINT", f"http://127.0.0.1:{port}")
+    probes = []
+    real_probe = models.hub_reachable
+    monkeypatch.setattr(models, "hub_reachable", lambda *a, **k: probes.append(1) or real_probe(*a, **k))
+    monkeypatch.setattr(models, "_from_pretrained",
+                        lambda *a, **k: pytest.fail("transformers was asked although the hub is unreachable"))
+    started = time.perf_counter()
+    with pytest.raises(ModelNotFoundError, match=r"could not be reached.*sinkviz\.load\('DIR'\)"):
+        sinkviz.load("gpt2")
+    assert time.perf_counter() - started < FAST_SECONDS
+    assert probes == [1]
+
+
+def test_hub_probe_is_bounded_by_its_timeout(monkeypatch):
+    import urllib.request
+
+    def hang(*args, **kwargs):
+        time.sleep(3)
+        raise OSError("no answer")
+
+    monkeypatch.setattr(urllib.request, "urlopen", hang)
+    started = time.perf_counter()
+    assert models.hub_reachable(timeout=0.3) is False
+    assert time.perf_counter() - started < FAST_SECONDS
+
+
+def test_a_cached_hub_model_loads_from_the_cache_without_probing(monkeypatch):
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    monkeypatch.setattr(models, "_in_hub_cache", lambda name: True)
+    assert models._hub_access("org/cached-model") == {"local_files_only": True}
+
+
+@pytest.mark.parametrize("missing", [None, "", "   "])
+def test_no_model_given_is_a_clear_input_error(missing, monkeypatch):
+    _no_network(monkeypatch)
+    with pytest.raises(InputError, match=r"No model given.*registry name.*smollm2-135m"):
+        sinkviz.load(missing)
+
+
+def test_cuda_without_a_cuda_build_is_an_input_error(monkeypatch):
+    import torch
+
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    with pytest.raises(InputError, match=r"device='cuda'.*sees no CUDA GPU.*device='auto'"):
+        models.resolve_device("cuda")
+    with pytest.raises(InputError, match="sees no CUDA GPU"):
+        sinkviz.load("smollm2-135m", device="cuda")  # before any weights are read

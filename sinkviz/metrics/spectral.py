@@ -48,6 +48,10 @@ __all__ = [
     "graph_metrics_published",
     "graph_metrics_corrected",
     "effective_thresholds_published",
+    "threshold_effectiveness_published",
+    "best_threshold_published",
+    "computed_published",
+    "uniform_ratio",
 ]
 
 PUBLISHED_THRESHOLDS = (0.001, 0.005, 0.01, 0.02, 0.05, 0.1, 0.2)
@@ -203,3 +207,45 @@ def effective_thresholds_published(avg_attention: Any, taus: Any = PUBLISHED_THR
     a = as_square(avg_attention, name="avg_attention")
     lo, hi = EFFECTIVE_DENSITY_RANGE
     return {float(t): bool(lo <= float((a > t).sum() / a.size) <= hi) for t in taus}
+
+
+# ---- the threshold sweep of laplacian.ipynb (``_compute_aggregated_stats``, ``_visualize_fiedler_heatmap``)
+def threshold_effectiveness_published(mean_density: dict[float, Any]) -> dict[float, float]:
+    """Effectiveness score of each τ: the share of layers whose density #(Ā > τ)/n², averaged over samples,
+    lies in [0.05, 0.95] (laplacian.ipynb). ``mean_density[τ]`` lists one mean density per layer."""
+    lo, hi = EFFECTIVE_DENSITY_RANGE
+    out = {}
+    for tau, per_layer in mean_density.items():
+        d = np.asarray(per_layer, dtype=np.float64)
+        out[float(tau)] = float(np.mean((d >= lo) & (d <= hi))) if d.size else 0.0
+    return out
+
+
+def best_threshold_published(effectiveness: dict[float, float]) -> float:
+    """The τ the Fiedler heat-map is drawn at: the first τ (in the given order) whose score is strictly larger
+    than every earlier one and > 0; the first τ when every score is 0 (laplacian.ipynb's fallback)."""
+    if not effectiveness:
+        raise ValueError("no thresholds given")
+    best, best_score = None, 0.0
+    for tau, score in effectiveness.items():
+        if score > best_score:
+            best, best_score = tau, score
+    return float(next(iter(effectiveness)) if best is None else best)
+
+
+def computed_published(effective: bool, layer: int) -> bool:
+    """Whether laplacian.ipynb computes the graph metrics of a (sample, layer, τ): only when τ is effective for
+    that sample (density in [0.05, 0.95]) or the layer index is a multiple of 4 — so the per-layer means of the
+    other layers average a density-selected subset of the samples (a selection the corrected sweep drops)."""
+    return bool(effective or layer % 4 == 0)
+
+
+def uniform_ratio(avg_attention: Any, *, causal: bool) -> np.ndarray:
+    """R_ij = Ā_ij · v_i, the weight relative to uniform attention over the v_i keys row i can see (i + 1 causal,
+    n bidirectional): R > c means "more than c times the uniform share". Thresholding R at c instead of Ā at a
+    fixed τ is the corrected sweep: uniform attention (R = 1 on every visible entry) has no edge for any c ≥ 1,
+    whatever n, while a fixed τ = 0.01 keeps every visible entry of uniform attention up to n = 100."""
+    a = as_square(avg_attention, name="avg_attention")
+    n = a.shape[0]
+    visible = np.arange(1, n + 1, dtype=np.float64) if causal else np.full(n, float(n))
+    return a * visible[:, None]

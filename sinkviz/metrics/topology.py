@@ -53,6 +53,7 @@ __all__ = [
     "connection_density_published",
     "head_top_tokens_published",
     "head_specialization_published",
+    "head_specialization_corrected",
     "giotto_available",
 ]
 
@@ -259,4 +260,37 @@ def head_specialization_published(
             "head": h, "token": tok, "consistency": cons, "samples": total,
             "specialized": bool(cons >= min_consistency and total >= min_samples),
         })
+    return sorted(out, key=lambda d: -d["consistency"])
+
+
+def head_specialization_corrected(
+    top_positions: Any, excess: Any, *, min_excess: float = 2.0, min_consistency: float = 0.3, min_samples: int = 5
+) -> list[dict[str, Any]]:
+    """Head specialisation by POSITION, counting only samples where the head really sinks.
+
+    ``top_positions[s][h]`` is head h's top key in sample s (largest column mean) and ``excess[s][h]`` that key's
+    column mean over the share uniform attention under the same mask would give it (``sinkviz.metrics.frames``).
+    The published rule (:func:`head_specialization_published`) counts the modal top *string*; under a causal mask
+    uniform attention already puts the largest column mean on key 0, so with a BOS-adding tokenizer every head of
+    uniform attention is "specialised" at consistency 1.0, and without a BOS (Qwen2.5, SmolLM2) a head that always
+    sinks on position 0 looks unspecialised because position 0 holds a different word in every sentence.
+    Corrected: consistency = #(samples whose top key is the modal position AND excess ≥ ``min_excess``) /
+    #samples; a head is specialised if consistency ≥ 30 % over ≥ 5 samples (the published thresholds). Uniform
+    attention has excess 1 everywhere and so consistency 0. Sorted by consistency, descending."""
+    pos = np.asarray(top_positions)
+    exc = np.asarray(excess, dtype=np.float64)
+    if pos.ndim != 2 or pos.shape != exc.shape:
+        raise ValueError(f"top_positions and excess must both be (samples, heads); got {pos.shape} and {exc.shape}")
+    out = []
+    for h in range(pos.shape[1]):
+        sinks = pos[exc[:, h] >= min_excess, h]
+        if sinks.size:
+            values, counts = np.unique(sinks, return_counts=True)
+            position, count = int(values[np.argmax(counts)]), int(counts.max())
+        else:
+            position, count = None, 0
+        total = int(pos.shape[0])
+        cons = count / total
+        out.append({"head": h, "position": position, "consistency": cons, "samples": total,
+                    "specialized": bool(cons >= min_consistency and total >= min_samples)})
     return sorted(out, key=lambda d: -d["consistency"])

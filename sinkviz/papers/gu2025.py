@@ -18,7 +18,7 @@ from sinkviz.metrics.norms import NormProfile, first_vs_rest_norms
 from sinkviz.metrics.qk import QKDecomposition, qk_decomposition
 from sinkviz.metrics.rope import rope_first_vs_rest, rope_frequencies, rope_plane_contributions
 from sinkviz.metrics.sink import PAPER_EPS, importance_scores, sink_rate
-from sinkviz.papers.probes import ProbeBatch, probe_inputs
+from sinkviz.papers.probes import ProbeBatch, probe_inputs, tokenizer_prefix
 
 __all__ = [
     "n_parameters",
@@ -61,15 +61,36 @@ def first_key_columns(loaded: Any, input_ids: torch.Tensor, *, batch_size: int =
 
 
 def table1(loaded: Any, *, T: int = 64, n: int = 100, seed: int = 0, eps: float = PAPER_EPS,
-           kinds: Sequence[str] = ("natural", "random", "repeat"), batch_size: int = 10
-           ) -> dict[str, dict[str, Any]]:
-    """Table 1 (left) for one model: Sink_1^eps (%) on natural, random and repeated-token inputs.
-    Returns ``{kind: {"sink_1", "alpha" (N, L, H, T), "batch" (ProbeBatch)}}``."""
-    out: dict[str, dict[str, Any]] = {}
+           kinds: Sequence[str] = ("natural", "random", "repeat"), batch_size: int = 10,
+           prefix_variant: bool = True) -> dict[str, dict[str, Any]]:
+    """Table 1 (left) for one model: Sink_1^eps (%) on natural, random and repeated-token inputs (Gu et al. 2025
+    §3.3), on the paper's protocol: natural texts with the tokenizer's default special tokens (as the official
+    code), random and repeated tokens with no prefix (the T tokens are the input).
+
+    Where the tokenizer adds a prefix (a BOS for LLaMA/Mistral, ``[CLS]`` for BERT) and ``prefix_variant`` is
+    true, the other variant is added for each of random / repeat as ``"<kind> (after <prefix>)"``, e.g.
+    ``"repeat (after <s>)"``: the same seeded tokens behind the tokenizer's prefix.  On a rotary model that
+    prefix is a distinct first token in front of identical ones, so the repeated-token sink the paper rules out
+    (Props. 1–4) comes back; the extra entry shows by how much.
+
+    Returns ``{key: {"sink_1", "alpha" (N, L, H, T), "batch" (ProbeBatch), "kind", "protocol"}}`` with keys
+    ``kinds`` plus the extra entries; ``protocol`` says "paper" or names the prefix.
+    """
+    prefix_ids = tokenizer_prefix(loaded.tokenizer)
+    prefix_text = " ".join(loaded.tokenizer.convert_ids_to_tokens(prefix_ids)) if prefix_ids else ""
+    runs: list[tuple[str, str, str, str]] = []  # (key, kind, probe prefix option, protocol)
     for kind in kinds:
-        batch: ProbeBatch = probe_inputs(loaded.tokenizer, kind, T=T, n=n, seed=seed)
+        runs.append((kind, kind, "none", "paper"))
+    if prefix_variant and prefix_ids:
+        for kind in kinds:
+            if kind != "natural":
+                runs.append((f"{kind} (after {prefix_text})", kind, "tokenizer", f"tokenizer prefix {prefix_text}"))
+    out: dict[str, dict[str, Any]] = {}
+    for key, kind, prefix, protocol in runs:
+        batch: ProbeBatch = probe_inputs(loaded.tokenizer, kind, T=T, n=n, seed=seed, prefix=prefix)
         alpha = importance_for(loaded, batch.input_ids, batch_size=batch_size)
-        out[kind] = {"sink_1": float(sink_rate(alpha, eps)[0]), "alpha": alpha, "batch": batch}
+        out[key] = {"sink_1": float(sink_rate(alpha, eps)[0]), "alpha": alpha, "batch": batch, "kind": kind,
+                    "protocol": protocol}
     return out
 
 

@@ -8,8 +8,11 @@ Gu et al., "When Attention Sink Emerges" (ICLR 2025) measure Sink_1 on 100 seque
   probe file (``datasets/probe_valid_natural.jsonl`` in the official code) is not public; sinkviz ships Ambrose
   Bierce's *The Devil's Dictionary* (1911, public domain, ``sinkviz/data/README.md``).
 * **random** — T token ids drawn uniformly from the vocabulary (§3.3); **repeat** — one random token repeated
-  T times.  Both are seeded.  The paper does not say whether a BOS is prepended; ``prefix_ids`` lets you
-  choose, and :func:`probe_inputs` follows the tokenizer's default (a BOS where natural inputs get one).
+  T times.  Both are seeded.  By default (:func:`probe_inputs` ``prefix="none"``) the inputs are the tokens
+  themselves, with no BOS: the paper's protocol, the only one under which its Table 1 can give 0.00 on repeated
+  tokens for LLaMA/Mistral (a BOS in front of T − 1 identical tokens is a distinct first token, and rotary
+  models then sink on it; Props. 1–4 of App. C.1 are about identical tokens).  ``prefix="tokenizer"`` puts the
+  tokenizer's default prefix (e.g. LLaMA's BOS) in front instead, as the named alternative.
 """
 from __future__ import annotations
 
@@ -31,6 +34,7 @@ __all__ = [
     "random_token_inputs",
     "repeated_token_inputs",
     "probe_inputs",
+    "tokenizer_prefix",
 ]
 
 PROBE_SETS = {"devils_dictionary": resources.files("sinkviz") / "data" / "devils_dictionary.jsonl"}
@@ -132,7 +136,7 @@ def random_token_inputs(vocab_size: int, T: int = 64, n: int = 100, *, seed: int
     allowed = _check_vocab(vocab_size, exclude_ids)
     rng = np.random.default_rng(seed)
     body = rng.choice(allowed, size=(n, T - len(prefix_ids)), replace=True)
-    pre = f" after prefix {list(prefix_ids)}" if prefix_ids else ""
+    pre = f" after prefix {list(prefix_ids)}" if prefix_ids else ", no prefix (the paper's protocol)"
     return ProbeBatch(input_ids=_with_prefix(body, prefix_ids), kind="random",
                       description=f"uniform random tokens{pre}, seed {seed}, T={T}")
 
@@ -146,13 +150,14 @@ def repeated_token_inputs(vocab_size: int, T: int = 64, n: int = 100, *, seed: i
     rng = np.random.default_rng(seed)
     tok = rng.choice(allowed, size=(n, 1), replace=True)
     body = np.repeat(tok, T - len(prefix_ids), axis=1)
-    pre = f" after prefix {list(prefix_ids)}" if prefix_ids else ""
+    pre = f" after prefix {list(prefix_ids)}" if prefix_ids else ", no prefix (the paper's protocol)"
     return ProbeBatch(input_ids=_with_prefix(body, prefix_ids), kind="repeat",
                       description=f"one random token repeated{pre}, seed {seed}, T={T}")
 
 
-def _default_prefix(tokenizer) -> list[int]:
-    """The special tokens the tokenizer puts before a text by default (e.g. LLaMA's BOS; none for GPT-2)."""
+def tokenizer_prefix(tokenizer) -> list[int]:
+    """The ids the tokenizer puts before a text by default: ``[bos]`` for LLaMA/Mistral/Gemma, ``[cls]`` for
+    BERT, ``[]`` for GPT-2, Pythia or SmolLM2."""
     probe = tokenizer("a", add_special_tokens=True)["input_ids"]
     bare = tokenizer("a", add_special_tokens=False)["input_ids"]
     if bare and len(probe) > len(bare):
@@ -163,20 +168,27 @@ def _default_prefix(tokenizer) -> list[int]:
 
 
 def probe_inputs(tokenizer, kind: str, T: int = 64, n: int = 100, *, seed: int = 0,
-                 prefix: str = "default") -> ProbeBatch:
-    """Natural, random or repeated-token inputs for a tokenizer (Table 1's three columns).
+                 prefix: str = "none") -> ProbeBatch:
+    """Natural, random or repeated-token inputs for a tokenizer (Table 1's three columns, Gu et al. 2025 §3.3).
 
-    For ``random``/``repeat``: the vocabulary is ``len(tokenizer)`` minus the tokenizer's special ids;
-    ``prefix="default"`` prepends the special tokens the tokenizer adds before a text (a BOS for LLaMA, nothing
-    for GPT-2 or SmolLM2), ``"none"`` prepends nothing.
+    ``natural`` keeps the tokenizer's default special tokens, as the official code does.  For ``random`` /
+    ``repeat`` the vocabulary is ``len(tokenizer)`` minus the tokenizer's special ids, and ``prefix`` says what
+    comes first: ``"none"`` (default, the paper's protocol) nothing, the T tokens are the input;
+    ``"tokenizer"`` the special tokens the tokenizer adds before a text (:func:`tokenizer_prefix`: a BOS for
+    LLaMA, nothing for GPT-2 or SmolLM2), then T − len(prefix) tokens.
     """
     if kind == "natural":
         return natural_inputs(tokenizer, T, n)
     if kind not in ("random", "repeat"):
         raise ValueError(f"kind must be 'natural', 'random' or 'repeat'; got {kind!r}")
-    if prefix not in ("default", "none"):
-        raise ValueError(f"prefix must be 'default' or 'none'; got {prefix!r}")
-    prefix_ids = _default_prefix(tokenizer) if prefix == "default" else []
+    if prefix == "default":
+        warnings.warn("prefix='default' is now called prefix='tokenizer' (the default is the paper's 'none')",
+                      DeprecationWarning, stacklevel=2)
+        prefix = "tokenizer"
+    if prefix not in ("none", "tokenizer"):
+        raise ValueError(f"prefix must be 'none' (the paper's protocol) or 'tokenizer' (the tokenizer's default "
+                         f"prefix, e.g. a BOS); got {prefix!r}")
+    prefix_ids = tokenizer_prefix(tokenizer) if prefix == "tokenizer" else []
     special = list(getattr(tokenizer, "all_special_ids", []) or [])
     build = random_token_inputs if kind == "random" else repeated_token_inputs
     return build(len(tokenizer), T, n, seed=seed, prefix_ids=prefix_ids, exclude_ids=special)

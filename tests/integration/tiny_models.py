@@ -49,8 +49,10 @@ def family_configs() -> dict[str, object]:
 ENCODERS = {"bert", "xlm-roberta"}
 
 
-def char_tokenizer(encoder: bool) -> PreTrainedTokenizerFast:
+def char_tokenizer(encoder: bool, *, bos: bool = False) -> PreTrainedTokenizerFast:
     """A byte-level BPE tokenizer with no merges over a tiny character vocabulary (offline, deterministic).
+    Encoders wrap a text in ``<s> … </s>``; ``bos=True`` makes a decoder's tokenizer put ``<s>`` (id 1) first, as
+    LLaMA's does.
 
     transformers 5 rebuilds some families' tokenizers (Qwen2, GPT-2, LLaMA) from vocab + merges; a BPE
     with single-character tokens survives that rebuild unchanged, where a word-level vocabulary does not.
@@ -63,6 +65,8 @@ def char_tokenizer(encoder: bool) -> PreTrainedTokenizerFast:
     if encoder:
         tok.post_processor = processors.TemplateProcessing(
             single="<s> $A </s>", special_tokens=[("<s>", 1), ("</s>", 2)])
+    elif bos:
+        tok.post_processor = processors.TemplateProcessing(single="<s> $A", special_tokens=[("<s>", 1)])
     return PreTrainedTokenizerFast(tokenizer_object=tok, pad_token="<pad>", bos_token="<s>", eos_token="</s>",
                                    unk_token="<unk>")
 

@@ -8,6 +8,7 @@ from sinkviz.papers.probes import (
     probe_inputs,
     random_token_inputs,
     repeated_token_inputs,
+    tokenizer_prefix,
 )
 from sinkviz.papers.reported import reported_numbers
 
@@ -62,12 +63,25 @@ def test_random_and_repeat_are_seeded_and_exclude_specials():
         random_token_inputs(2, exclude_ids=[0, 1])
 
 
-def test_probe_inputs_follow_tokenizer_prefix():
-    assert (probe_inputs(WordTokenizer(bos=True), "repeat", T=8, n=3).input_ids[:, 0] == 1).all()
-    no_bos = probe_inputs(WordTokenizer(bos=False), "random", T=8, n=3)
+def test_probe_inputs_paper_protocol_by_default_tokenizer_prefix_on_request():
+    # random / repeat: no BOS by default (the paper's protocol), whatever the tokenizer adds to a text
+    paper = probe_inputs(WordTokenizer(bos=True), "repeat", T=8, n=3)
+    assert paper.input_ids.shape == (3, 8) and paper.input_ids.min() >= 2
+    assert all(len(set(row.tolist())) == 1 for row in paper.input_ids) and "paper's protocol" in paper.description
+    with_bos = probe_inputs(WordTokenizer(bos=True), "repeat", T=8, n=3, prefix="tokenizer")
+    assert (with_bos.input_ids[:, 0] == 1).all() and torch.equal(with_bos.input_ids[:, 1:], paper.input_ids[:, 1:])
+    assert tokenizer_prefix(WordTokenizer(bos=True)) == [1] and tokenizer_prefix(WordTokenizer()) == []
+    no_bos = probe_inputs(WordTokenizer(bos=False), "random", T=8, n=3, prefix="tokenizer")
     assert no_bos.input_ids.shape == (3, 8) and no_bos.input_ids.min() >= 2
+    # natural keeps the tokenizer's default specials, as the official code does
+    assert (probe_inputs(WordTokenizer(bos=True), "natural", T=8, n=3).input_ids[:, 0] == 1).all()
+    with pytest.warns(DeprecationWarning, match="tokenizer"):
+        old = probe_inputs(WordTokenizer(bos=True), "repeat", T=8, n=3, prefix="default")
+    assert torch.equal(old.input_ids, with_bos.input_ids)
     with pytest.raises(ValueError, match="kind"):
         probe_inputs(WordTokenizer(), "shuffled")
+    with pytest.raises(ValueError, match="paper's protocol"):
+        probe_inputs(WordTokenizer(), "repeat", prefix="bos")
 
 
 def test_reported_numbers():

@@ -60,11 +60,16 @@ __all__ = [
 ]
 
 
+PAPER_RESULTS_ITEMS = ("frame", "topology", "attention_value_correlation")
+
+
 def _paper_results() -> dict[str, dict[str, Any]]:
     """The authors' committed numbers by model, as the notebook shows them: a scalar per key, and for the
     per-layer topology a list over ``"layers"`` (their 5-layer selection); "N/A" in their report is NaN."""
     results: dict[str, dict[str, Any]] = {}
     for row in reported_numbers(paper="ruscio2025"):
+        if row["item"] not in PAPER_RESULTS_ITEMS:  # the other items are read with reported_numbers(item)
+            continue
         entry = results.setdefault(row["model"], {"n_layers": row["n_layers"], "layers": []})
         value = float("nan") if row["value"] is None else row["value"]
         if "layer" not in row:
@@ -148,8 +153,9 @@ def trace_texts(model: Any, texts: Sequence[str], *, batch_size: int = 16, layer
 
 @dataclass
 class SampleView:
-    """One unpadded sample: attention (L_sel, H, n, n), hidden states (n_layers + 1, n, D) or None,
-    token strings, positions of tokenizer-added tokens, causal flag and the captured layer ids."""
+    """One unpadded sample: attention (L_sel, H, n, n), hidden states (n_layers + 1, n, D) or None (the last
+    entry is the last block's output BEFORE the final norm), token strings, positions of tokenizer-added tokens,
+    causal flag, the captured layer ids, and the last hidden state AFTER the final norm (n, D) or None."""
 
     attention: np.ndarray
     hidden: np.ndarray | None
@@ -157,9 +163,27 @@ class SampleView:
     special_positions: list[int]
     causal: bool
     layers: list[int]
+    final_hidden: np.ndarray | None = None
 
     def layer_attention(self, layer: int) -> np.ndarray:
         return self.attention[self.layers.index(layer)].astype(np.float64)
+
+    def block_output(self, layer: int, variant: str = "corrected") -> np.ndarray:
+        """h^{l+1}, the residual stream leaving block ``layer``.  ``"published"``: what the official
+        ``attention_value.ipynb`` reads, HF ``hidden_states[l + 1]``, which after the LAST block is the state
+        after the final norm; ``"corrected"``: the block's own output, before the final norm, at every layer
+        (Gu et al. 2025 App. C.3 take it so).  The two differ only at the last layer of a model with a final
+        norm."""
+        if self.hidden is None:
+            raise ValueError("this sample has no hidden states: trace with hidden=True")
+        if variant not in ("published", "corrected"):
+            raise ValueError(f"variant must be 'published' or 'corrected'; got {variant!r}")
+        last = self.hidden.shape[0] - 2
+        if variant == "published" and layer == last:
+            if self.final_hidden is None:
+                raise ValueError("the published last-layer state needs the post-norm hidden state (Trace.final_hidden)")
+            return self.final_hidden
+        return self.hidden[layer + 1]
 
 
 def iter_samples(traces: Any) -> Iterator[SampleView]:
@@ -171,8 +195,9 @@ def iter_samples(traces: Any) -> Iterator[SampleView]:
         for i in range(tr.batch_size):
             n = tr.n_tokens(i)
             hid = tr.hidden_states[:, i, :n].numpy().astype(np.float64) if tr.hidden_states is not None else None
+            final = tr.final_hidden[i, :n].numpy().astype(np.float64) if tr.final_hidden is not None else None
             yield SampleView(stack[i, :, :, :n, :n], hid, list(tr.tokens[i]), list(tr.special_positions[i]),
-                             bool(tr.info.causal), list(tr.layers))
+                             bool(tr.info.causal), list(tr.layers), final)
 
 
 def _layers_of(traces: Any, layers: Sequence[int] | None) -> list[int]:
@@ -281,19 +306,22 @@ def kl_by_layer(traces: Any, layers: Sequence[int] | None = None,
 
 def influence_by_layer(traces: Any, layers: Sequence[int] | None = None) -> dict[int, dict[str, dict[str, list[float]]]]:
     """GSA, directional influence, relative magnitude, attention entropy and transformation magnitude per
-    layer; h = residual stream entering the layer (``hidden_states[l]``), as the notebooks."""
+    layer; h = residual stream entering the layer (``hidden_states[l]``), as the notebooks.  The transformation
+    magnitude ‖h^{l+1} − h^l‖ takes h^{l+1} from :meth:`SampleView.block_output`: published after the final norm
+    at the last layer (HF ``hidden_states[L]``, as ``attention_value.ipynb``), corrected before it."""
     def one(s: SampleView, l: int) -> dict[str, dict[str, float]]:
         if s.hidden is None:
             raise ValueError("influence_by_layer needs hidden states: trace with hidden=True")
         avg = head_average(s.layer_attention(l))
-        h_in, h_out = s.hidden[l], s.hidden[l + 1]
+        h_in = s.hidden[l]
+        h_out_pub, h_out = s.block_output(l, "published"), s.block_output(l, "corrected")
         dp = _inf.directional_influence_published(avg, h_in)
         dc = _inf.directional_influence_corrected(avg, h_in)
         return {
             "published": {"gsa": _inf.gsa_published(avg, h_in), "di": dp["mean_directional_influence"],
                           "relative_magnitude": dp["mean_relative_magnitude"],
                           "entropy": float(np.mean(_inf.attention_entropy_published(avg))),
-                          "transformation_magnitude": float(np.mean(_inf.transformation_magnitude_published(h_in, h_out)))},
+                          "transformation_magnitude": float(np.mean(_inf.transformation_magnitude_published(h_in, h_out_pub)))},
             "corrected": {"gsa": _inf.gsa_corrected(avg, h_in, causal=s.causal), "di": dc["mean_directional_influence"],
                           "relative_magnitude": dc["mean_relative_magnitude"],
                           "transformation_magnitude": float(np.mean(_inf.transformation_magnitude_corrected(h_in, h_out)))},

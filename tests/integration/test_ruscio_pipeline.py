@@ -75,6 +75,29 @@ def test_gsa_uses_the_residual_stream_entering_the_layer(llama):
     assert res[1]["published"]["gsa"][0] == pytest.approx(expected, abs=1e-6)
 
 
+def test_published_transformation_magnitude_reads_the_post_norm_state_at_the_last_layer(llama):
+    """attention_value.ipynb takes h^{l+1} = HF hidden_states[l + 1]; after the last block that is post final norm."""
+    from sinkviz.metrics.influence import transformation_magnitude_corrected, transformation_magnitude_published
+
+    tr = ruscio2025.trace_texts(llama, TEXTS[:1])[0]
+    last = llama.info.n_layers - 1
+    s = next(ruscio2025.iter_samples(tr))
+    n = s.hidden.shape[1]
+    np.testing.assert_array_equal(s.block_output(last, "published"), tr.final_hidden[0, :n].numpy())
+    np.testing.assert_array_equal(s.block_output(last, "corrected"), s.hidden[last + 1])
+    np.testing.assert_array_equal(s.block_output(0, "published"), s.block_output(0, "corrected"))
+    assert not np.allclose(s.hidden[last + 1], tr.final_hidden[0, :n].numpy())  # the final norm changes it
+    res = ruscio2025.influence_by_layer(tr, layers=[0, last])
+    h_in = s.hidden[last]
+    pub = np.mean(transformation_magnitude_published(h_in, tr.final_hidden[0, :n].numpy()))
+    cor = np.mean(transformation_magnitude_corrected(h_in, s.hidden[last + 1]))
+    assert res[last]["published"]["transformation_magnitude"][0] == pytest.approx(pub, rel=1e-6)
+    assert res[last]["corrected"]["transformation_magnitude"][0] == pytest.approx(cor, rel=1e-6)
+    # with the same end state (layer 0) the two variants agree (no value reaches the published 1e3 rescaling)
+    assert res[0]["published"]["transformation_magnitude"][0] == pytest.approx(
+        res[0]["corrected"]["transformation_magnitude"][0], rel=1e-6)
+
+
 def test_frames_over_training_two_checkpoints(tmp_path):
     a = sinkviz.load(str(save_tiny("llama", tmp_path / "a", seed=0)), device="cpu", progress=False)
     b = sinkviz.load(str(save_tiny("llama", tmp_path / "b", seed=1)), device="cpu", progress=False)

@@ -116,6 +116,9 @@ class Trace:
         return self._layer(layer, store, "qk")[sample, kv_head, :n].numpy()
 
     def value(self, layer: int, kv_head: int, sample: int = 0) -> np.ndarray:
+        """(n, d) values of one KV head."""
+        if not 0 <= kv_head < self.info.n_kv_heads:
+            raise IndexError(f"KV head {kv_head} is out of range: the model has KV heads 0..{self.info.n_kv_heads - 1}.")
         n = self.n_tokens(self._sample(sample))
         return self._layer(layer, self.values, "v")[sample, kv_head, :n].numpy()
 
@@ -136,6 +139,10 @@ class Trace:
         """(n, D) hidden state after block `layer` (0 = embeddings; n_layers = last block, before final norm)."""
         if self.hidden_states is None:
             raise KeyError("This trace holds no hidden states; trace again with capture including 'hidden'.")
+        last = self.hidden_states.shape[0] - 1
+        if not 0 <= layer <= last:
+            raise IndexError(f"Hidden state {layer} is out of range: this trace has hidden states 0..{last} "
+                             f"(0 = the embeddings, {last} = after the last block, before the final norm).")
         n = self.n_tokens(self._sample(sample))
         return self.hidden_states[layer, sample, :n].numpy()
 

@@ -652,3 +652,14 @@ def list_models() -> list[dict[str, Any]]:
             "description": entry.description,
         })
     return rows
+
+
+def cached_hub_models() -> list[str]:
+    """Hub ids of the models in the local Hugging Face cache (they load without network), sorted."""
+    try:
+        from huggingface_hub import scan_cache_dir
+
+        info = scan_cache_dir()
+    except Exception:  # noqa: BLE001 - no cache folder, or one huggingface_hub cannot read: nothing cached
+        return []
+    return sorted(repo.repo_id for repo in info.repos if repo.repo_type == "model")

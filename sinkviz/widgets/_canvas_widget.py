@@ -41,7 +41,7 @@ function el(tag, cls, parent, style) {
 function render({ model, el: host }) {
   const root = el("div", "sv-heat", host, { font: "12px sans-serif", color: "#222", position: "relative",
                                             display: "inline-block", userSelect: "none" });
-  const title = el("div", "sv-title", root, { fontSize: "13px", margin: "2px 0 6px 4px", whiteSpace: "nowrap" });
+  const title = el("div", "sv-title", root, { fontSize: "13px", margin: "2px 0 6px 4px", whiteSpace: "pre" });
   const row = el("div", null, root, { display: "flex", alignItems: "flex-start" });
   const yTitle = el("div", "sv-ytitle", row, { writingMode: "vertical-rl", transform: "rotate(180deg)",
                                                alignSelf: "center", marginRight: "2px" });

@@ -50,6 +50,11 @@ def overview_figure(alpha: np.ndarray, layers: list[int], heads: list[int], sele
     return fig
 
 
+def overview_title(model: str, n_tokens: int) -> str:
+    """The overview's title: what it shows, then the model and the length of the text (two lines)."""
+    return f"\u03b1\u2081 (first-token importance)<br>{model} \u00b7 {n_tokens} tokens"
+
+
 def selection_patch(layer: int, head: int) -> dict[str, Any]:
     """Move the outline of the overview to (layer, head): a patch of trace 1."""
     return {"x": [head], "y": [layer]}

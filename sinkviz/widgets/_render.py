@@ -22,6 +22,7 @@ import contextlib
 import html
 import importlib.util
 import json
+import re
 from typing import Any, Callable, Iterator
 
 import ipywidgets as widgets
@@ -288,8 +289,10 @@ class CanvasView(_MirroredView):
 
 
 def _plain(value: Any) -> str:
-    """A label as plain text: labels were escaped for plotly's pseudo-HTML, the canvas writes text nodes."""
-    return html.unescape(str(value))
+    """A label as plain text: labels were written in plotly's pseudo-HTML (escapes, <br>, <span>), the canvas
+    writes text nodes (a <br> becomes a line break)."""
+    text = re.sub(r"<br\s*/?>", "\n", str(value), flags=re.I)
+    return html.unescape(re.sub(r"</?(?:span|b|i|sub|sup)\b[^>]*>", "", text, flags=re.I))
 
 
 def _selected_cell(fig: go.Figure, xs: list, ys: list) -> list[int]:

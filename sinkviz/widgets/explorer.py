@@ -5,12 +5,15 @@
 
 One forward pass per text (`sinkviz.trace`); moving a slider or clicking a cell of the overview only
 re-slices the cached `Trace`. Errors (bad layer/head, empty text, text too long, model that cannot be
-loaded) appear inside the explorer, which keeps working with what it had.
+loaded) appear inside the explorer, which keeps working with what it had; after a failed Trace the map it
+still shows is greyed out and cannot be exported until a trace succeeds. A new text or model keeps the
+selected layer and head where the new trace has them.
 """
 
 from __future__ import annotations
 
 import html
+import re
 import time
 from pathlib import Path
 from typing import Any
@@ -18,9 +21,11 @@ from typing import Any
 import ipywidgets as widgets
 import numpy as np
 
-from sinkviz.errors import SinkvizError
+from sinkviz.errors import InputError, SinkvizError
 from sinkviz.metrics import visibility_mask
 from sinkviz.widgets import _figures, _panels
+from sinkviz.widgets._model_menu import ModelMenu
+from sinkviz.widgets._progress import forward_progress, progress_bar
 from sinkviz.widgets._render import anywidget_available, make_view
 from sinkviz.widgets._slices import MAX_DISPLAY_TOKENS, POOLED_SIDE, first_token_importance, head_map
 
@@ -30,6 +35,10 @@ EXPLORER_CAPTURE = ("attn", "qk", "hidden")
 
 _ERROR_STYLE = "color:#8b0000;background:#fff0f0;border:1px solid #e0a0a0;padding:4px 8px;border-radius:3px"
 _INFO_STYLE = "color:#333;background:#f6f6f6;padding:4px 8px;border-radius:3px"
+_STALE_STYLE = "color:#6b4e00;background:#fff8e0;border:1px solid #e6c870;padding:3px 8px;border-radius:3px"
+#: Greys out the maps of a stale explorer (the class is set on the box that holds them).
+_STALE_CSS = ("<style>.sinkviz-stale .sinkviz-map, .sinkviz-stale .sinkviz-overview "
+              "{opacity: 0.35; filter: grayscale(1); transition: opacity 0.2s;}</style>")
 
 
 class Explorer(widgets.VBox):
@@ -65,6 +74,7 @@ class Explorer(widgets.VBox):
         self.max_display_tokens = int(max_display_tokens)
         self.device, self.dtype = device, dtype
         self.update_seconds: list[float] = []  # Python-side time of each map update (benchmark reads it)
+        self.stale = False  # the last Trace failed: the map belongs to the previous input
         self._syncing = False
 
         self._build_controls(_model_name(model, trace), text, values, scale)
@@ -75,17 +85,19 @@ class Explorer(widgets.VBox):
 
     # ------------------------------------------------------------------ construction
     def _build_controls(self, model_name: str | None, text: str | None, values: str, scale: str) -> None:
-        from sinkviz.models import DEFAULT_MODEL, REGISTRY
+        from sinkviz.models import DEFAULT_MODEL
 
-        self.model_box = widgets.Combobox(
-            value=model_name or DEFAULT_MODEL, options=list(REGISTRY), ensure_option=False,
-            placeholder="registry name, local folder or hub id", description="model",
-            layout=widgets.Layout(width="360px"))
+        self.model_menu = ModelMenu(model_name or DEFAULT_MODEL)
+        self.layers_box = widgets.Text(value="all", description="layers", placeholder="all, or e.g. 0-5, 12",
+                                       tooltip="Layers to capture (fewer layers: less memory, faster)",
+                                       layout=widgets.Layout(width="220px"))
         self.text_box = widgets.Textarea(
             value=text or "", placeholder="Text to trace", layout=widgets.Layout(width="100%", height="64px"))
         self.run_button = widgets.Button(description="Trace", button_style="primary", icon="play",
                                          tooltip="Run one forward pass on this text (and model)")
         self.status = widgets.HTML(layout=widgets.Layout(width="100%"))
+        self.progress = progress_bar()
+        self.stale_note = widgets.HTML(layout=widgets.Layout(display="none"))
         self.layer_slider = widgets.IntSlider(value=0, min=0, max=0, description="layer", continuous_update=False)
         self.head_slider = widgets.IntSlider(value=0, min=0, max=0, description="head", continuous_update=False)
         self.layer_slider.add_class("sinkviz-layer-slider")
@@ -117,10 +129,10 @@ class Explorer(widgets.VBox):
         self.panels = _panels.PanelArea(self)
 
     def _wire(self) -> None:
-        self.run_button.on_click(lambda _: self.set_input(self.text_box.value, self.model_box.value))
+        self.run_button.on_click(lambda _: self.set_input(self.text_box.value, self.model_menu.value))
         self.layer_slider.observe(self._on_slider, names="value")
         self.head_slider.observe(self._on_slider, names="value")
-        self.values_toggle.observe(lambda _: self._refresh_map(), names="value")
+        self.values_toggle.observe(self._on_values, names="value")
         self.scale_toggle.observe(lambda _: self._refresh_map(), names="value")
         self.window_slider.observe(lambda _: self._refresh_map(), names="value")
         self.export_button.on_click(lambda _: self._export_clicked())
@@ -128,18 +140,23 @@ class Explorer(widgets.VBox):
 
     def _lay_out(self) -> None:
         click_hint = "" if self.overview_view.clickable else " (install anywidget to select heads by clicking)"
+        self.maps_box = widgets.HBox([
+            widgets.VBox([self.overview_view.widget,
+                          widgets.HTML(f"<small>click a cell to select that head{click_hint}</small>")]),
+            widgets.VBox([self.map_view.widget,
+                          widgets.HBox([self.layer_slider, self.head_slider]),
+                          widgets.HBox([self.values_toggle, self.scale_toggle]),
+                          self.window_slider]),
+        ], layout=widgets.Layout(flex_flow="row wrap"))
         self.children = [
-            widgets.HBox([self.model_box, self.run_button]),
+            widgets.HTML(_STALE_CSS, layout=widgets.Layout(display="none")),
+            widgets.HBox([self.model_menu.widget, self.layers_box, self.run_button],
+                         layout=widgets.Layout(flex_flow="row wrap")),
             self.text_box,
             self.status,
-            widgets.HBox([
-                widgets.VBox([self.overview_view.widget,
-                              widgets.HTML(f"<small>click a cell to select that head{click_hint}</small>")]),
-                widgets.VBox([self.map_view.widget,
-                              widgets.HBox([self.layer_slider, self.head_slider]),
-                              widgets.HBox([self.values_toggle, self.scale_toggle]),
-                              self.window_slider]),
-            ], layout=widgets.Layout(flex_flow="row wrap")),
+            self.progress,
+            self.stale_note,
+            self.maps_box,
             self.panels.widget,
             widgets.HBox([self.export_path, self.export_width, self.export_overwrite, self.export_button]),
         ]
@@ -150,11 +167,13 @@ class Explorer(widgets.VBox):
             self.children += (key_scope(".sinkviz-explorer"),)
 
     def _start(self, model: Any, text: str | None, trace: Any, layer: int | None, head: int | None) -> None:
+        self.export_button.disabled = True  # until a trace succeeds
         if trace is not None:
             self.loaded = model if hasattr(model, "tokenizer") else None
-            self._use_trace(trace, layer, head)
+            self._use_trace(trace, layer, head, strict=True)
         elif text is not None:
-            self.set_input(text, model if model is not None else self.model_box.value, layer=layer, head=head)
+            self.set_input(text, model if model is not None else self.model_menu.value, layer=layer, head=head,
+                           _strict=True)
         else:
             self._info("Type a text and press Trace.")
 
@@ -172,46 +191,82 @@ class Explorer(widgets.VBox):
             self.status.value else None
 
     # ------------------------------------------------------------------ input (one forward pass)
-    def set_input(self, text: str, model: Any = None, *, layer: int | None = None, head: int | None = None) -> bool:
-        """Trace `text` (with `model`, a name/path or a LoadedModel; default: the current one). False on error."""
+    def set_input(self, text: str, model: Any = None, *, layer: int | None = None, head: int | None = None,
+                  layers: str | list[int] | None = None, _strict: bool = False) -> bool:
+        """Trace `text` (with `model`, a name/path or a LoadedModel; default: the current one). False on error.
+
+        `layers`: the layers to capture ("all", "0-5, 12" or a list; default: the layers box). The selected
+        layer and head are kept when the new trace has them, unless `layer` / `head` say otherwise.
+        """
         from sinkviz import capture, models
 
         if not isinstance(text, str) or not text.strip():
-            self._error("The text is empty: type at least one word, then press Trace.")
-            return False
+            return self._failed("The text is empty: type at least one word, then press Trace.")
         self.run_button.disabled = True
         try:
             loaded = self.loaded
-            wanted = model if model is not None else self.model_box.value
+            wanted = model if model is not None else self.model_menu.value
             if hasattr(wanted, "tokenizer"):
                 loaded = wanted
             elif loaded is None or str(wanted).strip() != loaded.name:
                 name = str(wanted).strip()
                 if not name:
-                    self._error("No model given: choose one from the list or type a name, folder or hub id.")
-                    return False
+                    return self._failed("No model given: choose one from the list, or choose "
+                                        "\u201cfolder or hub id\u2026\u201d and type a folder or a hub id.")
                 self._info(f"Loading {name} ...")
                 loaded = models.load(name, device=self.device, dtype=self.dtype)
-            self._info(f"Tracing {len(text)} characters with {loaded.name} ...")
+            chosen = parse_layers(self.layers_box.value if layers is None else layers, loaded.info.n_layers)
+            self._info(_plan(loaded, text, chosen))
             started = time.perf_counter()
-            tr = capture.trace(loaded, text, capture=EXPLORER_CAPTURE)
+            with forward_progress(loaded.model, self.progress):
+                tr = capture.trace(loaded, text, layers=chosen, capture=EXPLORER_CAPTURE)
             seconds = time.perf_counter() - started
         except (SinkvizError, OSError, ValueError, MemoryError, RuntimeError, IndexError, KeyError) as exc:
-            self._error(f"{type(exc).__name__}: {exc}")
-            return False
+            return self._failed(f"{type(exc).__name__}: {exc}")
         finally:
             self.run_button.disabled = False
         self.loaded = loaded
-        self.model_box.value = loaded.name
+        self.model_menu.show(loaded.name)
         self.text_box.value = text
-        self._use_trace(tr, layer, head, note=f"one forward pass: {seconds:.1f} s")
+        self._use_trace(tr, layer, head, note=f"one forward pass: {seconds:.1f} s", strict=_strict)
         return True
 
-    def _use_trace(self, tr, layer: int | None, head: int | None, note: str = "") -> None:
-        self.trace = tr
+    def _failed(self, message: str) -> bool:
+        """Show `message`; the map on screen no longer matches the inputs: grey it out, no export."""
+        self._error(message)
+        self._set_stale(self.trace is not None)
+        return False
+
+    def _set_stale(self, stale: bool) -> None:
+        self.stale = stale
+        self.export_button.disabled = stale or self.trace is None
+        self.export_button.tooltip = ("Trace the new input first: the map shown is from the previous trace"
+                                      if stale else "Write the current map (.pdf .png .svg .html)")
+        if stale:
+            tr = self.trace
+            self.maps_box.add_class("sinkviz-stale")
+            self.stale_note.value = (
+                f'<div class="sinkviz-stale-note" style="{_STALE_STYLE}">Out of date: the last Trace failed, so '
+                f"the maps below still show the previous trace ({html.escape(tr.model_name)}, {tr.n_tokens(0)} "
+                "tokens). Fix the input and press Trace; Export is off until a trace succeeds.</div>")
+            self.stale_note.layout.display = None
+        else:
+            self.maps_box.remove_class("sinkviz-stale")
+            self.stale_note.value = ""
+            self.stale_note.layout.display = "none"
+
+    def _use_trace(self, tr, layer: int | None, head: int | None, note: str = "", strict: bool = False) -> None:
+        """Show trace `tr`. An explicit `layer` / `head` outside it raises (`strict`) or is reported and replaced."""
+        problem = _selection_problem(tr, layer, head)
+        if problem and strict:
+            raise InputError(problem + " Pass one in that range, or None for the head with the largest "
+                             "first-token importance.")
         n = tr.n_tokens(0)
-        self.alpha = first_token_importance(
+        alpha = first_token_importance(
             (tr.attentions[l][0, :, :n, :n].numpy() for l in tr.layers), causal=tr.info.causal)
+        previous = (self.layer, self.head) if self.trace is not None else None
+        self.trace, self.alpha = tr, alpha
+        self._set_stale(False)
         self.values_toggle.disabled = not tr.queries
         if not tr.queries:
             self.values_toggle.value = "probabilities"
@@ -230,13 +285,25 @@ class Explorer(widgets.VBox):
             self.text_box.value = "".join(tr.tokens[0])
         self.overview_view.update(_figures.overview_figure(
             self.alpha, tr.layers, tr.heads, (self.layer, self.head),
-            title=f"\u03b1\u2081 (first-token importance), {n} tokens"))
+            title=_figures.overview_title(tr.model_name, n)))
+        best = np.unravel_index(np.nanargmax(alpha), alpha.shape) if np.isfinite(alpha).any() else (0, 0)
+        best = (tr.layers[best[0]], tr.heads[best[1]])
+        if problem:
+            chosen, why = best, ""
+        elif layer is not None or head is not None:
+            chosen, why = (layer if layer is not None else self.layer, head if head is not None else self.head), ""
+            chosen = chosen if not _selection_problem(tr, *chosen) else best
+        elif previous is not None and not _selection_problem(tr, *previous):
+            chosen, why = previous, (f" Kept layer {previous[0]}, head {previous[1]}; the largest \u03b1\u2081 is "
+                                     f"at layer {best[0]}, head {best[1]}.")
+        else:
+            chosen, why = best, ""
         bos = "a BOS token was added" if tr.bos_added else "no BOS token (the sink, if any, is the first real token)"
         self._info(f"{tr.model_name}: {n} tokens, {len(tr.layers)} layers x {len(tr.heads)} heads; {bos}."
-                   + (f" {note}." if note else ""))
-        best = np.unravel_index(np.nanargmax(self.alpha), self.alpha.shape) if np.isfinite(self.alpha).any() else (0, 0)
-        self.select(layer if layer is not None else tr.layers[best[0]],
-                    head if head is not None else tr.heads[best[1]], _force=True)
+                   + (f" {note}." if note else "") + why)
+        self.select(*chosen, _force=True)
+        if problem:
+            self._error(f"{problem} Showing layer {best[0]}, head {best[1]} (the largest \u03b1\u2081) instead.")
 
     # ------------------------------------------------------------------ selection (re-slicing only)
     def select(self, layer: int | None = None, head: int | None = None, *, _force: bool = False) -> bool:
@@ -267,6 +334,11 @@ class Explorer(widgets.VBox):
         self._refresh_map()
         self.panels.refresh()
         return True
+
+    def _on_values(self, change) -> None:
+        # Logits always use their own min..max: the colour-scale buttons would do nothing.
+        self.scale_toggle.disabled = change["new"] == "logits"
+        self._refresh_map()
 
     def _on_slider(self, change) -> None:
         if self._syncing:
@@ -311,6 +383,9 @@ class Explorer(widgets.VBox):
         """The current attention map as a `go.Figure` (what `sinkviz.export(explorer, ...)` writes)."""
         if self.trace is None:
             raise SinkvizError("Nothing traced yet: the explorer has no map to export.")
+        if self.stale:
+            raise SinkvizError("The last Trace failed, so the map shown belongs to the previous input; trace the "
+                               "new input (or set_input(...) again) before exporting.")
         view = self.current_view()
         return _figures.map_figure(view, self._title(view))
 
@@ -338,6 +413,63 @@ class Explorer(widgets.VBox):
     def __repr__(self) -> str:
         state = f"{self.trace!r}, layer {self.layer}, head {self.head}" if self.trace is not None else "empty"
         return f"<sinkviz Explorer: {state}>"
+
+
+_LAYER_ITEM = re.compile(r"(-?\d+)(?:\s*-\s*(-?\d+))?")
+
+
+def parse_layers(spec: str | list[int] | None, n_layers: int) -> list[int] | None:
+    """Layers to capture from the layers box: "all" / "" / None -> None (every layer); "0-5, 12" -> [0..5, 12].
+
+    Negative numbers count from the end, as in `sinkviz.trace`. Raises InputError saying what is wrong.
+    """
+    if spec is None or (isinstance(spec, str) and spec.strip().lower() in ("", "all")):
+        return None
+    if not isinstance(spec, str):
+        items = [int(x) for x in spec]
+    else:
+        items = []
+        for part in filter(None, (p.strip() for p in spec.replace(";", ",").split(","))):
+            match = _LAYER_ITEM.fullmatch(part)
+            if match is None:
+                raise InputError(f"Layers {spec!r}: {part!r} is not a layer number or a range such as 0-5. "
+                                 "Write e.g. 'all', '0-5' or '0, 10-12'.")
+            first, last = int(match[1]), int(match[2] if match[2] is not None else match[1])
+            items.extend(range(first, last + 1))
+    chosen = sorted({i + n_layers if i < 0 else i for i in items})
+    outside = [i for i in chosen if not 0 <= i < n_layers]
+    if not chosen or outside:
+        raise InputError(f"Layers {spec!r}: the model has layers 0..{n_layers - 1}"
+                         + (f"; {outside} are outside." if outside else "; none was given.")
+                         + " Write e.g. 'all', '0-5' or '0, 10-12'.")
+    return chosen
+
+
+def _plan(loaded: Any, text: str, layers: list[int] | None) -> str:
+    """What the forward pass is about to do and about how much memory its dense attention takes."""
+    from sinkviz.capture import available_memory_bytes, estimate_attention_bytes
+
+    info = loaded.info
+    n = len(loaded.tokenizer(text, add_special_tokens=True)["input_ids"])
+    n_layers = len(layers) if layers is not None else info.n_layers
+    dtype_bytes = loaded.dtype.itemsize if hasattr(loaded.dtype, "itemsize") else 4
+    needed = estimate_attention_bytes(1, n, n_layers, info.n_heads, info.n_heads, dtype_bytes)
+    free = available_memory_bytes(loaded.device)
+    return (f"Tracing about {n} tokens with {loaded.name} ({n_layers} of {info.n_layers} layers): dense "
+            f"attention needs about {_size(needed)} ({_size(free)} free on {loaded.device}) ...")
+
+
+def _size(n_bytes: float) -> str:
+    return f"{n_bytes / 2**30:.2f} GiB" if n_bytes >= 2**30 else f"{n_bytes / 2**20:.0f} MiB"
+
+
+def _selection_problem(tr: Any, layer: int | None, head: int | None) -> str | None:
+    """Why (layer, head) cannot be shown from `tr`, or None when it can (None keeps that coordinate)."""
+    if layer is not None and layer not in tr.layers:
+        return f"layer={layer} is out of range: this trace has layers {_span(tr.layers)}."
+    if head is not None and head not in tr.heads:
+        return f"head={head} is out of range: this trace has heads {_span(tr.heads)}."
+    return None
 
 
 def _model_name(model: Any, trace: Any) -> str | None:

@@ -173,3 +173,36 @@ def test_png_dpi_chunk_is_valid():
     at = out.find(b"pHYs")
     body = out[at:at + 13]
     assert struct.unpack(">I", out[at + 13:at + 17])[0] == zlib.crc32(body)
+
+
+def test_unwritable_target_names_the_target_not_the_temporary_file(tmp_path, fig, monkeypatch):
+    blocker = tmp_path / "a_file"
+    blocker.write_text("not a folder")
+    with pytest.raises(InputError) as err:
+        E.export(fig, blocker / "map.html")  # its folder cannot be made: a file is in the way
+    assert str(blocker / "map.html") in str(err.value) and ".part" not in str(err.value)
+
+    import tempfile
+
+    def denied(*args, **kwargs):  # as a read-only folder answers (root may write anywhere, so simulate it)
+        raise PermissionError(13, "Permission denied", str(tmp_path / ".map.html.x1y2.part"))
+
+    monkeypatch.setattr(tempfile, "mkstemp", denied)
+    with pytest.raises(InputError) as err:
+        E.export(fig, tmp_path / "map.html")
+    message = str(err.value)
+    assert str(tmp_path / "map.html") in message and "Permission denied" in message and ".part" not in message
+    assert "folder you can write to" in message
+
+
+def test_explorer_export_button_reports_an_unwritable_path(tmp_path):
+    import sinkviz
+    from sinkviz.widgets.explorer import explore
+    from tiny_models import save_tiny, text
+
+    tr = sinkviz.trace(sinkviz.load(str(save_tiny("llama", tmp_path / "tiny")), device="cpu"), text(8))
+    ex = explore(tr, layer=0, head=0)
+    (tmp_path / "a_file").write_text("x")
+    ex.export_path.value = str(tmp_path / "a_file" / "map.html")
+    ex._export_clicked()
+    assert "Export failed: InputError: Cannot write" in ex.error and ".part" not in ex.error

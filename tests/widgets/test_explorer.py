@@ -207,3 +207,136 @@ def test_canvas_view_state(trace):
     assert (ex.layer, ex.head) == (2, 3) and ov.selected == [2, 3]
     ex.values_toggle.value = "logits"
     assert w.value_name == "logit" and w.zmin < 0 < w.zmax
+
+
+# ---------------------------------------------------------------------------- issue 14: daily use
+
+
+def test_selection_is_kept_across_new_texts_and_models(tiny, tmp_path_factory):
+    ex = explore(tiny, text(12), layer=2, head=1)
+    assert ex.set_input(text(30)) is True
+    assert (ex.layer, ex.head) == (2, 1) and "layer 2, head 1" in map_state(ex)[0]
+    assert "Kept layer 2, head 1" in ex.status.value
+    ex.select(1, 3)
+    bert = sinkviz.load(str(save_tiny("bert", tmp_path_factory.mktemp("bert") / "bert")), device="cpu")
+    assert ex.set_input(text(20), bert) is True  # 3 layers x 4 heads as well: still valid
+    assert (ex.layer, ex.head) == (1, 3)
+    # a trace of fewer layers: the kept layer is not there, so the head with the largest alpha_1 is shown
+    assert ex.set_input(text(20), tiny, layers="0") is True
+    assert ex.trace.layers == [0] and ex.layer == 0
+    assert ex.alpha[ex.trace.layers.index(ex.layer), ex.head] == pytest.approx(np.nanmax(ex.alpha))
+    # an explicit layer/head still wins over the kept one
+    assert ex.set_input(text(22), tiny, layers="all", layer=0, head=2) is True
+    assert (ex.layer, ex.head) == (0, 2)
+
+
+def test_out_of_range_layer_or_head_is_a_clear_error(trace, tiny):
+    from sinkviz.errors import InputError
+
+    with pytest.raises(InputError, match=r"layer=40 is out of range: this trace has layers 0\.\.2"):
+        explore(trace, layer=40)
+    with pytest.raises(InputError, match=r"head=9 is out of range: this trace has heads 0\.\.3"):
+        explore(tiny, text(8), head=9)
+    ex = explore(trace, layer=1, head=1)
+    assert ex.set_input(text(9), layer=40) is True  # the Trace worked; the bad layer is reported, not shown
+    assert "layer=40 is out of range" in ex.error and ex.layer in trace.layers
+
+
+def test_trace_accessors_say_what_is_out_of_range(trace):
+    with pytest.raises(IndexError, match=r"Hidden state 31 is out of range: this trace has hidden states 0\.\.3"):
+        trace.hidden(31)
+    with pytest.raises(IndexError, match="Hidden state -1 is out of range"):
+        trace.hidden(-1)
+    assert trace.hidden(3).shape == (trace.n_tokens(), 32)
+    with pytest.raises(IndexError, match=r"KV head 5 is out of range: the model has KV heads 0\.\.1"):
+        trace.key(0, 5)
+    with pytest.raises(IndexError, match="Layer 40 is out of range"):
+        trace.attention(40, 0)
+
+
+def test_a_failed_trace_greys_out_the_map_and_disables_export(tiny, tmp_path):
+    ex = explore(tiny, text(12), layer=1, head=1)
+    assert not ex.stale and not ex.export_button.disabled
+    assert "sinkviz-stale" not in ex.maps_box._dom_classes
+    assert ex.set_input("some text", str(tmp_path / "missing-model")) is False
+    assert ex.stale and ex.export_button.disabled
+    assert "sinkviz-stale" in ex.maps_box._dom_classes
+    assert "the last Trace failed" in ex.stale_note.value and ex.stale_note.layout.display is None
+    with pytest.raises(sinkviz.SinkvizError, match="previous input"):
+        ex.figure()
+    ex.export_path.value = str(tmp_path / "stale.html")
+    ex._export_clicked()
+    assert not (tmp_path / "stale.html").exists() and "previous input" in ex.error
+    assert ex.select(2, 0) is True and ex.stale  # the old trace can still be browsed, still greyed out
+    assert ex.set_input(text(14)) is True
+    assert not ex.stale and not ex.export_button.disabled
+    assert "sinkviz-stale" not in ex.maps_box._dom_classes and ex.stale_note.layout.display == "none"
+    ex.export_path.value = str(tmp_path / "fresh.html")
+    ex._export_clicked()
+    assert (tmp_path / "fresh.html").exists()
+
+
+def test_export_is_off_until_something_is_traced():
+    ex = Explorer()
+    assert ex.export_button.disabled and not ex.stale
+
+
+def test_log10_is_disabled_in_logits_mode(trace):
+    ex = explore(trace, layer=1, head=1)
+    assert not ex.scale_toggle.disabled
+    ex.values_toggle.value = "logits"
+    assert ex.scale_toggle.disabled
+    ex.values_toggle.value = "probabilities"
+    assert not ex.scale_toggle.disabled
+    ex.scale_toggle.value = "log10"
+    assert "log10" in ex.map_view.widget.colorbar_title
+
+
+def test_model_menu_lists_registry_and_cache_and_takes_a_folder(tiny, monkeypatch):
+    from sinkviz.widgets import _model_menu
+
+    monkeypatch.setattr("sinkviz.models.cached_hub_models", lambda: ["org/cached-model"])
+    ex = Explorer()
+    menu = ex.model_menu
+    values = [value for _, value in menu.dropdown.options]
+    assert values[:2] == ["smollm2-135m", "minilm-l6"] and "org/cached-model" in values
+    assert values[-1] == _model_menu.OTHER and menu.other.layout.display == "none"
+    assert menu.value == "smollm2-135m"
+    menu.dropdown.value = _model_menu.OTHER  # "folder or hub id..." shows the text box
+    assert menu.other.layout.display is None
+    folder = tiny.name
+    menu.other.value = folder
+    assert menu.value == folder
+    ex.text_box.value = text(10)
+    ex.run_button.click()
+    assert ex.error is None and ex.trace is not None
+    assert menu.dropdown.value == folder and folder in [v for _, v in menu.dropdown.options]
+    assert menu.other.layout.display == "none"
+
+
+def test_long_inputs_say_how_much_memory_before_and_show_progress(tiny, monkeypatch):
+    from sinkviz.widgets import explorer as module
+
+    seen = []
+    real_trace = sinkviz.capture.trace
+
+    def watching_trace(*args, **kwargs):
+        seen.append((ex.status.value, ex.progress.layout.display, ex.progress.max))
+        return real_trace(*args, **kwargs)
+
+    monkeypatch.setattr(sinkviz.capture, "trace", watching_trace)
+    ex = Explorer(tiny)
+    ex.layers_box.value = "1-2"
+    assert ex.set_input(text(40)) is True
+    status, bar_display, bar_max = seen[0]
+    assert "Tracing about" in status and "dense attention needs about" in status and "free on cpu" in status
+    assert "2 of 3 layers" in status
+    assert bar_display is None and bar_max == 3  # the bar is shown during the pass, one step per block
+    assert ex.progress.value == 3 and ex.progress.layout.display == "none"
+    assert ex.trace.layers == [1, 2] and ex.alpha.shape == (2, 4)
+    assert module.parse_layers("0-1, -1", 3) == [0, 1, 2]
+    for bad in ("0-9", "x", "5-2"):
+        with pytest.raises(sinkviz.InputError, match="Write e.g. 'all'"):
+            module.parse_layers(bad, 3)
+    ex.layers_box.value = "7"
+    assert ex.set_input(text(12)) is False and "layers 0..2" in ex.error

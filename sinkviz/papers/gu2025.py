@@ -19,6 +19,7 @@ from sinkviz.metrics.qk import QKDecomposition, qk_decomposition
 from sinkviz.metrics.rope import rope_first_vs_rest, rope_frequencies, rope_plane_contributions
 from sinkviz.metrics.sink import PAPER_EPS, importance_scores, sink_rate
 from sinkviz.papers.probes import ProbeBatch, probe_inputs, tokenizer_prefix
+from sinkviz.plots.style import GU_BASE, index_label
 
 __all__ = [
     "n_parameters",
@@ -117,21 +118,22 @@ def norm_profiles(tr: Trace) -> tuple[dict[str, NormProfile], dict[str, list[int
 
 def qk_settings(tr: Trace, settings: Sequence[tuple[int, int]], *, sample: int = 0
                 ) -> list[tuple[str, QKDecomposition]]:
-    """Figs 15–18: QK decomposition (post-rotary) of one sample at each (layer, query head), 0-indexed; labels
-    give the paper's 1-indexed (l, h) too."""
+    """Figs 15–18: QK decomposition (post-rotary) of one sample at each (layer, query head), given as 0-based
+    Python indices; labels count from 1 as the paper does ("block 5, head 1 (1-indexed)" for ``(4, 0)``)."""
     out = []
     for layer, head in settings:
         q = tr.query(layer, head, sample)
         k = tr.key(layer, tr.info.kv_head_of[head], sample)
         d = qk_decomposition(q, k, causal=tr.info.causal, scaling=tr.info.scaling[layer])
-        out.append((f"layer {layer}, head {head} (paper l={layer + 1}, h={head + 1})", d))
+        out.append((index_label(("block", "head"), (layer, head), base=GU_BASE), d))
     return out
 
 
 def rope_planes(tr: Trace, layer: int, heads: Sequence[int]) -> tuple[dict[str, tuple[np.ndarray, np.ndarray]],
                                                                      np.ndarray]:
     """RoPE plane decomposition of the logits (scaled) toward the first key vs the others, per query head,
-    averaged over the trace's samples.  Returns ``({label: (to_first, to_rest)}, plane frequencies)``."""
+    averaged over the trace's samples.  ``layer`` and ``heads`` are 0-based; the labels count from 1 as the paper
+    does.  Returns ``({label: (to_first, to_rest)}, plane frequencies)``."""
     info = tr.info
     if not info.rope or info.rope_pairing is None:
         raise ValueError(f"{tr.model_name} has no rotary embeddings: the plane decomposition does not apply")
@@ -141,28 +143,32 @@ def rope_planes(tr: Trace, layer: int, heads: Sequence[int]) -> tuple[dict[str, 
         q = tr.queries[layer][:, tr.heads.index(h)].numpy()
         k = tr.keys[layer][:, info.kv_head_of[h]].numpy()
         planes = rope_plane_contributions(q, k, pairing=pairing)
-        series[f"layer {layer}, head {h}"] = rope_first_vs_rest(planes, scaling=info.scaling[layer])
+        series[index_label(("block", "head"), (layer, h), base=GU_BASE)] = rope_first_vs_rest(
+            planes, scaling=info.scaling[layer])
     return series, rope_frequencies(info.head_dim, info.rope_theta or 10000.0)
 
 
 def key_manifold(tr: Trace, *, pca_layers: Sequence[int], var_explained: float = 0.5
                  ) -> dict[str, Any]:
     """Key PCA (post-rotary keys, each KV head once) at ``pca_layers`` and, for every layer, the share of ‖k₁‖
-    outside the other keys' principal subspace vs held-out ordinary keys.  Returns ``{"panels": [(label,
-    KeyPCA)], "layers", "first": {kv: [...]}, "baseline": {kv: [...]}, "r": {kv: [...]}}``."""
+    outside the other keys' principal subspace vs held-out ordinary keys.  ``pca_layers`` and the returned
+    ``"layers"`` are 0-based; labels count blocks and KV heads from 1 as Gu et al. do.  Returns ``{"panels":
+    [(label, KeyPCA)], "layers", "first": {kv: [...]}, "baseline": {kv: [...]}, "r": {kv: [...]}}``."""
     n_kv = tr.info.n_kv_heads
     panels = []
-    first: dict[str, list[float]] = {f"KV head {g}": [] for g in range(n_kv)}
-    base: dict[str, list[float]] = {f"KV head {g}": [] for g in range(n_kv)}
-    rs: dict[str, list[int]] = {f"KV head {g}": [] for g in range(n_kv)}
+    kv_names = [index_label("KV head", g, base=GU_BASE) for g in range(n_kv)]
+    first: dict[str, list[float]] = {name: [] for name in kv_names}
+    base: dict[str, list[float]] = {name: [] for name in kv_names}
+    rs: dict[str, list[int]] = {name: [] for name in kv_names}
     for layer in tr.layers:
-        for g in range(n_kv):
+        for g, name in enumerate(kv_names):
             keys = tr.keys[layer][:, g].numpy()
             off = first_key_offsubspace(keys, lengths=tr.lengths, var_explained=var_explained)
-            first[f"KV head {g}"].append(off.first_mean)
-            base[f"KV head {g}"].append(off.baseline_mean)
-            rs[f"KV head {g}"].append(off.r)
+            first[name].append(off.first_mean)
+            base[name].append(off.baseline_mean)
+            rs[name].append(off.r)
             if layer in pca_layers:
-                label = f"layer {layer}, KV head {g} · off {off.first_mean:.2f} vs {off.baseline_mean:.2f} (r={off.r})"
+                label = (index_label(("block", "KV head"), (layer, g), base=GU_BASE)
+                         + f" · off {off.first_mean:.2f} vs {off.baseline_mean:.2f} (r={off.r})")
                 panels.append((label, key_pca(keys, lengths=tr.lengths)))
     return {"panels": panels, "layers": list(tr.layers), "first": first, "baseline": base, "r": rs}

@@ -12,7 +12,7 @@ import numpy as np
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-from sinkviz.plots.style import COLORS, apply_style
+from sinkviz.plots.style import COLORS, RUSCIO_BASE, apply_style, index_label
 from sinkviz.plots._ruscio_layout import room_for_title as _room_for_title
 
 __all__ = ["frame_panel_figure", "frames_over_training_figure"]
@@ -50,7 +50,7 @@ def frame_panel_figure(verdict: Any, *, title: str | None = None, height: int = 
     fig.update_layout(barmode="stack")
     fig.update_yaxes(range=[0, 1.15], title_text="share", row=1, col=1)
     fig.update_yaxes(range=[0, 1.05], title_text="consistency", row=2, col=1)
-    fig.update_xaxes(title_text="layer", row=2, col=1)
+    fig.update_xaxes(title_text=index_label("layer", base=RUSCIO_BASE), row=2, col=1)
     fig.update_layout(legend=dict(orientation="h", y=-0.16, x=0.0))
     apply_style(fig, title=title, height=height, width=width or max(620, 26 * len(layers) + 240))
     return _room_for_title(fig, title)

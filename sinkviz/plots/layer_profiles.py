@@ -12,11 +12,12 @@ import numpy as np
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-from sinkviz.plots.style import COLORS, apply_style
+from sinkviz.plots.style import COLORS, RUSCIO_BASE, apply_style, index_label
 from sinkviz.plots._ruscio_layout import room_for_title as _room_for_title
 
 __all__ = ["layer_profile_figure", "fisher_figure"]
 
+_LAYER_HOVER = index_label("layer", "%{customdata}", base=RUSCIO_BASE)  # the authors count layers from 0
 _VARIANT_STYLE = {"published": dict(dash="solid", symbol="circle"), "corrected": dict(dash="dash", symbol="square")}
 
 
@@ -40,7 +41,7 @@ def layer_profile_figure(
     log_y: Sequence[bool] | None = None,
 ) -> go.Figure:
     """One panel per ``(panel_title, [(variant, metric, legend_label), ...])``: mean ± sd over samples vs
-    RELATIVE depth l/(L − 1) (hover shows the layer), so the authors' values for a model of different
+    RELATIVE depth l/(L − 1) (hover shows the layer, 0-indexed as the authors count), so the authors' values for a model of different
     depth can sit on the same axis. ``paper`` maps a panel title to
     ``{"label": str, "layers": [...], "n_layers": int, "values": [...], "sd": [...] (optional)}``,
     drawn as open black markers."""
@@ -58,7 +59,7 @@ def layer_profile_figure(
                 x=layers / depth, y=mean, error_y=dict(type="data", array=sd, visible=True, thickness=1, width=3),
                 mode="lines+markers", name=label, legendgroup=label, showlegend=label not in seen,
                 line=dict(color=color, dash=st["dash"]), marker=dict(symbol=st["symbol"], size=7, color=color),
-                customdata=layers, hovertemplate=f"{label}<br>layer %{{customdata}}<br>%{{y:.4g}}<extra></extra>"),
+                customdata=layers, hovertemplate=f"{label}<br>{_LAYER_HOVER}<br>%{{y:.4g}}<extra></extra>"),
                 row=1, col=c)
             seen.add(label)
         ref = (paper or {}).get(ptitle)
@@ -72,7 +73,7 @@ def layer_profile_figure(
                 marker=dict(symbol="circle-open", size=11, color="black", line=dict(width=2)),
                 hovertemplate=f"{ref['label']}<br>%{{y:.4g}}<extra></extra>"), row=1, col=c)
             seen.add(ref["label"])
-        fig.update_xaxes(title_text="relative depth l / (L − 1)", range=[-0.05, 1.05], row=1, col=c)
+        fig.update_xaxes(title_text="relative depth l / (L − 1), l 0-indexed", range=[-0.05, 1.05], row=1, col=c)
         if log_y and log_y[c - 1]:
             fig.update_yaxes(type="log", row=1, col=c)
     fig.update_layout(legend=dict(orientation="h", y=-0.25, x=0.0))
@@ -96,7 +97,7 @@ def fisher_figure(published: Mapping[str, Any], corrected: Mapping[str, Any], *,
                              marker_color=COLORS[i]), row=1, col=2)
     fig.update_yaxes(type="log", title_text="Σ ‖∇θ‖² (mean over samples)", row=1, col=1)
     fig.update_yaxes(type="log", row=1, col=2)
-    fig.update_xaxes(title_text="layer", row=1, col=1)
+    fig.update_xaxes(title_text=index_label("layer", base=RUSCIO_BASE), row=1, col=1)
     fig.update_layout(barmode="group", legend=dict(orientation="h", y=-0.22, x=0.0))
     apply_style(fig, title=title, height=height, width=width)
     return _room_for_title(fig, title)

@@ -12,7 +12,7 @@ import numpy as np
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-from sinkviz.plots.style import COLORS, apply_style
+from sinkviz.plots.style import COLORS, GU_BASE, apply_style, index_label
 
 __all__ = [
     "norms_figure",
@@ -31,7 +31,8 @@ def norms_figure(profiles: Mapping[str, object], *, x: Mapping[str, Sequence[flo
     """One panel per quantity (e.g. ``{"hidden": p_h, "keys": p_k, "values": p_v}`` of
     :class:`sinkviz.metrics.norms.NormProfile`), each with the first-token norm and the mean over the other
     tokens per block.  ``x`` gives the block numbers per panel (default 0..L-1; pass 0..L for hidden states whose
-    entry 0 is the embeddings, 1..L for keys/values of blocks 1..L as the paper numbers them)."""
+    entry 0 is the embeddings, 1..L for keys/values of blocks 1..L as the paper numbers them).  The axes say
+    "block (1-indexed)", and "0 = embeddings" on a hidden-state panel."""
     names = list(profiles)
     if not names:
         raise ValueError("profiles is empty: pass e.g. {'hidden': NormProfile, 'keys': ..., 'values': ...}")
@@ -48,7 +49,8 @@ def norms_figure(profiles: Mapping[str, object], *, x: Mapping[str, Sequence[flo
         fig.add_trace(go.Scatter(x=xs, y=rest, mode="lines+markers", name=f"{sym}ₜ, t≠1 (mean)",
                                  line=dict(color=COLORS[0]), marker=dict(size=5, symbol="square"),
                                  legendgroup="rest", showlegend=c == 1), row=1, col=c)
-        fig.update_xaxes(title_text="block", row=1, col=c)
+        embeddings = "; 0 = embeddings" if name in ("hidden", "h") else ""
+        fig.update_xaxes(title_text=index_label("block", base=GU_BASE) + embeddings, row=1, col=c)
         if log_y:
             fig.update_yaxes(type="log", row=1, col=c)
     fig.update_yaxes(title_text="ℓ2-norm", row=1, col=1)
@@ -121,7 +123,8 @@ def massive_activation_figure(ratios: Mapping[str, Sequence[float]], *, x: Seque
                               title: str | None = None, log_y: bool = False, height: int = 360,
                               width: int = 560) -> go.Figure:
     """Figures 7, 8, 29: ‖h₁‖ / mean‖h_{t≠1}‖ per block, one line per model or variant (``{label: (L+1,)}``,
-    from :func:`sinkviz.metrics.norms.massive_activation_ratio`)."""
+    from :func:`sinkviz.metrics.norms.massive_activation_ratio`): block 0 is the embeddings, blocks 1..L as the
+    paper numbers them."""
     fig = go.Figure()
     for i, (label, r) in enumerate(ratios.items()):
         r = np.asarray(r, dtype=float)
@@ -129,7 +132,7 @@ def massive_activation_figure(ratios: Mapping[str, Sequence[float]], *, x: Seque
         fig.add_trace(go.Scatter(x=xs, y=r, mode="lines+markers", name=label,
                                  line=dict(color=COLORS[i % len(COLORS)]), marker=dict(size=5)))
     fig.add_hline(y=1.0, line=dict(color="#999", dash="dot", width=1))
-    fig.update_xaxes(title_text="block")
+    fig.update_xaxes(title_text=index_label("block", base=GU_BASE) + "; 0 = embeddings")
     fig.update_yaxes(title_text="‖h₁‖ / mean ‖hₜ‖ (t≠1)", type="log" if log_y else "linear")
     return apply_style(fig, title=title, height=height, width=width)
 
@@ -143,6 +146,6 @@ def sink_by_position_figure(series: Mapping[str, Sequence[float]], *, max_k: int
         v = np.asarray(v, dtype=float)[:max_k]
         fig.add_trace(go.Scatter(x=np.arange(1, len(v) + 1), y=v, mode="lines+markers", name=label,
                                  line=dict(color=COLORS[i % len(COLORS)])))
-    fig.update_xaxes(title_text="token position k", dtick=1)
+    fig.update_xaxes(title_text=index_label("token position k", base=GU_BASE), dtick=1)
     fig.update_yaxes(title_text="Sink_k^ε (%)")
     return apply_style(fig, title=title, height=height, width=width)

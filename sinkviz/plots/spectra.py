@@ -49,8 +49,8 @@ def spectrum_figure(published: Mapping[str, Any], corrected: Mapping[str, Any], 
     grid = np.linspace(1e-3, 4.0, 300)
     fig.add_trace(go.Scatter(x=grid, y=mp_density(grid), mode="lines", name="Marchenko–Pastur γ = 1",
                              line=dict(color="black", width=1.5)), row=1, col=3)
-    fig.update_xaxes(title_text="rank", row=1, col=1)
-    fig.update_xaxes(title_text="rank", row=1, col=2)
+    fig.update_xaxes(title_text="rank (1 = largest)", row=1, col=1)
+    fig.update_xaxes(title_text="rank (1 = largest)", row=1, col=2)
     fig.update_xaxes(title_text="eigenvalue / mean", row=1, col=3)
     fig.update_yaxes(type="log", row=1, col=1)
     fig.update_yaxes(type="log", row=1, col=2)

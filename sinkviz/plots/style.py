@@ -22,7 +22,7 @@ import os
 import re
 from functools import lru_cache
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Sequence
 
 from sinkviz.errors import InputError
 
@@ -33,7 +33,7 @@ __all__ = [
     "COLORS", "SEQUENTIAL", "DIVERGING", "TEMPLATE_NAME", "SCREEN_FONT", "SCREEN_FONT_PX", "PAPER_FONT",
     "PAPER_FONT_FILE_FAMILY", "PAPER_FONT_PT", "COLUMN_WIDTHS_IN", "CSS_DPI", "MAX_AUTO_HEIGHT_IN",
     "apply_style", "titled", "add_caption", "legend_in_title_band", "save_figure", "screen_template",
-    "paper_style", "width_inches",
+    "paper_style", "width_inches", "index_label", "GU_BASE", "RUSCIO_BASE", "EXPLORER_BASE",
 ]
 
 #: Okabe–Ito palette (colour-blind safe), black last.
@@ -111,6 +111,37 @@ def titled(title: str, *, model: str | None = None, setting: str | None = None, 
             lines.append(part)
     span = f"<span style='font-size:{SCREEN_FONT_PX - 1}px;color:#444'>"
     return "<br>".join([title] + [f"{span}{line}</span>" for line in lines])
+
+
+#: Where each kind of figure starts counting blocks/layers, heads, tokens: Gu et al. 2025 number blocks, heads and
+#: tokens from 1 (Figs 15–24, "l = 5, h = 1", k = 1 the first token); Ruscio et al. 2025's results number layers
+#: and heads from 0 ("Layer 0", "L0H3"); the explorer counts as Python does.
+GU_BASE, RUSCIO_BASE, EXPLORER_BASE = 1, 0, 0
+
+
+def index_label(name: str | Sequence[str], index: int | str | Sequence[int | str] | None = None, *, base: int,
+                tag: bool = True) -> str:
+    """How every sinkviz figure names an index, saying where the count starts.
+
+    * ``index_label("block", base=1)`` → ``"block (1-indexed)"``, an axis title;
+    * ``index_label("block", 17, base=1)`` → ``"block 18 (1-indexed)"``: an int is a 0-based Python index, shown
+      counted from ``base``;
+    * ``index_label(("block", "head"), (17, 7), base=1)`` → ``"block 18, head 8 (1-indexed)"``;
+    * ``index_label("block", "%{y}", base=1)`` → ``"block %{y} (1-indexed)"``: a string (e.g. a plotly hover
+      placeholder whose values the figure already counts from ``base``) is shown as it is;
+    * ``tag=False`` leaves out the ``"(1-indexed)"`` (where the figure says it once elsewhere).
+    """
+    if base not in (0, 1):
+        raise ValueError(f"base must be 0 (Python, Ruscio et al.) or 1 (Gu et al.); got {base!r}")
+    names = [name] if isinstance(name, str) else list(name)
+    if index is None:
+        text = ", ".join(names)
+    else:
+        values = [index] if isinstance(index, (int, str)) or not isinstance(index, Sequence) else list(index)
+        if len(values) != len(names):
+            raise ValueError(f"{len(names)} names for {len(values)} indices")
+        text = ", ".join(f"{n} {v if isinstance(v, str) else int(v) + base}" for n, v in zip(names, values))
+    return f"{text} ({base}-indexed)" if tag else text
 
 
 def apply_style(fig: go.Figure, *, title: str | None = None, width: int | None = None,

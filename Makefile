@@ -8,7 +8,7 @@ STAMP   := $(VENV)/.sinkviz-setup-stamp
 SYSPY   ?= python3
 PYTEST_ARGS ?=
 
-.PHONY: setup lab test figures bench clean-stamp
+.PHONY: setup hooks lab test figures bench clean-stamp
 
 $(PY):
 	@# Keep a torch that the system Python already has (e.g. a CUDA build) by letting the venv see it.
@@ -34,7 +34,15 @@ $(STAMP): pyproject.toml Makefile | $(PY)
 	$(PY) -m sinkviz.cli prepare
 	touch $(STAMP)
 
-setup: $(STAMP)
+setup: $(STAMP) hooks
+
+# Notebooks are committed without outputs or widget state: git runs tools/nbstrip.py on every staged .ipynb
+# (the `nbstrip` filter named in .gitattributes). Only inside a git checkout; the working copy keeps its outputs.
+hooks:
+	@if git rev-parse --is-inside-work-tree >/dev/null 2>&1; then \
+		git config filter.nbstrip.clean "$(SYSPY) tools/nbstrip.py" && \
+		git config filter.nbstrip.smudge cat; \
+	fi
 
 lab: setup
 	@# Jupyter refuses to run as root without --allow-root (containers, CI machines).

@@ -340,3 +340,11 @@ def test_long_inputs_say_how_much_memory_before_and_show_progress(tiny, monkeypa
             module.parse_layers(bad, 3)
     ex.layers_box.value = "7"
     assert ex.set_input(text(12)) is False and "layers 0..2" in ex.error
+
+
+def test_export_button_says_the_absolute_path_it_wrote(trace, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    ex = explore(trace, layer=0, head=0)
+    ex.export_path.value = "figures/map.html"  # relative, as the default is
+    ex._export_clicked()
+    assert f"Wrote {tmp_path / 'figures' / 'map.html'} (" in ex.status.value

@@ -27,7 +27,19 @@ Corrected (``graph_metrics_corrected``): self-loops removed from degrees, all n 
 B_s = max(B, Bᵀ) (an undirected edge wherever either direction is present, weight 1), and
 density over the entries the model can attend (n(n+1)/2 for a causal map). Star-likeness
 = max in-degree / (n − 1) ∈ [0, 1] (1 exactly for a star), Freeman degree centralisation
-∈ [0, 1].
+∈ [0, 1]. The threshold is RELATIVE to the uniform share by default: an edge i→j where
+Ā_ij > c / v_i, v_i the number of keys query i sees (``uniform_ratio`` R_ij = Ā_ij·v_i > c,
+c = ``tau_rel`` = 1.5: "half again as much as uniform attention would give"; τ = c/n for a
+bidirectional map). An absolute τ (``tau=``) remains an option.
+
+Why (null matrices): under a causal mask key 0 is seen by every query, so any absolute τ below
+the smallest visible entry makes every query "attend" key 0. Uniform causal attention
+(Ā_ij = 1/(i+1)) at the notebooks' τ = 0.01 has star-likeness 1.000 for every n ≤ 99 — the
+score of a perfect BOS star — and degree centralisation near 1. At the relative threshold the
+uniform map has no edge at all (every statistic 0), a planted star keeps its star, and
+random-logit softmax attention (``sinkviz.metrics.toy_attention.random_logit_attention``)
+gives a sparse random graph; compare an observed value with both through
+:mod:`sinkviz.metrics.nulls`.
 """
 from __future__ import annotations
 
@@ -36,10 +48,13 @@ from typing import Any, Literal
 import numpy as np
 
 from ._validate import as_square, visibility_mask
+from .toy_attention import masked_uniform_attention
 
 __all__ = [
     "PUBLISHED_THRESHOLDS",
+    "DEFAULT_TAU_REL",
     "adjacency",
+    "uniform_ratio",
     "laplacian_spectrum",
     "gini",
     "star_likeness_basic_published",
@@ -51,17 +66,31 @@ __all__ = [
     "threshold_effectiveness_published",
     "best_threshold_published",
     "computed_published",
-    "uniform_ratio",
 ]
 
 PUBLISHED_THRESHOLDS = (0.001, 0.005, 0.01, 0.02, 0.05, 0.1, 0.2)
 EFFECTIVE_DENSITY_RANGE = (0.05, 0.95)
+#: The corrected graph's default threshold: an edge where a query gives a key more than 1.5 times the uniform
+#: share of its row (c > 1 so that uniform attention has no edge; 1.5 rather than 2 so that the second query
+#: of a causal map, which sees two keys, can still attend the first: with c = 2 it never could).
+DEFAULT_TAU_REL = 1.5
 
 
 def adjacency(avg_attention: Any, tau: float) -> np.ndarray:
     """B = 𝟙(Ā > τ) as float (strict >, as the notebooks)."""
     a = as_square(avg_attention, name="avg_attention")
     return (a > tau).astype(float)
+
+
+def uniform_ratio(avg_attention: Any, *, causal: bool, sliding_window: int | None = None) -> np.ndarray:
+    """R_ij = Ā_ij / U_ij = Ā_ij · v_i on the entries the mask lets query i see (0 elsewhere), U the uniform
+    attention under the same mask (``masked_uniform_attention``) and v_i the number of keys row i sees: how many
+    times the uniform share a key gets.  R = 1 on every visible entry of uniform attention (rounded to 12
+    decimals, so that 1/v·v is exactly 1); a perfect BOS star has R_i0 = i + 1 (causal)."""
+    a = as_square(avg_attention, name="avg_attention")
+    u = masked_uniform_attention(a.shape[0], causal=causal, sliding_window=sliding_window)
+    ratio = np.divide(a, u, out=np.zeros_like(a), where=u > 0)
+    return np.round(ratio, 12)
 
 
 def laplacian_spectrum(b: Any, symmetrize: Literal["mean", "max"] = "mean") -> np.ndarray:
@@ -110,7 +139,9 @@ def star_likeness_weighted_published(in_degrees: Any) -> float:
 
 
 def star_likeness_corrected(b: Any) -> float:
-    """max in-degree WITHOUT self-loops / (n − 1) over all n nodes: 1 exactly for a star."""
+    """max in-degree WITHOUT self-loops / (n − 1) over all n nodes of an adjacency B: 1 exactly for a star.
+    The adjacency decides what it measures: at an absolute τ below 1/n a uniform causal map is a star (key 0 is
+    seen by all); build B with the relative threshold (``graph_metrics_corrected``) and uniform attention scores 0."""
     bb = as_square(b, name="adjacency").copy()
     np.fill_diagonal(bb, 0.0)
     n = bb.shape[0]
@@ -173,16 +204,26 @@ def graph_metrics_published(
     }
 
 
-def graph_metrics_corrected(avg_attention: Any, tau: float = 0.01, *, causal: bool | None = None) -> dict[str, Any]:
+def graph_metrics_corrected(avg_attention: Any, tau: float | None = None, *, tau_rel: float = DEFAULT_TAU_REL,
+                            causal: bool | None = None, sliding_window: int | None = None) -> dict[str, Any]:
     """Graph metrics with the corrections listed in the module docstring (no self-loops in
-    degrees, all nodes, OR-symmetrisation, density over attendable entries). ``causal=None``
-    infers causality from an all-zero upper triangle."""
+    degrees, all nodes, OR-symmetrisation, density over attendable entries) at the relative threshold
+    B_ij = 𝟙(Ā_ij·v_i > ``tau_rel``) (default), or at an absolute ``tau`` when one is given.
+    ``causal=None`` infers causality from an all-zero upper triangle.
+
+    Null matrices (module docstring): uniform attention under the same mask gives no edge (every
+    statistic 0) at any ``tau_rel`` ≥ 1; at an absolute τ < 1/n a uniform causal map scores star-likeness 1."""
     a = as_square(avg_attention, name="avg_attention")
     n = a.shape[0]
     if causal is None:
         causal = bool(np.all(np.triu(a, 1) == 0)) and n > 1
-    b = (a > tau).astype(float)
-    vis = visibility_mask(n, causal)
+    if tau is None:
+        b = (uniform_ratio(a, causal=causal, sliding_window=sliding_window) > tau_rel).astype(float)
+        threshold = f"relative: Ā_ij > {tau_rel:g} × uniform share 1/v_i"
+    else:
+        b = (a > tau).astype(float)
+        threshold = f"absolute: Ā_ij > {tau:g}"
+    vis = visibility_mask(n, causal, sliding_window)
     b_off = b.copy()
     np.fill_diagonal(b_off, 0.0)
     indeg = b_off.sum(axis=0)
@@ -199,6 +240,7 @@ def graph_metrics_corrected(avg_attention: Any, tau: float = 0.01, *, causal: bo
         "degree_variance": float(np.var(indeg)),
         "density": float(b[vis].sum() / vis.sum()),
         "causal": causal,
+        "threshold": threshold,
     }
 
 
@@ -238,14 +280,3 @@ def computed_published(effective: bool, layer: int) -> bool:
     that sample (density in [0.05, 0.95]) or the layer index is a multiple of 4 — so the per-layer means of the
     other layers average a density-selected subset of the samples (a selection the corrected sweep drops)."""
     return bool(effective or layer % 4 == 0)
-
-
-def uniform_ratio(avg_attention: Any, *, causal: bool) -> np.ndarray:
-    """R_ij = Ā_ij · v_i, the weight relative to uniform attention over the v_i keys row i can see (i + 1 causal,
-    n bidirectional): R > c means "more than c times the uniform share". Thresholding R at c instead of Ā at a
-    fixed τ is the corrected sweep: uniform attention (R = 1 on every visible entry) has no edge for any c ≥ 1,
-    whatever n, while a fixed τ = 0.01 keeps every visible entry of uniform attention up to n = 100."""
-    a = as_square(avg_attention, name="avg_attention")
-    n = a.shape[0]
-    visible = np.arange(1, n + 1, dtype=np.float64) if causal else np.full(n, float(n))
-    return a * visible[:, None]

@@ -9,11 +9,16 @@ artefact on a matrix whose answer is known in closed form:
 * ``identity_attention``: every token attends only itself.
 * ``uniform_causal_attention``: A_ij = 1/(i+1) for j ≤ i (no sink; the causal baseline).
 * ``uniform_attention``: A_ij = 1/n (bidirectional baseline).
+* ``masked_uniform_attention``: every query spreads its attention evenly over the keys its mask lets it see
+  (causal, bidirectional, optionally a sliding window): the uniform null of :mod:`sinkviz.metrics.nulls`.
 * ``random_causal_attention``: softmax of Gaussian logits under a causal mask, optional sink.
+* ``random_logit_attention``: the same under any mask, one map or a stack of heads: the random-logit null.
 """
 from __future__ import annotations
 
 import numpy as np
+
+from ._validate import visibility_mask
 
 __all__ = [
     "star_attention",
@@ -22,7 +27,9 @@ __all__ = [
     "identity_attention",
     "uniform_causal_attention",
     "uniform_attention",
+    "masked_uniform_attention",
     "random_causal_attention",
+    "random_logit_attention",
 ]
 
 
@@ -72,22 +79,37 @@ def identity_attention(n: int) -> np.ndarray:
 
 def uniform_causal_attention(n: int) -> np.ndarray:
     """A_ij = 1/(i+1) for j ≤ i, 0 above the diagonal."""
-    _check_n(n)
-    return np.tril(np.ones((n, n))) / np.arange(1, n + 1)[:, None]
+    return masked_uniform_attention(n, causal=True)
 
 
 def uniform_attention(n: int) -> np.ndarray:
     """A_ij = 1/n."""
+    return masked_uniform_attention(n, causal=False)
+
+
+def masked_uniform_attention(n: int, *, causal: bool, sliding_window: int | None = None) -> np.ndarray:
+    """A_ij = 1/v_i on the keys query i may see (v_i of them: i + 1 causal, n bidirectional, at most w with a
+    sliding window w), 0 elsewhere: attention that singles out no key, under the mask of the model."""
     _check_n(n)
-    return np.full((n, n), 1.0 / n)
+    visible = visibility_mask(n, causal, sliding_window).astype(np.float64)
+    return visible / visible.sum(axis=1, keepdims=True)
 
 
 def random_causal_attention(n: int, seed: int = 0, sink_logit: float = 0.0, scale: float = 1.0) -> np.ndarray:
     """softmax(scale·G + sink_logit·𝟙[j = 0]) under a causal mask, G ~ N(0, 1) (seeded)."""
+    return random_logit_attention(n, causal=True, seed=seed, sink_logit=sink_logit, scale=scale)
+
+
+def random_logit_attention(n: int, *, causal: bool, sliding_window: int | None = None, seed: int = 0,
+                           scale: float = 1.0, sink_logit: float = 0.0, heads: int | None = None) -> np.ndarray:
+    """softmax(scale·G + sink_logit·𝟙[j = 0]) over the keys each query may see, G ~ N(0, 1) i.i.d. from
+    ``numpy.random.default_rng(seed)``: (n, n), or (heads, n, n) with independent logits per head."""
     _check_n(n)
+    if heads is not None:
+        _check_n(heads)
     rng = np.random.default_rng(seed)
-    logits = rng.normal(size=(n, n)) * scale
-    logits[:, 0] += sink_logit
-    logits[np.triu_indices(n, 1)] = -np.inf
-    e = np.exp(logits - logits.max(axis=1, keepdims=True))
-    return e / e.sum(axis=1, keepdims=True)
+    logits = rng.normal(size=(n, n) if heads is None else (heads, n, n)) * scale
+    logits[..., :, 0] += sink_logit
+    logits = np.where(visibility_mask(n, causal, sliding_window), logits, -np.inf)
+    e = np.exp(logits - logits.max(axis=-1, keepdims=True))
+    return e / e.sum(axis=-1, keepdims=True)

@@ -30,6 +30,7 @@ from sinkviz.capture import trace
 from sinkviz.metrics import divergence as _div
 from sinkviz.metrics import frames as _frames
 from sinkviz.metrics import influence as _inf
+from sinkviz.metrics import nulls as _nulls
 from sinkviz.metrics import rmt as _rmt
 from sinkviz.metrics import spectral as _spec
 from sinkviz.metrics import topology as _topo
@@ -53,6 +54,7 @@ __all__ = [
     "kl_by_layer",
     "influence_by_layer",
     "summarize",
+    "NULL_VARIANTS",
     "compare_rows",
     "frames_over_training",
     "lab_checkpoints",
@@ -231,84 +233,175 @@ def _collect(traces: Any, layers: Sequence[int] | None, fn: Callable[[SampleView
     return out
 
 
+#: The variants a ``*_by_layer`` result gains for its corrected metrics when ``nulls=True``
+#: (:mod:`sinkviz.metrics.nulls`): the statistic on uniform attention, the mean and sd over seeded random-logit
+#: maps (H random heads averaged, as Ā averages H heads), and the corrected value's z-score against them.
+NULL_VARIANTS = ("null_uniform", "null_random", "null_random_sd", "z")
+
+
+def _null_columns(observed: dict[str, float], baseline: dict[str, _nulls.NullBaseline]) -> dict[str, dict[str, float]]:
+    keys = [k for k in observed if k in baseline]
+    return {"null_uniform": {k: baseline[k].uniform for k in keys},
+            "null_random": {k: baseline[k].random_mean for k in keys},
+            "null_random_sd": {k: baseline[k].random_sd for k in keys},
+            "z": {k: baseline[k].z(observed[k]) for k in keys}}
+
+
+def _cached_nulls(stat: Callable[[np.ndarray], dict[str, float]], *, draws: int, seed: int,
+                  per_head: bool = False) -> Callable[[SampleView], dict[str, _nulls.NullBaseline]]:
+    """Baselines of ``stat`` for a sample's length, mask and head count, computed once per (n, causal, H):
+    they do not depend on the layer or the text."""
+    cache: dict[tuple[int, bool, int], dict[str, _nulls.NullBaseline]] = {}
+
+    def get(s: SampleView) -> dict[str, _nulls.NullBaseline]:
+        key = (len(s.tokens), s.causal, int(s.attention.shape[1]))
+        if key not in cache:
+            cache[key] = _nulls.null_baseline(stat, key[0], causal=key[1], heads=key[2], average_heads=not per_head,
+                                              draws=draws, seed=seed)
+        return cache[key]
+    return get
+
+
+def _topology_corrected(avg: np.ndarray, symmetrize: str, scales: Sequence[float]) -> dict[str, float]:
+    cor = _topo.persistence_corrected(avg, symmetrize=symmetrize)
+    out = {"pairs0": cor.pair_counts[0], "pairs1": cor.pair_counts[1],
+           "total_persistence0": _topo.total_persistence(cor.dgms[0]),
+           "total_persistence1": _topo.total_persistence(cor.dgms[1])}
+    for eps in scales:
+        out[f"betti0@{eps}"] = _topo.betti_at_scale(cor.dgms[0], eps)
+        out[f"betti1@{eps}"] = _topo.betti_at_scale(cor.dgms[1], eps)
+    out.update(cor.stats)
+    return out
+
+
+SPECTRAL_CORRECTED_KEYS = ("fiedler_value", "spectral_gap", "star_likeness", "gini", "degree_centralization",
+                           "density")
+RMT_CORRECTED_KEYS = ("spectral_gap", "participation_ratio", "stable_rank", "marchenko_pastur_ks")
+
+
+def _spectral_corrected(avg: np.ndarray, causal: bool, tau_rel: float) -> dict[str, float]:
+    cor = _spec.graph_metrics_corrected(avg, tau_rel=tau_rel, causal=causal)
+    return {k: cor[k] for k in SPECTRAL_CORRECTED_KEYS}
+
+
+def _rmt_corrected(avg: np.ndarray) -> dict[str, float]:
+    cor = _rmt.rmt_corrected(avg)
+    return {k: cor[k] for k in RMT_CORRECTED_KEYS}
+
+
 def topology_by_layer(traces: Any, layers: Sequence[int] | None = None, *, symmetrize: str = "max",
-                      scales: Sequence[float] = (0.5, 0.9)) -> dict[int, dict[str, dict[str, list[float]]]]:
+                      scales: Sequence[float] = (0.5, 0.9), nulls: bool = True,
+                      null_draws: int = _nulls.DEFAULT_DRAWS, null_seed: int = 0
+                      ) -> dict[int, dict[str, dict[str, list[float]]]]:
     """Per layer and sample: published pair counts ("Betti₀/₁"), persistence stats, and the corrected
-    pair counts, Betti numbers at ``scales`` and total persistence (``sinkviz.metrics.topology``)."""
+    pair counts, Betti numbers at ``scales`` and total persistence (``sinkviz.metrics.topology``).  With
+    ``nulls`` every corrected statistic also gets its null baselines at the sample's length and mask
+    (:data:`NULL_VARIANTS`)."""
+    stat = lambda a: _topology_corrected(a, symmetrize, scales)  # noqa: E731
+    baselines = _cached_nulls(stat, draws=null_draws, seed=null_seed)
+
     def one(s: SampleView, l: int) -> dict[str, dict[str, float]]:
         avg = head_average(s.layer_attention(l))
         pub = _topo.persistence_published(avg)
-        cor = _topo.persistence_corrected(avg, symmetrize=symmetrize)
-        corr = {"pairs0": cor.pair_counts[0], "pairs1": cor.pair_counts[1],
-                "total_persistence0": _topo.total_persistence(cor.dgms[0]),
-                "total_persistence1": _topo.total_persistence(cor.dgms[1])}
-        for eps in scales:
-            corr[f"betti0@{eps}"] = _topo.betti_at_scale(cor.dgms[0], eps)
-            corr[f"betti1@{eps}"] = _topo.betti_at_scale(cor.dgms[1], eps)
-        corr.update({k: v for k, v in cor.stats.items()})
-        return {"published": {"betti0": pub.pair_counts[0], "betti1": pub.pair_counts[1], **pub.stats,
-                              "n_tokens": len(s.tokens)},
-                "corrected": corr}
+        corr = stat(avg)
+        out = {"published": {"betti0": pub.pair_counts[0], "betti1": pub.pair_counts[1], **pub.stats,
+                             "n_tokens": len(s.tokens)},
+               "corrected": corr}
+        return {**out, **_null_columns(corr, baselines(s))} if nulls else out
     return _collect(traces, layers, one)
 
 
-def spectral_by_layer(traces: Any, tau: float = 0.01, layers: Sequence[int] | None = None) -> dict[int, dict[str, dict[str, list[float]]]]:
-    """Laplacian/Fiedler/star-likeness per layer and sample at threshold τ: published as laplacian.ipynb
-    (``published``) and fiedler.ipynb (``published_fiedler``), and corrected."""
+def spectral_by_layer(traces: Any, tau: float = 0.01, layers: Sequence[int] | None = None, *,
+                      tau_rel: float = _spec.DEFAULT_TAU_REL, nulls: bool = True,
+                      null_draws: int = _nulls.DEFAULT_DRAWS, null_seed: int = 0
+                      ) -> dict[int, dict[str, dict[str, list[float]]]]:
+    """Laplacian/Fiedler/star-likeness per layer and sample: published as laplacian.ipynb (``published``) and
+    fiedler.ipynb (``published_fiedler``) at the absolute threshold τ, and corrected at the threshold relative to
+    the uniform share (edge where Ā_ij > ``tau_rel`` / v_i; ``graph_metrics_corrected``), with null baselines
+    (:data:`NULL_VARIANTS`) when ``nulls``."""
     keys_pub = ("fiedler_value", "spectral_gap", "star_likeness_basic", "star_likeness_weighted", "gini",
                 "degree_centralization", "degree_variance", "density")
-    keys_cor = ("fiedler_value", "spectral_gap", "star_likeness", "gini", "degree_centralization", "density")
+    causal_of: dict[bool, Callable[[np.ndarray], dict[str, float]]] = {
+        c: (lambda a, c=c: _spectral_corrected(a, c, tau_rel)) for c in (True, False)}
+    baselines = {c: _cached_nulls(causal_of[c], draws=null_draws, seed=null_seed) for c in (True, False)}
 
     def one(s: SampleView, l: int) -> dict[str, dict[str, float]]:
         avg = head_average(s.layer_attention(l))
         lap = _spec.graph_metrics_published(avg, tau, notebook="laplacian")
         fie = _spec.graph_metrics_published(avg, tau, notebook="fiedler")
-        cor = _spec.graph_metrics_corrected(avg, tau, causal=s.causal)
-        return {"published": {k: lap[k] for k in keys_pub},
-                "published_fiedler": {k: fie[k] for k in ("fiedler_value", "star_likeness_basic", "degree_centralization")},
-                "corrected": {k: cor[k] for k in keys_cor}}
+        cor = causal_of[s.causal](avg)
+        out = {"published": {k: lap[k] for k in keys_pub},
+               "published_fiedler": {k: fie[k] for k in ("fiedler_value", "star_likeness_basic", "degree_centralization")},
+               "corrected": cor}
+        return {**out, **_null_columns(cor, baselines[s.causal](s))} if nulls else out
     return _collect(traces, layers, one)
 
 
-def rmt_by_layer(traces: Any, layers: Sequence[int] | None = None) -> dict[int, dict[str, dict[str, list[float]]]]:
-    """RMT statistics of the head-averaged map (the notebook's reported ``avg_head``), published and corrected."""
+def rmt_by_layer(traces: Any, layers: Sequence[int] | None = None, *, nulls: bool = True,
+                 null_draws: int = _nulls.DEFAULT_DRAWS, null_seed: int = 0
+                 ) -> dict[int, dict[str, dict[str, list[float]]]]:
+    """RMT statistics of the head-averaged map (the notebook's reported ``avg_head``), published and corrected,
+    and with ``nulls`` the corrected ones' null baselines (:data:`NULL_VARIANTS`; under a causal mask the
+    corrected MP KS is 0.56 for uniform attention at n = 64, see :mod:`sinkviz.metrics.rmt`)."""
+    baselines = _cached_nulls(_rmt_corrected, draws=null_draws, seed=null_seed)
+
     def one(s: SampleView, l: int) -> dict[str, dict[str, float]]:
         avg = head_average(s.layer_attention(l))
         pub = _rmt.rmt_published(avg)
-        cor = _rmt.rmt_corrected(avg)
-        return {"published": {k: pub[k] for k in ("spectral_gap", "participation_ratio", "stable_rank",
-                                                  "marchenko_pastur_kl", "sink_concentration", "entropy")},
-                "corrected": {k: cor[k] for k in ("spectral_gap", "participation_ratio", "stable_rank",
-                                                  "marchenko_pastur_ks")}}
+        cor = _rmt_corrected(avg)
+        out = {"published": {k: pub[k] for k in ("spectral_gap", "participation_ratio", "stable_rank",
+                                                 "marchenko_pastur_kl", "sink_concentration", "entropy")},
+               "corrected": cor}
+        return {**out, **_null_columns(cor, baselines(s))} if nulls else out
     return _collect(traces, layers, one)
 
 
+def _kl_row(res: dict[str, Any]) -> dict[str, float]:
+    row = {"kl": res["baseline_avg_kl"]}
+    for p, r in res["by_percentile"].items():
+        row[f"kl_reduction@{p:g}"] = r["avg_kl_reduction"]
+        row[f"sink_count@{p:g}"] = r["sink_count"]
+    return row
+
+
 def kl_by_layer(traces: Any, layers: Sequence[int] | None = None,
-                percentiles: Sequence[float] = _div.PUBLISHED_PERCENTILES) -> dict[int, dict[str, dict[str, list[float]]]]:
-    """KL of each head to the mean head and its reduction after removing sinks at each percentile."""
+                percentiles: Sequence[float] = _div.PUBLISHED_PERCENTILES, *, nulls: bool = True,
+                null_draws: int = _nulls.DEFAULT_DRAWS, null_seed: int = 0
+                ) -> dict[int, dict[str, dict[str, list[float]]]]:
+    """KL of each head to the mean head and its reduction after removing sinks at each percentile; with
+    ``nulls`` the corrected values' baselines (:data:`NULL_VARIANTS`) on H uniform heads (identical: KL 0) and
+    on H independent random-logit heads."""
     first = traces[0] if isinstance(traces, (list, tuple)) else traces
     lay = list(layers) if layers is not None else [l for l in kl_layers(first.info.n_layers) if l in first.layers]
+    causal_of = {c: (lambda stack, c=c: _kl_row(_div.sink_removal_corrected(stack, percentiles, causal=c)))
+                 for c in (True, False)}
+    baselines = {c: _cached_nulls(causal_of[c], draws=null_draws, seed=null_seed, per_head=True) for c in (True, False)}
 
     def one(s: SampleView, l: int) -> dict[str, dict[str, float]]:
         att = s.layer_attention(l)
-        pub = _div.sink_removal_published(att, percentiles)
-        cor = _div.sink_removal_corrected(att, percentiles, causal=s.causal)
-        out: dict[str, dict[str, float]] = {}
-        for name, res in (("published", pub), ("corrected", cor)):
-            row = {"kl": res["baseline_avg_kl"]}
-            for p, r in res["by_percentile"].items():
-                row[f"kl_reduction@{p:g}"] = r["avg_kl_reduction"]
-                row[f"sink_count@{p:g}"] = r["sink_count"]
-            out[name] = row
-        return out
+        out = {"published": _kl_row(_div.sink_removal_published(att, percentiles)),
+               "corrected": causal_of[s.causal](att)}
+        return {**out, **_null_columns(out["corrected"], baselines[s.causal](s))} if nulls else out
     return _collect(traces, lay, one)
 
 
-def influence_by_layer(traces: Any, layers: Sequence[int] | None = None) -> dict[int, dict[str, dict[str, list[float]]]]:
+def influence_by_layer(traces: Any, layers: Sequence[int] | None = None, *, nulls: bool = True,
+                       null_draws: int = 8, null_seed: int = 0) -> dict[int, dict[str, dict[str, list[float]]]]:
     """GSA, directional influence, relative magnitude, attention entropy and transformation magnitude per
     layer; h = residual stream entering the layer (``hidden_states[l]``), as the notebooks.  The transformation
     magnitude ‖h^{l+1} − h^l‖ takes h^{l+1} from :meth:`SampleView.block_output`: published after the final norm
-    at the last layer (HF ``hidden_states[L]``, as ``attention_value.ipynb``), corrected before it."""
+    at the last layer (HF ``hidden_states[L]``, as ``attention_value.ipynb``), corrected before it.
+
+    With ``nulls``, corrected GSA, DI and relative magnitude get baselines (:data:`NULL_VARIANTS`): the same
+    statistic of the same hidden states with the attention replaced by uniform or random-logit attention — how
+    much alignment the mask and the hidden states give without any attention pattern (uniform causal attention
+    1/(i+1) still correlates with similarity through position).  These depend on h, so they are computed per
+    sample and layer: ``null_draws`` (8) random maps each; pass ``layers`` or ``nulls=False`` to bound the cost."""
+    def influence_corrected(avg: np.ndarray, h_in: np.ndarray, causal: bool) -> dict[str, float]:
+        dc = _inf.directional_influence_corrected(avg, h_in)
+        return {"gsa": _inf.gsa_corrected(avg, h_in, causal=causal), "di": dc["mean_directional_influence"],
+                "relative_magnitude": dc["mean_relative_magnitude"]}
+
     def one(s: SampleView, l: int) -> dict[str, dict[str, float]]:
         if s.hidden is None:
             raise ValueError("influence_by_layer needs hidden states: trace with hidden=True")
@@ -316,16 +409,21 @@ def influence_by_layer(traces: Any, layers: Sequence[int] | None = None) -> dict
         h_in = s.hidden[l]
         h_out_pub, h_out = s.block_output(l, "published"), s.block_output(l, "corrected")
         dp = _inf.directional_influence_published(avg, h_in)
-        dc = _inf.directional_influence_corrected(avg, h_in)
-        return {
+        cor = influence_corrected(avg, h_in, s.causal)
+        out = {
             "published": {"gsa": _inf.gsa_published(avg, h_in), "di": dp["mean_directional_influence"],
                           "relative_magnitude": dp["mean_relative_magnitude"],
                           "entropy": float(np.mean(_inf.attention_entropy_published(avg))),
                           "transformation_magnitude": float(np.mean(_inf.transformation_magnitude_published(h_in, h_out_pub)))},
-            "corrected": {"gsa": _inf.gsa_corrected(avg, h_in, causal=s.causal), "di": dc["mean_directional_influence"],
-                          "relative_magnitude": dc["mean_relative_magnitude"],
+            "corrected": {**cor,
                           "transformation_magnitude": float(np.mean(_inf.transformation_magnitude_corrected(h_in, h_out)))},
         }
+        if not nulls:
+            return out
+        baseline = _nulls.null_baseline(lambda a: influence_corrected(a, h_in, s.causal), len(s.tokens),
+                                        causal=s.causal, heads=int(s.attention.shape[1]), draws=null_draws,
+                                        seed=null_seed)
+        return {**out, **_null_columns(cor, baseline)}
     return _collect(traces, layers, one)
 
 
@@ -349,7 +447,10 @@ def frames_over_training(traces_per_checkpoint: Sequence[Any], steps: Sequence[i
     """Frame statistics per training step from one trace (or list of traces) per checkpoint — e.g. the
     pretraining lab's checkpoints (``sinkviz.lab``) or Pythia ``stepN`` revisions. Each row has the step,
     the verdict and layer-averaged sink rate / start / end / interior shares (``frame_statistics_over_training``)
-    and, with ``rmt``, layer-averaged published spectral gap / MP-KL and corrected MP-KS of the head average."""
+    and, with ``rmt``, the medians over samples and layers of the published spectral gap / MP-KL and the
+    corrected MP-KS / σ-gap of the head average, each corrected one beside the medians of its uniform and
+    random-logit nulls (``null_uniform_…``, ``null_random_…``): an untrained model's near-uniform attention scores
+    a HIGH corrected MP-KS under a causal mask (0.56 for uniform attention at n = 64)."""
     per_ckpt = []
     for traces in traces_per_checkpoint:
         per_ckpt.append([_frames.head_sinks(s.attention, causal=s.causal, tokens=s.tokens,
@@ -360,7 +461,9 @@ def frames_over_training(traces_per_checkpoint: Sequence[Any], steps: Sequence[i
         for row, traces in zip(rows, traces_per_checkpoint):
             res = rmt_by_layer(traces)
             for variant, key in (("published", "spectral_gap"), ("published", "marchenko_pastur_kl"),
-                                 ("corrected", "marchenko_pastur_ks"), ("corrected", "spectral_gap")):
+                                 ("corrected", "marchenko_pastur_ks"), ("corrected", "spectral_gap"),
+                                 ("null_uniform", "marchenko_pastur_ks"), ("null_random", "marchenko_pastur_ks"),
+                                 ("null_uniform", "spectral_gap"), ("null_random", "spectral_gap")):
                 vals = np.concatenate([np.asarray(res[l][variant][key]) for l in res])
                 fin = vals[np.isfinite(vals)]
                 row[f"{variant}_{key}"] = float(np.median(fin)) if fin.size else float("nan")
@@ -368,11 +471,18 @@ def frames_over_training(traces_per_checkpoint: Sequence[Any], steps: Sequence[i
 
 
 def compare_rows(by_layer: dict[int, dict[str, dict[str, list[float]]]],
-                 metrics: Sequence[tuple[str, str | None, str | None]], *, digits: int = 3) -> tuple[list[str], list[list[str]]]:
+                 metrics: Sequence[tuple[str, str | None, str | None]], *, digits: int = 3,
+                 nulls: bool = True) -> tuple[list[str], list[list[str]]]:
     """(header, rows) for a published-vs-corrected table: ``metrics`` lists
     ``(label, published_metric or None, corrected_metric or None)``; cells are "mean ± sd" over samples
     (NaN/inf excluded; the count of excluded values is shown). Render with
-    ``sinkviz.plots.tables.table_markdown`` or ``comparison_table``."""
+    ``sinkviz.plots.tables.table_markdown`` or ``comparison_table``.
+
+    When the result carries null baselines (``nulls=True`` in ``*_by_layer``) and ``nulls``, three columns follow
+    the corrected one, for the corrected metric at each sample's own length and mask: ``uniform`` (the statistic
+    of uniform attention, mean ± sd over samples), ``random-logit`` (mean over samples of the random-logit mean
+    ± mean over samples of its sd over draws) and ``z`` (the corrected value's z-score against the random-logit
+    draws, mean ± sd over samples)."""
     def cell(vals: list[float] | None) -> str:
         if vals is None:
             return "–"
@@ -383,13 +493,31 @@ def compare_rows(by_layer: dict[int, dict[str, dict[str, list[float]]]],
         text = f"{fin.mean():.{digits}f} ± {fin.std():.{digits}f}"
         return text + (f" ({v.size - fin.size} non-finite)" if fin.size < v.size else "")
 
+    def random_cell(variants: dict[str, dict[str, list[float]]], key: str) -> str:
+        means = np.asarray(variants["null_random"].get(key, []), dtype=np.float64)
+        sds = np.asarray(variants["null_random_sd"].get(key, []), dtype=np.float64)
+        ok = np.isfinite(means) & np.isfinite(sds)
+        if not ok.any():
+            return "–" if not means.size else f"non-finite ({means.size})"
+        return f"{means[ok].mean():.{digits}f} ± {sds[ok].mean():.{digits}f}"
+
+    with_nulls = nulls and any("null_uniform" in v for v in by_layer.values())
     rows = []
     for layer, variants in by_layer.items():
         for label, pub, cor in metrics:
-            rows.append([str(layer), label,
-                         cell(variants.get("published", {}).get(pub)) if pub else "–",
-                         cell(variants.get("corrected", {}).get(cor)) if cor else "–"])
-    return ["layer", "metric", "published (as the official notebooks)", "corrected"], rows
+            row = [str(layer), label,
+                   cell(variants.get("published", {}).get(pub)) if pub else "–",
+                   cell(variants.get("corrected", {}).get(cor)) if cor else "–"]
+            if with_nulls:
+                has = cor is not None and cor in variants.get("null_uniform", {})
+                row += [cell(variants["null_uniform"][cor]) if has else "–",
+                        random_cell(variants, cor) if has else "–",
+                        cell(variants["z"][cor]) if has else "–"]
+            rows.append(row)
+    header = ["layer", "metric", "published (as the official notebooks)", "corrected"]
+    if with_nulls:
+        header += ["uniform attention (null)", "random-logit attention (null, mean ± sd)", "z (corrected vs random-logit)"]
+    return header, rows
 
 
 def lab_checkpoints(run_dir: str | Path) -> list[tuple[int, Path]]:

@@ -57,8 +57,10 @@ class NullBaseline:
     heads: int = 1
 
     def z(self, observed: float) -> float:
-        """(observed − random mean) / random sd; NaN when the sd is 0 or not finite (no scale to measure by)."""
-        if not (np.isfinite(self.random_sd) and self.random_sd > 0):
+        """(observed − random mean) / random sd; NaN when the sd is not finite or is rounding noise (at most
+        1e-9 of the values' magnitude: e.g. Fiedler values that are 0 up to ±1e-17): no scale to measure by."""
+        scale = max(1.0, abs(self.random_mean), abs(float(observed)) if np.isfinite(observed) else 1.0)
+        if not (np.isfinite(self.random_sd) and self.random_sd > 1e-9 * scale):
             return float("nan")
         return float((observed - self.random_mean) / self.random_sd)
 

@@ -29,6 +29,41 @@ def _select(rows: Sequence[Mapping[str, Any]], variant: str, metric: str) -> tup
             np.array([r["sd"] for r in sel], dtype=float))
 
 
+def _rgba(hex_color: str, alpha: float) -> str:
+    h = hex_color.lstrip("#")
+    return f"rgba({int(h[0:2], 16)}, {int(h[2:4], 16)}, {int(h[4:6], 16)}, {alpha})"
+
+
+def _has(rows: Sequence[Mapping[str, Any]], variant: str, metric: str) -> bool:
+    return any(r["variant"] == variant and r["metric"] == metric for r in rows)
+
+
+_NULL_BAND = "random-logit null (mean ± sd)"
+_NULL_UNIFORM = "uniform-attention null"
+
+
+def _null_traces(fig: go.Figure, rows: Sequence[Mapping[str, Any]], metric: str, depth: int, color: str, col: int,
+                 seen: set[str]) -> None:
+    """Behind a corrected series: the random-logit band (per layer, the sample mean of the random-logit mean ± the
+    sample mean of its sd) and the uniform-attention value (dotted), from the ``null_*`` rows of ``summarize``."""
+    layers, rand, _ = _select(rows, "null_random", metric)
+    _, rand_sd, _ = _select(rows, "null_random_sd", metric)
+    x = layers / depth
+    fig.add_trace(go.Scatter(x=np.concatenate([x, x[::-1]]), y=np.concatenate([rand + rand_sd, (rand - rand_sd)[::-1]]),
+                             fill="toself", fillcolor=_rgba(color, 0.15), line=dict(width=0), hoverinfo="skip",
+                             name=_NULL_BAND, legendgroup=_NULL_BAND, showlegend=_NULL_BAND not in seen),
+                  row=1, col=col)
+    seen.add(_NULL_BAND)
+    if _has(rows, "null_uniform", metric):
+        layers_u, uni, _ = _select(rows, "null_uniform", metric)
+        fig.add_trace(go.Scatter(x=layers_u / depth, y=uni, mode="lines", line=dict(color=color, dash="dot", width=1.5),
+                                 name=_NULL_UNIFORM, legendgroup=_NULL_UNIFORM, showlegend=_NULL_UNIFORM not in seen,
+                                 customdata=layers_u,
+                                 hovertemplate=f"{_NULL_UNIFORM}<br>{_LAYER_HOVER}<br>%{{y:.4g}}<extra></extra>"),
+                      row=1, col=col)
+        seen.add(_NULL_UNIFORM)
+
+
 def layer_profile_figure(
     rows: Sequence[Mapping[str, Any]],
     panels: Sequence[tuple[str, Sequence[tuple[str, str, str]]]],
@@ -39,12 +74,15 @@ def layer_profile_figure(
     height: int = 380,
     width: int | None = None,
     log_y: Sequence[bool] | None = None,
+    nulls: bool = True,
 ) -> go.Figure:
     """One panel per ``(panel_title, [(variant, metric, legend_label), ...])``: mean ± sd over samples vs
     RELATIVE depth l/(L − 1) (hover shows the layer, 0-indexed as the authors count), so the authors' values for a model of different
     depth can sit on the same axis. ``paper`` maps a panel title to
     ``{"label": str, "layers": [...], "n_layers": int, "values": [...], "sd": [...] (optional)}``,
-    drawn as open black markers."""
+    drawn as open black markers.  With ``nulls``, a corrected series whose rows carry null baselines
+    (``sinkviz.papers.ruscio2025.NULL_VARIANTS``) is drawn over its random-logit band (mean ± sd, shaded in the
+    series' colour) and its uniform-attention value (dotted)."""
     if not panels:
         raise ValueError("panels is empty")
     depth = max(1, n_layers - 1)
@@ -55,6 +93,8 @@ def layer_profile_figure(
             layers, mean, sd = _select(rows, variant, metric)
             st = _VARIANT_STYLE.get(variant, dict(dash="dot", symbol="diamond"))
             color = COLORS[i % len(COLORS)]
+            if nulls and variant == "corrected" and _has(rows, "null_random", metric):
+                _null_traces(fig, rows, metric, depth, color, c, seen)
             fig.add_trace(go.Scatter(
                 x=layers / depth, y=mean, error_y=dict(type="data", array=sd, visible=True, thickness=1, width=3),
                 mode="lines+markers", name=label, legendgroup=label, showlegend=label not in seen,

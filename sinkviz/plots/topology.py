@@ -32,12 +32,14 @@ def _diagram_traces(fig: go.Figure, dgms: Sequence[np.ndarray], col: int, top: f
                 hovertemplate=f"H{dim}<br>birth %{{x:.4f}}<br>death ∞<extra></extra>"), row=1, col=col)
 
 
-def persistence_diagram_figure(published, corrected, *, title: str | None = None, caption_counts: bool = True,
-                               height: int = 400, width: int = 860) -> go.Figure:
+def persistence_diagram_figure(published, corrected, *, null=None, title: str | None = None,
+                               caption_counts: bool = True, height: int = 400, width: int = 860) -> go.Figure:
     """Two persistence diagrams of the SAME attention map: left as the official notebook computes it
     (1 − Ā, upper triangle read by ripser), right with the corrected symmetric distance. Points above
     the dashed line at the top are infinite bars. ``published`` / ``corrected`` are
-    ``PersistenceResult`` objects."""
+    ``PersistenceResult`` objects; ``null`` (optional) is the corrected result of the uniform-attention null of
+    the same length and mask (``sinkviz.metrics.toy_attention.masked_uniform_attention``), drawn in the right
+    panel as grey crosses: where attention that singles out nothing would put its bars."""
     def label(res, name: str) -> str:
         counts = "/".join(str(c) for c in res.pair_counts)
         return f"{name}: pairs H0/H1 = {counts}" if caption_counts else name
@@ -51,6 +53,13 @@ def persistence_diagram_figure(published, corrected, *, title: str | None = None
         hi = float(max(1.0, vals.max() if vals.size else 1.0))
         top = hi * 1.08
         _diagram_traces(fig, res.dgms, col, top, show_legend=col == 1)
+        if col == 2 and null is not None:
+            pts = np.concatenate([np.asarray(d, dtype=float).reshape(-1, 2) for d in null.dgms])
+            pts[~np.isfinite(pts[:, 1]), 1] = top
+            fig.add_trace(go.Scatter(x=pts[:, 0], y=pts[:, 1], mode="markers", name="uniform-attention null",
+                                     marker=dict(symbol="x-thin", size=9, color="grey", line=dict(width=1.5, color="grey")),
+                                     hovertemplate="uniform null<br>birth %{x:.4f}<br>death %{y:.4f}<extra></extra>"),
+                          row=1, col=col)
         fig.add_trace(go.Scatter(x=[0, hi], y=[0, hi], mode="lines", line=dict(color="grey", dash="dot", width=1),
                                  showlegend=False, hoverinfo="skip"), row=1, col=col)
         fig.add_hline(y=top * 0.985, line=dict(color="grey", dash="dash", width=1), row=1, col=col)
@@ -62,12 +71,25 @@ def persistence_diagram_figure(published, corrected, *, title: str | None = None
 
 
 def betti_curve_figure(scales: Sequence[float], curves: Mapping[str, Sequence[float]], *, dims_label: str = "β",
+                       null_curves: Mapping[str, Sequence[float]] | None = None,
+                       null_bands: Mapping[str, tuple[Sequence[float], Sequence[float]]] | None = None,
                        title: str | None = None, height: int = 360, width: int = 560) -> go.Figure:
     """Betti number vs scale ε, one line per entry of ``curves`` (e.g. ``{"β0 layer 0": ..., "β1 layer 0": ...}``
-    from ``sinkviz.metrics.topology.betti_curve``). Step lines: β(ε) changes only at births and deaths."""
+    from ``sinkviz.metrics.topology.betti_curve``). Step lines: β(ε) changes only at births and deaths.
+    Null baselines at the same length and mask: ``null_curves`` (``{label: curve}``, e.g. uniform attention's,
+    dotted grey) and ``null_bands`` (``{label: (mean curve, sd curve)}`` over random-logit draws, shaded)."""
     if not curves:
         raise ValueError("curves is empty: pass {label: betti_curve(dgm, scales)}")
     fig = go.Figure()
+    x = np.asarray(scales, dtype=float)
+    for j, (name, (mean, sd)) in enumerate((null_bands or {}).items()):
+        mean, sd = np.asarray(mean, dtype=float), np.asarray(sd, dtype=float)
+        fig.add_trace(go.Scatter(x=np.concatenate([x, x[::-1]]), y=np.concatenate([mean + sd, (mean - sd)[::-1]]),
+                                 fill="toself", fillcolor=f"rgba(120, 120, 120, {0.22 - 0.08 * (j % 2)})",
+                                 line=dict(width=0, shape="hv"), hoverinfo="skip", name=name))
+    for name, ys in (null_curves or {}).items():
+        fig.add_trace(go.Scatter(x=list(scales), y=list(ys), mode="lines", name=name, line_shape="hv",
+                                 line=dict(color="grey", dash="dot", width=1.5)))
     for i, (name, ys) in enumerate(curves.items()):
         dash = "solid" if "1" not in name.split()[0] else "dash"
         fig.add_trace(go.Scatter(x=list(scales), y=list(ys), mode="lines", name=name, line_shape="hv",

@@ -63,6 +63,8 @@ def test_compare_to_null_and_errors():
     assert c["z"] == pytest.approx(4.0)
     flat = nulls.NullBaseline(uniform=0.0, random_mean=0.0, random_sd=0.0, draws=20, n_finite=20, n=8, causal=True)
     assert np.isnan(flat.z(1.0))
+    noise = nulls.NullBaseline(uniform=0.0, random_mean=1e-18, random_sd=3e-17, draws=20, n_finite=20, n=8, causal=True)
+    assert np.isnan(noise.z(1.0))  # eigenvalue rounding noise is no scale
     with pytest.raises(ValueError, match="draws"):
         nulls.null_baseline(np.trace, 5, causal=True, draws=1)
     with pytest.raises(ValueError, match="heads"):

@@ -62,6 +62,7 @@ __all__ = [
     "head_top_tokens_published",
     "head_specialization_published",
     "head_specialization_corrected",
+    "attention_stats_published",
     "giotto_available",
 ]
 
@@ -302,3 +303,11 @@ def head_specialization_corrected(
         out.append({"head": h, "position": position, "consistency": cons, "samples": total,
                     "specialized": bool(cons >= min_consistency and total >= min_samples)})
     return sorted(out, key=lambda d: -d["consistency"])
+
+
+def attention_stats_published(avg_attention: Any) -> dict[str, float]:
+    """Mean, max, min and standard deviation of the head-averaged map Ā in float32 (``_extract_layer_metrics`` of
+    topology.ipynb). Every row of Ā sums to 1, so the mean is exactly 1/n — a function of the sentence length
+    only — and a causal map's max is Ā_00 = 1: tests between layers on these two compare nothing but lengths."""
+    a = as_square(avg_attention, name="avg_attention", dtype=np.float32)
+    return {"mean": float(np.mean(a)), "max": float(np.max(a)), "min": float(np.min(a)), "std": float(np.std(a))}

@@ -11,7 +11,15 @@ One record per reported value. Every record has
   authors' files it stands);
 
 and may have ``params`` (the model's size), ``n_layers``, ``sd`` (the reported standard deviation), ``caption``
-(the lab's caption for its item), ``note`` and ``proxy`` (a proxy score, marked * in Gu et al.'s Table 6).
+(the lab's caption for its item), ``note``, ``proxy`` (a proxy score, marked * in Gu et al.'s Table 6) and
+``provenance``.
+
+**Whose number it is** (:func:`provenance`): every value is one of :data:`PAPER` (printed in the paper: all of Gu
+et al.'s records), :data:`AUTHORS_RESULTS` (in the files Ruscio et al. committed, ``Results_sample/``: their
+paper prints no table) or :data:`SINKVIZ_READING` (sinkviz's reading of a paper, e.g. which reference-frame type
+a model has: the paper names the types but no released file assigns one to a model). A record says so in its
+``provenance`` field; without one it takes its paper's default. A number sinkviz measures is labelled
+:func:`measured` ("sinkviz on MODEL"). Tables put the label beside every number.
 """
 from __future__ import annotations
 
@@ -21,9 +29,16 @@ from functools import lru_cache
 from importlib import resources
 from typing import Any
 
-__all__ = ["PAPERS", "reported_numbers"]
+__all__ = ["PAPERS", "PAPER", "AUTHORS_RESULTS", "SINKVIZ_READING", "PROVENANCES", "reported_numbers", "provenance",
+           "measured"]
 
 PAPERS = ("gu2025", "ruscio2025")
+
+PAPER = "paper"
+AUTHORS_RESULTS = "authors' results (Results_sample)"
+SINKVIZ_READING = "sinkviz's reading of the paper"
+PROVENANCES = (PAPER, AUTHORS_RESULTS, SINKVIZ_READING)
+_DEFAULT_PROVENANCE = {"gu2025": PAPER, "ruscio2025": AUTHORS_RESULTS}
 
 
 @lru_cache(maxsize=None)
@@ -47,3 +62,18 @@ def reported_numbers(item: str | None = None, *, paper: str | None = None) -> li
         if not records:
             raise KeyError(f"no reported numbers for item {item!r}; known: {known}")
     return copy.deepcopy(records)
+
+
+def provenance(record: dict[str, Any]) -> str:
+    """Whose number a reported record is: its ``provenance`` field, else its paper's default (Gu et al.: the
+    paper; Ruscio et al.: the authors' committed results). One of :data:`PROVENANCES`."""
+    label = record.get("provenance", _DEFAULT_PROVENANCE.get(record.get("paper", ""), ""))
+    if label not in PROVENANCES:
+        raise ValueError(f"record {record.get('item')}/{record.get('column')} has provenance {label!r}; "
+                         f"expected one of {list(PROVENANCES)}")
+    return label
+
+
+def measured(model: str) -> str:
+    """The provenance label of a number sinkviz measured on ``model``: "sinkviz on MODEL"."""
+    return f"sinkviz on {model}"

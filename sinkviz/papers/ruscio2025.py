@@ -27,12 +27,14 @@ import numpy as np
 import torch
 
 from sinkviz.capture import trace
+from sinkviz.metrics import alignment as _align
 from sinkviz.metrics import divergence as _div
 from sinkviz.metrics import frames as _frames
 from sinkviz.metrics import influence as _inf
 from sinkviz.metrics import nulls as _nulls
 from sinkviz.metrics import rmt as _rmt
 from sinkviz.metrics import spectral as _spec
+from sinkviz.metrics import stats as _stats
 from sinkviz.metrics import topology as _topo
 from sinkviz.metrics import head_average
 from sinkviz.models import wrap
@@ -541,3 +543,426 @@ def untrained_copy(model: Any, seed: int = 0) -> Any:
     torch.manual_seed(seed)
     fresh = AutoModelForCausalLM.from_config(model.model.config).to(model.device)
     return wrap(fresh, model.tokenizer, name=f"{model.name} (untrained, seed {seed})")
+
+
+# ------------------------------------------------------------------------------------------------------------
+# Analyses of topology.ipynb, laplacian.ipynb / fiedler.ipynb, rmt.ipynb and attention_value.ipynb that the
+# sections above do not cover: each published (as the official notebook), corrected, and beside a null (the same
+# statistic on uniform and random-logit attention at the same length and mask).
+__all__ += [
+    "TOPOLOGY_MAX_TOKENS", "FIEDLER_THRESHOLDS", "RELATIVE_THRESHOLDS", "null_maps", "trace_texts_truncated",
+    "head_specialisation", "layer_comparison", "graph_sweep", "threshold_sweep_summary", "fiedler_star_correlation",
+    "rmt_heads", "value_geometry", "entropy_magnitude_summary", "gsa_statistics",
+]
+
+#: topology.ipynb tokenises every sentence with ``max_length=48, truncation=True``.
+TOPOLOGY_MAX_TOKENS = 48
+#: fiedler.ipynb's ``main`` thresholds, in its order (0.5 where laplacian.ipynb has 0.05: probably a typo, kept).
+FIEDLER_THRESHOLDS = (0.001, 0.005, 0.01, 0.02, 0.5, 0.1, 0.2)
+#: the corrected sweep's thresholds: an edge where Ā_ij exceeds c times the uniform share 1/v_i of its row.
+RELATIVE_THRESHOLDS = (1.0, 1.5, 2.0, 4.0, 8.0)
+
+
+def null_maps(n: int, causal: bool, seed: int = 0, heads: int = 1) -> dict[str, np.ndarray]:
+    """One draw of each null attention map of length ``n`` under the model's mask
+    (``sinkviz.metrics.toy_attention``): ``"uniform"`` (every query spreads its attention evenly over the keys it
+    sees) and ``"random"`` (softmax of seeded Gaussian logits; with ``heads`` = H the mean of H random heads, as
+    the head-averaged Ā averages H heads). For a mean and sd over many draws use ``sinkviz.metrics.nulls``."""
+    from sinkviz.metrics import toy_attention as _toy
+
+    rnd = _toy.random_logit_attention(n, causal=causal, seed=seed, heads=None if heads == 1 else heads)
+    return {"uniform": _toy.masked_uniform_attention(n, causal=causal),
+            "random": rnd.mean(axis=0) if heads > 1 else rnd}
+
+
+def trace_texts_truncated(model: Any, texts: Sequence[str], *, max_tokens: int = TOPOLOGY_MAX_TOKENS,
+                          batch_size: int = 16, layers: Sequence[int] | None = None, hidden: bool = False) -> list[Any]:
+    """Traces of ``texts`` as topology.ipynb tokenises them: at most ``max_tokens`` tokens, the tokenizer's own
+    truncation (``max_length=max_tokens, truncation=True``: an encoder keeps its final ``</s>``/``[SEP]``). Texts
+    that fit are traced in batches (:func:`trace_texts`); longer ones one by one from their truncated ids."""
+    if max_tokens < 2:
+        raise ValueError(f"max_tokens must be at least 2; got {max_tokens}")
+    tok = model.tokenizer
+    fits = [t for t in texts if len(tok(t)["input_ids"]) <= max_tokens]
+    out = trace_texts(model, fits, batch_size=batch_size, layers=layers, hidden=hidden) if fits else []
+    capture = ("attn", "hidden") if hidden else ("attn",)
+    for text in texts:
+        if text in fits:
+            continue
+        enc = tok(text, max_length=max_tokens, truncation=True, return_special_tokens_mask=True)
+        tr = trace(model, torch.tensor([enc["input_ids"]]), layers=layers, capture=capture)
+        tr.special_positions = [[i for i, flag in enumerate(enc["special_tokens_mask"]) if flag]]
+        out.append(tr)
+    return out
+
+
+def _layer_stack(s: SampleView, layers: Sequence[int]) -> np.ndarray:
+    return s.attention[[s.layers.index(layer) for layer in layers]].astype(np.float64)
+
+
+def head_specialisation(traces: Any, layers: Sequence[int] | None = None, *, min_consistency: float = 0.3,
+                        min_samples: int = 5) -> dict[str, Any]:
+    """Head specialisation (topology.ipynb ``_identify_specialized_heads`` and its heat-map): per layer and head,
+    the consistency of the head's top key across samples.
+
+    ``published``: the modal top token STRING (largest column mean of A^h, causal zeros included), consistency =
+    its share of samples, specialised if ≥ 30 % over ≥ 5 samples; ``count_half`` counts consistency ≥ 0.5 (the
+    layer-comparison panel). ``corrected``: by POSITION, counting only samples where the key's excess over uniform
+    attention is ≥ 2 (:func:`sinkviz.metrics.topology.head_specialization_corrected`). ``null``: the published rule
+    on uniform attention with the same tokens — whose top key is position 0 in every head, so every head is
+    "specialised" whenever position 0 holds the same string in every sentence (a BOS or [CLS])."""
+    lay = _layers_of(traces, layers)
+    top_tokens: dict[int, list[list[str]]] = {layer: [] for layer in lay}
+    positions: dict[int, list[np.ndarray]] = {layer: [] for layer in lay}
+    excess: dict[int, list[np.ndarray]] = {layer: [] for layer in lay}
+    null_tokens: list[list[str]] = []
+    null_positions: list[np.ndarray] = []
+    null_excess: list[np.ndarray] = []
+    for s in iter_samples(traces):
+        hs = _frames.head_sinks(_layer_stack(s, lay), causal=s.causal, tokens=s.tokens, layers=lay)
+        for i, layer in enumerate(lay):
+            top_tokens[layer].append([s.tokens[p] for p in hs.top_position[i]])
+            positions[layer].append(hs.top_position[i])
+            excess[layer].append(hs.excess[i])
+        uniform = null_maps(len(s.tokens), s.causal)["uniform"]
+        hn = _frames.head_sinks(uniform[None], causal=s.causal, tokens=s.tokens)
+        null_tokens.append([s.tokens[int(hn.top_position[0, 0])]])
+        null_positions.append(hn.top_position[0])
+        null_excess.append(hn.excess[0])
+    n_heads = len(top_tokens[lay[0]][0])
+    out: dict[str, Any] = {"layers": lay, "n_heads": n_heads, "n_samples": len(null_tokens),
+                           "min_consistency": min_consistency, "min_samples": min_samples}
+    pub = {"consistency": np.zeros((len(lay), n_heads)), "token": [], "specialised": np.zeros((len(lay), n_heads), bool)}
+    cor = {"consistency": np.zeros((len(lay), n_heads)), "position": [], "specialised": np.zeros((len(lay), n_heads), bool)}
+    for i, layer in enumerate(lay):
+        rows = {r["head"]: r for r in _topo.head_specialization_published(
+            top_tokens[layer], min_consistency=min_consistency, min_samples=min_samples)}
+        pub["token"].append([rows[h]["token"] for h in range(n_heads)])
+        for h in range(n_heads):
+            pub["consistency"][i, h], pub["specialised"][i, h] = rows[h]["consistency"], rows[h]["specialized"]
+        rows = {r["head"]: r for r in _topo.head_specialization_corrected(
+            positions[layer], excess[layer], min_consistency=min_consistency, min_samples=min_samples)}
+        cor["position"].append([rows[h]["position"] for h in range(n_heads)])
+        for h in range(n_heads):
+            cor["consistency"][i, h], cor["specialised"][i, h] = rows[h]["consistency"], rows[h]["specialized"]
+    for variant in (pub, cor):
+        variant["count"] = {layer: int(variant["specialised"][i].sum()) for i, layer in enumerate(lay)}
+        variant["total"] = int(variant["specialised"].sum())
+    pub["count_half"] = {layer: int((pub["consistency"][i] >= 0.5).sum()) for i, layer in enumerate(lay)}
+    null_pub = _topo.head_specialization_published(null_tokens, min_consistency=min_consistency, min_samples=min_samples)[0]
+    null_cor = _topo.head_specialization_corrected(null_positions, null_excess, min_consistency=min_consistency,
+                                                    min_samples=min_samples)[0]
+    out["published"], out["corrected"] = pub, cor
+    out["null"] = {"published_consistency": null_pub["consistency"], "published_token": null_pub["token"],
+                   "published_total": n_heads * len(lay) * int(null_pub["specialized"]),
+                   "corrected_total": n_heads * len(lay) * int(null_cor["specialized"])}
+    return out
+
+
+#: the per-sample statistics topology.ipynb tests between layers, and the corrected ones tested instead.
+LAYER_TESTS_PUBLISHED = ("betti0", "betti1", "mean_attention", "max_attention", "dim0_avg_persistence")
+LAYER_TESTS_CORRECTED = ("betti0@0.5", "betti1@0.9", "total_persistence0")
+
+
+def layer_comparison(traces: Any, layers: Sequence[int] | None = None) -> dict[str, Any]:
+    """Early / middle / late layer comparison of topology.ipynb (``run_statistical_tests`` and
+    ``layer_comparison.png``): per layer and sample the pair counts ("Betti₀/₁"), dim-0 persistence and the mean
+    and max of Ā; Welch's t-test between every pair of layers (published, uncorrected), and the corrected
+    statistics (β₀(0.5), β₁(0.9), total H0 persistence) under a paired test with Holm adjustment. ``null``: the
+    published statistics of uniform attention at each sample's length (the same at every layer, so no layer
+    difference can come from them). Values that are NaN for a sample (no finite pair) are left out, as the
+    notebook leaves them out."""
+    lay = _layers_of(traces, layers)
+    topo = topology_by_layer(traces, lay)
+    values: dict[str, dict[int, list[float]]] = {k: {layer: [] for layer in lay} for k in
+                                                  ("mean_attention", "max_attention")}
+    null: dict[str, list[float]] = {"betti0": [], "betti1": [], "dim0_avg_persistence": [], "mean_attention": [],
+                                    "max_attention": []}
+    for s in iter_samples(traces):
+        for layer in lay:
+            st = _topo.attention_stats_published(head_average(s.layer_attention(layer)))
+            values["mean_attention"][layer].append(st["mean"])
+            values["max_attention"][layer].append(st["max"])
+        uniform = null_maps(len(s.tokens), s.causal)["uniform"]
+        res = _topo.persistence_published(uniform)
+        st = _topo.attention_stats_published(uniform)
+        for key, val in (("betti0", res.pair_counts[0]), ("betti1", res.pair_counts[1]),
+                         ("dim0_avg_persistence", res.stats["dim0_avg_persistence"]),
+                         ("mean_attention", st["mean"]), ("max_attention", st["max"])):
+            null[key].append(float(val))
+    published = {k: {layer: [float(v) for v in topo[layer]["published"][k]] for layer in lay}
+                 for k in ("betti0", "betti1", "dim0_avg_persistence")}
+    published.update(values)
+    corrected = {k: {layer: [float(v) for v in topo[layer]["corrected"][k]] for layer in lay}
+                 for k in LAYER_TESTS_CORRECTED}
+
+    def finite(d: dict[int, list[float]]) -> dict[int, list[float]]:
+        return {layer: [v for v in vals if np.isfinite(v)] for layer, vals in d.items()}
+
+    tests_pub = {}
+    for k in LAYER_TESTS_PUBLISHED:
+        d = finite(published[k])
+        tests_pub[k] = _stats.layer_pair_tests_published(d) if all(len(v) >= 2 for v in d.values()) else []
+    tests_cor = {k: _stats.layer_pair_tests_corrected(corrected[k]) for k in LAYER_TESTS_CORRECTED}
+    return {"layers": lay, "published": published, "corrected": corrected, "null": null,
+            "tests_published": tests_pub, "tests_corrected": tests_cor}
+
+
+def graph_sweep(traces: Any, layers: Sequence[int] | None = None, *,
+                thresholds: Sequence[float] = tuple(sorted(set(_spec.PUBLISHED_THRESHOLDS) | set(FIEDLER_THRESHOLDS))),
+                ratios: Sequence[float] = RELATIVE_THRESHOLDS, seed: int = 0) -> dict[str, Any]:
+    """Graph metrics of every sample and layer at every threshold: the one pass behind the threshold sweep, the
+    Fiedler heat-map and the Fiedler–star correlation.
+
+    ``published[τ][layer]`` holds per-sample lists as the notebooks collect them — ``fiedler``, ``star`` (basic,
+    fiedler.ipynb), ``centralization``, ``variance``, ``density`` (#(Ā > τ)/n²); a sample with fewer than 2 edges
+    contributes only ``fiedler`` and ``star`` (both 0.0, the fallback), exactly as fiedler.ipynb's collectors —
+    plus ``effective`` (density in [0.05, 0.95]) and ``computed`` (laplacian.ipynb computes the metrics only for
+    an effective τ or a layer index divisible by 4). ``corrected[c][layer]``: the same metrics of the graph
+    R_ij = Ā_ij·v_i > c (more than c times the uniform share; :func:`sinkviz.metrics.spectral.uniform_ratio`),
+    no self-loops, OR-symmetrised, density over visible entries, for every sample. ``null``: per sample the
+    same published (at every τ) and corrected (at every c) metrics of the uniform and random-logit maps."""
+    lay = _layers_of(traces, layers)
+    thresholds, ratios = [float(t) for t in thresholds], [float(c) for c in ratios]
+    keys = ("fiedler", "star", "centralization", "variance", "density", "effective", "computed", "all_density")
+    published = {t: {layer: {k: [] for k in keys} for layer in lay} for t in thresholds}
+    corrected = {c: {layer: {k: [] for k in ("fiedler", "star", "centralization", "density")} for layer in lay}
+                 for c in ratios}
+    null: dict[str, dict[str, Any]] = {}
+
+    def pub_metrics(avg: np.ndarray, tau: float, layer: int, bucket: dict[str, list]) -> None:
+        res = _spec.graph_metrics_published(avg, tau, notebook="fiedler")
+        bucket["fiedler"].append(res["fiedler_value"])
+        bucket["star"].append(res["star_likeness_basic"])
+        density = float((avg > tau).sum() / avg.size)
+        effective = bool(_spec.EFFECTIVE_DENSITY_RANGE[0] <= density <= _spec.EFFECTIVE_DENSITY_RANGE[1])
+        bucket["all_density"].append(density)
+        bucket["effective"].append(effective)
+        bucket["computed"].append(_spec.computed_published(effective, layer))
+        if "error" not in res:
+            bucket["centralization"].append(res["degree_centralization"])
+            bucket["variance"].append(res["degree_variance"])
+            bucket["density"].append(res["density"])
+
+    def cor_metrics(avg: np.ndarray, causal: bool, c: float, bucket: dict[str, list]) -> None:
+        res = _spec.graph_metrics_corrected(avg, tau_rel=c, causal=causal)
+        for key, name in (("fiedler", "fiedler_value"), ("star", "star_likeness"),
+                          ("centralization", "degree_centralization"), ("density", "density")):
+            bucket[key].append(res[name])
+
+    for index, s in enumerate(iter_samples(traces)):
+        for layer in lay:
+            avg = head_average(s.layer_attention(layer))
+            for tau in thresholds:
+                pub_metrics(avg, tau, layer, published[tau][layer])
+            for c in ratios:
+                cor_metrics(avg, s.causal, c, corrected[c][layer])
+        for name, m in null_maps(len(s.tokens), s.causal, seed=seed + index, heads=s.attention.shape[1]).items():
+            entry = null.setdefault(name, {"published": {t: {k: [] for k in keys} for t in thresholds},
+                                           "corrected": {c: {k: [] for k in ("fiedler", "star", "centralization",
+                                                                               "density")} for c in ratios}})
+            for tau in thresholds:
+                pub_metrics(m, tau, 1, entry["published"][tau])  # layer 1: computed only when effective
+            for c in ratios:
+                cor_metrics(m, s.causal, c, entry["corrected"][c])
+    return {"layers": lay, "thresholds": thresholds, "ratios": ratios, "published": published,
+            "corrected": corrected, "null": null}
+
+
+def _mean(values: Sequence[float]) -> float:
+    v = np.asarray(values, dtype=np.float64)
+    v = v[np.isfinite(v)]
+    return float(v.mean()) if v.size else float("nan")
+
+
+def threshold_sweep_summary(sweep: dict[str, Any], thresholds: Sequence[float] = _spec.PUBLISHED_THRESHOLDS
+                            ) -> dict[str, Any]:
+    """laplacian.ipynb's threshold effectiveness, best threshold and Fiedler heat-map from :func:`graph_sweep`.
+
+    Published: per (τ, layer) the mean density over the samples whose density the notebook stores, the share of
+    layers with a mean density in [0.05, 0.95] (effectiveness), the best τ, and the mean Fiedler value over the
+    samples it computed (``n_computed``). Corrected: the same per relative threshold c with the density over
+    visible entries and every sample. Null: the mean densities of uniform / random-logit attention."""
+    lay = sweep["layers"]
+    thresholds = [float(t) for t in thresholds]
+    pub_density = {t: [_mean(sweep["published"][t][layer]["density"]) for layer in lay] for t in thresholds}
+    effectiveness = _spec.threshold_effectiveness_published(pub_density)
+    fiedler = np.array([[_mean(np.asarray(sweep["published"][t][layer]["fiedler"])[
+        np.asarray(sweep["published"][t][layer]["computed"], bool)]) for layer in lay] for t in thresholds])
+    n_computed = np.array([[int(np.sum(sweep["published"][t][layer]["computed"])) for layer in lay]
+                           for t in thresholds])
+    ratios = sweep["ratios"]
+    cor_density = {c: [_mean(sweep["corrected"][c][layer]["density"]) for layer in lay] for c in ratios}
+    cor_fiedler = np.array([[_mean(sweep["corrected"][c][layer]["fiedler"]) for layer in lay] for c in ratios])
+    null = {name: {"published_density": {t: _mean(v["published"][t]["all_density"]) for t in thresholds},
+                   "corrected_density": {c: _mean(v["corrected"][c]["density"]) for c in ratios}}
+            for name, v in sweep["null"].items()}
+    return {"layers": lay, "thresholds": thresholds, "ratios": ratios,
+            "published": {"mean_density": pub_density, "effectiveness": effectiveness,
+                          "best_threshold": _spec.best_threshold_published(effectiveness),
+                          "fiedler": fiedler, "n_computed": n_computed},
+            "corrected": {"mean_density": cor_density,
+                          "effectiveness": _spec.threshold_effectiveness_published(cor_density),
+                          "fiedler": cor_fiedler},
+            "null": null}
+
+
+FIEDLER_PAIRS = (("fiedler_vs_star", "star"), ("fiedler_vs_centralization", "centralization"),
+                 ("fiedler_vs_variance", "variance"), ("fiedler_vs_density", "density"))
+
+
+def fiedler_star_correlation(sweep: dict[str, Any], thresholds: Sequence[float] = FIEDLER_THRESHOLDS) -> dict[str, Any]:
+    """fiedler.ipynb's main output from :func:`graph_sweep`: per τ and layer the Pearson r and p of the Fiedler
+    value against star-likeness, degree centralisation, degree variance and density over samples; "overall" =
+    mean of the per-layer r and mean of the per-layer p (published, :func:`sinkviz.metrics.stats.
+    correlation_aggregate_published`) and the Fisher-z mean with Holm-significant layer count (corrected
+    aggregate). ``corrected[c]``: the same on the corrected graph (relative threshold c, no self-loops) for star
+    and centralisation. ``null[c or τ]``: the overall r of the random-logit null maps across samples."""
+    lay = sweep["layers"]
+
+    def table(bucket_of: Callable[[int], dict[str, list]], pairs: Sequence[tuple[str, str]]) -> dict[str, Any]:
+        by_layer = {layer: {name: _stats.pearson_published(bucket_of(layer)["fiedler"], bucket_of(layer)[key])
+                            for name, key in pairs} for layer in lay}
+        overall = {name: {"published": _stats.correlation_aggregate_published([by_layer[l][name] for l in lay]),
+                          "corrected": _stats.correlation_aggregate_corrected([by_layer[l][name] for l in lay])}
+                   for name, _ in pairs}
+        return {"by_layer": by_layer, "overall": overall}
+
+    published = {float(t): table(lambda layer, t=float(t): sweep["published"][t][layer], FIEDLER_PAIRS)
+                 for t in thresholds}
+    pairs_cor = FIEDLER_PAIRS[:2]
+    corrected = {c: table(lambda layer, c=c: sweep["corrected"][c][layer], pairs_cor) for c in sweep["ratios"]}
+    null = {}
+    if "random" in sweep["null"]:
+        rnd = sweep["null"]["random"]
+        null = {"published": {float(t): _stats.pearson_published(rnd["published"][float(t)]["fiedler"],
+                                                                 rnd["published"][float(t)]["star"]) for t in thresholds},
+                "corrected": {c: _stats.pearson_published(rnd["corrected"][c]["fiedler"], rnd["corrected"][c]["star"])
+                              for c in sweep["ratios"]}}
+    return {"layers": lay, "thresholds": [float(t) for t in thresholds], "ratios": sweep["ratios"],
+            "published": published, "corrected": corrected, "null": null}
+
+
+RMT_HEAD_KEYS = (("published", "spectral_gap"), ("published", "participation_ratio"),
+                 ("published", "marchenko_pastur_kl"), ("corrected", "spectral_gap"),
+                 ("corrected", "participation_ratio"), ("corrected", "marchenko_pastur_ks"))
+
+
+def rmt_heads(traces: Any, layers: Sequence[int] | None = None, *, seed: int = 0) -> dict[str, Any]:
+    """Per-head random-matrix statistics (rmt.ipynb computes them for every head, then reports only the head
+    average): (layers, heads) arrays of the mean over samples of the published spectral gap, participation ratio
+    and top-10 MP-KL (``finite_kl``: the share of samples where it is finite) and of the corrected singular-value
+    gap, participation ratio and full-spectrum MP-KS; ``null``: the same statistics of uniform and random-logit
+    maps at each sample's length (mean over samples), so ``ks_minus_null`` is the corrected KS above the
+    random-logit one."""
+    lay = _layers_of(traces, layers)
+    sums: dict[tuple[str, str], list[list[list[float]]]] = {}
+    null: dict[str, dict[tuple[str, str], list[float]]] = {}
+    n_heads = None
+    for index, s in enumerate(iter_samples(traces)):
+        n_heads = s.attention.shape[1]
+        for i, layer in enumerate(lay):
+            att = s.layer_attention(layer)
+            for h in range(n_heads):
+                pub, cor = _rmt.rmt_published(att[h]), _rmt.rmt_corrected(att[h])
+                for variant, key in RMT_HEAD_KEYS:
+                    res = pub if variant == "published" else cor
+                    sums.setdefault((variant, key), [[[] for _ in range(n_heads)] for _ in lay])[i][h].append(res[key])
+        for name, m in null_maps(len(s.tokens), s.causal, seed=seed + index).items():
+            pub, cor = _rmt.rmt_published(m), _rmt.rmt_corrected(m)
+            for variant, key in RMT_HEAD_KEYS:
+                null.setdefault(name, {}).setdefault((variant, key), []).append((pub if variant == "published" else cor)[key])
+    out: dict[str, Any] = {"layers": lay, "n_heads": n_heads, "published": {}, "corrected": {}, "null": {}}
+    for (variant, key), grid in sums.items():
+        out[variant][key] = np.array([[_mean(v) for v in row] for row in grid])
+    kl = sums[("published", "marchenko_pastur_kl")]
+    out["published"]["finite_kl"] = np.array([[float(np.mean(np.isfinite(v))) for v in row] for row in kl])
+    for name, values in null.items():
+        out["null"][name] = {f"{variant}_{key}": _mean(v) for (variant, key), v in values.items()}
+    ref = out["null"].get("random", out["null"]["uniform"])["corrected_marchenko_pastur_ks"]
+    out["corrected"]["ks_minus_null"] = out["corrected"]["marchenko_pastur_ks"] - ref
+    return out
+
+
+VALUE_GEOMETRY_KEYS = ("gsa", "entropy_magnitude", "pca")
+
+
+def value_geometry(traces: Any, layers: Sequence[int] | None = None, *, seed: int = 0) -> dict[int, dict[str, dict[str, list[float]]]]:
+    """Per layer and sample (attention_value.ipynb ``analyze_text``): GSA, entropy–magnitude correlation and
+    PCA-component correlation, ``published`` (the notebook's; PCA seeded with ``seed``; h^{l+1} after the final
+    norm at the last layer, :meth:`SampleView.block_output`) and ``corrected`` (visible pairs; normalised entropy
+    vs raw magnitude, Spearman; exact SVD, |corr|), and ``null``: the published statistics with the attention
+    replaced by uniform attention over the same hidden states (``null_uniform``) — what the mask alone gives."""
+    def one(s: SampleView, layer: int) -> dict[str, dict[str, float]]:
+        if s.hidden is None:
+            raise ValueError("value_geometry needs hidden states: trace with hidden=True")
+        avg = head_average(s.layer_attention(layer))
+        h_in = s.hidden[layer]
+        h_pub, h_cor = s.block_output(layer, "published"), s.block_output(layer, "corrected")
+        uniform = null_maps(len(s.tokens), s.causal)["uniform"]
+        return {
+            "published": {"gsa": _inf.gsa_published(avg, h_in),
+                          "entropy_magnitude": _align.entropy_magnitude_published(avg, h_in, h_pub),
+                          "pca": _align.pca_component_correlation_published(avg, h_in, seed=seed)["mean"]},
+            "corrected": {"gsa": _inf.gsa_corrected(avg, h_in, causal=s.causal),
+                          "entropy_magnitude": _align.entropy_magnitude_corrected(avg, h_in, h_cor, causal=s.causal),
+                          "pca": _align.pca_component_correlation_corrected(avg, h_in)["mean"]},
+            "null_uniform": {"gsa": _inf.gsa_published(uniform, h_in),
+                             "gsa_corrected": _inf.gsa_corrected(uniform, h_in, causal=s.causal),
+                             "entropy_magnitude": _align.entropy_magnitude_published(uniform, h_in, h_pub)},
+        }
+    return _collect(traces, layers, one)
+
+
+def _by_layer(vg: dict[int, dict[str, dict[str, list[float]]]], variant: str, key: str) -> dict[int, list[float]]:
+    return {layer: [v for v in vg[layer][variant][key] if np.isfinite(v)] for layer in sorted(vg)}
+
+
+def _per_sample(vg: dict[int, dict[str, dict[str, list[float]]]], variant: str, key: str) -> np.ndarray:
+    return np.array([vg[layer][variant][key] for layer in sorted(vg)], dtype=np.float64).T  # (samples, layers)
+
+
+def _statistics(vg: dict[int, dict[str, dict[str, list[float]]]], key: str) -> dict[str, Any]:
+    pub, cor = _by_layer(vg, "published", key), _by_layer(vg, "corrected", key)
+    pooled = np.concatenate([np.asarray(v) for v in pub.values()])
+    out = {"published": {"mean": float(pooled.mean()), "first": _mean(pub[min(pub)]), "last": _mean(pub[max(pub)]),
+                         "one_sample": _stats.one_sample_t_published(pooled),
+                         "trend": _stats.layer_trend_published(pub),
+                         "first_vs_last": _stats.first_vs_last_published(pub)},
+           "corrected": {"mean": _mean(np.concatenate([np.asarray(v) for v in cor.values()])),
+                         "first": _mean(cor[min(cor)]), "last": _mean(cor[max(cor)]),
+                         "trend": _stats.layer_trend_published(cor) if all(cor.values()) else None}}
+    matrix = _per_sample(vg, "corrected", key)
+    if np.isfinite(matrix).any(axis=1).sum() >= 2:
+        out["corrected"]["one_sample"] = _stats.one_sample_t_corrected(matrix)
+    full = {layer: list(_per_sample(vg, "corrected", key)[:, i]) for i, layer in enumerate(sorted(vg))}
+    first, last = full[min(full)], full[max(full)]
+    paired = [(a, b) for a, b in zip(first, last) if np.isfinite(a) and np.isfinite(b)]
+    if len(paired) >= 2:
+        out["corrected"]["first_vs_last"] = _stats.first_vs_last_corrected({min(full): [a for a, _ in paired],
+                                                                            max(full): [b for _, b in paired]})
+    if key in vg[min(vg)]["null_uniform"]:
+        nul = _by_layer(vg, "null_uniform", key)
+        out["null_uniform"] = {"mean": _mean(np.concatenate([np.asarray(v) for v in nul.values()])),
+                               "first": _mean(nul[min(nul)]), "last": _mean(nul[max(nul)]),
+                               "trend": _stats.layer_trend_published(nul)}
+    return out
+
+
+def entropy_magnitude_summary(vg: dict[int, dict[str, dict[str, list[float]]]]) -> dict[str, Any]:
+    """attention_value.ipynb's overall numbers for the entropy–magnitude and PCA-component correlations (mean over
+    every sample and layer, first and last layer, one-sample t, layer trend, first-vs-last Welch), published and
+    corrected, with the uniform-attention null of the entropy–magnitude correlation."""
+    return {"entropy_magnitude": _statistics(vg, "entropy_magnitude"), "pca": _statistics(vg, "pca")}
+
+
+def gsa_statistics(vg: dict[int, dict[str, dict[str, list[float]]]]) -> dict[str, Any]:
+    """GSA's statistics as attention_value.ipynb reports them — one-sample t over samples × layers, Spearman /
+    Pearson layer trend of the layer means, Welch first vs last layer — and corrected (visible pairs; one-sample
+    t over per-sentence means; paired first vs last), with the uniform-attention null (what the causal mask gives
+    with the model's own hidden states)."""
+    out = _statistics(vg, "gsa")
+    nul = _by_layer(vg, "null_uniform", "gsa_corrected")
+    out["null_uniform_corrected"] = {"mean": _mean(np.concatenate([np.asarray(v) for v in nul.values()])),
+                                     "trend": _stats.layer_trend_published(nul)}
+    return out

@@ -1,7 +1,10 @@
 """Tables of measured vs reported numbers, as a plotly table figure and as Markdown text.
 
-Used for Gu et al. 2025 Tables 1 and 7 and the lab's tables; the figure exports like any figure, the Markdown
-goes into notebooks.
+Used for Gu et al. 2025 Tables 1 and 7, the lab's tables and Ruscio et al. 2025's statistics; the figure exports
+like any figure, the Markdown goes into notebooks. Every number says whose it is: ``provenance`` gives one label per
+row (a "whose number" column is added), ``column_provenance`` one per column (written under its header). The labels
+are those of :mod:`sinkviz.papers.reported`: "paper", "authors' results (Results_sample)", "sinkviz's reading of
+the paper", or "sinkviz on MODEL".
 """
 from __future__ import annotations
 
@@ -11,7 +14,10 @@ import plotly.graph_objects as go
 
 from sinkviz.plots.style import apply_style
 
-__all__ = ["comparison_table", "table_markdown", "format_cell"]
+__all__ = ["PROVENANCE_HEADER", "comparison_table", "table_markdown", "format_cell", "with_provenance"]
+
+#: The header of the column that says whose number each row holds.
+PROVENANCE_HEADER = "whose number"
 
 
 def format_cell(value, digits: int = 2) -> str:
@@ -23,10 +29,34 @@ def format_cell(value, digits: int = 2) -> str:
     return str(value)
 
 
+def with_provenance(header: Sequence[str], rows: Sequence[Sequence[object]], *,
+                    provenance: Sequence[str] | None = None,
+                    column_provenance: Sequence[str] | None = None) -> tuple[list[str], list[list[object]]]:
+    """``(header, rows)`` with the provenance written in: ``provenance`` (one label per row) becomes a last column
+    :data:`PROVENANCE_HEADER`; ``column_provenance`` (one label per column, "" for a column of labels) goes under
+    each header as "(label)". Raises if a label list has the wrong length or a label is empty where required."""
+    header, rows = [str(h) for h in header], [list(r) for r in rows]
+    if column_provenance is not None:
+        if len(column_provenance) != len(header):
+            raise ValueError(f"column_provenance needs one label per column ({len(header)}); got {len(column_provenance)}")
+        header = [f"{h} ({p})" if p else h for h, p in zip(header, column_provenance)]
+    if provenance is not None:
+        if len(provenance) != len(rows):
+            raise ValueError(f"provenance needs one label per row ({len(rows)}); got {len(provenance)}")
+        if not all(str(p).strip() for p in provenance):
+            raise ValueError("every row needs a provenance label (paper / authors' results / sinkviz on MODEL)")
+        header.append(PROVENANCE_HEADER)
+        rows = [r + [p] for r, p in zip(rows, provenance)]
+    return header, rows
+
+
 def comparison_table(header: Sequence[str], rows: Sequence[Sequence[object]], *, title: str | None = None,
-                     digits: int = 2, highlight_cols: Sequence[int] = (), width: int | None = None) -> go.Figure:
+                     digits: int = 2, highlight_cols: Sequence[int] = (), width: int | None = None,
+                     provenance: Sequence[str] | None = None,
+                     column_provenance: Sequence[str] | None = None) -> go.Figure:
     """A table figure; ``highlight_cols`` (indices) get a tinted background (e.g. the measured columns, so they
-    stand apart from the paper's)."""
+    stand apart from the paper's); ``provenance`` / ``column_provenance`` as :func:`with_provenance`."""
+    header, rows = with_provenance(header, rows, provenance=provenance, column_provenance=column_provenance)
     if any(len(r) != len(header) for r in rows):
         raise ValueError(f"every row needs {len(header)} cells (one per header)")
     cols = list(zip(*rows)) if rows else [[] for _ in header]
@@ -45,8 +75,10 @@ def comparison_table(header: Sequence[str], rows: Sequence[Sequence[object]], *,
                        width=width or int(max(sum(col_px) + 40, 420)))
 
 
-def table_markdown(header: Sequence[str], rows: Sequence[Sequence[object]], *, digits: int = 2) -> str:
-    """The same table as Markdown (for ``IPython.display.Markdown``)."""
+def table_markdown(header: Sequence[str], rows: Sequence[Sequence[object]], *, digits: int = 2,
+                   provenance: Sequence[str] | None = None, column_provenance: Sequence[str] | None = None) -> str:
+    """The same table as Markdown (for ``IPython.display.Markdown``), provenance as :func:`with_provenance`."""
+    header, rows = with_provenance(header, rows, provenance=provenance, column_provenance=column_provenance)
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     for r in rows:
         lines.append("| " + " | ".join(format_cell(v, digits).replace("|", "\\|") for v in r) + " |")

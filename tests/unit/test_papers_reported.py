@@ -137,7 +137,8 @@ def test_ruscio_results_are_the_old_dict_values():
 def test_loader_filters_copies_and_names_what_it_knows():
     assert {r["paper"] for r in reported_numbers()} == set(PAPERS)
     assert {r["item"] for r in reported_numbers(paper="ruscio2025")} == {
-        "frame", "topology", "attention_value_correlation"}
+        "frame", "topology", "attention_value_correlation", "attention_value_statistics", "head_specialisation",
+        "layer_comparison"}
     first = reported_numbers("1-left")
     first[0]["value"] = -1.0
     assert reported_numbers("1-left")[0]["value"] == 77.0
@@ -176,3 +177,34 @@ def test_facade_names_reach_the_papers_package():
     assert sinkviz.natural_texts is probes.natural_texts and sinkviz.probe_inputs is probes.probe_inputs
     assert sinkviz.reported_numbers is reported_numbers
     assert sinkviz.edited_positions is positional.edited_positions
+
+
+def test_every_record_says_whose_number_it_is():
+    from sinkviz.papers.reported import AUTHORS_RESULTS, PAPER, PROVENANCES, SINKVIZ_READING, measured, provenance
+
+    for record in reported_numbers():
+        assert provenance(record) in PROVENANCES
+    assert {provenance(r) for r in reported_numbers(paper="gu2025")} == {PAPER}
+    frames = [r for r in reported_numbers("frame") if r["column"] == "frame"]
+    # the frame labels are sinkviz's reading of the paper: no released file assigns a type to a model
+    assert frames and all(provenance(r) == SINKVIZ_READING for r in frames)
+    assert provenance(reported_numbers("topology")[0]) == AUTHORS_RESULTS
+    assert measured("smollm2-135m") == "sinkviz on smollm2-135m"
+    with pytest.raises(ValueError, match="provenance"):
+        provenance({"paper": "gu2025", "item": "x", "column": "y", "provenance": "a blog"})
+
+
+def test_the_authors_numbers_the_issue_names():
+    """Entropy-magnitude 0.2279, PCA-component 0.1235, GSA layer-trend Spearman 0.436 and Welch t = 57.19 (LLaMA);
+    120 / 7 / 77 specialised heads (LLaMA / Qwen / XLM-R): Results_sample, as committed."""
+    stats = {(r["model"], r["column"]): r["value"] for r in reported_numbers("attention_value_statistics")}
+    assert stats[("llama-3.2-3b", "entropy_magnitude_mean")] == 0.2279
+    assert stats[("llama-3.2-3b", "pca_mean")] == 0.1235
+    assert stats[("llama-3.2-3b", "gsa_trend_spearman")] == 0.4362
+    assert stats[("llama-3.2-3b", "gsa_welch_t")] == 57.1899
+    heads = {r["model"]: r["value"] for r in reported_numbers("head_specialisation")
+             if r["column"] == "specialised_heads_total"}
+    assert heads == {"llama-3.2-3b": 120, "qwen2.5-7b": 7, "xlm-roberta-large": 77}
+    per_layer = [r["value"] for r in reported_numbers("head_specialisation")
+                 if r["model"] == "qwen2.5-7b" and r["column"] == "specialised_heads"]
+    assert per_layer == [7, 0, 0, 0, 0]

@@ -322,6 +322,14 @@ class Corpus:
     def vocab_size(self) -> int:
         return int(self.meta["vocab_size"])
 
+    @property
+    def eos_id(self) -> int | None:
+        """The end-of-text token that follows every document (corpora built before it was recorded in
+        meta.json: read from the tokenizer)."""
+        if "eos_id" not in self.meta:
+            self.meta["eos_id"] = self.tokenizer().eos_token_id
+        return self.meta["eos_id"]
+
     def tokenizer(self):
         from transformers import AutoTokenizer
 
@@ -361,7 +369,7 @@ def prepare_corpus(source: str = "kjv", tokenizer: str = "bpe-8192", data_dir: s
             info = SOURCES.get(source, {"description": f"{kind} {source}", "licence": "as the owner states"})
             meta = {
                 "source": source, "source_description": info["description"], "licence": info["licence"],
-                "tokenizer": tokenizer, "vocab_size": vocab, "dtype": np.dtype(dtype).name,
+                "tokenizer": tokenizer, "vocab_size": vocab, "eos_id": tok.eos_token_id, "dtype": np.dtype(dtype).name,
                 "documents": {"train": len(train_docs), "valid": len(valid_docs)},
                 "characters": {"train": sum(map(len, train_docs)), "valid": sum(map(len, valid_docs))},
                 "train_tokens": int(train.size), "valid_tokens": int(valid.size),
@@ -429,16 +437,24 @@ class DataSpec:
 
 class Batcher:
     """Random windows of ``seq_len`` tokens, on ``device``; batch s of a run is the same whatever the
-    resume point (a generator seeded by (seed, split, step))."""
+    resume point (a generator seeded by (seed, split, step)).
+
+    The window starts (and any random replacement tokens) are drawn on the CPU from that generator, so a
+    batch holds the same tokens on every device; the token arrays live on ``device`` and the windows are
+    gathered there (one small host-to-device copy per step instead of a whole batch).
+    """
 
     def __init__(self, corpus: Corpus, spec: DataSpec, seq_len: int, device: torch.device | str, seed: int):
         self.spec, self.seq_len, self.seed = spec, seq_len, seed
         self.device = torch.device(device)
         self.vocab_size = corpus.vocab_size
+        self.eos_id = corpus.eos_id
         self.arrays = {
-            "train": torch.as_tensor(corpus.train, dtype=torch.long),
-            "valid": torch.as_tensor(corpus.valid, dtype=torch.long),
+            "train": torch.as_tensor(corpus.train, dtype=torch.long).to(self.device),
+            "valid": torch.as_tensor(corpus.valid, dtype=torch.long).to(self.device),
         }
+        self._document_starts: dict[str, np.ndarray] = {}
+        self._host = {"train": corpus.train, "valid": corpus.valid}
         for name, arr in self.arrays.items():
             if arr.numel() <= seq_len + 1:
                 raise DataError(f"The {name} split has {arr.numel()} tokens, too few for seq_len={seq_len}.")
@@ -453,21 +469,56 @@ class Batcher:
         g.manual_seed((self.seed * 1_000_003 + {"train": 0, "valid": 1, "probe": 2}[split] * 7_919 + step) % (2**63))
         return g
 
+    def _edit(self, ids: torch.Tensor, g: torch.Generator) -> torch.Tensor:
+        """The data switches: random tokens at ``random_positions``, the fixed token at its position."""
+        batch_size, n = ids.shape
+        for p in self.spec.random_positions:
+            if p <= n:
+                ids[:, p - 1] = torch.randint(0, self.vocab_size, (batch_size,), generator=g).to(self.device)
+        if self.spec.fixed_token is not None and self.spec.fixed_token["position"] <= n:
+            ids[:, self.spec.fixed_token["position"] - 1] = int(self.spec.fixed_token["token"])
+        return ids
+
     def batch(self, split: str, step: int, batch_size: int, seq_len: int | None = None) -> torch.Tensor:
         """(batch_size, seq_len) token ids; ``split`` is 'train', 'valid' or 'probe' (= train windows
-        drawn with their own generator, for the Sink evaluation: paper §4 uses training data)."""
+        drawn with their own generator: the ``"windows"`` probes)."""
         n = self.seq_len if seq_len is None else seq_len
         g = self._generator(split, step)
         if self.spec.kind == "random":
-            ids = torch.randint(0, self.vocab_size, (batch_size, n), generator=g)
+            ids = torch.randint(0, self.vocab_size, (batch_size, n), generator=g).to(self.device)
         else:
             arr = self.arrays["valid" if split == "valid" else "train"]
-            starts = torch.randint(0, arr.numel() - n, (batch_size,), generator=g)
-            index = starts[:, None] + torch.arange(n)[None, :]
-            ids = arr[index]
-        for p in self.spec.random_positions:
-            if p <= n:
-                ids[:, p - 1] = torch.randint(0, self.vocab_size, (batch_size,), generator=g)
-        if self.spec.fixed_token is not None and self.spec.fixed_token["position"] <= n:
-            ids[:, self.spec.fixed_token["position"] - 1] = int(self.spec.fixed_token["token"])
-        return ids.to(self.device, non_blocking=True)
+            starts = torch.randint(0, arr.numel() - n, (batch_size,), generator=g).to(self.device, non_blocking=True)
+            ids = arr[starts[:, None] + torch.arange(n, device=self.device)[None, :]]
+        return self._edit(ids, g)
+
+    def document_starts(self, split: str) -> np.ndarray:
+        """Index of every document's first token in ``split`` (position 0 and each position after an
+        end-of-text token), from the host copy of the tokens."""
+        if split not in self._document_starts:
+            if self.eos_id is None:
+                raise DataError("This corpus has no end-of-text token, so its documents cannot be found; "
+                                "use eval.probes = 'windows'.")
+            host = self._host[split]
+            starts = np.concatenate([[0], np.flatnonzero(host == self.eos_id) + 1])
+            self._document_starts[split] = starts[starts < host.size]
+        return self._document_starts[split]
+
+    def document_probes(self, split: str, n_sequences: int, length: int) -> torch.Tensor:
+        """The first ``length`` tokens of the first ``n_sequences`` documents of ``split`` that hold at least
+        ``length`` tokens (no BOS: token 1 is the document's first token), as Gu et al.'s released
+        evaluation does (``pretrain/eval_sink_pretrain.py``: the first 64 tokens of each probe document).
+        The data switches apply as in training (random / fixed tokens)."""
+        if self.spec.kind == "random":
+            return self.batch("probe", 0, n_sequences, length)
+        host = self._host[split]
+        starts = self.document_starts(split)
+        ends = np.concatenate([starts[1:] - 1, [host.size]])  # index of each document's EOS (or the end)
+        long_enough = starts[(ends - starts) >= length][:n_sequences]
+        if long_enough.size < n_sequences:
+            raise DataError(f"The {split} split has only {long_enough.size} documents of at least {length} tokens, "
+                            f"fewer than eval.n_sequences = {n_sequences}; lower n_sequences, set "
+                            "eval.probe_split = 'train', or use eval.probes = 'windows'.")
+        index = torch.as_tensor(long_enough)[:, None] + torch.arange(length)[None, :]
+        ids = torch.as_tensor(host)[index].to(self.device)
+        return self._edit(ids, self._generator("probe", 0))

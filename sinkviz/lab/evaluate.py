@@ -1,7 +1,11 @@
 """Evaluation of a lab model at a checkpoint: Sink_k, Sink_*, losses, massive activations.
 
-Everything follows Gu et al. 2025, §3.2 and §4: 100 probe sequences of T = 64 tokens drawn
-from the *training* data with no BOS, ε = 0.3, strict ">" and a mean over samples × layers × heads. The
+Everything follows Gu et al. 2025, §3.2 and §4: 100 probe sequences of T = 64 tokens with no BOS, ε = 0.3,
+strict ">" and a mean over samples × layers × heads. The probes are, by default, the first 64 tokens of
+whole documents of the validation split, as the authors' released evaluation takes them
+(``pretrain/eval_sink_pretrain.py`` reads ``datasets/probe_valid.jsonl`` and keeps ``data[:, :64]``), so
+token 1 is a document's first token (``eval.probes = "document_starts"``); ``"windows"`` draws random
+training windows instead (the lab's runs before the control). The
 metric arithmetic is ``sinkviz.metrics.sink`` / ``sinkviz.metrics.norms``; this module only runs the
 model and arranges the arrays:
 
@@ -57,6 +61,8 @@ class EvalSpec:
     k_max: int = 10
     valid_batches: int = 20
     valid_batch_size: int | None = None  # default: the training batch size
+    probes: str = "document_starts"  # or "windows": random training windows
+    probe_split: str = "valid"  # where document-start probes come from ("valid" as the released code, or "train")
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> "EvalSpec":
@@ -64,7 +70,19 @@ class EvalSpec:
         unknown = set(d) - known - {"steps", "every"}
         if unknown:
             raise ValueError(f"Unknown eval field(s) {sorted(unknown)}; allowed: {sorted(known | {'steps', 'every'})}.")
-        return cls(**{k: v for k, v in d.items() if k in known})
+        spec = cls(**{k: v for k, v in d.items() if k in known})
+        if spec.probes not in ("document_starts", "windows"):
+            raise ValueError(f"eval.probes must be 'document_starts' or 'windows'; got {spec.probes!r}.")
+        if spec.probe_split not in ("valid", "train"):
+            raise ValueError(f"eval.probe_split must be 'valid' or 'train'; got {spec.probe_split!r}.")
+        return spec
+
+
+def probe_ids(batcher, spec: EvalSpec) -> torch.Tensor:
+    """The probe set of ``spec``: document starts (default) or random training windows."""
+    if spec.probes == "document_starts":
+        return batcher.document_probes(spec.probe_split, spec.n_sequences, spec.length)
+    return batcher.batch("probe", 0, spec.n_sequences, spec.length)
 
 
 def scores_for_metric(weights: np.ndarray, attn_op: str) -> np.ndarray:
@@ -205,8 +223,7 @@ def evaluate(model, batcher, spec: EvalSpec, *, batch_size: int, autocast: torch
              loss_start: int = 0) -> dict[str, Any]:
     """All checkpoint metrics for ``model`` (left in the mode it was in)."""
     config = model.config
-    ids = batcher.batch("probe", 0, spec.n_sequences, spec.length)
-    seen = probe(model, ids)
+    seen = probe(model, probe_ids(batcher, spec))
     result: dict[str, Any] = {}
     maps = scores_for_metric(seen["weights"], config.attn_op)
     result.update(sink_summary(maps, slot=config.attention_slot, eps=spec.eps, k_max=spec.k_max))

@@ -61,7 +61,9 @@ def paper_reference(item: str) -> dict[str, Any]:
 
 
 def load_results(folder: str | Path | None = None) -> dict[str, dict[str, Any]]:
-    """Every ``*.json`` run result in ``folder`` (default: the committed results shipped with sinkviz), by run name."""
+    """Every ``*.json`` run result in ``folder`` (default: the committed results shipped with sinkviz), by file
+    name without ``.json``: the name of the config file that made it (``control`` and ``control_seed1`` are two
+    seeds of the config named ``control``)."""
     root = Path(folder) if folder is not None else RESULTS_DIR
     if not root.is_dir():
         raise FileNotFoundError(f"No lab results folder {root}: run `sinkviz lab run CONFIG` and pass its folder.")
@@ -69,7 +71,7 @@ def load_results(folder: str | Path | None = None) -> dict[str, dict[str, Any]]:
     for path in sorted(root.glob("*.json")):
         data = json.loads(path.read_text())
         if "history" in data and "name" in data:
-            runs[data["name"]] = data
+            runs[path.stem] = data
     return runs
 
 

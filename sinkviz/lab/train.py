@@ -14,6 +14,15 @@ decoupled weight decay, linear warm-up then a constant learning rate (the offici
 fp32 on CPU. Every checkpoint folder is written under a temporary name and renamed, so a killed run
 leaves only complete checkpoints; a rerun with the same folder resumes from the newest one, and a run
 whose results say ``"finished"`` is never overwritten.
+
+Speed (``compile``): on CUDA the forward and backward pass run under ``torch.compile`` (mode
+``CUDA_COMPILE_MODE``, the fastest measured by ``benchmarks/bench_lab_throughput.py``), with fused AdamW and
+the corpus resident on the GPU; on CPU and MPS the model runs eagerly. Evaluation always runs the eager model.
+
+Resume is exact on one device: a checkpoint holds the fp32 weights, the optimiser state, the step (batches
+are a function of (seed, step)), the running training-loss sum and the RNG states, and a resumed run writes
+the same history as an uninterrupted one. ``sinkviz.lab.carry`` packs a checkpoint small enough to travel
+between machines (its optimiser moments rounded to bf16; the weights stay exact).
 """
 
 from __future__ import annotations
@@ -42,6 +51,10 @@ from sinkviz.models import resolve_device
 
 CONFIG_DIR = Path(__file__).parent / "configs"
 RESULTS_VERSION = 1
+#: ``torch.compile`` modes a run accepts; "none" runs eagerly.
+COMPILE_MODES = ("none", "default", "reduce-overhead", "max-autotune-no-cudagraphs", "max-autotune")
+#: The mode ``compile="auto"`` uses on CUDA: the fastest in benchmarks/results/lab_throughput.json.
+CUDA_COMPILE_MODE = "default"
 
 
 class RunExistsError(RuntimeError):
@@ -183,6 +196,16 @@ def _checkpoints(out: Path) -> list[tuple[int, Path]]:
     return sorted(found)
 
 
+def resolve_compile(mode: str, device: torch.device) -> str:
+    """The ``torch.compile`` mode a run uses: ``"auto"`` is ``CUDA_COMPILE_MODE`` on CUDA and ``"none"``
+    elsewhere (compiling on CPU takes longer than the lab's CPU runs)."""
+    if mode == "auto":
+        return CUDA_COMPILE_MODE if device.type == "cuda" else "none"
+    if mode not in COMPILE_MODES:
+        raise ValueError(f"compile must be 'auto' or one of {COMPILE_MODES}; got {mode!r}.")
+    return mode
+
+
 def _save_optimizer(optimizer: torch.optim.Optimizer, folder: Path) -> None:
     state = optimizer.state_dict()
     tensors = {}
@@ -204,8 +227,9 @@ def _load_optimizer(optimizer: torch.optim.Optimizer, folder: Path, device: torc
 
 
 def save_checkpoint(out: Path, step: int, model, optimizer, tokenizer_dir: Path | None, extra: dict[str, Any],
-                    keep_last: int | None = None) -> Path:
-    """Write checkpoints/step_N atomically (temp folder + rename); prune to ``keep_last`` if given."""
+                    keep_last: int | None = None, state_tensors: dict[str, torch.Tensor] | None = None) -> Path:
+    """Write checkpoints/step_N atomically (temp folder + rename); prune to ``keep_last`` if given.
+    ``state_tensors`` (RNG states, the running loss sum) go to ``trainer_state.safetensors``."""
     root = out / "checkpoints"
     root.mkdir(parents=True, exist_ok=True)
     final = root / f"step_{step:06d}"
@@ -216,6 +240,9 @@ def save_checkpoint(out: Path, step: int, model, optimizer, tokenizer_dir: Path 
             for f in tokenizer_dir.iterdir():
                 shutil.copy2(f, staging / f.name)
         _save_optimizer(optimizer, staging)
+        if state_tensors:
+            save_file({k: v.detach().cpu().contiguous() for k, v in state_tensors.items()},
+                      str(staging / "trainer_state.safetensors"))
         (staging / "trainer_state.json").write_text(json.dumps({"step": step, **extra}, indent=1))
         if final.exists():
             shutil.rmtree(final)
@@ -277,8 +304,9 @@ def _previous_results(out: Path, config: RunConfig) -> dict[str, Any] | None:
 class _Training:
     """One run's model, optimiser, batches and history, and the steps of its loop."""
 
-    def __init__(self, config: RunConfig, out: Path, device: torch.device, corpus: Corpus):
+    def __init__(self, config: RunConfig, out: Path, device: torch.device, corpus: Corpus, compile: str = "auto"):
         self.config, self.out, self.device, self.corpus = config, out, device, corpus
+        self.compile_mode = resolve_compile(compile, device)
         self.hyper = config.train
         spec = DataSpec.from_dict(config.data)
         self.batcher = Batcher(corpus, spec, self.hyper["seq_len"], device, config.seed)
@@ -293,7 +321,9 @@ class _Training:
         self.optimizer = torch.optim.AdamW(self.model.parameters(), lr=self.hyper["lr"],
                                            betas=tuple(self.hyper["betas"]),
                                            weight_decay=self.hyper["weight_decay"], **fused)
+        self.step_fn = self.model  # the compiled model after resume() when compiling
         self.start = 0
+        self.resumes: list[dict[str, Any]] = []
         self.history: list[dict[str, Any]] = []
         self.loss_sum = torch.zeros((), device=device)  # summed on the device: no host sync per step
         self.loss_count = 0
@@ -306,15 +336,49 @@ class _Training:
         checkpoints = _checkpoints(self.out)
         if checkpoints:
             self.start, folder = checkpoints[-1]
+            state = json.loads((folder / "trainer_state.json").read_text())
+            corpus_hash = self.corpus.meta.get("sha256", {}).get("train")
+            if state.get("corpus_sha256") not in (None, corpus_hash):
+                raise RunExistsError(f"{folder} was trained on another corpus (train tokens sha256 "
+                                     f"{state['corpus_sha256'][:12]}…, this machine built {str(corpus_hash)[:12]}…); "
+                                     "refusing to resume on different data.")
             loaded = SinkLabForCausalLM.from_pretrained(folder, dtype=torch.float32)
             self.model.load_state_dict(loaded.state_dict())
             _load_optimizer(self.optimizer, folder, self.device)
+            self._load_state_tensors(folder)
             self.history = [h for h in (previous or {}).get("history", []) if h["step"] <= self.start]
+            self.resumes = [r for r in (previous or {}).get("resumes", []) if r["step"] < self.start]
+            self.resumes.append({"step": self.start, "optimizer_moments": state.get("optimizer_moments", "float32"),
+                                 "device": device_name(self.device)})
         write_json(self.out / "config.json", self.config.to_dict())
         # SDPA (flash / memory-efficient kernels) on GPU for softmax; on CPU its backward is ~10x slower than eager.
         fast = self.model.config.attn_op == "softmax" and self.device.type == "cuda"
         self.model.set_attn_implementation("sdpa" if fast else "eager")
         self.model.train()
+        if self.compile_mode != "none":
+            self.step_fn = torch.compile(self.model, mode=None if self.compile_mode == "default" else self.compile_mode)
+
+    def _state_tensors(self) -> dict[str, torch.Tensor]:
+        """What a checkpoint needs besides weights and optimiser to continue exactly: the running
+        training-loss sum since the last evaluation and the RNG states (no switch draws from them today;
+        kept so that one that does resumes exactly too)."""
+        tensors = {"loss_sum": self.loss_sum.detach().float().reshape(1),
+                   "loss_count": torch.tensor([self.loss_count], dtype=torch.int64),
+                   "rng_cpu": torch.get_rng_state()}
+        if self.device.type == "cuda":
+            tensors["rng_cuda"] = torch.cuda.get_rng_state(self.device)
+        return tensors
+
+    def _load_state_tensors(self, folder: Path) -> None:
+        path = folder / "trainer_state.safetensors"
+        if not path.is_file():  # checkpoints written before the loss sum was saved
+            return
+        tensors = load_file(str(path))
+        self.loss_sum = tensors["loss_sum"].reshape(()).to(self.device)
+        self.loss_count = int(tensors["loss_count"][0])
+        torch.set_rng_state(tensors["rng_cpu"])
+        if self.device.type == "cuda" and "rng_cuda" in tensors:
+            torch.cuda.set_rng_state(tensors["rng_cuda"], self.device)
 
     def new_results(self) -> dict[str, Any]:
         """The results document of this run before its first evaluation."""
@@ -327,7 +391,8 @@ class _Training:
             "parameters": count_parameters(self.model),
             "data": {k: self.corpus.meta[k] for k in DATA_FIELDS if k in self.corpus.meta},
             "tokens_per_step": self.tokens_per_step,
-            "history": self.history, "resumed_from": self.start or None,
+            "history": self.history, "resumed_from": self.start or None, "resumes": self.resumes,
+            "compile": self.compile_mode,
         }
 
     # the loop ----------------------------------------------------------------------------------
@@ -336,8 +401,10 @@ class _Training:
         for group in self.optimizer.param_groups:
             group["lr"] = learning_rate(step, self.hyper)
         ids = self.batcher.batch("train", step, self.hyper["batch_size"])
+        if self.compile_mode in ("reduce-overhead", "max-autotune"):
+            torch.compiler.cudagraph_mark_step_begin()  # the previous step's graph outputs are consumed
         with torch.autocast(self.device.type, dtype=self.autocast, enabled=self.autocast is not None):
-            loss = self.model(ids, labels=ids, loss_start=self.loss_start).loss
+            loss = self.step_fn(ids, labels=ids, loss_start=self.loss_start).loss
         self.optimizer.zero_grad(set_to_none=True)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(self.model.parameters(), self.hyper["grad_clip"])
@@ -346,29 +413,35 @@ class _Training:
         self.loss_count += 1
         return loss.detach()
 
-    def record(self, step: int) -> None:
-        """Evaluate at ``step`` (once) and append the entry to the history; resets the mean training loss."""
+    def record(self, step: int, scheduled: bool = True) -> None:
+        """Evaluate at ``step`` (once) and append the entry to the history. A scheduled evaluation resets the
+        mean training loss; an unscheduled one (a run stopped at its time budget) is marked and leaves it
+        running, so the scheduled entries of a stopped-and-resumed run equal those of an uninterrupted run."""
         if any(h["step"] == step for h in self.history):
             return
         t_eval = time.perf_counter()
         entry = {"step": step, "tokens_seen": step * self.tokens_per_step,
                  "train_loss": round(float(self.loss_sum) / self.loss_count, 4) if self.loss_count else None,
                  "lr": learning_rate(max(step - 1, 0), self.hyper)}
+        if not scheduled:
+            entry["unscheduled"] = True
         entry.update(evaluate(self.model, self.batcher, self.eval_spec, batch_size=self.hyper["batch_size"],
                               autocast=self.autocast, loss_start=self.loss_start))
         entry["eval_seconds"] = round(time.perf_counter() - t_eval, 2)
         entry["wall_seconds"] = round(time.perf_counter() - self.started, 1)
         self.history.append(entry)
-        self.loss_sum, self.loss_count = torch.zeros((), device=self.device), 0
+        if scheduled:
+            self.loss_sum, self.loss_count = torch.zeros((), device=self.device), 0
         self.eval_seconds += time.perf_counter() - t_eval
 
     def checkpoint(self, step: int, results: dict[str, Any]) -> None:
         """Evaluate (if not yet), save checkpoints/step_N and the results so far."""
-        self.record(step)
+        self.record(step, scheduled=step in self.eval_steps or step in self.checkpoint_steps)
         save_checkpoint(self.out, step, self.model, self.optimizer, self.corpus.folder / "tokenizer",
-                        {"name": self.config.name, "tokens_seen": step * self.tokens_per_step},
-                        self.config.checkpoint.get("keep_last"))
-        results.update(step=step, history=self.history)
+                        {"name": self.config.name, "tokens_seen": step * self.tokens_per_step,
+                         "corpus_sha256": self.corpus.meta.get("sha256", {}).get("train")},
+                        self.config.checkpoint.get("keep_last"), self._state_tensors())
+        results.update(step=step, history=self.history, resumes=self.resumes)
         write_json(self.out / "results.json", results)
 
     def report(self, step: int, loss: float, bar, progress_file: str | os.PathLike | None) -> None:
@@ -381,8 +454,9 @@ class _Training:
                 "eval_seconds": round(self.eval_seconds, 2), "loss": round(loss, 4)})
 
     def loop(self, results: dict[str, Any], *, progress: bool, max_minutes: float | None,
-             progress_file: str | os.PathLike | None) -> tuple[int, str]:
-        """Train from ``start`` to the configured steps; returns (last step, status)."""
+             progress_file: str | os.PathLike | None, profile_file: str | os.PathLike | None = None) -> tuple[int, str]:
+        """Train from ``start`` to the configured steps; returns (last step, status). ``profile_file`` gets the
+        torch profiler's table (device time per kernel) of ``PROFILE_STEPS`` steps, from the 30th step on."""
         steps = self.config.steps
         self.started = time.perf_counter()
         deadline = self.started + 60 * max_minutes if max_minutes else None
@@ -390,7 +464,10 @@ class _Training:
         step, status = self.start, "finished"
         if step in self.eval_steps:
             self.record(step)
+        profiler = None
         while step < steps:
+            if profile_file is not None and step - self.start in (30, 30 + PROFILE_STEPS):
+                profiler = _profile(profiler, profile_file, PROFILE_STEPS)
             loss = self.train_step(step)
             step += 1
             if step % SYNC_EVERY == 0 or step == steps:
@@ -415,6 +492,28 @@ class _Training:
         return step, status
 
 
+#: Steps the ``profile_file`` option records.
+PROFILE_STEPS = 10
+
+
+def _profile(profiler, path: str | os.PathLike, steps: int):
+    """Start a torch profiler (``profiler`` None) or stop it and write its table of device time per kernel."""
+    if profiler is None:
+        activities = [torch.profiler.ProfilerActivity.CPU]
+        if torch.cuda.is_available():
+            activities.append(torch.profiler.ProfilerActivity.CUDA)
+        profiler = torch.profiler.profile(activities=activities)
+        profiler.__enter__()
+        return profiler
+    if torch.cuda.is_available():
+        torch.cuda.synchronize()
+    profiler.__exit__(None, None, None)
+    sort = "cuda_time_total" if torch.cuda.is_available() else "cpu_time_total"
+    write_json(Path(path).with_suffix(".json"), {"steps": steps, "table": profiler.key_averages().table(
+        sort_by=sort, row_limit=60, max_name_column_width=90)})
+    return None
+
+
 def _progress_bar(name: str, total: int, initial: int):
     from tqdm.auto import tqdm
 
@@ -423,13 +522,15 @@ def _progress_bar(name: str, total: int, initial: int):
 
 def run(config: RunConfig | str | os.PathLike, out: str | os.PathLike | None = None, *, device: str | None = "auto",
         steps: int | None = None, data_dir: str | os.PathLike | None = None, progress: bool = True,
-        max_minutes: float | None = None, progress_file: str | os.PathLike | None = None) -> dict[str, Any]:
+        max_minutes: float | None = None, progress_file: str | os.PathLike | None = None,
+        compile: str = "auto", profile_file: str | os.PathLike | None = None) -> dict[str, Any]:
     """Train (or resume) one run; returns the results dict (also written to OUT/results.json).
 
     ``steps`` overrides ``train.steps`` (e.g. a quick look); ``max_minutes`` stops early after a
     checkpoint, leaving the run resumable (status ``"stopped"``). ``progress_file`` gets a small JSON
     every 50 steps (step, seconds, seconds spent evaluating, loss), for a driver that watches throughput.
     ``device`` follows :func:`sinkviz.models.resolve_device` ('auto': cuda, then mps, then cpu).
+    ``compile``: "auto" (``CUDA_COMPILE_MODE`` on CUDA, eager elsewhere), "none" or a ``torch.compile`` mode.
     """
     config = _as_config(config, steps)
     out = Path(out) if out is not None else Path("lab_runs") / config.name
@@ -439,14 +540,17 @@ def run(config: RunConfig | str | os.PathLike, out: str | os.PathLike | None = N
     spec = DataSpec.from_dict(config.data)
     corpus = prepare_corpus(spec.source, spec.tokenizer, data_dir, max_documents=spec.max_documents,
                             max_bytes=spec.max_bytes, quiet=not progress)
-    training = _Training(config, out, dev, corpus)
+    training = _Training(config, out, dev, corpus, compile)
     training.resume(previous)
     results = training.new_results()
-    step, status = training.loop(results, progress=progress, max_minutes=max_minutes, progress_file=progress_file)
+    step, status = training.loop(results, progress=progress, max_minutes=max_minutes, progress_file=progress_file,
+                                 profile_file=profile_file)
     elapsed = time.perf_counter() - training.started
-    results.update(status=status, step=step, history=training.history, seconds=round(elapsed, 1),
+    results.update(status=status, step=step, history=training.history, resumes=training.resumes, seconds=round(elapsed, 1),
                    eval_seconds=round(training.eval_seconds, 1),
-                   tokens_per_second=round((step - training.start) * training.tokens_per_step / max(elapsed, 1e-9)))
+                   tokens_per_second=round((step - training.start) * training.tokens_per_step / max(elapsed, 1e-9)),
+                   train_tokens_per_second=round((step - training.start) * training.tokens_per_step
+                                                 / max(elapsed - training.eval_seconds, 1e-9)))
     write_json(out / "results.json", results)
     return results
 

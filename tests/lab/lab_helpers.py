@@ -16,7 +16,7 @@ def tiny_config_dict(name: str = "tiny", **overrides) -> dict:
         "model": dict(TINY_MODEL),
         "data": dict(TINY_DATA),
         "train": {"steps": 6, "batch_size": 4, "seq_len": 32, "lr": 3e-3, "warmup": 2, "weight_decay": 0.1},
-        "eval": {"n_sequences": 6, "length": 16, "valid_batches": 1, "steps": [0, 3, 6], "k_max": 4},
+        "eval": {"n_sequences": 6, "length": 16, "valid_batches": 1, "steps": [0, 3, 6], "k_max": 4, "probe_split": "train"},
         "checkpoint": {"every": 3},
     }
     for key, value in overrides.items():

@@ -1,0 +1,144 @@
+"""One time-limited GPU job of the lab: build the corpus, resume carried runs, train until the budget, pack them again.
+
+    python -m sinkviz.lab.job --out $OUT --minutes 9 --carry-in lab_carry control [control_seed1 ...]
+
+For machines that start bare, run for minutes and send back a handful of files (see ``sinkviz.lab.carry``):
+
+1. builds the corpus of the first config (every config of a job must train on the same data; the corpus is
+   rebuilt on every job from what the machine holds, and a resumed run refuses a corpus whose tokens differ);
+2. for each config in turn: unpacks ``CARRY_IN/PREFIX.carry.*`` if there is one (PREFIX = the config file's
+   name, e.g. ``control_seed1``), trains with ``max_minutes`` = the time left (so it stops after a checkpoint
+   and an evaluation), packs its newest checkpoint into ``OUT/PREFIX.carry.*`` and copies its results to
+   ``OUT/PREFIX.json`` (the name the committed results take in ``sinkviz/data/lab_results``);
+3. writes ``OUT/lab_job.json``: device, corpus, timings and per-run status and rates.
+
+Configs run one after another: two runs sharing one GPU trained slower together than one alone
+(``benchmarks/results/lab_throughput.json``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from sinkviz._files import write_json
+
+
+def _config_files(names: list[str]) -> list[tuple[str, Any]]:
+    from sinkviz.lab.train import load_config
+
+    return [(Path(n).stem, load_config(n)) for n in names]
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m sinkviz.lab.job", description=__doc__.splitlines()[0])
+    parser.add_argument("configs", nargs="+", help="config names or JSON paths, run in this order")
+    parser.add_argument("--out", required=True, help="folder whose files come back from the job")
+    parser.add_argument("--minutes", type=float, required=True, help="wall-clock budget of the whole job")
+    parser.add_argument("--finish-s", type=float, default=45.0,
+                        help="seconds kept back for the last evaluation, checkpoint and packing")
+    parser.add_argument("--carry-in", help="folder of carried packs (PREFIX.carry.*) to resume from")
+    parser.add_argument("--runs-dir", default="/tmp/lab_runs")
+    parser.add_argument("--data-dir", default="/tmp/lab_data")
+    parser.add_argument("--device", default="cuda")
+    parser.add_argument("--compile", default="auto")
+    parser.add_argument("--profile", action="store_true", help="profile 10 steps of the first run (OUT/profile.json)")
+    parser.add_argument("--no-pack", action="store_true", help="do not pack checkpoints into OUT")
+    args = parser.parse_args(argv)
+
+    started = time.time()
+    deadline = started + 60 * args.minutes
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+
+    def say(msg: str) -> None:
+        print(f"[{time.time() - started:6.1f}s] {msg}", flush=True)
+
+    import torch
+
+    from sinkviz.lab import carry
+    from sinkviz.lab.data import DataSpec, prepare_corpus
+    from sinkviz.lab.train import run
+
+    configs = _config_files(args.configs)
+    data = configs[0][1].data
+    if any(c.data != data for _, c in configs):
+        raise SystemExit("every config of one job must train on the same data (one corpus per job)")
+    summary: dict[str, Any] = {
+        "device": torch.cuda.get_device_name(0) if torch.cuda.is_available() else "cpu", "torch": torch.__version__,
+        "cpus": os.cpu_count(), "python": sys.version.split()[0], "configs": [p for p, _ in configs],
+        "budget_minutes": args.minutes, "runs": {}}
+
+    def save() -> None:
+        summary["wall_seconds"] = round(time.time() - started, 1)
+        write_json(out / "lab_job.json", summary)
+
+    spec = DataSpec.from_dict(data)
+    os.environ.setdefault("TOKENIZERS_PARALLELISM", "true")
+    t0 = time.time()
+    corpus = prepare_corpus(spec.source, spec.tokenizer, args.data_dir, max_documents=spec.max_documents,
+                            max_bytes=spec.max_bytes, quiet=True)
+    summary["corpus_seconds"] = round(time.time() - t0, 1)
+    summary["corpus"] = {k: v for k, v in corpus.meta.items() if k != "files"}
+    summary["corpus"]["files"] = {k: v for k, v in corpus.meta.get("files", {}).items() if k != "skipped"}
+    say(f"corpus in {summary['corpus_seconds']} s: {corpus.meta['train_tokens']:,} train tokens")
+    del corpus
+    os.environ["TOKENIZERS_PARALLELISM"] = "false"
+    save()
+
+    for i, (prefix, config) in enumerate(configs):
+        left_min = (deadline - time.time() - args.finish_s) / 60
+        if left_min < 0.5:
+            summary["runs"][prefix] = {"status": "not started (no time left)"}
+            continue
+        run_dir = Path(args.runs_dir) / prefix
+        entry: dict[str, Any] = {"name": config.name, "seed": config.seed}
+        if args.carry_in and list(Path(args.carry_in).glob(f"{prefix}.carry.*")):
+            folder = carry.unpack(args.carry_in, run_dir, prefix)
+            entry["resumed_from"] = folder.name
+            say(f"{prefix}: unpacked {folder.name}")
+        done = run_dir / "results.json"
+        if done.is_file() and json.loads(done.read_text()).get("status") == "finished":
+            shutil.copyfile(done, out / f"{prefix}.json")
+            entry["status"] = "already finished (not trained again)"
+            summary["runs"][prefix] = entry
+            save()
+            say(f"{prefix}: already finished")
+            continue
+        say(f"{prefix}: training for at most {left_min:.1f} min")
+        t_run = time.time()
+        try:
+            results = run(config, run_dir, device=args.device, data_dir=args.data_dir, progress=False,
+                          max_minutes=left_min, compile=args.compile,
+                          profile_file=out / "profile.json" if args.profile and i == 0 else None)
+        except Exception as exc:  # record and go on with the next config
+            entry.update(status="error", error=f"{type(exc).__name__}: {exc}")
+            summary["runs"][prefix] = entry
+            save()
+            say(f"{prefix}: {entry['error']}")
+            continue
+        last = results["history"][-1]
+        entry.update(status=results["status"], step=results["step"], tokens_seen=last["tokens_seen"],
+                     sink_1=last["sink_1"], valid_loss=last["valid_loss"], seconds=round(time.time() - t_run, 1),
+                     tokens_per_second=results["tokens_per_second"],
+                     train_tokens_per_second=results["train_tokens_per_second"], compile=results["compile"])
+        shutil.copyfile(run_dir / "results.json", out / f"{prefix}.json")
+        if not args.no_pack:
+            shards = carry.pack(run_dir, out, prefix)
+            entry["carry"] = {s.name: s.stat().st_size for s in shards}
+        summary["runs"][prefix] = entry
+        save()
+        say(f"{prefix}: {results['status']} at step {results['step']}, Sink_1 {last['sink_1']}%, "
+            f"{results['train_tokens_per_second']:,} train tokens/s")
+    save()
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,82 @@
+"""Carrying a run between GPU jobs: pack a checkpoint into bounded files, unpack it elsewhere, resume; and the
+one-job driver end to end on CPU."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+import torch
+from safetensors.torch import load_file
+
+from lab_helpers import tiny_config_dict
+from sinkviz.lab import carry, job
+from sinkviz.lab.train import RunConfig, run
+
+
+def _config(name="carried"):
+    return RunConfig.from_dict(tiny_config_dict(name))
+
+
+def test_pack_unpack_resume_keeps_weights_exact_and_marks_the_seam(tmp_path, lab_data_dir):
+    stopped = run(_config(), tmp_path / "job1", device="cpu", data_dir=lab_data_dir, progress=False, max_minutes=1e-9)
+    assert stopped["status"] == "stopped"
+    shards = carry.pack(tmp_path / "job1", tmp_path / "bag", "carried", max_file_bytes=100_000)
+    assert len(shards) >= 2 and all(s.stat().st_size <= 100_000 for s in shards)
+    folder = carry.unpack(tmp_path / "bag", tmp_path / "job2", "carried")
+    original = tmp_path / "job1" / "checkpoints" / "step_000001"
+    a, b = load_file(str(original / "model.safetensors")), load_file(str(folder / "model.safetensors"))
+    assert all(torch.equal(a[k], b[k]) for k in a)  # weights exact
+    ma, mb = load_file(str(original / "optimizer.safetensors")), load_file(str(folder / "optimizer.safetensors"))
+    for key in ma:
+        if key.endswith((".exp_avg", ".exp_avg_sq")):  # rounded to bf16 in the pack
+            assert mb[key].dtype == torch.float32
+            torch.testing.assert_close(mb[key], ma[key].to(torch.bfloat16).float(), rtol=0, atol=0)
+        else:
+            assert torch.equal(ma[key], mb[key])
+    assert json.loads((tmp_path / "job2" / "results.json").read_text())["step"] == 1
+    resumed = run(_config(), tmp_path / "job2", device="cpu", data_dir=lab_data_dir, progress=False)
+    assert resumed["status"] == "finished" and resumed["step"] == 6
+    assert resumed["resumes"][-1]["optimizer_moments"] == "bfloat16 (carried)"
+    straight = run(_config(), tmp_path / "straight", device="cpu", data_dir=lab_data_dir, progress=False)
+    for got, want in zip(resumed["history"][2:], straight["history"][1:]):  # past the seam's extra evaluation
+        assert got["step"] == want["step"]
+        assert got["valid_loss"] == pytest.approx(want["valid_loss"], rel=1e-3)
+
+
+def test_unpack_refuses_missing_and_corrupt_packs(tmp_path, lab_data_dir):
+    run(_config(), tmp_path / "job1", device="cpu", data_dir=lab_data_dir, progress=False, max_minutes=1e-9)
+    with pytest.raises(carry.CarryError, match="No carried"):
+        carry.unpack(tmp_path / "bag", tmp_path / "job2", "carried")
+    shards = carry.pack(tmp_path / "job1", tmp_path / "bag", "carried", max_file_bytes=100_000)
+    shards[-1].unlink()
+    with pytest.raises(carry.CarryError, match="incomplete or corrupt"):
+        carry.unpack(tmp_path / "bag", tmp_path / "job2", "carried")
+    shards = carry.pack(tmp_path / "job1", tmp_path / "bag", "carried")
+    data = bytearray(shards[0].read_bytes())
+    data[len(data) // 2] ^= 0xFF
+    shards[0].write_bytes(bytes(data))
+    with pytest.raises(carry.CarryError, match="checksum|corrupt"):
+        carry.unpack(tmp_path / "bag", tmp_path / "job2", "carried")
+
+
+def test_pack_needs_a_checkpoint(tmp_path):
+    with pytest.raises(carry.CarryError, match="no checkpoint"):
+        carry.pack(tmp_path / "empty", tmp_path / "bag", "x")
+
+
+def test_job_trains_packs_and_resumes_from_its_own_pack(tmp_path, lab_data_dir):
+    config = tmp_path / "jobrun.json"
+    config.write_text(json.dumps(tiny_config_dict("jobrun")))
+    common = ["--minutes", "1", "--finish-s", "0", "--device", "cpu", "--data-dir", str(lab_data_dir)]
+    assert job.main([str(config), "--out", str(tmp_path / "out1"), "--runs-dir", str(tmp_path / "runs1"), *common]) == 0
+    summary = json.loads((tmp_path / "out1" / "lab_job.json").read_text())
+    assert summary["runs"]["jobrun"]["status"] == "finished" and summary["runs"]["jobrun"]["step"] == 6
+    assert json.loads((tmp_path / "out1" / "jobrun.json").read_text())["name"] == "jobrun"
+    assert list((tmp_path / "out1").glob("jobrun.carry.*"))
+    # a second job carries the pack in; the finished run is not trained again
+    assert job.main([str(config), "--out", str(tmp_path / "out2"), "--runs-dir", str(tmp_path / "runs2"),
+                     "--carry-in", str(tmp_path / "out1"), *common]) == 0
+    again = json.loads((tmp_path / "out2" / "lab_job.json").read_text())["runs"]["jobrun"]
+    assert again["resumed_from"] == "step_000006" and again["status"].startswith("already finished")
+    assert (tmp_path / "out2" / "jobrun.json").read_bytes() == (tmp_path / "out1" / "jobrun.json").read_bytes()

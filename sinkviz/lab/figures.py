@@ -11,6 +11,8 @@ Every title says "scaled down" and names the paper's value beside the lab's.
 * ``sink_position_figure``: Sink_k for k = 1..10 (fixed-token, prefix and random-first runs).
 * ``data_amount_figure``: Fig. 28 — Sink_1 (overall and in the strongest layer) and valid loss vs tokens
   seen, for runs on corpora of different sizes.
+* ``control_figure``: the control's seeds — Sink_1 (all heads and the strongest layer) and valid loss vs tokens
+  seen, with the 10% the control must reach, the paper's 18.18% and the seams where a run was resumed.
 """
 
 from __future__ import annotations
@@ -164,4 +166,49 @@ def data_amount_figure(runs: dict[str, dict[str, Any]], *, title: str | None = N
                            "not comparable across runs")
     fig.update_layout(legend=dict(orientation="h", y=-0.36, yanchor="top", x=0.0, xanchor="left"),
                       margin=dict(b=190))
+    return fig
+
+
+#: Sink_1 (%) the lab's control must reach in every seed (the paper's default run: 18.18%).
+CONTROL_TARGET = 10.0
+
+
+def control_figure(runs: dict[str, dict[str, Any]], *, title: str | None = None) -> go.Figure:
+    """Sink_1 (solid: all heads; dotted: the strongest layer) and valid loss vs tokens seen for each labelled
+    control run; hollow markers are unscheduled evaluations (a job's time budget), dashed verticals the steps where
+    a run resumed from a checkpoint (``results["resumes"]``; carried packs round the AdamW moments to bf16)."""
+    fig = make_subplots(rows=1, cols=2, subplot_titles=("Sink₁ (%), ε = 0.3, T = 64, document starts", "valid loss"),
+                        horizontal_spacing=0.1)
+    for i, (label, run) in enumerate(runs.items()):
+        color = COLORS[i % len(COLORS)]
+        hist = run["history"]
+        xs = [h["tokens_seen"] / 1e9 for h in hist]
+        symbols = ["circle-open" if h.get("unscheduled") else "circle" for h in hist]
+        fig.add_trace(go.Scatter(x=xs, y=[h["sink_1"] for h in hist], name=f"{label}: all heads", legendgroup=label,
+                                 mode="lines+markers", marker=dict(symbol=symbols, size=7), line=dict(color=color)),
+                      row=1, col=1)
+        fig.add_trace(go.Scatter(x=xs, y=[max(h.get("sink_1_per_layer") or [0.0]) for h in hist],
+                                 name=f"{label}: strongest layer", legendgroup=label, mode="lines",
+                                 line=dict(color=color, dash="dot")), row=1, col=1)
+        fig.add_trace(go.Scatter(x=xs, y=[h["valid_loss"] for h in hist], name=f"{label}: valid loss",
+                                 legendgroup=label, showlegend=False, mode="lines+markers",
+                                 line=dict(color=color)), row=1, col=2)
+        for seam in run.get("resumes") or []:
+            for col in (1, 2):
+                fig.add_vline(x=seam["step"] * run["tokens_per_step"] / 1e9, line=dict(color=color, dash="dash", width=1),
+                              row=1, col=col)
+    fig.add_hline(y=CONTROL_TARGET, line=dict(color="grey", dash="dash", width=1), row=1, col=1,
+                  annotation_text=f"target {CONTROL_TARGET:.0f}%", annotation_position="bottom right")
+    paper = PAPER["fig4_middle"]["final_sink_1"]
+    fig.add_hline(y=paper, line=dict(color="black", dash="dot", width=1), row=1, col=1,
+                  annotation_text=f"paper {paper}% (60M, 21B tokens)", annotation_position="top left")
+    for col in (1, 2):
+        fig.update_xaxes(title_text="tokens seen (B)", rangemode="tozero", row=1, col=col)
+    fig.update_yaxes(title_text="Sink₁ (%)", rangemode="tozero", row=1, col=1)
+    fig.update_yaxes(title_text="loss (log)", type="log", row=1, col=2)
+    any_run = next(iter(runs.values()))
+    title = title or titled("The lab's control: first-token sink emergence (scaled down)", setting=_setting(any_run))
+    apply_style(fig, title=title, height=560, width=1100)
+    fig.update_layout(legend=dict(orientation="h", y=-0.25, yanchor="top", x=0.0, xanchor="left"),
+                      margin=dict(b=150))
     return fig

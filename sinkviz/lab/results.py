@@ -207,3 +207,83 @@ def history_rows(run: dict[str, Any]) -> tuple[list[str], list[list[Any]]]:
                      None if alpha is None else round(alpha, 3), h.get("train_loss"),
                      None if h.get("valid_loss") is None else round(h["valid_loss"], 3)])
     return header, rows
+
+
+# ------------------------------------------------------------------------------------------------
+# the control and its contrasts (same corpus, same tokens seen)
+
+#: The runs that contrast with the control, in the order of Gu et al. §§4–7: (run file, label, what changes,
+#: paper item, paper row, paper column). A paper row of None means the paper gives no single number to set beside
+#: it (the caption says what it shows).
+CONTRASTS: list[tuple[str, str, str, str, Any, str]] = [
+    ("control_seed1", "control, seed 1", "seed 1", "fig4_middle", None, "final_sink_1"),
+    ("control_wd5", "weight decay 5", "wd 0.1 → 5", "table2_weight_decay", 5.0, "Sink_1"),
+    ("control_sigmoid_nonorm", "sigmoid, Z = 1 (proxy)", "softmax → sigmoid without normalisation",
+     "table6_attention_ops", "sigmoid_nonorm", "Sink_1"),
+    ("control_k_bias", "K biases", "a learnable key slot (v* = 0)", "table4_biases", "k_bias", "Sink_*"),
+    ("control_sink_token", "sink token", "a learnable token before every sequence", "table4_biases", "sink_token",
+     "Sink_*"),
+    ("control_nope", "NoPE", "RoPE → no positional encoding", "table3_position", "nope", "Sink_1"),
+    ("control_pe_learned", "learned positions", "RoPE → learned absolute", "table3_position", "learned", "Sink_1"),
+    ("control_alibi", "ALiBi", "RoPE → ALiBi", "table3_position", "alibi", "Sink_1"),
+    ("control_window", "window 32", "sliding window 32 < probe length 64", "", None, "Sink_1"),
+    ("control_lr_low", "lr 5e-4", "lr 2e-3 → 5e-4 (÷ 4; the paper's ÷ 4 is 4e-4 → 1e-4)", "table9_learning_rate", 0.0001,
+     "Sink_1"),
+    ("control_data_100mb", "100 MB of data", "corpus capped at 100 MB (≈ 28M tokens)", "fig28_data_amount", "100M",
+     "Sink_1"),
+    ("control_data_25mb", "25 MB of data", "corpus capped at 25 MB (≈ 7M tokens)", "fig28_data_amount", "50M",
+     "Sink_1"),
+]
+
+_ITEM_LABELS = {"fig4_middle": "Fig. 4 middle", "table2_weight_decay": "Table 2", "table6_attention_ops": "Table 6",
+                "table4_biases": "Table 4", "table3_position": "Table 3", "table9_learning_rate": "Table 9",
+                "fig28_data_amount": "Fig. 28"}
+
+#: Tokens seen by a contrast and the control evaluation it is compared with may differ by at most this fraction.
+MATCHED_TOKENS = 0.10
+
+
+def matched_entry(run: dict[str, Any], tokens: int) -> dict[str, Any]:
+    """The evaluation of ``run`` whose tokens seen are closest to ``tokens``."""
+    return min(run["history"], key=lambda h: abs(h["tokens_seen"] - tokens))
+
+
+def _paper_cell(item: str, row: Any, column: str) -> Any:
+    if not item:
+        return "–"
+    reference = paper_reference(item)
+    if row is None:
+        return reference.get(column, "–")
+    columns = list(reference["columns"])
+    values = reference["rows"].get(row)
+    return "–" if values is None or column not in columns else values[columns.index(column)]
+
+
+def contrast_rows(runs: dict[str, dict[str, Any]], control: str = "control") -> tuple[list[str], list[list[Any]]]:
+    """(header, rows): each contrast's final Sink_1 / Sink_* beside the control's evaluation at the closest tokens
+    seen (marked when they differ by more than ``MATCHED_TOKENS``), the final frame verdict (Ruscio et al.'s
+    position rule) and the paper's number. Contrasts without a committed result say "not run"."""
+    header = ["contrast", "change", "tokens seen (M)", "Sink_1 (%)", "Sink_* (%)", "frame verdict",
+              "control Sink_1 (%) at those tokens", "paper", "paper value"]
+    base = runs.get(control)
+    rows = []
+    for name, label, change, item, row, column in CONTRASTS:
+        paper = f"{_paper_cell(item, row, column)}" if item else "–"
+        where = _ITEM_LABELS.get(item, item) + ("" if row is None else f", {row}")
+        paper_label = f"{where}: {column.replace('final_sink_1', 'Sink_1 at 20k steps')}" if item else "Fig. 6 right: sink needs w ≥ 256"
+        run = runs.get(name)
+        if run is None:
+            rows.append([label, change, "not run", "–", "–", "–", "–", paper_label, paper])
+            continue
+        last = final(run)
+        proxy = run["config"]["model"].get("attn_op", "softmax") != "softmax"
+        sink_1 = f"{last['sink_1']:.2f}" + ("*" if proxy else "")
+        star = "–" if last.get("sink_star") is None else f"{last['sink_star']:.2f}"
+        reference = "no control"
+        if base is not None:
+            match = matched_entry(base, last["tokens_seen"])
+            off = abs(match["tokens_seen"] - last["tokens_seen"]) / max(last["tokens_seen"], 1)
+            reference = f"{match['sink_1']:.2f}" + ("" if off <= MATCHED_TOKENS else f" (tokens differ by {off:.0%})")
+        rows.append([label, change, round(last["tokens_seen"] / 1e6), sink_1, star,
+                     last.get("frames", {}).get("label", "–"), reference, paper_label, paper])
+    return header, rows

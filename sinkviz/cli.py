@@ -75,10 +75,19 @@ def _cmd_notebooks(args: argparse.Namespace) -> int:
 
 
 def _cmd_figures(args: argparse.Namespace) -> int:
-    """Execute the curated notebooks headless; each writes its figures into --out."""
+    """Execute the curated notebooks headless; each writes its figures into --out, in the paper style, as the
+    formats in --formats (PNG and vector PDF by default; SVG and HTML on request, HTML sharing one plotly.js)."""
     import nbformat
     from nbclient import NotebookClient
 
+    from sinkviz.errors import InputError
+    from sinkviz.plots.style import figure_formats
+
+    try:
+        formats = figure_formats(args.formats)
+    except InputError as exc:
+        print(f"sinkviz figures: {exc}", file=sys.stderr)
+        return 2
     out = Path(args.out).resolve()
     out.mkdir(parents=True, exist_ok=True)
     notebooks = sorted(Path(args.notebooks).glob("*.ipynb"))
@@ -88,6 +97,7 @@ def _cmd_figures(args: argparse.Namespace) -> int:
         print(f"No notebooks found in {args.notebooks}.", file=sys.stderr)
         return 1
     os.environ["SINKVIZ_FIGURES_DIR"] = str(out)
+    os.environ["SINKVIZ_FIGURE_FORMATS"] = ",".join(formats)
     failed = []
     for path in notebooks:
         print(f"running {path.name} ...", flush=True)
@@ -98,8 +108,13 @@ def _cmd_figures(args: argparse.Namespace) -> int:
             client.execute()
         except Exception as exc:  # report every notebook, then fail
             failed.append(f"{path.name}: {type(exc).__name__}: {str(exc)[:500]}")
-    written = sorted(p.name for p in out.iterdir() if p.is_file())
-    print(f"{len(written)} figure file(s) in {out}")
+    written = sorted(p for p in out.iterdir() if p.is_file() and not p.name.startswith("."))
+    for path in written:
+        print(f"Wrote {path}")
+    print(f"{len(written)} file(s) in {out} ({', '.join(formats)})")
+    if "png" in formats and "pdf" in formats:
+        lonely = [p for p in written if p.suffix == ".png" and not p.with_suffix(".pdf").is_file()]
+        failed += [f"{p.name}: no PDF beside it" for p in lonely]
     for line in failed:
         print(f"FAILED {line}", file=sys.stderr)
     return 1 if failed else 0
@@ -123,6 +138,8 @@ def build_parser() -> argparse.ArgumentParser:
                         "`sinkviz notebooks DEST` copies them out)")
     p.add_argument("--only", nargs="*", help="run only notebooks whose name contains one of these")
     p.add_argument("--timeout", type=int, default=1800, help="seconds per cell")
+    p.add_argument("--formats", default="png,pdf",
+                   help="comma-separated: png, pdf, svg, html (default png,pdf; html pages share one plotly.min.js)")
     p.set_defaults(func=_cmd_figures)
     for name in SUBCOMMAND_MODULES:
         importlib.import_module(name).register(sub)

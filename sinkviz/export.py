@@ -9,10 +9,12 @@ The format comes from the suffix:
 * ``.png`` / ``.pdf`` / ``.svg`` are rendered by kaleido (>= 1), which drives a Chromium/Chrome browser:
   the same plotly.js that draws the figure in the notebook draws the file. kaleido's page is pointed at the
   plotly.js inside the plotly package and MathJax is off, so nothing is fetched from a CDN.
-* ``.html`` is a standalone page with plotly.js inlined (no ``<script src=...>``); it opens offline.
+* ``.html`` is a standalone page with plotly.js inlined (no ``<script src=...>``); it opens offline. With
+  ``plotlyjs="directory"`` the page loads ``plotly.min.js`` from its own folder instead, written there once,
+  so a folder of figures holds one copy of plotly.js (what ``sinkviz figures`` writes).
 
 Static files get the paper variant of :mod:`sinkviz.plots.style` (``style="paper"``, the default): the width
-in inches (``"single"``, ``"double"`` or a number), 8 pt serif text, white background. A PDF/SVG page then
+in inches (``"single"``, ``"double"`` or a number), 8 pt serif text (DejaVu Serif, one font for every glyph), white background. A PDF/SVG page then
 measures exactly that width, and a PNG is rendered at ``dpi`` (300 -> 975 px for a single column).
 Chromium embeds the font subset in PDFs; SVGs get the font inlined as an ``@font-face`` data URL when the
 font file can be found (``fc-match``). ``style=None`` keeps the figure's own fonts and colours; a dict is
@@ -34,7 +36,7 @@ from typing import Any
 
 from sinkviz._files import atomic_write
 from sinkviz.errors import InputError, MissingDependencyError, OutputExistsError
-from sinkviz.plots.style import CSS_DPI, PAPER_FONT_FILE_FAMILY, paper_style, width_inches
+from sinkviz.plots.style import CSS_DPI, NOTE_NAME, PAPER_FONT_FILE_FAMILY, paper_style, width_inches
 
 __all__ = ["export", "find_chromium", "embed_svg_font", "png_with_dpi"]
 
@@ -214,11 +216,29 @@ def png_with_dpi(png: bytes, dpi: float) -> bytes:
     return png[:ihdr_end] + chunk + png[ihdr_end:]
 
 
-def _html(fig) -> bytes:
+def _html(fig, plotlyjs: str = "inline") -> bytes:
     import plotly.io as pio
 
     config = {"displaylogo": False, "toImageButtonOptions": {"format": "svg"}}
-    return pio.to_html(fig, include_plotlyjs=True, full_html=True, config=config, validate=False).encode("utf-8")
+    include = True if plotlyjs == "inline" else "directory"
+    return pio.to_html(fig, include_plotlyjs=include, full_html=True, config=config, validate=False).encode("utf-8")
+
+
+def _shared_plotlyjs(folder: Path) -> None:
+    """plotly.min.js in `folder` (what pages written with plotlyjs="directory" load), written once per version."""
+    source = Path(_local_plotlyjs())
+    target = folder / "plotly.min.js"
+    if not target.is_file() or target.stat().st_size != source.stat().st_size:
+        atomic_write(target, source.read_bytes(), overwrite=True)
+
+
+def _without_extras(fig, annotations: bool, selection: bool):
+    """`fig` without sinkviz's notes/captions (annotations named NOTE_NAME) and/or the selection marker."""
+    if not annotations:
+        fig.layout.annotations = [a for a in fig.layout.annotations or () if a.name != NOTE_NAME]
+    if not selection:
+        fig.data = [t for t in fig.data if t.name != "selected"]
+    return fig
 
 
 # ---------------------------------------------------------------------------------------------
@@ -234,6 +254,10 @@ def export(
     dpi: int = 300,
     overwrite: bool = False,
     style: str | dict | None = "paper",
+    aspect: float | None = None,
+    annotations: bool = True,
+    selection: bool = True,
+    plotlyjs: str = "inline",
 ) -> Path:
     """Write a figure (or an explorer's current attention map) to `path`; the suffix picks the format.
 
@@ -243,11 +267,15 @@ def export(
         path: ``*.png``, ``*.pdf``, ``*.svg`` or ``*.html``. Missing folders are created.
         width: "single" (3.25 in), "double" (6.75 in), a number of inches, or None for the figure's own size.
             Ignored for HTML, which keeps the figure's on-screen size.
-        height: inches; default: the figure's aspect ratio, else 0.75 x width.
+        height: inches; default: width / ``aspect``, else the figure's aspect ratio, else 0.75 x width.
         dpi: resolution of PNG files (PDF and SVG are vector).
         overwrite: replace an existing file (default: refuse with `sinkviz.OutputExistsError`, a
             FileExistsError).
         style: "paper" (serif 8 pt, white), None (as the figure is), or a dict of layout settings applied last.
+        aspect: width / height (e.g. 4/3) when no ``height`` is given.
+        annotations: False leaves out sinkviz's notes and captions (e.g. "max-pooled ..."); subplot titles stay.
+        selection: False leaves out the selection marker (the overview's outlined head).
+        plotlyjs: for HTML, "inline" (standalone, ~4.8 MB) or "directory" (one shared plotly.min.js beside it).
 
     Returns the path written.
     """
@@ -262,19 +290,23 @@ def export(
     width_inches(width)  # validate early, whatever the format
     if not 30 <= int(dpi) <= 2400:
         raise InputError(f"dpi={dpi} is outside 30..2400.")
+    if plotlyjs not in ("inline", "directory"):
+        raise InputError(f"plotlyjs={plotlyjs!r}: use 'inline' (standalone page) or 'directory' (shared file).")
 
     to_html = getattr(figure_or_explorer, "to_html", None)
     if fmt in HTML_FORMATS and callable(to_html) and not hasattr(figure_or_explorer, "to_plotly_json"):
         return atomic_write(path, to_html(), overwrite=overwrite)  # e.g. a bertviz view
-    fig = _as_figure(figure_or_explorer)
+    fig = _without_extras(_as_figure(figure_or_explorer), annotations, selection)
     if fmt in HTML_FORMATS:
         if isinstance(style, dict):
             fig.update_layout(**style)
-        return atomic_write(path, _html(fig), overwrite=overwrite)
+        if plotlyjs == "directory":
+            _shared_plotlyjs(path.absolute().parent)
+        return atomic_write(path, _html(fig, plotlyjs), overwrite=overwrite)
 
     _require_kaleido()
     _require_chromium()
-    styled = paper_style(fig, width, height, style)
+    styled = paper_style(fig, width, height, style, aspect=aspect)
     width_px, height_px = int(styled.layout.width), int(styled.layout.height)
     scale = float(dpi) / CSS_DPI if fmt == "png" else 1.0
     data = _render_static(styled.to_plotly_json(), fmt, width_px, height_px, scale)

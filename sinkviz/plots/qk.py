@@ -73,6 +73,9 @@ def qk_heatmaps(decomp, *, panels: Sequence[str] = ("dot", "cos", "norm_product"
     for c, name in enumerate(panels, start=1):
         _panel(fig, decomp, name, 1, c, c, 1, base)
     fig.update_yaxes(title_text=index_label("query t", base=base), row=1, col=1)
+    # Every panel has the same query axis: tick labels on the first only, so no colour bar overprints them.
+    for c in range(2, len(panels) + 1):
+        fig.update_yaxes(showticklabels=False, row=1, col=c)
     return apply_style(fig, title=title, height=height, width=width or 320 * len(panels) + 60)
 
 
@@ -93,6 +96,8 @@ def qk_grid(settings: Sequence[tuple[str, object]], *, panels: Sequence[str] = (
             _panel(fig, decomp, name, r, c, axis_id, rows, base)
             axis_id += 1
         fig.update_yaxes(title_text=index_label("query t", base=base), row=r, col=1)
+        for c in range(2, len(panels) + 1):  # the same query axis: no tick labels for a colour bar to overprint
+            fig.update_yaxes(showticklabels=False, row=r, col=c)
     return apply_style(fig, title=title, height=row_height * rows + 120, width=330 * len(panels) + 80)
 
 

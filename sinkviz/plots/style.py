@@ -6,8 +6,11 @@ Two named variants share the colours:
   :func:`apply_style`): white background, black mirrored axis lines with outside ticks, a light grid,
   13 px sans-serif text, readable in a notebook at 100 % zoom;
 * **paper** (:func:`paper_style`, what ``sinkviz.export`` applies to PNG/PDF/SVG files): the figure sized in
-  inches, a single column (3.25 in) or a double column (6.75 in), with 8 pt serif text (Liberation Serif,
-  metric-compatible with Times). Plotly lays figures out in CSS pixels, 96 per inch.
+  inches, a single column (3.25 in) or a double column (6.75 in), with 8 pt serif text in ONE font, DejaVu Serif:
+  it has every glyph sinkviz's figures use (α₁, Sinkₖ, ‖q‖, ↵, ␣), so a PDF embeds a single family (Liberation
+  Serif, metric-compatible with Times, lacks the subscripts, and Chromium embedded a second font for them).
+  Plotly lays figures out in CSS pixels, 96 per inch. Notebook figures written by :func:`save_figure` use it
+  too, so they match ``sinkviz.export``.
 
 Colours: the Okabe–Ito cycle (colour-blind safe); :data:`SEQUENTIAL` for probabilities and scores,
 :data:`DIVERGING` (centred at 0) for signed quantities such as q·k. :func:`titled` puts the model and settings
@@ -18,6 +21,7 @@ Plotly is imported inside the functions: ``sinkviz.export`` reads the constants 
 """
 from __future__ import annotations
 
+import math
 import os
 import re
 from functools import lru_cache
@@ -33,7 +37,8 @@ __all__ = [
     "COLORS", "SEQUENTIAL", "DIVERGING", "TEMPLATE_NAME", "SCREEN_FONT", "SCREEN_FONT_PX", "PAPER_FONT",
     "PAPER_FONT_FILE_FAMILY", "PAPER_FONT_PT", "COLUMN_WIDTHS_IN", "CSS_DPI", "MAX_AUTO_HEIGHT_IN",
     "apply_style", "titled", "add_caption", "legend_in_title_band", "save_figure", "screen_template",
-    "paper_style", "width_inches", "index_label", "GU_BASE", "RUSCIO_BASE", "EXPLORER_BASE",
+    "paper_style", "width_inches", "index_label", "GU_BASE", "RUSCIO_BASE", "EXPLORER_BASE", "NOTE_NAME",
+    "figure_formats", "DEFAULT_FIGURE_FORMATS",
 ]
 
 #: Okabe–Ito palette (colour-blind safe), black last.
@@ -47,8 +52,8 @@ SCREEN_FONT = "Liberation Sans, Arial, DejaVu Sans, Helvetica, sans-serif"
 SCREEN_FONT_PX = 13
 
 # ---- the paper variant
-PAPER_FONT = "Liberation Serif, Times New Roman, Times, Nimbus Roman, DejaVu Serif, serif"
-PAPER_FONT_FILE_FAMILY = "Liberation Serif"  # the family whose font file an SVG export embeds
+PAPER_FONT = "DejaVu Serif, serif"
+PAPER_FONT_FILE_FAMILY = "DejaVu Serif"  # the family whose font file an SVG export embeds
 PAPER_FONT_PT = 8.0
 COLUMN_WIDTHS_IN = {"single": 3.25, "double": 6.75}
 CSS_DPI = 96.0  # plotly's pixels are CSS pixels
@@ -113,6 +118,10 @@ def titled(title: str, *, model: str | None = None, setting: str | None = None, 
     return "<br>".join([title] + [f"{span}{line}</span>" for line in lines])
 
 
+#: Annotations with this name are notes and captions (not subplot titles): ``sinkviz.export(...,
+#: annotations=False)`` leaves them out.
+NOTE_NAME = "sinkviz-note"
+
 #: Where each kind of figure starts counting blocks/layers, heads, tokens: Gu et al. 2025 number blocks, heads and
 #: tokens from 1 (Figs 15–24, "l = 5, h = 1", k = 1 the first token); Ruscio et al. 2025's results number layers
 #: and heads from 0 ("Layer 0", "L0H3"); the explorer counts as Python does.
@@ -172,7 +181,8 @@ def add_caption(fig: go.Figure, text: str) -> go.Figure:
     lines = text.count("<br>") + 1
     bottom = 55 + 18 * lines
     fig.add_annotation(text=text, xref="paper", yref="paper", x=0.0, y=0.0, xanchor="left", yanchor="top",
-                       yshift=-42, showarrow=False, align="left", font=dict(size=SCREEN_FONT_PX - 2, color="#333"))
+                       yshift=-42, showarrow=False, align="left", font=dict(size=SCREEN_FONT_PX - 2, color="#333"),
+                       name=NOTE_NAME)
     fig.update_layout(margin=dict(b=bottom))
     return fig
 
@@ -196,19 +206,25 @@ def width_inches(width: str | float | None) -> float | None:
 
 
 def paper_style(fig: Any, width: str | float | None = "single", height: float | None = None,
-                style: str | dict | None = "paper") -> go.Figure:
+                style: str | dict | None = "paper", *, aspect: float | None = None) -> go.Figure:
     """A copy of ``fig`` sized in inches (at 96 CSS px per inch) and, for ``style="paper"``, with 8 pt serif text.
 
-    Height: ``height`` inches if given, else the figure's own aspect ratio (layout width/height) when it has
-    one, else 0.75 x width, at most :data:`MAX_AUTO_HEIGHT_IN`. ``style=None`` keeps the figure's fonts and
-    colours; a dict is applied to the layout after the paper style.
+    Height: ``height`` inches if given, else width / ``aspect`` (width:height, e.g. 4/3) if given, else the
+    figure's own aspect ratio (layout width/height) when it has one, else 0.75 x width, at most
+    :data:`MAX_AUTO_HEIGHT_IN`. ``style=None`` keeps the figure's fonts and colours; a dict is applied to the
+    layout after the paper style.
     """
     import plotly.graph_objects as go
 
     if style is not None and not isinstance(style, dict) and style != "paper":
         raise InputError(f"style={style!r}: use 'paper', None (the figure as it is) or a dict of layout settings.")
+    if aspect is not None and not 0.1 <= float(aspect) <= 10:
+        raise InputError(f"aspect={aspect!r}: give width / height between 0.1 and 10 (e.g. 4/3, 1, 0.75).")
     fig = go.Figure(fig)
     own_w, own_h = fig.layout.width, fig.layout.height
+    if aspect is not None and not height:
+        w_in = width_inches(width) or (own_w or 700) / CSS_DPI
+        height = w_in / float(aspect)
     w_px, h_px = _size_px(width_inches(width), height, own_w, own_h)
     fig.update_layout(width=round(w_px), height=round(h_px))
     if style is None:
@@ -248,6 +264,50 @@ def _paper_fonts(fig: go.Figure, shrink: float) -> None:
         annotation.font.family = PAPER_FONT
     fig.update_traces(colorbar=dict(thickness=8, tickfont=dict(size=px * 0.9)),
                       selector=lambda t: hasattr(t, "colorbar"))
+    _room_for_titles(fig, px)
+    _thin_listed_ticks(fig, px * 0.9)
+
+
+def _room_for_titles(fig: go.Figure, px: float) -> None:
+    """A top margin that holds every title line above the subplot titles (shrinking the margins with the
+    figure made paper titles touch their subplot titles)."""
+    text = fig.layout.title.text or ""
+    if not text:
+        return
+    above = [a.text for a in fig.layout.annotations or () if a.text and a.yref == "paper" and (a.y or 0) >= 1.0]
+    band = max((t.count("<br>") + 1 for t in above), default=0)  # subplot titles or notes above the plot
+    needed = (text.count("<br>") + 1) * px * 1.1 * 1.3 + band * px * 1.3 + (6 if band else 0) + 10
+    if (fig.layout.margin.t or 0) < needed:
+        fig.update_layout(margin=dict(t=needed))
+    # The title at the top of the figure, not in the middle of its margin where it met what is above the plot.
+    # (plotly anchors a multi-line title's first line, so the pad is one line high.)
+    fig.update_layout(title=dict(yref="container", y=1.0, yanchor="top", pad=dict(t=px * 1.1 * 1.25)))
+
+
+def _thin_listed_ticks(fig: go.Figure, font_px: float) -> None:
+    """Category axes with listed ticks (e.g. an attention map's token labels) keep only every k-th tick, so that
+    labels at least 1.3 lines apart fit the axis at the paper size."""
+    layout = fig.layout
+    margin = layout.margin
+
+    def label_px(axis) -> float:  # how far the longest tick label reaches into the margin (automargin grows it)
+        texts = axis.ticktext if axis.ticktext is not None else axis.tickvals or ()
+        return max((len(str(t)) for t in texts), default=0) * 0.6 * font_px + font_px
+
+    left = max(margin.l or 0, label_px(layout.yaxis) + 2 * font_px)
+    bottom = max(margin.b or 0, label_px(layout.xaxis) * (0.87 if layout.xaxis.tickangle else 0.3) + 3 * font_px)
+    plot = min(layout.width - left - (margin.r or 0) - 4 * font_px, layout.height - (margin.t or 0) - bottom)
+    for axis, coord in ((layout.xaxis, "x"), (layout.yaxis, "y")):
+        values = list(axis.tickvals) if axis.tickvals is not None else []
+        categories = next((list(getattr(t, coord)) for t in fig.data if getattr(t, coord, None) is not None), [])
+        if axis.tickmode != "array" or len(values) < 2 or not categories or values[1] not in categories:
+            continue
+        gap = categories.index(values[1]) - categories.index(values[0])
+        spacing = max(plot, 1) * gap / len(categories)
+        keep = math.ceil(1.3 * font_px / spacing) if spacing > 0 else 1
+        if keep > 1:
+            texts = list(axis.ticktext) if axis.ticktext is not None else values
+            axis.update(tickvals=values[::keep], ticktext=texts[::keep])
 
 
 def _scaled(value: float | None, factor: float, default: float) -> float:
@@ -265,13 +325,35 @@ def _safe_name(name: str) -> str:
     return stem
 
 
-def save_figure(fig: go.Figure, name: str, directory: str | os.PathLike | None = None, *,
-                formats: tuple[str, ...] = ("html", "png"), dpi: int = 300) -> list[Path]:
-    """Write ``fig`` as ``<directory>/<name>.<fmt>`` for each format through ``sinkviz.export`` (atomically,
-    replacing older files), at the figure's own size and in its own (screen) style.
+#: Formats :func:`save_figure` writes when neither its caller nor ``$SINKVIZ_FIGURE_FORMATS`` says otherwise.
+DEFAULT_FIGURE_FORMATS = ("png", "pdf")
+#: Above this on-screen width (CSS px) a figure is written double-column wide, else single-column.
+SINGLE_COLUMN_MAX_PX = 520
 
-    ``directory`` defaults to the env var ``SINKVIZ_FIGURES_DIR``; with neither, nothing is written and ``[]`` is
-    returned (so notebooks can call it unconditionally). PNG/PDF/SVG need Chromium (``apt-get install chromium``).
+
+def figure_formats(formats: str | tuple[str, ...] | None = None) -> tuple[str, ...]:
+    """The formats to write: ``formats`` (a tuple or "png,pdf,svg"), else ``$SINKVIZ_FIGURE_FORMATS``, else
+    :data:`DEFAULT_FIGURE_FORMATS`. Raises InputError for a format sinkviz cannot write."""
+    chosen = formats if formats is not None else os.environ.get("SINKVIZ_FIGURE_FORMATS") or DEFAULT_FIGURE_FORMATS
+    if isinstance(chosen, str):
+        chosen = tuple(part.strip().lower().lstrip(".") for part in chosen.split(",") if part.strip())
+    unknown = [f for f in chosen if f not in ("png", "pdf", "svg", "html")]
+    if unknown or not chosen:
+        raise InputError(f"figure formats {list(chosen)!r}: choose from png, pdf, svg, html (e.g. 'png,pdf,svg').")
+    return tuple(dict.fromkeys(chosen))
+
+
+def save_figure(fig: go.Figure, name: str, directory: str | os.PathLike | None = None, *,
+                formats: str | tuple[str, ...] | None = None, width: str | float | None = "auto",
+                dpi: int = 300) -> list[Path]:
+    """Write ``fig`` as ``<directory>/<name>.<fmt>`` for each format through ``sinkviz.export`` (atomically,
+    replacing older files), in the paper variant, so notebook figures and ``sinkviz.export`` files match.
+
+    ``formats`` defaults to ``$SINKVIZ_FIGURE_FORMATS`` (e.g. "png,pdf,svg,html"), else PNG and vector PDF.
+    HTML files share one ``plotly.min.js`` in the folder instead of inlining 4.8 MB each. ``width``: "auto"
+    (single column up to :data:`SINGLE_COLUMN_MAX_PX` on screen, else double), "single", "double" or inches.
+    ``directory`` defaults to ``$SINKVIZ_FIGURES_DIR``; with neither, nothing is written and ``[]`` is returned
+    (so notebooks can call it unconditionally). PNG/PDF/SVG need Chromium (``apt-get install chromium``).
     """
     from sinkviz.export import export  # export applies this module's paper variant; imported when used
 
@@ -279,5 +361,8 @@ def save_figure(fig: go.Figure, name: str, directory: str | os.PathLike | None =
     if not target:
         return []
     stem = _safe_name(name)
-    return [export(fig, Path(target) / f"{stem}.{fmt}", width=None, style=None, dpi=dpi, overwrite=True)
-            for fmt in formats]
+    if width == "auto":
+        own = fig.layout.width
+        width = "single" if own is not None and own <= SINGLE_COLUMN_MAX_PX else "double"
+    return [export(fig, Path(target) / f"{stem}.{fmt}", width=width, dpi=dpi, overwrite=True, plotlyjs="directory")
+            for fmt in figure_formats(formats)]

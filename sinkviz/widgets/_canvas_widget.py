@@ -61,16 +61,20 @@ function render({ model, el: host }) {
                                           display: "none", whiteSpace: "pre", fontSize: "11px", zIndex: 10 });
   let state = null;
 
+  // Ticks thinned to one per 13-14 px (never overlapping) and cut to `tick_chars` characters (never running into
+  // the axis title); the hover read-out shows the whole label.
   function ticks(axis, labels, size, vertical) {
     axis.replaceChildren();
     const n = labels.length;
     if (!n) return;
     const room = vertical ? 13 : 14;
     const step = Math.max(1, Math.ceil((n * room) / size));
+    const chars = model.get("tick_chars");
     for (let i = 0; i < n; i += step) {
       const pos = ((i + 0.5) / n) * size;
       const t = el("div", "sv-tick", axis, { position: "absolute", whiteSpace: "nowrap", fontSize: "10px" });
-      t.textContent = labels[i];
+      t.textContent = labels[i].length > chars ? labels[i].slice(0, chars - 1).trimEnd() + "\u2026" : labels[i];
+      t.title = labels[i];
       if (vertical) Object.assign(t.style, { right: "3px", top: pos - 6 + "px" });
       else Object.assign(t.style, { left: pos + "px", top: "2px", transformOrigin: "0 0",
                                     transform: labels.length > 12 ? "rotate(60deg)" : "translateX(-50%)" });
@@ -199,6 +203,7 @@ def _widget_class():
         height = t.Int(440).tag(sync=True)
         x_axis_height = t.Int(70).tag(sync=True)
         y_axis_width = t.Int(80).tag(sync=True)
+        tick_chars = t.Int(14).tag(sync=True)  # longest tick label before it is cut with "…"
         revision = t.Int(0).tag(sync=True)
 
     return CanvasHeatmap

@@ -12,12 +12,13 @@ from typing import Any
 import numpy as np
 import plotly.graph_objects as go
 
-from sinkviz.plots.style import SCREEN_FONT_PX, SEQUENTIAL
-from sinkviz.widgets._slices import MapSlice
+from sinkviz.plots.style import EXPLORER_BASE, NOTE_NAME, SCREEN_FONT_PX, SEQUENTIAL, index_label
+from sinkviz.widgets._slices import TICK_LABEL_CHARS, LabelDensity, MapSlice, short_label, tick_step
 
 MAP_PX = 560
 MAP_CANVAS_PX = 460
 OVERVIEW_WIDTH_PX = 330
+MAP_PLOT_PX = MAP_PX - 90 - 10  # the map's plot area (its width less the left and right margins)
 
 
 def overview_figure(alpha: np.ndarray, layers: list[int], heads: list[int], selected: tuple[int, int],
@@ -31,7 +32,7 @@ def overview_figure(alpha: np.ndarray, layers: list[int], heads: list[int], sele
         hovertemplate="layer %{y}, head %{x}<br>\u03b1\u2081 = %{z:.3f}<extra>click to select</extra>",
         xgap=1, ygap=1, name="alpha1",
         meta=dict(canvas=[max(120, 26 * len(heads)), max(160, min(520, 14 * n_layers))], hover_x="head",
-                  hover_y="layer", value_name="α₁", y_axis_width=28, x_axis_height=22),
+                  hover_y="layer", value_name="α₁", y_axis_width=28, x_axis_height=22, tick_chars=6),
     ))
     fig.add_trace(go.Scatter(
         x=[selected[1]], y=[selected[0]], mode="markers", hoverinfo="skip", showlegend=False, name="selected",
@@ -40,10 +41,11 @@ def overview_figure(alpha: np.ndarray, layers: list[int], heads: list[int], sele
     ))
     fig.update_layout(
         title=dict(text=title, font=dict(size=SCREEN_FONT_PX), x=0.02),
-        width=OVERVIEW_WIDTH_PX, height=max(320, min(640, 110 + 16 * n_layers)),
-        margin=dict(l=50, r=10, t=40, b=40),
-        xaxis=dict(title="head", tickmode="array", tickvals=list(heads), constrain="domain"),
-        yaxis=dict(title="layer", autorange="reversed",
+        width=OVERVIEW_WIDTH_PX, height=max(320, min(640, 130 + 16 * n_layers)),
+        margin=dict(l=50, r=10, t=60, b=40),
+        xaxis=dict(title=index_label("head", base=EXPLORER_BASE), tickmode="array", tickvals=list(heads),
+                   constrain="domain", range=[min(heads) - 0.5, max(heads) + 0.5]),
+        yaxis=dict(title=index_label("layer", base=EXPLORER_BASE), range=[max(layers) + 0.5, min(layers) - 0.5],
                    **(dict(tickmode="array", tickvals=list(layers)) if n_layers <= 12 else dict(tickmode="linear", tick0=0, dtick=5 if n_layers > 20 else 2))),
         clickmode="event", dragmode=False, plot_bgcolor="white",
     )
@@ -62,36 +64,48 @@ def selection_patch(layer: int, head: int) -> dict[str, Any]:
 
 def map_title(model: str, layer: int, head: int, view: MapSlice, kv_head: int | None = None) -> str:
     kv = f" (KV head {kv_head})" if kv_head is not None else ""
-    return f"{model} \u00b7 layer {layer}, head {head}{kv} \u00b7 {view.values}"
+    return f"{model}<br>layer {layer}, head {head}{kv} \u00b7 {view.values}"
 
 
-def map_patch(view: MapSlice, title: str) -> tuple[dict[str, Any], dict[str, Any]]:
-    """(trace properties, layout properties) that turn the map figure into `view`."""
+def _axis_ticks(labels: list[str], density: LabelDensity) -> dict[str, Any]:
+    """Tick values/texts of a category axis: every `tick_step`-th label, cut to TICK_LABEL_CHARS."""
+    step = tick_step(len(labels), MAP_PLOT_PX, density)
+    shown = labels[::step] if step else []
+    return dict(tickmode="array", tickvals=shown, ticktext=[short_label(v) for v in shown], showticklabels=bool(step))
+
+
+def map_patch(view: MapSlice, title: str, labels: LabelDensity = "auto") -> tuple[dict[str, Any], dict[str, Any]]:
+    """(trace properties, layout properties) that turn the map figure into `view`; `labels` is the token-label
+    density of the axes ("auto": as many as fit without overlapping; "all"; "none"; or every k-th)."""
     trace = dict(
         z=view.z, x=view.x_labels, y=view.y_labels, zmin=view.zmin, zmax=view.zmax,
         colorbar=dict(title=dict(text=view.colorbar_title)),
         hovertemplate=f"query %{{y}}<br>key %{{x}}<br>{view.hover_value} = %{{z:.4g}}<extra></extra>",
         meta=dict(canvas=[MAP_CANVAS_PX, MAP_CANVAS_PX], hover_x="key", hover_y="query", value_name=view.hover_value,
-                  y_axis_width=90, x_axis_height=80),
+                  y_axis_width=90, x_axis_height=80, tick_chars=TICK_LABEL_CHARS),
     )
     layout = dict(
         title=dict(text=title),
-        annotations=[dict(text=view.note, showarrow=False, xref="paper", yref="paper", x=0, y=-0.02,
-                          xanchor="left", yanchor="top", font=dict(size=11, color="#a0522d"))] if view.note else [],
+        # The note sits between the title and the plot, where no tick label can run into it.
+        # (right-aligned, it may run left over the empty corner above the query labels; one clause a line).
+        annotations=[dict(text=view.note.replace(" (", "<br>("), showarrow=False, xref="paper", yref="paper", x=1,
+                          y=1, yshift=4, xanchor="right", yanchor="bottom", align="right",
+                          font=dict(size=11, color="#a0522d"), name=NOTE_NAME)] if view.note else [],
+        margin=dict(t=92 if view.note else 58),
+        xaxis=_axis_ticks(view.x_labels, labels),
+        yaxis=_axis_ticks(view.y_labels, labels),
     )
     return trace, layout
 
 
-def map_figure(view: MapSlice, title: str) -> go.Figure:
+def map_figure(view: MapSlice, title: str, labels: LabelDensity = "auto") -> go.Figure:
     """The attention map of one head: queries down, keys across, only visible entries drawn."""
-    trace, layout = map_patch(view, title)
+    trace, layout = map_patch(view, title, labels)
     fig = go.Figure(go.Heatmap(colorscale=SEQUENTIAL, hoverongaps=False, name="attention", **trace))
-    fig.update_layout(
-        width=MAP_PX, height=MAP_PX, margin=dict(l=90, r=10, t=40, b=90), plot_bgcolor="white",
-        xaxis=dict(type="category", title="key", tickangle=-60, tickfont=dict(size=9), constrain="domain"),
-        yaxis=dict(type="category", title="query", autorange="reversed", tickfont=dict(size=9),
-                   scaleanchor="x", constrain="domain"),
-        **layout,
-    )
+    fig.update_layout(width=MAP_PX, height=MAP_PX, margin=dict(l=90, r=10, b=90), plot_bgcolor="white",
+                      xaxis=dict(type="category", title="key", tickangle=-60, tickfont=dict(size=9), constrain="domain"),
+                      yaxis=dict(type="category", title="query", autorange="reversed", tickfont=dict(size=9),
+                                 scaleanchor="x", constrain="domain"))
+    fig.update_layout(**layout)
     fig.update_layout(title=dict(font=dict(size=SCREEN_FONT_PX), x=0.02))
     return fig

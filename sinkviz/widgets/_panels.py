@@ -64,8 +64,12 @@ def _manifold(ex) -> Any:
     kv = tr.info.kv_head_of[ex.head]
     keys = tr.key(layer, kv)[None]  # (1, n, d)
     pca = metrics.key_pca(keys, lengths=[keys.shape[1]])
-    return plots.key_pca_figure([(f"layer {layer}, KV head {kv} (query head {ex.head})", pca)], cols=1,
-                                tokens=tr.tokens[:1], panel_size=420)
+    fig = plots.key_pca_figure([(f"layer {layer}, KV head {kv}<br>(query head {ex.head}, 0-indexed)", pca)], cols=1,
+                               tokens=tr.tokens[:1], panel_size=420, base=0)
+    # The legend goes under the plot: in the title band the plot's mode bar covered it.
+    fig.update_layout(legend=dict(orientation="h", xref="paper", yref="paper", x=0, xanchor="left", y=-0.16,
+                                  yanchor="top"), margin=dict(b=110))
+    return fig
 
 
 def _topology(ex) -> Any:
@@ -77,8 +81,21 @@ def _topology(ex) -> Any:
     published = metrics.persistence_published(a)
     corrected = metrics.persistence_corrected(a, max_points=min(a.shape[0], TOPOLOGY_MAX_POINTS))
     note = "" if a.shape[0] <= TOPOLOGY_MAX_POINTS else f" (corrected: {TOPOLOGY_MAX_POINTS} of {a.shape[0]} tokens)"
-    return plots.persistence_diagram_figure(published, corrected,
-                                            title=f"layer {ex.layer}, head {ex.head}: persistence of one head{note}")
+    fig = plots.persistence_diagram_figure(published, corrected,
+                                           title=f"layer {ex.layer}, head {ex.head}: persistence of one head{note}")
+    return _one_legend_entry_per_name(fig)
+
+
+def _one_legend_entry_per_name(fig: Any) -> Any:
+    """Each homology dimension (H0, H1) in the legend once, from the first panel that draws points of it: the
+    published diagram often has no H1, and its empty trace was the only one allowed into the legend."""
+    named: set[str] = set()
+    for trace in fig.data:
+        if trace.name in ("H0", "H1", "H2"):
+            trace.showlegend = trace.x is not None and len(trace.x) > 0 and trace.name not in named
+            if trace.showlegend:
+                named.add(trace.name)
+    return fig
 
 
 def _frames(ex) -> Any:
@@ -101,9 +118,18 @@ def _frames(ex) -> Any:
     verdict = ex._frame_cache[1]
     row = next((lf for lf in verdict.layers if lf.layer == ex.layer), None)
     title = f"frame verdict (one text): {verdict.label}"
-    if row is not None:
-        title += f"; layer {ex.layer}: {row.label} ({row.reason})"
-    return plots.frame_panel_figure(verdict, title=title)
+    if row is not None:  # the reason on a line of its own: on one line the headline ran off the figure
+        title += f"<br>layer {ex.layer}: {row.label}<br><span style='font-size:11px'>{_wrap(row.reason, 110)}</span>"
+    fig = plots.frame_panel_figure(verdict, title=title)
+    fig.update_layout(margin=dict(t=max(fig.layout.margin.t or 0, 150)))
+    return fig
+
+
+def _wrap(text: str, width: int) -> str:
+    """`text` broken into lines of at most `width` characters (plotly titles do not wrap themselves)."""
+    import textwrap
+
+    return "<br>".join(textwrap.wrap(text, width)) or text
 
 
 def _bertviz(ex) -> Any:
@@ -164,6 +190,8 @@ class PanelArea:
             elif hasattr(content, "to_plotly_json"):
                 import json
 
-                display({"application/vnd.plotly.v1+json": json.loads(content.to_json())}, raw=True)
+                spec = json.loads(content.to_json())
+                spec["config"] = {"displaylogo": False, "displayModeBar": "hover"}
+                display({"application/vnd.plotly.v1+json": spec}, raw=True)
             else:
                 display(content)

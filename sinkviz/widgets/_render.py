@@ -285,6 +285,7 @@ class CanvasView(_MirroredView):
             w.width, w.height = int(width), int(height)
             w.y_axis_width = int(meta.get("y_axis_width", 80))
             w.x_axis_height = int(meta.get("x_axis_height", 70))
+            w.tick_chars = int(meta.get("tick_chars", 14))
             w.revision = w.revision + 1
 
 

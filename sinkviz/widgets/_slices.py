@@ -88,11 +88,42 @@ def pool_max(a: np.ndarray, factor: int) -> np.ndarray:
 
 
 def _range_labels(labels: list[str], factor: int, n: int) -> list[str]:
+    """"<first>–<last> <first token>…" for each pooled block (the token says where the block starts)."""
     out = []
     for start in range(0, n, factor):
         stop = min(start + factor, n) - 1
-        out.append(labels[start] if stop == start else f"{start}\u2013{stop} ({labels[start].split(' ', 1)[1]}\u2026)")
+        out.append(labels[start] if stop == start else f"{start}\u2013{stop} {labels[start].split(' ', 1)[1]}\u2026")
     return out
+
+
+#: Longest tick label (characters) before it is cut with "…": longer ones run into the axis title.
+TICK_LABEL_CHARS = 14
+LabelDensity = Literal["auto", "all", "none"] | int
+
+
+def short_label(label: str, limit: int = TICK_LABEL_CHARS) -> str:
+    """`label` cut to `limit` characters with a trailing "…" (hover read-outs keep the whole label)."""
+    return label if len(label) <= limit else label[:limit - 1].rstrip() + "\u2026"
+
+
+def tick_step(n_labels: int, length_px: float, density: LabelDensity = "auto", spacing_px: float = 13.0) -> int:
+    """Show every `tick_step`-th of `n_labels` labels along an axis `length_px` long; 0 = no labels.
+
+    "auto": as many as fit at `spacing_px` apart (one text line of the 9–10 px tick font, so labels never
+    overlap: at 460 px, every label up to 35 tokens, every 2nd up to 70, every 24th at 800 cells); "all":
+    every label; "none": no labels; an int k: every k-th label.
+    """
+    if n_labels <= 0 or density == "none":
+        return 0
+    if density == "all":
+        return 1
+    if isinstance(density, int) and not isinstance(density, bool):
+        if density < 1:
+            raise ValueError(f"label density {density}: give 'auto', 'all', 'none' or a step of at least 1")
+        return density
+    if density != "auto":
+        raise ValueError(f"label density {density!r}: give 'auto', 'all', 'none' or a step such as 5")
+    return max(1, math.ceil(n_labels * spacing_px / max(float(length_px), 1.0)))
 
 
 def head_map(

@@ -85,7 +85,7 @@ def test_svg_parses_has_size_and_embedded_font(tmp_path, fig):
     assert root.tag.endswith("svg")
     assert float(root.get("width")) == pytest.approx(6.75 * 96, abs=1)
     text = out.read_text()
-    assert "Liberation Serif" in text
+    assert "DejaVu Serif" in text
     if E._font_file(PAPER_FONT_FILE_FAMILY) is not None:
         assert "@font-face" in text and "base64," in text
 
@@ -206,3 +206,104 @@ def test_explorer_export_button_reports_an_unwritable_path(tmp_path):
     ex.export_path.value = str(tmp_path / "a_file" / "map.html")
     ex._export_clicked()
     assert "Export failed: InputError: Cannot write" in ex.error and ".part" not in ex.error
+
+
+def _pdf_font_families(data: bytes) -> set[str]:
+    """Families of the fonts a PDF embeds (/BaseFont /ABCDEF+Family-Style -> Family)."""
+    names = re.findall(rb"/BaseFont\s*/(?:[A-Z]{6}\+)?([A-Za-z0-9]+)", data)
+    return {n.decode().split("-")[0] for n in names}
+
+
+def test_pdf_embeds_one_font_family_even_for_subscripts(tmp_path):
+    fig = go.Figure(go.Scatter(x=[1, 2], y=[1, 2], name="α₁ ‖q‖‖k‖ ↵ ␣ Sinkₖ ε ≥ 0.3"))
+    fig.update_layout(title="α₁ and Sink₁ (first-token importance) · ε = 0.3", xaxis_title="key j (1-indexed)",
+                      showlegend=True, width=500, height=300)
+    out = E.export(fig, tmp_path / "greek.pdf")
+    families = _pdf_font_families(out.read_bytes())
+    assert families == {"DejaVuSerif"}, families
+
+
+def test_export_controls_hide_notes_and_selection_and_set_the_aspect(tmp_path, fig):
+    from sinkviz.plots.style import NOTE_NAME
+
+    noted = go.Figure(fig)
+    noted.add_annotation(text="NOTE-TEXT", name=NOTE_NAME, xref="paper", yref="paper", x=0, y=0, showarrow=False)
+    noted.add_trace(go.Scatter(x=[noted.data[0].x[2]], y=[noted.data[0].y[3]], name="selected", mode="markers"))
+    kept = E.export(noted, tmp_path / "kept.html", plotlyjs="directory").read_text()  # no plotly.js in the text
+    assert "NOTE-TEXT" in kept and '"selected"' in kept
+    bare = E.export(noted, tmp_path / "bare.html", annotations=False, selection=False, plotlyjs="directory").read_text()
+    assert "NOTE-TEXT" not in bare and '"selected"' not in bare
+    out = E.export(noted, tmp_path / "wide.pdf", width="double", aspect=2.0)
+    w_pt, h_pt = pdf_page_points(out.read_bytes())
+    assert (w_pt, h_pt) == (pytest.approx(6.75 * 72, abs=1), pytest.approx(6.75 / 2 * 72, abs=1))
+    with pytest.raises(InputError, match="aspect"):
+        E.export(noted, tmp_path / "x.pdf", aspect=0)
+
+
+def test_html_pages_can_share_one_plotlyjs(tmp_path, fig):
+    first = E.export(fig, tmp_path / "a.html", plotlyjs="directory")
+    second = E.export(fig, tmp_path / "b.html", plotlyjs="directory")
+    shared = tmp_path / "plotly.min.js"
+    assert shared.stat().st_size > 1_000_000
+    for page in (first, second):
+        text = page.read_text()
+        assert len(text) < 200_000 and 'src="plotly.min.js"' in text
+    with pytest.raises(InputError, match="plotlyjs"):
+        E.export(fig, tmp_path / "c.html", plotlyjs="cdn")
+
+
+def test_save_figure_writes_paper_style_png_and_pdf_by_default(tmp_path, monkeypatch):
+    from sinkviz.plots.style import save_figure
+
+    monkeypatch.delenv("SINKVIZ_FIGURE_FORMATS", raising=False)
+    fig = go.Figure(go.Scatter(x=[0, 1], y=[0, 1]), layout=dict(width=900, height=450, title="Fig. α₁"))
+    written = save_figure(fig, "fig 3", tmp_path)
+    assert [p.name for p in written] == ["fig_3.png", "fig_3.pdf"]
+    w_pt, h_pt = pdf_page_points((tmp_path / "fig_3.pdf").read_bytes())
+    assert w_pt == pytest.approx(6.75 * 72, abs=1) and h_pt == pytest.approx(6.75 / 2 * 72, abs=1)  # double column
+    assert _pdf_font_families((tmp_path / "fig_3.pdf").read_bytes()) == {"DejaVuSerif"}
+    small = go.Figure(go.Scatter(x=[0, 1], y=[0, 1]), layout=dict(width=400, height=300))
+    save_figure(small, "small", tmp_path, formats="pdf")
+    assert pdf_page_points((tmp_path / "small.pdf").read_bytes())[0] == pytest.approx(3.25 * 72, abs=1)
+    monkeypatch.setenv("SINKVIZ_FIGURE_FORMATS", "svg,html")
+    written = save_figure(small, "small", tmp_path)
+    assert [p.suffix for p in written] == [".svg", ".html"] and (tmp_path / "plotly.min.js").is_file()
+    assert "DejaVu Serif" in (tmp_path / "small.svg").read_text()
+    with pytest.raises(InputError, match="png, pdf, svg, html"):
+        save_figure(small, "small", tmp_path, formats="gif")
+
+
+def test_cli_figures_writes_a_pdf_beside_each_png(tmp_path, capsys, monkeypatch):
+    import nbformat
+
+    from sinkviz.cli import main
+
+    monkeypatch.delenv("SINKVIZ_FIGURE_FORMATS", raising=False)
+    folder = tmp_path / "nbs"
+    folder.mkdir()
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(
+        "import plotly.graph_objects as go\nfrom sinkviz.plots.style import save_figure\n"
+        "save_figure(go.Figure(go.Bar(x=[1, 2], y=[3, 1]), layout=dict(width=600, height=400)), 'demo')")])
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    nbformat.write(nb, folder / "demo.ipynb")
+    out = tmp_path / "figs"
+    assert main(["figures", "--notebooks", str(folder), "--out", str(out)]) == 0
+    assert sorted(p.name for p in out.iterdir()) == ["demo.pdf", "demo.png"]
+    printed = capsys.readouterr().out
+    assert f"Wrote {out / 'demo.pdf'}" in printed  # absolute paths
+    assert main(["figures", "--notebooks", str(folder), "--out", str(out), "--formats", "svg,html"]) == 0
+    assert {"demo.svg", "demo.html", "plotly.min.js"} <= {p.name for p in out.iterdir()}
+    assert main(["figures", "--notebooks", str(folder), "--out", str(out), "--formats", "gif"]) == 2
+
+
+def test_paper_style_thins_token_ticks_and_makes_room_for_titles():
+    n = 300
+    a = np.tril(np.ones((n, n)))
+    view = head_map(a / a.sum(1, keepdims=True), [f" tok{i}" for i in range(n)], causal=True)
+    screen = map_figure(view, "model<br>layer 1, head 2 · probabilities")
+    paper = paper_style(screen, "single")
+    assert len(paper.layout.xaxis.tickvals) < len(screen.layout.xaxis.tickvals)
+    assert len(paper.layout.xaxis.tickvals) == len(paper.layout.xaxis.ticktext)
+    px = 8 * 96 / 72
+    assert paper.layout.margin.t >= 2 * px * 1.1 * 1.3  # two title lines fit above the plot
+    assert paper.layout.title.yanchor == "top"

@@ -114,3 +114,38 @@ def test_bad_shapes():
         head_map(np.zeros((2, 2)), ["a"], causal=True)
     with pytest.raises(ValueError, match="heads, n, n"):
         first_token_importance([np.zeros((2, 2))], causal=True)
+
+
+def test_tick_labels_are_thinned_by_length_and_cut_short():
+    from sinkviz.widgets._slices import TICK_LABEL_CHARS, short_label, tick_step
+
+    assert tick_step(10, 460) == 1 and tick_step(60, 460) == 2 and tick_step(300, 460) == 9
+    assert tick_step(2000, 460) == 57
+    assert tick_step(300, 460, "all") == 1 and tick_step(300, 460, "none") == 0 and tick_step(300, 460, 5) == 5
+    with pytest.raises(ValueError, match="label density"):
+        tick_step(300, 460, "some")
+    assert short_label("12 \u2423attention") == "12 \u2423attention"
+    cut = short_label("1024\u20131027 \u2423something\u2026")
+    assert len(cut) == TICK_LABEL_CHARS and cut.endswith("\u2026")
+
+
+@pytest.mark.parametrize("n", [10, 60, 300, 2000])
+def test_map_figure_ticks_never_overlap_on_screen(n):
+    from sinkviz.widgets._figures import MAP_PLOT_PX, map_figure
+    from sinkviz.widgets._slices import TICK_LABEL_CHARS
+
+    a = np.tril(np.ones((n, n)))
+    view = head_map(a / a.sum(1, keepdims=True), [f" tok{i}" for i in range(n)], causal=True)
+    fig = map_figure(view, "m<br>layer 0, head 0")
+    cells = len(view.x_labels)
+    for axis in (fig.layout.xaxis, fig.layout.yaxis):
+        shown = list(axis.tickvals)
+        gap = view.x_labels.index(shown[1]) - view.x_labels.index(shown[0]) if len(shown) > 1 else cells
+        assert MAP_PLOT_PX * gap / cells >= 13  # px between neighbouring labels
+        assert all(len(t) <= TICK_LABEL_CHARS for t in axis.ticktext)
+    assert fig.data[0].x == tuple(view.x_labels)  # the hover keeps every full label
+    none = map_figure(view, "m", labels="none")
+    assert none.layout.xaxis.showticklabels is False
+    if view.note:
+        note = fig.layout.annotations[0]
+        assert note.name == "sinkviz-note" and note.y == 1 and note.yanchor == "bottom"  # above the plot

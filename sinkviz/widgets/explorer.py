@@ -36,6 +36,9 @@ EXPLORER_CAPTURE = ("attn", "qk", "hidden")
 _ERROR_STYLE = "color:#8b0000;background:#fff0f0;border:1px solid #e0a0a0;padding:4px 8px;border-radius:3px"
 _INFO_STYLE = "color:#333;background:#f6f6f6;padding:4px 8px;border-radius:3px"
 _STALE_STYLE = "color:#6b4e00;background:#fff8e0;border:1px solid #e6c870;padding:3px 8px;border-radius:3px"
+#: The export row's choices: aspect (width / height; None = the figure's own) and token-label density.
+EXPORT_ASPECTS = [("figure's own", None), ("1:1", 1.0), ("4:3", 4 / 3), ("3:2", 1.5), ("2:1", 2.0), ("3:4", 0.75)]
+EXPORT_LABELS = [("auto (fit)", "auto"), ("all", "all"), ("every 5th", 5), ("every 10th", 10), ("none", "none")]
 #: Greys out the maps of a stale explorer (the class is set on the box that holds them).
 _STALE_CSS = ("<style>.sinkviz-stale .sinkviz-map, .sinkviz-stale .sinkviz-overview "
               "{opacity: 0.35; filter: grayscale(1); transition: opacity 0.2s;}</style>")
@@ -116,6 +119,19 @@ class Explorer(widgets.VBox):
                                              layout=widgets.Layout(width="170px"))
         self.export_overwrite = widgets.Checkbox(value=False, description="overwrite", indent=False,
                                                  layout=widgets.Layout(width="100px"))
+        self.export_what = widgets.Dropdown(options=[("attention map", "map"), ("\u03b1\u2081 overview", "overview")],
+                                            value="map", description="figure", layout=widgets.Layout(width="220px"))
+        self.export_aspect = widgets.Dropdown(options=EXPORT_ASPECTS, value=None, description="aspect",
+                                              layout=widgets.Layout(width="200px"))
+        self.export_labels = widgets.Dropdown(options=EXPORT_LABELS, value="auto", description="token labels",
+                                              style={"description_width": "initial"},
+                                              layout=widgets.Layout(width="220px"))
+        self.export_notes = widgets.Checkbox(value=True, description="notes", indent=False,
+                                             tooltip="the note under the title (e.g. max-pooled ...)",
+                                             layout=widgets.Layout(width="80px"))
+        self.export_selection = widgets.Checkbox(value=True, description="selection box", indent=False,
+                                                 tooltip="the outline of the selected head in the overview",
+                                                 layout=widgets.Layout(width="120px"))
         self.export_button = widgets.Button(description="Export", icon="download",
                                             tooltip="Write the current map (.pdf .png .svg .html)")
 
@@ -158,7 +174,10 @@ class Explorer(widgets.VBox):
             self.stale_note,
             self.maps_box,
             self.panels.widget,
-            widgets.HBox([self.export_path, self.export_width, self.export_overwrite, self.export_button]),
+            widgets.HBox([self.export_path, self.export_what, self.export_width, self.export_aspect],
+                         layout=widgets.Layout(flex_flow="row wrap")),
+            widgets.HBox([self.export_labels, self.export_notes, self.export_selection, self.export_overwrite,
+                          self.export_button], layout=widgets.Layout(flex_flow="row wrap")),
         ]
         self.add_class("sinkviz-explorer")
         if anywidget_available():  # Notebook 7 would take the sliders' arrow keys for its shortcuts (_keys.py)
@@ -379,26 +398,36 @@ class Explorer(widgets.VBox):
         self.update_seconds.append(time.perf_counter() - started)
 
     # ------------------------------------------------------------------ figures and export
-    def figure(self):
-        """The current attention map as a `go.Figure` (what `sinkviz.export(explorer, ...)` writes)."""
+    def figure(self, labels: Any = "auto"):
+        """The current attention map as a `go.Figure` (what `sinkviz.export(explorer, ...)` writes).
+
+        `labels`: token-label density of the axes: "auto" (as many as fit), "all", "none" or every k-th (int).
+        """
         if self.trace is None:
             raise SinkvizError("Nothing traced yet: the explorer has no map to export.")
         if self.stale:
             raise SinkvizError("The last Trace failed, so the map shown belongs to the previous input; trace the "
                                "new input (or set_input(...) again) before exporting.")
         view = self.current_view()
-        return _figures.map_figure(view, self._title(view))
+        return _figures.map_figure(view, self._title(view), labels)
 
     def overview_figure(self):
         """The layer x head alpha_1 overview as a `go.Figure`."""
         return self.overview_view.current()
 
     def _export_clicked(self) -> None:
+        """Write the figure chosen in the export row, with its settings (width, aspect, labels, notes, box)."""
         from sinkviz.export import export
 
         path = self.export_path.value.strip()
         try:
-            written = export(self, path, width=self.export_width.value, overwrite=self.export_overwrite.value)
+            if self.stale or self.trace is None:
+                self.figure()  # raises, saying why there is nothing to export
+            fig = self.figure(labels=self.export_labels.value) if self.export_what.value == "map" \
+                else self.overview_figure()
+            written = export(fig, path, width=self.export_width.value, aspect=self.export_aspect.value,
+                             annotations=self.export_notes.value, selection=self.export_selection.value,
+                             overwrite=self.export_overwrite.value)
         except (SinkvizError, OSError, ValueError, RuntimeError) as exc:
             self._error(f"Export failed: {type(exc).__name__}: {exc}")
             return

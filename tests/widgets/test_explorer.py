@@ -348,3 +348,25 @@ def test_export_button_says_the_absolute_path_it_wrote(trace, tmp_path, monkeypa
     ex.export_path.value = "figures/map.html"  # relative, as the default is
     ex._export_clicked()
     assert f"Wrote {tmp_path / 'figures' / 'map.html'} (" in ex.status.value
+
+
+def test_export_row_controls(trace, tmp_path):
+    ex = explore(trace, layer=1, head=1, max_display_tokens=16)  # pooled: the map carries a note
+    ex.export_path.value = str(tmp_path / "map.html")
+    ex.export_notes.value = False
+    ex.export_labels.value = "none"
+    ex._export_clicked()
+    page = (tmp_path / "map.html").read_text()
+    assert "max-pooled" not in page and '"showticklabels":false' in page
+    ex.export_what.value = "overview"
+    ex.export_selection.value = False
+    ex.export_path.value = str(tmp_path / "overview.pdf")
+    ex.export_width.value = "double"
+    ex.export_aspect.value = 2.0
+    ex._export_clicked()
+    assert ex.error is None, ex.error
+    import re
+
+    box = re.findall(rb"/MediaBox\s*\[\s*([\d.]+)\s+([\d.]+)\s+([\d.]+)\s+([\d.]+)", (tmp_path / "overview.pdf").read_bytes())[0]
+    assert float(box[2]) == pytest.approx(6.75 * 72, abs=1) and float(box[3]) == pytest.approx(6.75 * 72 / 2, abs=1)
+    assert trace.model_name in ex.overview_figure().layout.title.text

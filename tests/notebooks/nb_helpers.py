@@ -45,7 +45,8 @@ def execute_notebook(path: Path, extra_parameters: str, figures_dir: Path, timeo
 
 
 def assert_figures_written(figures_dir: Path, prefix: str, names: list[str]) -> None:
-    """Each figure exists as offline HTML and as a PNG of real content (chromium is installed by `make test`)."""
+    """Each figure exists as a PNG of real content and, beside it, a vector PDF (save_figure's default formats;
+    chromium is installed by `make test`)."""
     for name in names:
-        assert (figures_dir / f"{prefix}_{name}.html").is_file(), name
         assert (figures_dir / f"{prefix}_{name}.png").stat().st_size > 10_000, name
+        assert (figures_dir / f"{prefix}_{name}.pdf").read_bytes()[:5] == b"%PDF-", name

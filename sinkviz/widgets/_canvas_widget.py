@@ -41,7 +41,8 @@ function el(tag, cls, parent, style) {
 function render({ model, el: host }) {
   const root = el("div", "sv-heat", host, { font: "12px sans-serif", color: "#222", position: "relative",
                                             display: "inline-block", userSelect: "none" });
-  const title = el("div", "sv-title", root, { fontSize: "13px", margin: "2px 0 6px 4px", whiteSpace: "pre" });
+  const title = el("div", "sv-title", root, { fontSize: "13px", margin: "2px 0 6px 4px", whiteSpace: "pre",
+                                              overflow: "hidden", textOverflow: "ellipsis" });
   const row = el("div", null, root, { display: "flex", alignItems: "flex-start" });
   const yTitle = el("div", "sv-ytitle", row, { writingMode: "vertical-rl", transform: "rotate(180deg)",
                                                alignSelf: "center", marginRight: "2px" });
@@ -106,6 +107,8 @@ function render({ model, el: host }) {
     ticks(xAxis, xl, w, false);
     ticks(yAxis, yl, h, true);
     title.textContent = model.get("title");
+    title.title = model.get("title");  // the whole title on hover; a long one (a model's path) ends in "…"
+    title.style.maxWidth = yw + w + 70 + "px";
     note.textContent = model.get("note");
     xTitle.textContent = model.get("x_title");
     yTitle.textContent = model.get("y_title");

@@ -154,3 +154,108 @@ def test_standalone_html_opens_offline(workspace):
 def test_artifacts_are_ignored_by_git():
     ignore = (Path(REPO) / ".gitignore").read_text().split()
     assert "test-artifacts/" in ignore
+
+
+# ---------------------------------------------------------------------------- issue 14: a researcher's daily use
+
+MENU = ".sinkviz-model-menu select"
+
+
+@pytest.fixture(scope="module")
+def daily_workspace(tmp_path_factory):
+    """A tiny LLaMA that takes 1,024 positions (so a 300-token text fits) and a notebook opening it at 300 tokens."""
+    import torch
+    from transformers import AutoModelForCausalLM, LlamaConfig
+    from tiny_models import DECODER_COMMON, char_tokenizer, text
+
+    root = tmp_path_factory.mktemp("daily")
+    folder = root / "tiny_long"
+    torch.manual_seed(0)
+    config = LlamaConfig(**{**DECODER_COMMON, "max_position_embeddings": 1024})
+    AutoModelForCausalLM.from_config(config).save_pretrained(folder, safe_serialization=True)
+    char_tokenizer(False).save_pretrained(folder)
+    write_notebook(root / "daily.ipynb", [
+        "from sinkviz.widgets.explorer import explore",
+        f"ex = explore({str(folder)!r}, {text(100)!r}, layer=1, head=2)\nex",
+    ])
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    return root, folder
+
+
+def _status_has(page, text: str, timeout: int = 60_000) -> None:
+    page.wait_for_function(
+        "(text) => [...document.querySelectorAll('.sinkviz-explorer .sinkviz-info, .sinkviz-explorer .sinkviz-error')]"
+        ".some((e) => e.textContent.includes(text))", arg=text, timeout=timeout)
+
+
+def _tick_boxes(page, axis: str) -> list[dict]:
+    return page.evaluate(
+        "(sel) => [...document.querySelectorAll(sel)].map((t) => { const r = t.getBoundingClientRect();"
+        " return {text: t.textContent, left: r.left, right: r.right, top: r.top, bottom: r.bottom}; })",
+        f".sinkviz-map .sv-{axis}axis .sv-tick")
+
+
+def test_daily_use_in_jupyterlab(daily_workspace):
+    """Items 1, 2, 5 and 8 of issue 14 in a real JupyterLab: a 300-token map whose labels do not collide, the
+    model dropdown, the selection kept across a new text, and a failed Trace greying the map out."""
+    root, folder = daily_workspace
+    shot = lambda name: str(ARTIFACTS / f"daily_{name}")  # noqa: E731
+    with jupyter_server(root, app="lab") as (base, token), chromium_page() as (page, errors):
+        open_and_run(page, base, token, "daily.ipynb")
+        _title_has(page, "layer 1, head 2", timeout=150_000)
+        page.wait_for_timeout(500)
+        explorer = page.locator(".sinkviz-explorer")
+        explorer.screenshot(path=shot("300_tokens.png"))
+        page.locator(".sinkviz-map").screenshot(path=shot("300_tokens_map.png"))
+
+        # Item 2: 300 tokens, labels thinned and short; none overlaps another or the axis title.
+        ys, xs = _tick_boxes(page, "y"), _tick_boxes(page, "x")
+        assert 5 <= len(ys) <= 40 and 5 <= len(xs) <= 40, (len(ys), len(xs))
+        assert all(len(t["text"]) <= 14 for t in ys + xs)
+        assert all(b["top"] >= a["bottom"] - 0.5 for a, b in zip(ys, ys[1:])), "query labels overlap"
+        assert all(b["left"] - a["left"] >= 13 for a, b in zip(xs, xs[1:])), "key labels closer than a line"
+        x_title = page.locator(".sinkviz-map .sv-xtitle").bounding_box()
+        assert x_title["y"] >= max(t["bottom"] for t in xs) - 0.5, "key labels run into the axis title"
+
+        # Item 8: a dropdown of the registry models (and the cache) that still takes a folder or hub id.
+        options = [o.replace("\xa0", " ") for o in page.locator(f"{MENU} option").all_inner_texts()]
+        assert any(o.startswith("smollm2-135m") for o in options) and any(o.startswith("minilm-l6") for o in options)
+        assert options[-1] == "folder or hub id\u2026" and str(folder) in options
+        other = page.locator(".sinkviz-model-other input")
+        assert not other.is_visible()
+        page.locator(MENU).select_option(index=len(options) - 1)
+        other.wait_for(state="visible", timeout=10_000)
+        page.locator(".sinkviz-explorer").screenshot(path=shot("model_menu_other.png"))
+
+        # Item 5: a failed Trace greys the old map out and turns Export off.
+        other.fill(str(root / "no-such-model"))
+        page.locator(".sinkviz-explorer button:has-text('Trace')").click()
+        page.wait_for_selector(".sinkviz-explorer .sinkviz-error", timeout=60_000)
+        page.wait_for_selector(".sinkviz-stale", timeout=10_000)
+        page.wait_for_timeout(400)
+        opacity = page.evaluate("() => getComputedStyle(document.querySelector('.sinkviz-stale .sinkviz-map')).opacity")
+        assert float(opacity) < 0.5, opacity
+        assert page.locator(".sinkviz-explorer button:has-text('Export')").is_disabled()
+        assert "last Trace failed" in page.locator(".sinkviz-stale-note").inner_text()
+        explorer.screenshot(path=shot("stale_after_failed_trace.png"))
+
+        # Item 1: back to the model, a new text: the same layer and head are shown, and no longer greyed out.
+        page.locator(MENU).select_option(index=options.index(str(folder)))
+        page.locator(".sinkviz-explorer textarea").fill(text_of(60))
+        page.locator(".sinkviz-explorer button:has-text('Trace')").click()
+        _status_has(page, "Kept layer 1, head 2")
+        _title_has(page, "layer 1, head 2")
+        page.wait_for_function("() => !document.querySelector('.sinkviz-stale')", timeout=10_000)
+        assert page.locator(".sinkviz-explorer button:has-text('Export')").is_enabled()
+        readouts = page.locator(".sinkviz-explorer .widget-readout").all_inner_texts()
+        assert readouts[:2] == ["1", "2"], readouts
+        page.wait_for_timeout(400)
+        explorer.screenshot(path=shot("kept_selection_new_text.png"))
+        ours = [e for e in errors if not any(p.match(e) for p in UPSTREAM_ERRORS.get("lab", []))]
+        assert ours == [], f"browser console errors: {ours}"
+
+
+def text_of(n_words: int) -> str:
+    from tiny_models import text
+
+    return text(n_words, offset=5)

@@ -2,6 +2,9 @@
 
 One process:
     sinkviz census smollm2-135m --texts sinkviz/data/census_sample.txt --seq-len 512 --out census.json
+Several lengths in one call (one JSON, an entry per length; --join makes texts of each length from consecutive ones):
+    sinkviz census smollm2-135m --texts sinkviz/data/census_sample.txt --seq-len 256,512,1024,2048 --join \
+        --eps 0.2,0.3,0.4,0.5 --out lengths.json
 A model too big for one GPU (accelerate spreads the layers):
     sinkviz census meta-llama/Llama-2-70b-hf --device-map auto --texts texts.jsonl --seq-len 4096 --out c.json
 Several GPUs, samples split across processes and merged exactly (sums and counts added, per-sample arrays in the
@@ -25,7 +28,7 @@ from sinkviz._version import __version__
 from sinkviz.census.distributed import Launch, gather_results, join_process_group, leave_process_group, shard
 from sinkviz.census.engine import run_census
 from sinkviz.census.result import CensusResult
-from sinkviz.census.texts import read_texts
+from sinkviz.census.texts import join_texts, read_texts
 from sinkviz.models import LoadedModel, load
 
 __all__ = ["register", "main", "parse_layers", "run"]
@@ -57,8 +60,14 @@ def parse_layers(items: list[str] | None) -> list[int] | None:
 def _add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("model", help="registry name (sinkviz models), Hugging Face hub id or local directory")
     p.add_argument("--texts", required=True, help=".txt (one text per line) or .jsonl (a 'text' field per line)")
-    p.add_argument("--seq-len", type=int, required=True, help="tokens per text (texts are truncated to it)")
-    p.add_argument("--eps", type=float, default=0.3, help="Sink_k threshold epsilon (paper: 0.3)")
+    p.add_argument("--seq-len", required=True,
+                   help="tokens per text (texts are truncated to it); several lengths, e.g. 512,1024,2048, run one "
+                        "census each and write one JSON with an entry per length")
+    p.add_argument("--eps", default="0.3",
+                   help="Sink_k threshold epsilon (paper: 0.3); several, e.g. 0.2,0.3,0.4,0.5: the first is the "
+                        "headline 'sink', all are in 'sink_by_eps'")
+    p.add_argument("--join", action="store_true",
+                   help="join consecutive texts until each has --seq-len tokens (for lengths longer than the texts)")
     p.add_argument("--layers", nargs="+", default=None, help="layers to measure (default all): 0 5 10, 0,5,10, 0-3")
     p.add_argument("--batch-size", type=int, default=1)
     p.add_argument("--allow-shorter", action="store_true",
@@ -94,9 +103,21 @@ def _fail(message: str) -> int:
     return 2
 
 
+def _numbers(text: str, kind: type, what: str) -> list:
+    try:
+        values = [kind(x) for x in str(text).split(",") if x.strip()]
+    except ValueError:
+        raise ValueError(f"{what} must be a number or a comma-separated list of numbers, not {text!r}") from None
+    if not values:
+        raise ValueError(f"{what} is empty")
+    return values
+
+
 def _texts(args: argparse.Namespace) -> list[str]:
     """The texts to measure; a ValueError saying what is wrong with the arguments or the file."""
-    if args.seq_len < 1:
+    args.seq_lens = _numbers(args.seq_len, int, "--seq-len")
+    args.eps_list = _numbers(args.eps, float, "--eps")
+    if min(args.seq_lens) < 1:
         raise ValueError("--seq-len must be at least 1")
     if args.n_keys < N_REPORTED:
         raise ValueError(f"--n-keys must be at least {N_REPORTED} (the JSON reports Sink_1..Sink_{N_REPORTED})")
@@ -124,49 +145,76 @@ def run(args: argparse.Namespace) -> int:
                  progress=not args.no_progress and launch.rank == 0)
     except Exception as e:  # noqa: BLE001 - the loader's errors already say what to do
         return _fail(f"cannot load {args.model!r}: {e}")
-    try:
-        part = run_census(
-            m, texts, seq_len=args.seq_len, layers=layers, batch_size=args.batch_size,
-            allow_shorter=args.allow_shorter, n_keys=args.n_keys, n_first=args.n_first, backend=args.backend,
-            progress=not args.no_progress and launch.rank == 0,
-            indices=shard(len(texts), launch.rank, launch.world_size) if launch.distributed else None,
-        )
-    except ValueError as e:
-        return _fail(str(e))
+    parts = []
+    for seq_len in args.seq_lens:
+        chosen = join_texts(m.tokenizer, texts, seq_len) if args.join else texts
+        if not chosen:
+            return _fail(f"the texts hold fewer than {seq_len} tokens in all: give more or longer texts, or a "
+                         "shorter --seq-len")
+        try:
+            part = run_census(
+                m, chosen, seq_len=seq_len, layers=layers, batch_size=args.batch_size,
+                allow_shorter=args.allow_shorter, n_keys=args.n_keys, n_first=args.n_first, backend=args.backend,
+                progress=not args.no_progress and launch.rank == 0,
+                indices=shard(len(chosen), launch.rank, launch.world_size) if launch.distributed else None,
+            )
+        except ValueError as e:
+            return _fail(str(e))
+        parts.append((seq_len, len(chosen), gather_results(part) if launch.distributed else part))
     if launch.distributed:
-        res = gather_results(part)
         leave_process_group()
-    else:
-        res = part
     if launch.rank != 0:
         return 0
-    if res.n_samples == 0:
-        return _fail(f"all {res.n_skipped} texts are shorter than --seq-len {args.seq_len} tokens; "
-                     "lower --seq-len or pass --allow-shorter")
-    return _write(args, res, m, n_texts=len(texts), world_size=launch.world_size,
-                  seconds=time.perf_counter() - started)
+    for seq_len, _, res in parts:
+        if res.n_samples == 0:
+            return _fail(f"all {res.n_skipped} texts are shorter than --seq-len {seq_len} tokens; lower --seq-len, "
+                         "pass --allow-shorter, or --join consecutive texts")
+    return _write(args, parts, m, world_size=launch.world_size, seconds=time.perf_counter() - started)
 
 
-def _write(args: argparse.Namespace, res: CensusResult, m: LoadedModel, *, n_texts: int, world_size: int,
-           seconds: float) -> int:
-    """Write the JSON document (and the arrays when asked) and say what was measured."""
-    doc = res.summary(eps=args.eps, ks=range(1, N_REPORTED + 1))
+def _document(args: argparse.Namespace, res: CensusResult, m: LoadedModel, seq_len: int, n_texts: int) -> dict:
+    """One length's JSON entry: Sink_k at the headline epsilon, Sink_k at every epsilon asked for, alpha_1, ..."""
+    doc = res.summary(eps=args.eps_list[0], ks=range(1, N_REPORTED + 1))
     doc.update(
-        model=args.model, seq_len=args.seq_len, eps=args.eps, texts=os.path.abspath(args.texts),
-        n_texts=n_texts, batch_size=args.batch_size, allow_shorter=bool(args.allow_shorter),
-        dtype=str(m.dtype).replace("torch.", ""),
+        sink_by_eps={f"{eps:g}": {str(k): v for k, v in res.sink(eps, range(1, N_REPORTED + 1)).items()}
+                     for eps in args.eps_list},
+        model=args.model, seq_len=seq_len, eps=args.eps_list[0], texts=os.path.abspath(args.texts),
+        n_texts=n_texts, joined_texts=bool(args.join), batch_size=args.batch_size,
+        allow_shorter=bool(args.allow_shorter), dtype=str(m.dtype).replace("torch.", ""),
         device=str(m.device) if not args.device_map else f"device_map={args.device_map}",
-        world_size=world_size, sinkviz_version=__version__, seconds=round(seconds, 3),
-        mean_alpha_first=float(np.nanmean(res.alpha[..., 0])),
+        sinkviz_version=__version__, mean_alpha_first=float(np.nanmean(res.alpha[..., 0])),
+        mean_alpha_first_by_layer=[float(x) for x in np.nanmean(res.alpha[..., 0], axis=(0, 2))],
     )
-    write_json(args.out, doc)
-    if args.save_arrays:
-        res.save(args.save_arrays)
-    print(
-        f"census of {args.model}: {res.n_samples} texts x {len(res.layers)} layers x {res.n_heads} heads at "
-        f"T={args.seq_len} ({res.n_skipped} skipped); Sink_1^{args.eps:g} = {doc['sink']['1']:.1f}% -> {args.out}"
-    )
+    return doc
+
+
+def _write(args: argparse.Namespace, parts: list, m: LoadedModel, *, world_size: int, seconds: float) -> int:
+    """Write the JSON document (one length: that length's entry; several: ``runs``, one entry per length) and the
+    arrays when asked, and say what was measured."""
+    docs = [_document(args, res, m, seq_len, n_texts) for seq_len, n_texts, res in parts]
+    if len(docs) == 1:
+        out = docs[0] | {"world_size": world_size, "seconds": round(seconds, 3)}
+    else:
+        out = {"model": args.model, "seq_lens": args.seq_lens, "eps": args.eps_list, "world_size": world_size,
+               "seconds": round(seconds, 3), "runs": docs}
+    write_json(args.out, out)
+    for seq_len, _, res in parts:
+        if args.save_arrays:
+            path = args.save_arrays if len(parts) == 1 else _with_length(args.save_arrays, seq_len)
+            res.save(path)
+        print(
+            f"census of {args.model}: {res.n_samples} texts x {len(res.layers)} layers x {res.n_heads} heads at "
+            f"T={seq_len} ({res.n_skipped} skipped); Sink_1^{args.eps_list[0]:g} = "
+            f"{res.sink(args.eps_list[0], [1])[1]:.1f}%"
+        )
+    print(f"-> {args.out}")
     return 0
+
+
+def _with_length(path: str, seq_len: int) -> str:
+    """``arrays.npz`` -> ``arrays_T1024.npz``: one arrays file per length of a sweep."""
+    root, ext = os.path.splitext(path)
+    return f"{root}_T{seq_len}{ext or '.npz'}"
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -16,8 +16,10 @@ are masked by the model's mask and get n_k = 0 (alpha NaN).
 from __future__ import annotations
 
 import inspect
+import queue
+import threading
 import warnings
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any
@@ -56,6 +58,7 @@ class CensusSettings:
     triton_opts: dict
     lse_source: str
     attn_output: str
+    on_layer: Callable | None = None
 
 
 @dataclass(frozen=True)
@@ -143,35 +146,45 @@ class BatchState:
             q_valid=self.q_valid_on(call.query.device)))
 
     def key_ranges(self, call: LayerCall, block_m: int) -> tuple[torch.Tensor, torch.Tensor]:
-        return self._shared("kv", call, lambda: kernels.mask_key_ranges(call.mask, call.length, block_m))
+        return self._shared(f"kv{block_m}", call, lambda: kernels.mask_key_ranges(call.mask, call.length, block_m))
 
 
 class RunningSums:
-    """The statistics a census adds up over batches, per layer: per-sample arrays and float64 sums."""
+    """The statistics a census adds up over batches, per layer: per-sample arrays and float64 sums, on the CPU.
+
+    Each layer's statistics are reduced on the layer's own device to per-sample values and float32 sums over the
+    batch (one (H, T) array per per-key sum), packed into one tensor and copied to the host on a side stream (the
+    forward pass does not wait for it), and added into float64 totals by a helper thread while the forward goes on; :meth:`flush` waits for them at the end of the forward. So the GPU
+    keeps no per-layer sums: the census's extra device memory is one layer's statistics, whatever the number of
+    layers (float64 sums on the GPU took 2 GiB at 128k tokens on a 32-layer model)."""
 
     def __init__(self, seq_len: int, n_keys: int, n_bins: int) -> None:
         self.seq_len, self.n_keys, self.n_bins = seq_len, n_keys, n_bins
-        self.totals: dict[int, dict[str, torch.Tensor]] = {}  # layer -> sums on the layer's device
-        self.per_sample: dict[int, list[dict[str, torch.Tensor]]] = {}  # layer -> one dict of (B, ...) per batch
+        self.totals: dict[int, dict[str, np.ndarray]] = {}  # layer -> float64 sums
+        self.per_sample: dict[int, list[dict[str, np.ndarray]]] = {}  # layer -> one dict of (B, ...) per batch
+        self._queue: queue.Queue | None = None
+        self._worker: threading.Thread | None = None
+        self._failure: BaseException | None = None
+        self._sent: dict[int, int] = {}  # layer -> batches sent (main thread only)
+        self._copier = HostCopier()
 
     def batches_seen(self, layer: int) -> int:
-        return len(self.per_sample.get(layer, []))
+        return self._sent.get(layer, 0)
 
-    def zero_sums(self, n_heads: int, device: torch.device | str) -> dict[str, torch.Tensor]:
-        f64 = dict(dtype=torch.float64, device=device)
+    def zero_sums(self, n_heads: int) -> dict[str, np.ndarray]:
         S, nb = self.seq_len, self.n_bins
         return {
-            "alpha_sum": torch.zeros(n_heads, S, **f64),
-            "alpha_n": torch.zeros(S, **f64),
-            "colsum_sum": torch.zeros(n_heads, S, **f64),
-            "count_sum": torch.zeros(S, **f64),
-            "profile_sum": torch.zeros(len(PROFILE_NAMES), n_heads, nb, **f64),
-            "profile_n": torch.zeros(nb, **f64),
+            "alpha_sum": np.zeros((n_heads, S)),
+            "alpha_n": np.zeros(S),
+            "colsum_sum": np.zeros((n_heads, S)),
+            "count_sum": np.zeros(S),
+            "profile_sum": np.zeros((len(PROFILE_NAMES), n_heads, nb)),
+            "profile_n": np.zeros(nb),
         }
 
     def add(self, layer: int, st: kernels.LayerStats, q_valid: torch.Tensor) -> None:
         """Reduce one layer's statistics for one batch: alpha_k = colsum_k / n_k (NaN where n_k = 0), per-sample
-        means of the row statistics over valid queries, and the sums over samples."""
+        means of the row statistics over valid queries, and float32 sums over the batch, sent to the host."""
         B, H, T = st.colsum.shape
         dev = st.colsum.device
         S = self.seq_len
@@ -187,36 +200,110 @@ class RunningSums:
         a_first[..., : min(K, T)] = alpha[..., :K]
         rows = torch.stack([st.entropy, st.rowmax, st.first_mass]) * qv.unsqueeze(1)  # (3, B, H, T)
         means = rows.sum(-1) / n_rows.unsqueeze(1)  # (3, B, H)
-        self.per_sample.setdefault(layer, []).append(
-            {"alpha": a_first, **{name: means[i] for i, name in enumerate(PROFILE_NAMES)}}
-        )
+        bins = (torch.arange(T, device=dev) * self.n_bins) // S
+        sample = {"alpha": a_first, **{name: means[i] for i, name in enumerate(PROFILE_NAMES)}}
+        sums = {
+            "alpha_sum": torch.nan_to_num(alpha, nan=0.0).sum(0),
+            "alpha_n": seen.sum(0, dtype=torch.float32),
+            "colsum_sum": st.colsum.sum(0),
+            "count_sum": count.sum(0),
+            "profile_sum": torch.zeros(len(PROFILE_NAMES), H, self.n_bins, device=dev).index_add_(2, bins, rows.sum(1)),
+            "profile_n": torch.zeros(self.n_bins, device=dev).index_add_(0, bins, qv.sum(0)),
+        }
+        layout = [(name, tuple(t.shape)) for name, t in (*sample.items(), *sums.items())]
+        packed = torch.cat([t.reshape(-1).to(torch.float32) for t in (*sample.values(), *sums.values())])
+        host, copied = self._copier.to_host(packed)
+        self._send(layer, T, layout, host, copied)
+
+    def _send(self, layer: int, T: int, layout: list, host: torch.Tensor, copied: Any) -> None:
+        if self._worker is None:
+            self._queue = queue.Queue()
+            self._worker = threading.Thread(target=self._accumulate, name="sinkviz-census-sums", daemon=True)
+            self._worker.start()
+        self._sent[layer] = self._sent.get(layer, 0) + 1
+        self._queue.put((layer, T, layout, host, copied))
+
+    def _accumulate(self) -> None:
+        while True:
+            item = self._queue.get()
+            if item is None:
+                return
+            try:
+                if self._failure is None:
+                    self._add_on_host(*item)
+            except BaseException as e:  # noqa: BLE001 - handed to the caller by flush()
+                self._failure = e
+
+    def _add_on_host(self, layer: int, T: int, layout: list, host: torch.Tensor, copied: Any) -> None:
+        if copied is not None:
+            copied.synchronize()
+        flat = host.numpy()
+        parts, at = {}, 0
+        for name, shape in layout:
+            size = int(np.prod(shape))
+            parts[name] = flat[at:at + size].reshape(shape)
+            at += size
+        self.per_sample.setdefault(layer, []).append({name: parts[name].copy() for name in SAMPLE_STATS})
         acc = self.totals.get(layer)
         if acc is None:
-            acc = self.totals[layer] = self.zero_sums(H, dev)
-        acc["alpha_sum"][:, :T] += torch.nan_to_num(alpha, nan=0.0).sum(0).to(torch.float64)
-        acc["alpha_n"][:T] += seen.sum(0).to(torch.float64)
-        acc["colsum_sum"][:, :T] += st.colsum.sum(0).to(torch.float64)
-        acc["count_sum"][:T] += count.sum(0).to(torch.float64)
-        bins = (torch.arange(T, device=dev) * self.n_bins) // S
-        acc["profile_sum"].index_add_(2, bins, rows.sum(1).to(torch.float64))
-        acc["profile_n"].index_add_(0, bins, qv.sum(0).to(torch.float64))
+            acc = self.totals[layer] = self.zero_sums(parts["alpha_sum"].shape[0])
+        for name in acc:
+            if name in ("profile_sum", "profile_n"):
+                acc[name] += parts[name]
+            else:
+                acc[name][..., :T] += parts[name]
+
+    def flush(self) -> None:
+        """Wait until every layer sent so far is in the totals and stop the helper thread (the next batch starts
+        another); re-raise a failure of the helper thread."""
+        if self._worker is not None:
+            self._queue.put(None)
+            self._worker.join()
+            self._worker = self._queue = None
+        if self._failure is not None:
+            failure, self._failure = self._failure, None
+            raise failure
 
     def arrays(self, layers: Sequence[int], n_heads: int) -> dict[str, np.ndarray]:
-        """Every array of a :class:`CensusResult` but lengths and sample indices, on the CPU, layers stacked in the
-        order given (per-sample arrays (S, L, ...) float32, sums (L, ...) float64; empty before the first batch)."""
+        """Every array of a :class:`CensusResult` but lengths and sample indices, layers stacked in the order given
+        (per-sample arrays (S, L, ...) float32, sums (L, ...) float64; empty before the first batch)."""
+        self.flush()
         out = {}
         for name in SAMPLE_STATS:
-            per_layer = [[b[name].float().cpu() for b in self.per_sample.get(layer, [])] for layer in layers]
+            per_layer = [[b[name] for b in self.per_sample.get(layer, [])] for layer in layers]
             if per_layer and per_layer[0]:
-                out[name] = np.stack([torch.cat(v).numpy() for v in per_layer], axis=1).astype(np.float32)
+                out[name] = np.stack([np.concatenate(v) for v in per_layer], axis=1).astype(np.float32)
             else:
                 tail = (n_heads, self.n_keys) if name == "alpha" else (n_heads,)
                 out[name] = np.zeros((0, len(layers)) + tail, dtype=np.float32)
-        empty = self.zero_sums(n_heads, "cpu")
+        empty = self.zero_sums(n_heads)
         for name in empty:
-            out[name] = np.stack([self.totals.get(layer, empty)[name].cpu().numpy() for layer in layers], axis=0)
+            out[name] = np.stack([self.totals.get(layer, empty)[name] for layer in layers], axis=0)
         out["profile_sum"] = np.moveaxis(out["profile_sum"], 1, 0)  # (3, L, H, n_bins)
         return out
+
+
+class HostCopier:
+    """Copies to the CPU that do not hold up the GPU: on CUDA, each copy waits for the tensor on a side stream and
+    lands in pinned memory; the returned event says when it has arrived. On the CPU, nothing to copy."""
+
+    def __init__(self) -> None:
+        self._streams: dict[str, torch.cuda.Stream] = {}
+
+    def to_host(self, tensor: torch.Tensor) -> tuple[torch.Tensor, Any]:
+        if not tensor.is_cuda:
+            return tensor, None
+        key = str(tensor.device)
+        if key not in self._streams:
+            self._streams[key] = torch.cuda.Stream(tensor.device)
+        side = self._streams[key]
+        side.wait_stream(torch.cuda.current_stream(tensor.device))
+        with torch.cuda.stream(side):
+            host = tensor.to("cpu", non_blocking=True)
+            done = torch.cuda.Event()
+            done.record(side)
+        tensor.record_stream(side)  # the allocator must not reuse its memory before the copy has read it
+        return host, done
 
 
 @dataclass
@@ -244,8 +331,8 @@ class KernelChoice:
                 self.lse_verdict[src] = False
                 continue
             if src not in self.lse_verdict:
-                own = kernels.stats_triton(query[:1], key[:1], scaling=call.scaling, causal=call.is_causal, lse=None,
-                                           **settings.triton_opts).lse
+                own = kernels.lse_triton(query[:1], key[:1], scaling=call.scaling, causal=call.is_causal,
+                                         config=kernels.KernelConfig.from_options(settings.triton_opts))
                 self.lse_verdict[src] = bool(float((res[1][:1] - own).abs().max()) < 1e-2)
                 if not self.lse_verdict[src]:
                     continue
@@ -332,6 +419,8 @@ class ForwardPass:
                 softcap=call.softcap, sinks=call.sinks, q_valid=q_valid, n_first=self.settings.n_first,
                 chunk_elems=self.settings.chunk_elems, count=count,
             )
+        if self.settings.on_layer is not None:
+            self.settings.on_layer(layer, call, stats)
         self.sums.add(layer, stats, q_valid)
         return out
 
@@ -354,10 +443,10 @@ class ForwardPass:
 
     def triton_stats(self, call: LayerCall, lse: torch.Tensor | None, count: torch.Tensor) -> kernels.LayerStats | None:
         """The Triton statistics, or None when the kernel failed (it is then not tried again in this run)."""
-        options = self.settings.triton_opts
+        options = self.settings.triton_opts  # empty: configurations chosen per device and shape (census.tuning)
         kv_ranges = None
         if call.mask is not None:
-            kv_ranges = self.batch.key_ranges(call, options.get("block_m", 128))
+            kv_ranges = lambda block_m: self.batch.key_ranges(call, block_m)  # noqa: E731 - shared per forward
         try:
             return kernels.stats_triton(
                 call.query, call.key, scaling=call.scaling, causal=call.is_causal, window=call.window, mask=call.mask,
@@ -394,12 +483,17 @@ class Census:
         n_bins: query-position bins of the row-statistic profiles.
         backend: "auto" (Triton on CUDA when available, else torch), "triton" or "torch".
         chunk_elems: memory of one torch-path block (float32 elements).
-        triton_opts: block sizes for :func:`sinkviz.census.kernels.stats_triton` (block_m, block_n, num_warps,
-            num_stages).
+        triton_opts: kernel options for :func:`sinkviz.census.kernels.stats_triton` (block_m, block_n, num_warps,
+            num_stages, keys_as_rows); by default (None) they are chosen for the device, head dimension, dtype, length
+            and mask pattern by timing a few candidates once (:mod:`sinkviz.census.tuning`, cached on disk).
         lse_source: where the Triton path gets each row's lse: "auto" (cuDNN, then flash attention, which return it
             with the attention output; else a first kernel pass), "cudnn", "flash" or "kernel".
         attn_output: "auto" (SDPA / fused op; the model's eager function only where SDPA cannot) or "eager" (the
             model's own eager attention for every layer, so a census forward reproduces an eager forward exactly).
+        on_layer: called as ``on_layer(layer, call, stats)`` after each measured layer of each forward, with the
+            layer's :class:`LayerCall` (post-rotary queries, un-repeated keys, pattern) and its
+            :class:`~sinkviz.census.kernels.LayerStats` (the long-context explorer keeps q/k and lse this way, and
+            shows progress).
     """
 
     def __init__(
@@ -416,6 +510,7 @@ class Census:
         triton_opts: dict | None = None,
         lse_source: str = "auto",
         attn_output: str = "auto",
+        on_layer: Callable[[int, LayerCall, kernels.LayerStats], None] | None = None,
     ) -> None:
         self.hf, self.tokenizer, self.name = unwrap(model)
         n_layers = int(text_config(self.hf).num_hidden_layers)
@@ -438,7 +533,7 @@ class Census:
         self.settings = CensusSettings(
             layers=frozenset(layers), seq_len=self.seq_len, n_keys=int(n_keys), n_first=int(n_first),
             n_bins=self.n_bins, backend=backend, chunk_elems=int(chunk_elems), triton_opts=dict(triton_opts or {}),
-            lse_source=lse_source, attn_output=attn_output,
+            lse_source=lse_source, attn_output=attn_output, on_layer=on_layer,
         )
         self.kernel = KernelChoice()
         self.sums = RunningSums(self.seq_len, self.settings.n_keys, self.n_bins)
@@ -472,6 +567,7 @@ class Census:
         with hf_attention.listening(self.hf, CENSUS_IMPLEMENTATION, forward):
             model_mask = None if batch.q_valid_all else attention_mask.to(self.device)
             self._runner(input_ids=input_ids.to(self.device), attention_mask=model_mask, **self._extra)
+        self.sums.flush()
         missing = [x for x in self.layers if self.sums.batches_seen(x) != self._n_batches + 1]
         if missing:
             raise RuntimeError(
@@ -496,11 +592,20 @@ class Census:
             meta=self._meta() | (meta or {}),
         )
 
+    def _kernel_configs(self) -> dict:
+        """The Triton configurations this process chose (or was given), by tuning key."""
+        if self.settings.triton_opts:
+            return {"given": dict(self.settings.triton_opts)}
+        from sinkviz.census import tuning
+
+        return {key: record["config"] for key, record in tuning.summary().items()}
+
     def _meta(self) -> dict:
         lse_source = (self.kernel.lse_used or "kernel") if self.backend == "triton" else "torch"
         return dict(
             model=self.name, backend=self.backend, device=str(self.device), lse_source=lse_source,
             **({"triton_error": self.kernel.triton_error} if self.kernel.triton_error else {}),
+            **({"kernel_configs": self._kernel_configs()} if self.backend == "triton" else {}),
             dtype=str(next(self.hf.parameters()).dtype).replace("torch.", ""),
             model_type=getattr(self.hf.config, "model_type", None), sinkviz_version=__version__,
         )

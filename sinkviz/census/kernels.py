@@ -19,10 +19,15 @@ Two implementations:
 * :func:`stats_torch` -- chunks of query rows against all the keys they may see, in float32. Exact (the whole row is in
   the chunk, so the row lse is known before the probabilities are formed); works on any device and for any mask,
   soft-capping and learned sink logits. Memory: one (H, chunk, T) float32 block at a time.
-* :func:`stats_triton` -- CUDA. A row-direction kernel in the style of flash attention without the PV product: each
-  program owns a block of query rows, walks the key blocks those rows may see, forms exp(s - lse) tile by tile, keeps
-  the row statistics in registers and adds the column sums into ``colsum`` with atomics. The lse comes either from the
-  attention forward (flash attention returns it) or from a first pass of the same kernel in lse mode.
+* :func:`stats_triton` -- CUDA. Flash-attention-style kernels without the PV product: each program owns a block of
+  query rows and walks the key tiles those rows may see (never the tiles above the diagonal or outside a window). Per
+  visible score it does one matrix-product term and one exp2: a = s * scale * log2(e) - lse_i * log2(e) is one fused
+  multiply-add, p = exp2(a), and the row statistics come from a (row max of a, row sum of p * a); column sums go
+  into ``colsum`` with one float32 atomic add per key per tile. The tile layout is a kernel option
+  (``keys_as_rows``: keys along the rows of the tile, so that the column sums are cheap row reductions and the
+  per-query statistics stay element-wise until the last tile). The lse comes from the attention forward (cuDNN and
+  flash attention return it) or from a first kernel; kernel configurations are chosen per device, head dimension,
+  dtype, length and mask pattern by :mod:`sinkviz.census.tuning`.
 """
 from __future__ import annotations
 
@@ -41,6 +46,8 @@ __all__ = [
     "key_counts",
     "triton_available",
     "mask_key_ranges",
+    "KernelConfig",
+    "lse_triton",
     "forward_with_lse",
     "math_reference_lse",
 ]
@@ -96,6 +103,25 @@ def _mask_block(mask: torch.Tensor, b: int, a: int, e: int, lo: int, hi: int) ->
     """Slice of an HF mask (Bm, Hm, Tq, Tk) for sample b, queries [a, e), keys [lo, hi) -> (Hm, C, hi - lo)."""
     mb = mask[b if mask.shape[0] > 1 else 0]
     return mb[:, a:e, lo:hi]
+
+
+def _hidden_block(mask: torch.Tensor | None, b: int, a: int, e: int, lo: int, hi: int, pos: torch.Tensor,
+                  causal: bool, window: int | None) -> torch.Tensor | None:
+    """Which entries of the logit block (queries [a, e), keys [lo, hi)) are hidden, as a bool tensor over the last
+    keys of the block only (the keys before it are visible to every query of the block); None when none is hidden.
+    With a dense mask the whole block is covered ((Hm, C, hi - lo)); under a structural pattern only the keys past
+    the first query's (the diagonal) and those before the window's start for the last query."""
+    if mask is not None:
+        return ~_mask_allows(_mask_block(mask, b, a, e, lo, hi))
+    first = lo
+    if causal and window is None:
+        first = max(lo, a)  # keys < a are seen by every query of the block
+    if first >= hi:
+        return None
+    allowed = _structural_allowed(pos[a:e], pos[first:hi], causal, window)
+    if bool(allowed.all()):
+        return None
+    return ~allowed.unsqueeze(0)
 
 
 def key_counts(
@@ -188,6 +214,7 @@ def stats_torch(
     pos = torch.arange(T, device=dev)
     sink_logit = None if sinks is None else sinks.to(dev, torch.float32).view(H, 1)
     rows = max(1, min(T, chunk_elems // max(1, H * T)))
+    all_valid = bool(q_valid.all())
     for b in range(B):
         kb = k[b].to(torch.float32)  # (Hkv, T, d)
         qb = q[b].to(torch.float32)  # (H, T, d)
@@ -196,39 +223,42 @@ def stats_torch(
             lo, hi = _key_range(a, e, T, causal, window, mask is not None)
             qc = qb[:, a:e].reshape(Hkv, rep, e - a, d)
             s = torch.matmul(qc, kb[:, lo:hi].transpose(-1, -2).unsqueeze(1)).reshape(H, e - a, hi - lo)
-            s = s * scaling
+            s.mul_(scaling)
             if softcap is not None:
-                s = torch.tanh(s / softcap) * softcap
-            if mask is None:
-                allowed = _structural_allowed(pos[a:e], pos[lo:hi], causal, window).unsqueeze(0)  # (1, C, Tk)
-                s = s.masked_fill(~allowed, float("-inf"))
-            else:
-                mblk = _mask_block(mask, b, a, e, lo, hi)
-                if mblk.dtype == torch.bool:
-                    s = s.masked_fill(~mblk, float("-inf"))
-                else:
-                    s = s + mblk.to(torch.float32)
-                    s = s.masked_fill(~_mask_allows(mblk), float("-inf"))
-            smax = s.amax(-1)  # (H, C)
+                s.div_(softcap).tanh_().mul_(softcap)
+            hidden = _hidden_block(mask, b, a, e, lo, hi, pos, causal, window)  # (1 or Hm, C, cols) or None
+            if hidden is not None:
+                cols = slice(hi - lo - hidden.shape[-1], hi - lo)  # the block's hidden entries lie in these keys
+                if mask is not None and mask.dtype != torch.bool:
+                    s[..., cols] += _mask_block(mask, b, a, e, lo, hi).to(torch.float32)
+                s[..., cols].masked_fill_(hidden, float("-inf"))
+            smax = s.amax(-1)  # (H, C): the largest token logit of each row
+            top = smax if sink_logit is None else torch.maximum(smax, sink_logit.expand_as(smax))
+            top = torch.where(torch.isfinite(top), top, torch.zeros_like(top))
+            p = (s - top.unsqueeze(-1)).exp_()
+            z = p.sum(-1)
             if sink_logit is not None:
-                smax = torch.maximum(smax, sink_logit.expand_as(smax))
-            safe_max = torch.where(torch.isfinite(smax), smax, torch.zeros_like(smax))
-            z = torch.exp(s - safe_max.unsqueeze(-1)).sum(-1)
-            if sink_logit is not None:
-                z = z + torch.exp(sink_logit - safe_max)
-            lse = safe_max + torch.log(z)  # (H, C); -inf for rows that see nothing
-            p = torch.exp(s - lse.unsqueeze(-1))
-            p = torch.nan_to_num(p, nan=0.0)
-            # entropy as sum p * (lse - s): every term >= 0, no cancellation for peaked rows
-            # (with sink logits, entropy and max run over the token columns only, as in the rows the model returns)
-            h = torch.where(p > 0, p * (lse.unsqueeze(-1) - s), torch.zeros_like(p)).sum(-1)
+                z = z + torch.exp(sink_logit - top)
+            lse = top + torch.log(z)  # (H, C); -inf for rows that see nothing
+            p.div_(z.unsqueeze(-1))  # p_ij = exp(s_ij - lse_i)
+            if not bool((z > 0).all()):
+                p.nan_to_num_(nan=0.0)  # rows that see nothing: 0 / 0
+            # entropy as sum p * (lse - s): every term >= 0, no cancellation for peaked rows (with sink logits,
+            # entropy and max run over the token columns only, as in the rows the model returns)
+            s.neg_().add_(lse.unsqueeze(-1))
+            if hidden is not None:
+                s[..., cols].masked_fill_(hidden, 0.0)
+            if not bool(torch.isfinite(lse).all()):
+                s.nan_to_num_(nan=0.0, posinf=0.0, neginf=0.0)
             lse_out[b, :, a:e] = lse
-            ent[b, :, a:e] = h
-            rmax[b, :, a:e] = torch.exp(s.amax(-1) - lse)
+            ent[b, :, a:e] = torch.linalg.vecdot(p, s)
+            rmax[b, :, a:e] = torch.exp(smax - lse)
             if lo < n_first:
                 fmass[b, :, a:e] = p[..., : max(0, min(n_first, hi) - lo)].sum(-1)
-            qv = q_valid[b, a:e].to(torch.float32)
-            colsum[b, :, lo:hi] += torch.einsum("hck,c->hk", p, qv)
+            if all_valid:
+                colsum[b, :, lo:hi] += p.sum(1)
+            else:
+                colsum[b, :, lo:hi] += torch.einsum("hck,c->hk", p, q_valid[b, a:e].to(torch.float32))
     if count is None:
         count = key_counts(T, causal=causal, window=window, mask=mask, q_valid=q_valid)
     return LayerStats(colsum, count, torch.nan_to_num(ent), torch.nan_to_num(rmax), fmass, lse_out)
@@ -262,119 +292,68 @@ def triton_available(device: torch.device | str | None = None) -> bool:
 if _HAVE_TRITON:
 
     @triton.jit
-    def _tile(
-        q, k_base, stride_kt, start_n, offs_m, offs_d, T, qk_scale, WINDOW, N_FIRST,
-        mask_row_ptr, stride_mq, row_ok, lse2, qv, colsum_ptr,
-        m_i, l_i, m2, ps, fm,
-        MODE: tl.constexpr, MASKED: tl.constexpr, CAUSAL: tl.constexpr, HAS_WINDOW: tl.constexpr,
-        HAS_MASK: tl.constexpr, BLOCK_N: tl.constexpr, ALL_VALID: tl.constexpr, IEEE: tl.constexpr,
-        D, PAD_D: tl.constexpr,
-    ):
-        """One (BLOCK_M x BLOCK_N) tile: logits in the log2 domain, then lse accumulation (MODE 0) or statistics
-        (MODE 1). Unmasked tiles (MASKED False) lie wholly inside every row's visible range."""
-        offs_n = start_n + tl.arange(0, BLOCK_N)
+    def _load_keys(k_base, stride_kt, offs_n, offs_d, T, D, MASKED: tl.constexpr, PAD_D: tl.constexpr):
+        """A (BLOCK_N, HEAD_DIM) key tile; rows past T (masked tiles) and lanes past D (padded head dim) read 0."""
+        ptrs = k_base + offs_n[:, None] * stride_kt + offs_d[None, :]
         if MASKED:
-            col_ok = offs_n < T
             if PAD_D:
-                k = tl.load(k_base + offs_n[:, None] * stride_kt + offs_d[None, :],
-                            mask=col_ok[:, None] & (offs_d[None, :] < D), other=0.0)
-            else:
-                k = tl.load(k_base + offs_n[:, None] * stride_kt + offs_d[None, :], mask=col_ok[:, None], other=0.0)
-        elif PAD_D:
-            k = tl.load(k_base + offs_n[:, None] * stride_kt + offs_d[None, :], mask=offs_d[None, :] < D, other=0.0)
-        else:
-            k = tl.load(k_base + offs_n[:, None] * stride_kt + offs_d[None, :])
-        if IEEE:
-            s = tl.dot(q, tl.trans(k), input_precision="ieee") * qk_scale
-        else:
-            s = tl.dot(q, tl.trans(k)) * qk_scale
-        if MASKED:
-            valid = col_ok[None, :] & row_ok[:, None]
-            if CAUSAL:
-                valid = valid & (offs_n[None, :] <= offs_m[:, None])
-            if HAS_WINDOW:
-                if CAUSAL:
-                    valid = valid & (offs_n[None, :] > offs_m[:, None] - WINDOW)
-                else:
-                    valid = valid & (tl.abs(offs_m[:, None] - offs_n[None, :]) < WINDOW)
-            if HAS_MASK:
-                mv = tl.load(
-                    mask_row_ptr + offs_m[:, None] * stride_mq + offs_n[None, :],
-                    mask=row_ok[:, None] & col_ok[None, :],
-                    other=0,
-                )
-                valid = valid & (mv != 0)
-            s = tl.where(valid, s, float("-inf"))
-        if MODE == 0:
-            m_new = tl.maximum(m_i, tl.max(s, 1))
-            m_safe = tl.where(m_new == float("-inf"), 0.0, m_new)
-            l_i = l_i * tl.exp2(m_i - m_safe) + tl.sum(tl.exp2(s - m_safe[:, None]), 1)
-            m_i = m_new
-        else:
-            p = tl.exp2(s - lse2[:, None])
-            m2 = tl.maximum(m2, tl.max(s, 1))
-            h = p * (lse2[:, None] - s)  # entropy terms, all >= 0 (no cancellation)
-            if MASKED:
-                h = tl.where(valid, h, 0.0)
-            ps += tl.sum(h, 1)
-            if start_n < N_FIRST:
-                fm += tl.sum(tl.where(offs_n[None, :] < N_FIRST, p, 0.0), 1)
-            if ALL_VALID:
-                col = tl.sum(p, 0)
-            else:
-                col = tl.sum(p * qv[:, None], 0)
-            if MASKED:
-                tl.atomic_add(colsum_ptr + offs_n, col, mask=col_ok, sem="relaxed")
-            else:
-                tl.atomic_add(colsum_ptr + offs_n, col, sem="relaxed")
-        return m_i, l_i, m2, ps, fm
+                return tl.load(ptrs, mask=(offs_n[:, None] < T) & (offs_d[None, :] < D), other=0.0)
+            return tl.load(ptrs, mask=offs_n[:, None] < T, other=0.0)
+        if PAD_D:
+            return tl.load(ptrs, mask=offs_d[None, :] < D, other=0.0)
+        return tl.load(ptrs)
 
     @triton.jit
-    def _census_kernel(
-        Q, K, LSE, COLSUM, ENT, RMAX, FMASS, MASK, QVALID, KVLO, KVHI,
-        stride_qb, stride_qh, stride_qt,
-        stride_kb, stride_kh, stride_kt,
-        stride_mb, stride_mh, stride_mq,
-        H, N_REP, T, qk_scale, WINDOW, N_FIRST, D,
-        MODE: tl.constexpr,  # 0: compute lse; 1: statistics given lse
-        CAUSAL: tl.constexpr,
-        HAS_WINDOW: tl.constexpr,
-        HAS_MASK: tl.constexpr,
-        HEAD_DIM: tl.constexpr,
-        BLOCK_M: tl.constexpr,
-        BLOCK_N: tl.constexpr,
-        ALL_VALID: tl.constexpr,
-        IEEE: tl.constexpr,
-        PAD_D: tl.constexpr,  # HEAD_DIM (a power of two >= 16, as tl.dot needs) > D: the extra lanes load as 0
-    ):
-        # grid (B*H, query blocks): concurrent programs mostly work on different heads (different colsum rows), the
-        # longest (last) query blocks start first, and key tiles run from the diagonal backwards, so programs rarely
-        # add into the same column sums at the same time
-        bh = tl.program_id(0)
-        pid_m = tl.num_programs(1) - 1 - tl.program_id(1)
-        b = bh // H
-        h = bh % H
-        kvh = h // N_REP
-        start_m = pid_m * BLOCK_M
-        offs_m = start_m + tl.arange(0, BLOCK_M)
-        offs_d = tl.arange(0, HEAD_DIM)
+    def _visible(offs_m, offs_n, T, WINDOW, mask_row_ptr, stride_mq, CAUSAL: tl.constexpr,
+                 HAS_WINDOW: tl.constexpr, HAS_MASK: tl.constexpr):
+        """(len(offs_m), len(offs_n)) bool: key n is visible from query m (rows and columns past T are not)."""
         row_ok = offs_m < T
-        q_ptrs = Q + b * stride_qb + h * stride_qh + offs_m[:, None] * stride_qt + offs_d[None, :]
-        if PAD_D:
-            q = tl.load(q_ptrs, mask=row_ok[:, None] & (offs_d[None, :] < D), other=0.0)
-        else:
-            q = tl.load(q_ptrs, mask=row_ok[:, None], other=0.0)
-        k_base = K + b * stride_kb + kvh * stride_kh
-        mask_row_ptr = MASK + b * stride_mb
-        row_base = bh.to(tl.int64) * T
-        colsum_ptr = COLSUM + row_base
-        # key range [lo, hi) of this query block, and [lo_full, hi_full) of tiles no row needs masking in
+        col_ok = offs_n < T
+        valid = row_ok[:, None] & col_ok[None, :]
+        if CAUSAL:
+            valid = valid & (offs_n[None, :] <= offs_m[:, None])
+        if HAS_WINDOW:
+            if CAUSAL:
+                valid = valid & (offs_n[None, :] > offs_m[:, None] - WINDOW)
+            else:
+                valid = valid & (tl.abs(offs_m[:, None] - offs_n[None, :]) < WINDOW)
+        if HAS_MASK:
+            mv = tl.load(mask_row_ptr + offs_m[:, None] * stride_mq + offs_n[None, :],
+                         mask=row_ok[:, None] & col_ok[None, :], other=0)
+            valid = valid & (mv != 0)
+        return valid
+
+    @triton.jit
+    def _visible_keys_rows(offs_m, offs_n, T, WINDOW, mask_row_ptr, stride_mq, CAUSAL: tl.constexpr,
+                           HAS_WINDOW: tl.constexpr, HAS_MASK: tl.constexpr):
+        """:func:`_visible` laid out (len(offs_n), len(offs_m)): keys as rows."""
+        row_ok = offs_m < T
+        col_ok = offs_n < T
+        valid = col_ok[:, None] & row_ok[None, :]
+        if CAUSAL:
+            valid = valid & (offs_n[:, None] <= offs_m[None, :])
+        if HAS_WINDOW:
+            if CAUSAL:
+                valid = valid & (offs_n[:, None] > offs_m[None, :] - WINDOW)
+            else:
+                valid = valid & (tl.abs(offs_m[None, :] - offs_n[:, None]) < WINDOW)
+        if HAS_MASK:
+            mv = tl.load(mask_row_ptr + offs_m[None, :] * stride_mq + offs_n[:, None],
+                         mask=col_ok[:, None] & row_ok[None, :], other=0)
+            valid = valid & (mv != 0)
+        return valid
+
+    @triton.jit
+    def _key_blocks(start_m, T, KVLO, KVHI, b, pid_m, BLOCK_M: tl.constexpr, BLOCK_N: tl.constexpr,
+                    CAUSAL: tl.constexpr, HAS_WINDOW: tl.constexpr, HAS_MASK: tl.constexpr, WINDOW):
+        """Keys [lo, hi) the query block [start_m, start_m + BLOCK_M) may see, and [lo, hi_full): the key tiles in
+        which no row needs masking (whole tiles below the diagonal of a plain causal or bidirectional layer).
+        Tiles wholly above the diagonal or outside the window are never visited."""
         if HAS_MASK:
             nqb = tl.cdiv(T, BLOCK_M)
             lo = tl.load(KVLO + b * nqb + pid_m)
             hi = tl.load(KVHI + b * nqb + pid_m)
             lo = (lo // BLOCK_N) * BLOCK_N
-            lo_full = lo
             hi_full = lo
         else:
             lo = 0
@@ -385,52 +364,207 @@ if _HAVE_TRITON:
                     lo = tl.maximum(0, start_m - WINDOW + 1)
             lo = (lo // BLOCK_N) * BLOCK_N
             if HAS_WINDOW:
-                lo_full = lo
                 hi_full = lo
             elif CAUSAL:
-                lo_full = lo
                 hi_full = (start_m // BLOCK_N) * BLOCK_N
             else:
-                lo_full = lo
                 hi_full = (T // BLOCK_N) * BLOCK_N
+        return lo, hi, hi_full
+
+    @triton.jit
+    def _program_start(Q, K, MASK, stride_qb, stride_qh, stride_qt, stride_kb, stride_kh, stride_mb, H, N_REP, T, D,
+                       BLOCK_M: tl.constexpr, HEAD_DIM: tl.constexpr, PAD_D: tl.constexpr,
+                       BLOCKS_FIRST: tl.constexpr):
+        """This program's (sample x head, query block), its query tile (rows past T and lanes past D read 0) and
+        the bases of its keys and mask rows. Grid (B*H, query blocks), or (query blocks, B*H) with BLOCKS_FIRST
+        (programs running together then share one head's keys in L2); the longest (last) query blocks first."""
+        if BLOCKS_FIRST:
+            bh = tl.program_id(1)
+            pid_m = tl.num_programs(0) - 1 - tl.program_id(0)
+        else:
+            bh = tl.program_id(0)
+            pid_m = tl.num_programs(1) - 1 - tl.program_id(1)
+        b = bh // H
+        h = bh % H
+        start_m = pid_m * BLOCK_M
+        offs_m = start_m + tl.arange(0, BLOCK_M)
+        offs_d = tl.arange(0, HEAD_DIM)
+        row_ok = offs_m < T
+        q_ptrs = Q + b * stride_qb + h * stride_qh + offs_m[:, None] * stride_qt + offs_d[None, :]
+        if PAD_D:
+            q = tl.load(q_ptrs, mask=row_ok[:, None] & (offs_d[None, :] < D), other=0.0)
+        else:
+            q = tl.load(q_ptrs, mask=row_ok[:, None], other=0.0)
+        return bh, b, pid_m, start_m, offs_m, offs_d, row_ok, q, K + b * stride_kb + (h // N_REP) * stride_kh, \
+            MASK + b * stride_mb
+
+    @triton.jit
+    def _lse_tile(q, k_base, stride_kt, start_n, offs_m, offs_d, T, qk_scale, WINDOW, mask_row_ptr, stride_mq, m_i, l_i,
+                  MASKED: tl.constexpr, CAUSAL: tl.constexpr, HAS_WINDOW: tl.constexpr, HAS_MASK: tl.constexpr,
+                  BLOCK_N: tl.constexpr, IEEE: tl.constexpr, D, PAD_D: tl.constexpr):
+        """Online max and sum of exp2 over one key tile (log2 domain)."""
+        offs_n = start_n + tl.arange(0, BLOCK_N)
+        k = _load_keys(k_base, stride_kt, offs_n, offs_d, T, D, MASKED, PAD_D)
+        if IEEE:
+            s = tl.dot(q, tl.trans(k), input_precision="ieee") * qk_scale
+        else:
+            s = tl.dot(q, tl.trans(k)) * qk_scale
+        if MASKED:
+            valid = _visible(offs_m, offs_n, T, WINDOW, mask_row_ptr, stride_mq, CAUSAL, HAS_WINDOW, HAS_MASK)
+            s = tl.where(valid, s, float("-inf"))
+        m_new = tl.maximum(m_i, tl.max(s, 1))
+        m_safe = tl.where(m_new == float("-inf"), 0.0, m_new)
+        l_i = l_i * tl.exp2(m_i - m_safe) + tl.sum(tl.exp2(s - m_safe[:, None]), 1)
+        return m_new, l_i
+
+    @triton.jit
+    def _lse_kernel(
+        Q, K, LSE, MASK, KVLO, KVHI,
+        stride_qb, stride_qh, stride_qt, stride_kb, stride_kh, stride_kt, stride_mb, stride_mq,
+        H, N_REP, T, qk_scale, WINDOW, D,
+        CAUSAL: tl.constexpr, HAS_WINDOW: tl.constexpr, HAS_MASK: tl.constexpr, HEAD_DIM: tl.constexpr,
+        BLOCK_M: tl.constexpr, BLOCK_N: tl.constexpr, IEEE: tl.constexpr, PAD_D: tl.constexpr,
+        BLOCKS_FIRST: tl.constexpr,
+    ):
+        """Row log-sum-exp (natural log) by online max and sum in the log2 domain, as flash attention does; for
+        calls whose attention op returns none (padding masks, windows, CPU-built inputs)."""
+        bh, b, pid_m, start_m, offs_m, offs_d, row_ok, q, k_base, mask_row_ptr = _program_start(
+            Q, K, MASK, stride_qb, stride_qh, stride_qt, stride_kb, stride_kh, stride_mb, H, N_REP, T, D,
+            BLOCK_M, HEAD_DIM, PAD_D, BLOCKS_FIRST)
+        lo, hi, hi_full = _key_blocks(start_m, T, KVLO, KVHI, b, pid_m, BLOCK_M, BLOCK_N, CAUSAL, HAS_WINDOW,
+                                      HAS_MASK, WINDOW)
         m_i = tl.full([BLOCK_M], float("-inf"), tl.float32)
         l_i = tl.zeros([BLOCK_M], tl.float32)
-        m2 = tl.full([BLOCK_M], float("-inf"), tl.float32)
-        ps = tl.zeros([BLOCK_M], tl.float32)
-        fm = tl.zeros([BLOCK_M], tl.float32)
-        if MODE == 0:
-            lse2 = tl.zeros([BLOCK_M], tl.float32)
-            qv = tl.zeros([BLOCK_M], tl.float32)
+        for start_n in range(hi_full, hi, BLOCK_N):
+            m_i, l_i = _lse_tile(q, k_base, stride_kt, start_n, offs_m, offs_d, T, qk_scale, WINDOW, mask_row_ptr,
+                                 stride_mq, m_i, l_i, True, CAUSAL, HAS_WINDOW, HAS_MASK, BLOCK_N, IEEE, D, PAD_D)
+        for start_n in range(lo, hi_full, BLOCK_N):
+            m_i, l_i = _lse_tile(q, k_base, stride_kt, start_n, offs_m, offs_d, T, qk_scale, WINDOW, mask_row_ptr,
+                                 stride_mq, m_i, l_i, False, CAUSAL, HAS_WINDOW, HAS_MASK, BLOCK_N, IEEE, D, PAD_D)
+        lse = (m_i + tl.log2(l_i)) * 0.6931471805599453
+        tl.store(LSE + bh.to(tl.int64) * T + offs_m, lse, mask=row_ok)
+
+    @triton.jit
+    def _stats_tile(
+        q, k_base, stride_kt, start_n, offs_m, offs_d, T, qk_scale, WINDOW, N_FIRST, mask_row_ptr, stride_mq,
+        lse2, qv, colsum_ptr, m2, ps, fm,
+        MASKED: tl.constexpr, CAUSAL: tl.constexpr, HAS_WINDOW: tl.constexpr, HAS_MASK: tl.constexpr,
+        BLOCK_N: tl.constexpr, ALL_VALID: tl.constexpr, IEEE: tl.constexpr, D, PAD_D: tl.constexpr,
+        KEYS_AS_ROWS: tl.constexpr,
+    ):
+        """One tile of BLOCK_M queries x BLOCK_N keys: a = log2 p = s * scale * log2(e) - lse2 (one fused
+        multiply-add), p = exp2(a); the row max of a, the row sum of p * a (entropy times -1/ln 2, every term <= 0,
+        no cancellation), the first-keys mass, and the column sums of p added into ``colsum``.
+
+        Queries as rows (KEYS_AS_ROWS False): ``m2``, ``ps`` are (BLOCK_M,) and reduced per tile; the column sums
+        are a reduction across the tile's rows, the costly direction. Keys as rows (s^T = k q^T): the column sums
+        are row sums, and ``m2``, ``ps`` are (BLOCK_N, BLOCK_M) accumulators updated element-wise and reduced over
+        keys once, after the last tile. ``fm`` is (BLOCK_M,) in both."""
+        offs_n = start_n + tl.arange(0, BLOCK_N)
+        k = _load_keys(k_base, stride_kt, offs_n, offs_d, T, D, MASKED, PAD_D)
+        if KEYS_AS_ROWS:
+            if IEEE:
+                s = tl.dot(k, tl.trans(q), input_precision="ieee")
+            else:
+                s = tl.dot(k, tl.trans(q))
+            a = s * qk_scale - lse2[None, :]
+            if MASKED:
+                valid = _visible_keys_rows(offs_m, offs_n, T, WINDOW, mask_row_ptr, stride_mq, CAUSAL, HAS_WINDOW,
+                                           HAS_MASK)
         else:
-            lse2 = tl.load(LSE + row_base + offs_m, mask=row_ok, other=float("inf")) * 1.4426950408889634
-            lse2 = tl.where(lse2 == float("-inf"), float("inf"), lse2)  # rows that see nothing: p = 0
-            qv = tl.load(QVALID + b * T + offs_m, mask=row_ok, other=0).to(tl.float32)
+            if IEEE:
+                s = tl.dot(q, tl.trans(k), input_precision="ieee")
+            else:
+                s = tl.dot(q, tl.trans(k))
+            a = s * qk_scale - lse2[:, None]
+            if MASKED:
+                valid = _visible(offs_m, offs_n, T, WINDOW, mask_row_ptr, stride_mq, CAUSAL, HAS_WINDOW, HAS_MASK)
+        if MASKED:
+            a = tl.where(valid, a, float("-inf"))
+        p = tl.exp2(a)
+        pa = p * a
+        if MASKED:
+            pa = tl.where(valid, pa, 0.0)
+        if KEYS_AS_ROWS:
+            m2 = tl.maximum(m2, a)
+            ps += pa
+            if start_n < N_FIRST:
+                fm += tl.sum(tl.where(offs_n[:, None] < N_FIRST, p, 0.0), 0)
+            if ALL_VALID:
+                col = tl.sum(p, 1)
+            else:
+                col = tl.sum(p * qv[None, :], 1)
+        else:
+            m2 = tl.maximum(m2, tl.max(a, 1))
+            ps += tl.sum(pa, 1)
+            if start_n < N_FIRST:
+                fm += tl.sum(tl.where(offs_n[None, :] < N_FIRST, p, 0.0), 1)
+            if ALL_VALID:
+                col = tl.sum(p, 0)
+            else:
+                col = tl.sum(p * qv[:, None], 0)
+        if MASKED:
+            tl.atomic_add(colsum_ptr + offs_n, col, mask=offs_n < T, sem="relaxed")
+        else:
+            tl.atomic_add(colsum_ptr + offs_n, col, sem="relaxed")
+        return m2, ps, fm
+
+    @triton.jit
+    def _stats_kernel(
+        Q, K, LSE, COLSUM, ENT, RMAX, FMASS, MASK, QVALID, KVLO, KVHI,
+        stride_qb, stride_qh, stride_qt, stride_kb, stride_kh, stride_kt, stride_mb, stride_mq,
+        H, N_REP, T, qk_scale, WINDOW, N_FIRST, D,
+        CAUSAL: tl.constexpr, HAS_WINDOW: tl.constexpr, HAS_MASK: tl.constexpr, HEAD_DIM: tl.constexpr,
+        BLOCK_M: tl.constexpr, BLOCK_N: tl.constexpr, ALL_VALID: tl.constexpr, IEEE: tl.constexpr,
+        PAD_D: tl.constexpr,  # HEAD_DIM (a power of two >= 16, as tl.dot needs) > D: the extra lanes load as 0
+        KEYS_AS_ROWS: tl.constexpr,  # the tile layout: see _stats_tile
+        BLOCKS_FIRST: tl.constexpr,  # the grid order: see _program_start
+    ):
+        """The statistics given each row's lse: one matrix product and one exp2 per visible score, no PV product.
+
+        Grid (B*H, query blocks): concurrent programs mostly work on different heads (different colsum rows), the
+        longest (last) query blocks start first, and key tiles run from the diagonal backwards, so programs rarely
+        add into the same column sums at the same time."""
+        bh, b, pid_m, start_m, offs_m, offs_d, row_ok, q, k_base, mask_row_ptr = _program_start(
+            Q, K, MASK, stride_qb, stride_qh, stride_qt, stride_kb, stride_kh, stride_mb, H, N_REP, T, D,
+            BLOCK_M, HEAD_DIM, PAD_D, BLOCKS_FIRST)
+        row_base = bh.to(tl.int64) * T
+        colsum_ptr = COLSUM + row_base
+        lo, hi, hi_full = _key_blocks(start_m, T, KVLO, KVHI, b, pid_m, BLOCK_M, BLOCK_N, CAUSAL, HAS_WINDOW,
+                                      HAS_MASK, WINDOW)
+        # log2-domain lse; +inf for rows that see nothing (and rows past T), so that their p is 0
+        lse2 = tl.load(LSE + row_base + offs_m, mask=row_ok, other=float("inf")) * 1.4426950408889634
+        lse2 = tl.where(lse2 == float("-inf"), float("inf"), lse2)
+        qv = tl.load(QVALID + b * T + offs_m, mask=row_ok, other=0).to(tl.float32)
+        fm = tl.zeros([BLOCK_M], tl.float32)
+        if KEYS_AS_ROWS:
+            m2 = tl.full([BLOCK_N, BLOCK_M], float("-inf"), tl.float32)
+            ps = tl.zeros([BLOCK_N, BLOCK_M], tl.float32)
+        else:
+            m2 = tl.full([BLOCK_M], float("-inf"), tl.float32)
+            ps = tl.zeros([BLOCK_M], tl.float32)
+        # the tiles that need masking (from the diagonal backwards), then the whole tiles below them
         n_masked = tl.cdiv(hi - hi_full, BLOCK_N)
         for i in range(0, n_masked):
-            start_n = hi_full + (n_masked - 1 - i) * BLOCK_N
-            m_i, l_i, m2, ps, fm = _tile(
-                q, k_base, stride_kt, start_n, offs_m, offs_d, T, qk_scale, WINDOW, N_FIRST,
-                mask_row_ptr, stride_mq, row_ok, lse2, qv, colsum_ptr, m_i, l_i, m2, ps, fm,
-                MODE, True, CAUSAL, HAS_WINDOW, HAS_MASK, BLOCK_N, ALL_VALID, IEEE, D, PAD_D,
-            )
-        n_full = (hi_full - lo_full) // BLOCK_N
-        for i in range(0, n_full):
-            start_n = hi_full - (i + 1) * BLOCK_N
-            m_i, l_i, m2, ps, fm = _tile(
-                q, k_base, stride_kt, start_n, offs_m, offs_d, T, qk_scale, WINDOW, N_FIRST,
-                mask_row_ptr, stride_mq, row_ok, lse2, qv, colsum_ptr, m_i, l_i, m2, ps, fm,
-                MODE, False, CAUSAL, HAS_WINDOW, HAS_MASK, BLOCK_N, ALL_VALID, IEEE, D, PAD_D,
-            )
-        if MODE == 0:
-            lse = (m_i + tl.log2(l_i)) * 0.6931471805599453
-            tl.store(LSE + row_base + offs_m, lse, mask=row_ok)
+            m2, ps, fm = _stats_tile(
+                q, k_base, stride_kt, hi_full + (n_masked - 1 - i) * BLOCK_N, offs_m, offs_d, T, qk_scale, WINDOW,
+                N_FIRST, mask_row_ptr, stride_mq, lse2, qv, colsum_ptr, m2, ps, fm,
+                True, CAUSAL, HAS_WINDOW, HAS_MASK, BLOCK_N, ALL_VALID, IEEE, D, PAD_D, KEYS_AS_ROWS)
+        for i in range(0, (hi_full - lo) // BLOCK_N):
+            m2, ps, fm = _stats_tile(
+                q, k_base, stride_kt, hi_full - (i + 1) * BLOCK_N, offs_m, offs_d, T, qk_scale, WINDOW,
+                N_FIRST, mask_row_ptr, stride_mq, lse2, qv, colsum_ptr, m2, ps, fm,
+                False, CAUSAL, HAS_WINDOW, HAS_MASK, BLOCK_N, ALL_VALID, IEEE, D, PAD_D, KEYS_AS_ROWS)
+        if KEYS_AS_ROWS:
+            row_max2 = tl.max(m2, 0)
+            row_pa = tl.sum(ps, 0)
         else:
-            ent = ps * 0.6931471805599453
-            ent = tl.where(lse2 == float("inf"), 0.0, ent)
-            rmax = tl.exp2(m2 - lse2)
-            tl.store(ENT + row_base + offs_m, ent, mask=row_ok)
-            tl.store(RMAX + row_base + offs_m, rmax, mask=row_ok)
-            tl.store(FMASS + row_base + offs_m, fm, mask=row_ok)
+            row_max2 = m2
+            row_pa = ps
+        ent = tl.where(lse2 == float("inf"), 0.0, row_pa * -0.6931471805599453)
+        tl.store(ENT + row_base + offs_m, ent, mask=row_ok)
+        tl.store(RMAX + row_base + offs_m, tl.exp2(row_max2), mask=row_ok)
+        tl.store(FMASS + row_base + offs_m, fm, mask=row_ok)
 
 
 def mask_key_ranges(mask: torch.Tensor, T: int, block_m: int) -> tuple[torch.Tensor, torch.Tensor]:
@@ -452,19 +586,120 @@ def mask_key_ranges(mask: torch.Tensor, T: int, block_m: int) -> tuple[torch.Ten
     return first.to(torch.int32).contiguous(), last.to(torch.int32).contiguous()
 
 
+@dataclass(frozen=True)
+class KernelConfig:
+    """How one Triton launch is cut: query rows and keys per tile, warps, pipeline stages, the grid order
+    (``blocks_first``: query blocks on the grid's first axis, so that programs running together work on one head)
+    and (statistics kernel only) the tile layout, ``keys_as_rows``."""
+
+    block_m: int = 128
+    block_n: int = 64
+    num_warps: int = 4
+    num_stages: int = 3
+    keys_as_rows: bool = False
+    blocks_first: bool = False
+
+    def as_dict(self) -> dict:
+        return dict(block_m=self.block_m, block_n=self.block_n, num_warps=self.num_warps,
+                    num_stages=self.num_stages, keys_as_rows=self.keys_as_rows, blocks_first=self.blocks_first)
+
+    @classmethod
+    def from_options(cls, options: dict | None) -> KernelConfig | None:
+        """A config from user options (missing fields take the defaults); None when no option is given."""
+        if not options:
+            return None
+        unknown = set(options) - set(cls.__dataclass_fields__)
+        if unknown:
+            raise ValueError(f"unknown Triton options {sorted(unknown)}; known: {sorted(cls.__dataclass_fields__)}")
+        return cls(**options)
+
+
+@dataclass
+class TritonCall:
+    """Everything one statistics launch needs but the config: the inputs cut and typed for the kernels."""
+
+    q: torch.Tensor
+    k: torch.Tensor
+    scaling: float
+    causal: bool
+    window: int | None
+    mask_i8: torch.Tensor | None
+    qv8: torch.Tensor
+    q_valid_all: bool
+    n_first: int
+    kv_ranges: object  # callable block_m -> (kvlo, kvhi), for masked calls
+
+    @property
+    def shape(self) -> tuple[int, int, int, int, int]:
+        B, H, T, d = self.q.shape
+        return B, H, self.k.shape[1], T, d
+
+    def flags(self) -> dict:
+        has_mask = self.mask_i8 is not None
+        return dict(CAUSAL=bool(self.causal and not has_mask), HAS_WINDOW=bool(self.window is not None and not has_mask),
+                    HAS_MASK=has_mask)
+
+    def _common(self, config: KernelConfig) -> tuple[tuple, dict, tuple]:
+        B, H, Hkv, T, d = self.shape
+        q, k = self.q, self.k
+        block_d = max(16, 1 << (d - 1).bit_length())  # tl.dot needs a power of two >= 16; extra lanes are masked
+        if self.mask_i8 is not None:
+            mask = self.mask_i8
+            kvlo, kvhi = self.kv_ranges(config.block_m)
+            if kvlo.shape[0] == 1 and B > 1:
+                kvlo, kvhi = kvlo.expand(B, -1).contiguous(), kvhi.expand(B, -1).contiguous()
+            smb = mask.stride(0) if mask.shape[0] > 1 else 0
+            smq = mask.stride(2)
+        else:
+            mask = self.qv8  # dummy pointer
+            kvlo = kvhi = torch.zeros(1, dtype=torch.int32, device=q.device)
+            smb = smq = 0
+        strides = (q.stride(0), q.stride(1), q.stride(2), k.stride(0), k.stride(1), k.stride(2), smb, smq)
+        meta = dict(HEAD_DIM=block_d, PAD_D=block_d != d, BLOCK_M=config.block_m, BLOCK_N=config.block_n,
+                    IEEE=q.dtype == torch.float32, BLOCKS_FIRST=bool(config.blocks_first), num_warps=config.num_warps,
+                    num_stages=config.num_stages, **self.flags())
+        return (mask, kvlo, kvhi), meta, strides
+
+    def grid(self, config: KernelConfig) -> tuple[int, int]:
+        B, H, _, T, _ = self.shape
+        blocks = triton.cdiv(T, config.block_m)
+        return (blocks, B * H) if config.blocks_first else (B * H, blocks)
+
+    def launch_lse(self, lse: torch.Tensor, config: KernelConfig) -> None:
+        B, H, Hkv, T, d = self.shape
+        (mask, kvlo, kvhi), meta, strides = self._common(config)
+        _lse_kernel[self.grid(config)](
+            self.q, self.k, lse, mask, kvlo, kvhi, *strides, H, H // Hkv, T, float(self.scaling) * LOG2E,
+            int(self.window or 0), d, **meta)
+
+    def launch_stats(self, lse: torch.Tensor, out: tuple[torch.Tensor, ...], config: KernelConfig) -> None:
+        """``out`` = (colsum (zeroed), entropy, row max, first mass), each (B, H, T) float32."""
+        B, H, Hkv, T, d = self.shape
+        (mask, kvlo, kvhi), meta, strides = self._common(config)
+        _stats_kernel[self.grid(config)](
+            self.q, self.k, lse, *out, mask, self.qv8, kvlo, kvhi, *strides, H, H // Hkv, T,
+            float(self.scaling) * LOG2E, int(self.window or 0), int(self.n_first), d,
+            ALL_VALID=bool(self.q_valid_all), KEYS_AS_ROWS=bool(config.keys_as_rows), **meta)
+
+
 def stats_triton(
     q: torch.Tensor, k: torch.Tensor, *, scaling: float,
     causal: bool = True, window: int | None = None, mask: torch.Tensor | None = None,
     q_valid: torch.Tensor | None = None, lse: torch.Tensor | None = None, n_first: int = 4,
-    block_m: int = 128, block_n: int = 64, num_warps: int = 8, num_stages: int = 3,
-    count: torch.Tensor | None = None, kv_ranges: tuple[torch.Tensor, torch.Tensor] | None = None,
-    q_valid_all: bool | None = None,
+    count: torch.Tensor | None = None, kv_ranges=None, q_valid_all: bool | None = None,
+    config: KernelConfig | None = None, lse_config: KernelConfig | None = None, **options,
 ) -> LayerStats:
     """The Triton version of :func:`stats_torch` (no soft-capping or sink logits: use the torch path for those).
 
-    ``lse`` (B, H, T) float32 natural-log row log-sum-exp from the forward (flash attention returns it); when None it
-    is computed by a first pass of the kernel. ``mask`` must be bool (HF's sdpa masks are) with the query and key
-    axes contiguous.
+    ``lse`` (B, H, T) float32 natural-log row log-sum-exp from the forward (cuDNN and flash attention return it);
+    when None it is computed by a first kernel (:func:`_lse_kernel`). ``mask`` must be bool (HF's sdpa masks are)
+    with the query and key axes contiguous. ``kv_ranges``: the key range of each query block under ``mask``, a
+    callable ``block_m -> (kvlo, kvhi)`` (:func:`mask_key_ranges`; computed here when None).
+
+    Kernel configurations: ``config`` (statistics kernel) and ``lse_config`` (lse kernel), or the options
+    ``block_m``, ``block_n``, ``num_warps``, ``num_stages``, ``keys_as_rows``, ``blocks_first`` for both; by default each is chosen
+    for this device, head dimension, dtype, length and mask pattern by :mod:`sinkviz.census.tuning` (timed once,
+    then cached).
     """
     if not _HAVE_TRITON:
         raise RuntimeError("stats_triton needs the 'triton' package (CUDA builds of PyTorch ship it)")
@@ -474,7 +709,6 @@ def stats_triton(
         raise ValueError(f"query heads ({H}) must be a multiple of key heads ({Hkv})")
     if d > 256:
         raise ValueError(f"head_dim {d} > 256 is not supported by the Triton path; use the torch path")
-    block_d = max(16, 1 << (d - 1).bit_length())  # tl.dot needs a power of two >= 16; extra lanes are masked
     dev = q.device
     if q.stride(-1) != 1:
         q = q.contiguous()
@@ -486,12 +720,8 @@ def stats_triton(
     if q_valid_all is None:
         q_valid_all = bool(q_valid.all())
     qv8 = q_valid.to(device=dev, dtype=torch.int8).contiguous()
-    colsum = torch.zeros(B, H, T, dtype=torch.float32, device=dev)
-    ent = torch.empty(B, H, T, dtype=torch.float32, device=dev)
-    rmax = torch.empty(B, H, T, dtype=torch.float32, device=dev)
-    fmass = torch.empty(B, H, T, dtype=torch.float32, device=dev)
-    has_mask = mask is not None
-    if has_mask:
+    mask_i8 = None
+    if mask is not None:
         if mask.dtype != torch.bool:
             mask = _mask_allows(mask)
         if mask.shape[1] != 1:
@@ -499,37 +729,57 @@ def stats_triton(
             if mask is None:
                 raise ValueError("per-head masks are not supported by the Triton path; use the torch path")
         mask_i8 = mask.view(torch.int8) if mask.stride(-1) == 1 else mask.contiguous().view(torch.int8)
-        kvlo, kvhi = kv_ranges if kv_ranges is not None else mask_key_ranges(mask, T, block_m)
-        if kvlo.shape[0] == 1 and B > 1:
-            kvlo, kvhi = kvlo.expand(B, -1).contiguous(), kvhi.expand(B, -1).contiguous()
-        smb = mask_i8.stride(0) if mask_i8.shape[0] > 1 else 0
-        smh, smq = mask_i8.stride(1), mask_i8.stride(2)
-    else:
-        mask_i8 = qv8  # dummy pointer
-        kvlo = kvhi = torch.zeros(1, dtype=torch.int32, device=dev)
-        smb = smh = smq = 0
-    grid = (B * H, triton.cdiv(T, block_m))
-    common = dict(
-        HEAD_DIM=block_d, PAD_D=block_d != d, BLOCK_M=block_m, BLOCK_N=block_n, CAUSAL=bool(causal and not has_mask),
-        HAS_WINDOW=bool(window is not None and not has_mask), HAS_MASK=has_mask,
-        ALL_VALID=bool(q_valid_all), IEEE=q.dtype == torch.float32,
-        num_warps=num_warps, num_stages=num_stages,
-    )
-    args_strides = (
-        q.stride(0), q.stride(1), q.stride(2),
-        k.stride(0), k.stride(1), k.stride(2),
-        smb, smh, smq,
-        H, H // Hkv, T, float(scaling) * LOG2E, int(window or 0), int(n_first), d,
-    )
+    ranges = _ranges_for(mask, T, kv_ranges)
+    call = TritonCall(q, k, float(scaling), bool(causal), window, mask_i8, qv8, bool(q_valid_all), int(n_first), ranges)
+    given = KernelConfig.from_options(options)
+    from sinkviz.census import tuning  # the tuner times these kernels: imported here, not at module level
     if lse is None:
         lse = torch.empty(B, H, T, dtype=torch.float32, device=dev)
-        _census_kernel[grid](q, k, lse, colsum, ent, rmax, fmass, mask_i8, qv8, kvlo, kvhi, *args_strides, MODE=0, **common)
+        cfg = lse_config or given or tuning.choose(call, "lse")
+        call.launch_lse(lse, cfg)
     else:
         lse = lse.to(torch.float32).contiguous()
-    _census_kernel[grid](q, k, lse, colsum, ent, rmax, fmass, mask_i8, qv8, kvlo, kvhi, *args_strides, MODE=1, **common)
+    out = (torch.zeros(B, H, T, dtype=torch.float32, device=dev),
+           *(torch.empty(B, H, T, dtype=torch.float32, device=dev) for _ in range(3)))
+    call.launch_stats(lse, out, config or given or tuning.choose(call, "stats", lse=lse))
     if count is None:
         count = key_counts(T, causal=causal, window=window, mask=mask, q_valid=q_valid)
+    colsum, ent, rmax, fmass = out
     return LayerStats(colsum, count, ent, rmax, fmass, lse)
+
+
+def lse_triton(q: torch.Tensor, k: torch.Tensor, *, scaling: float, causal: bool = True,
+               config: KernelConfig | None = None) -> torch.Tensor:
+    """The natural-log row lse (B, H, T) of a plain causal or bidirectional call by the lse kernel alone (the census
+    checks a fused op's lse against it once). ``config`` None: the first lse candidate of :mod:`~.tuning`."""
+    from sinkviz.census import tuning
+
+    B, H, T, _ = q.shape
+    q = q if q.stride(-1) == 1 else q.contiguous()
+    k = k if k.stride(-1) == 1 else k.contiguous()
+    qv8 = torch.ones(B, T, dtype=torch.int8, device=q.device)
+    call = TritonCall(q, k, float(scaling), bool(causal), None, None, qv8, True, 0, None)
+    lse = torch.empty(B, H, T, dtype=torch.float32, device=q.device)
+    call.launch_lse(lse, config or (tuning.INTERPRETER if os.environ.get("TRITON_INTERPRET") == "1"
+                                    else tuning.LSE_CANDIDATES[0]))
+    return lse
+
+
+def _ranges_for(mask: torch.Tensor | None, T: int, kv_ranges):
+    """``block_m -> (kvlo, kvhi)`` for a masked call: ``kv_ranges`` when given (a callable, e.g. the engine's
+    per-forward cache), else computed from the mask once per block size; None without a mask."""
+    if mask is None:
+        return None
+    if kv_ranges is not None:
+        return kv_ranges
+    cache: dict[int, tuple[torch.Tensor, torch.Tensor]] = {}
+
+    def ranges(block_m: int) -> tuple[torch.Tensor, torch.Tensor]:
+        if block_m not in cache:
+            cache[block_m] = mask_key_ranges(mask, T, block_m)
+        return cache[block_m]
+
+    return ranges
 
 
 def forward_with_lse(

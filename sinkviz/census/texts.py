@@ -61,3 +61,23 @@ def right_pad(rows: Sequence[tuple[torch.Tensor, torch.Tensor]], pad_id: int) ->
         ids[r, :n] = row_ids[:n]
         mask[r, :n] = 1
     return ids, mask
+
+
+def join_texts(tokenizer: Any, texts: Sequence[str], seq_len: int, *, separator: str = "\n\n",
+               limit: int | None = None) -> list[str]:
+    """Consecutive texts joined (with ``separator``) until each has at least ``seq_len`` tokens, as the tokenizer
+    counts them with its default special tokens; a remainder shorter than that is dropped. At most ``limit``
+    joined texts (None: as many as the texts make). For a census at lengths longer than the texts of a file."""
+    out: list[str] = []
+    parts: list[str] = []
+    for text in texts:
+        if not text.strip():
+            continue
+        parts.append(text)
+        joined = separator.join(parts)
+        if len(tokenizer(joined)["input_ids"]) >= seq_len:
+            out.append(joined)
+            parts = []
+            if limit is not None and len(out) >= limit:
+                break
+    return out

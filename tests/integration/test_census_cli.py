@@ -64,3 +64,37 @@ def test_cli_skips_short_texts_and_says_so(tmp_path, capsys):
     assert cli_main(["census", "smollm2-135m", "--texts", str(texts), "--seq-len", "100000", "--layers", "0",
                      "--no-progress", "--out", str(out2)]) == 2
     assert "--allow-shorter" in capsys.readouterr().err and not out2.exists()
+
+
+def test_cli_sweeps_lengths_into_one_json(tmp_path, capsys):
+    """--seq-len 32,1200 --join: one census per length, one JSON with an entry per length; the 1200-token texts are
+    joined from consecutive lines of the shipped file (each line has fewer than 1,400 tokens); every epsilon asked
+    for is reported, the first as the headline."""
+    out = tmp_path / "lengths.json"
+    arrays = tmp_path / "a.npz"
+    code = cli_main(["census", "smollm2-135m", "--texts", str(SAMPLE), "--seq-len", "32,1200", "--join", "--limit",
+                     "4", "--layers", "0", "29", "--eps", "0.3,0.5", "--no-progress", "--out", str(out),
+                     "--save-arrays", str(arrays)])
+    assert code == 0
+    doc = json.loads(out.read_text())
+    assert doc["seq_lens"] == [32, 1200] and doc["eps"] == [0.3, 0.5] and len(doc["runs"]) == 2
+    short, long = doc["runs"]
+    assert short["seq_len"] == 32 and long["seq_len"] == 1200 and long["joined_texts"] is True
+    assert short["n_samples"] == 4 and 1 <= long["n_samples"] <= 2  # 4 lines of 1,030-1,357 tokens: 1 or 2 texts
+    for run, T in ((short, 32), (long, 1200)):
+        res = CensusResult.load(tmp_path / f"a_T{T}.npz")
+        assert res.seq_len == T and res.layers == [0, 29]
+        for eps in (0.3, 0.5):
+            assert run["sink_by_eps"][f"{eps:g}"]["1"] == pytest.approx(
+                100 * float((res.alpha[..., 0] > np.float32(eps)).mean()))
+        assert run["sink"] == run["sink_by_eps"]["0.3"]
+        np.testing.assert_allclose(run["mean_alpha_first_by_layer"], np.nanmean(res.alpha[..., 0], axis=(0, 2)),
+                                   rtol=1e-6)
+    # a length no joined text reaches: a clear error, nothing written
+    out2 = tmp_path / "none.json"
+    assert cli_main(["census", "smollm2-135m", "--texts", str(SAMPLE), "--seq-len", "10000000", "--join", "--limit",
+                     "2", "--layers", "0", "--no-progress", "--out", str(out2)]) == 2
+    assert "fewer than 10000000 tokens" in capsys.readouterr().err and not out2.exists()
+    assert cli_main(["census", "smollm2-135m", "--texts", str(SAMPLE), "--seq-len", "64,x", "--no-progress",
+                     "--out", str(out2)]) == 2
+    assert "comma-separated" in capsys.readouterr().err

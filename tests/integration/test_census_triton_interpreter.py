@@ -44,13 +44,22 @@ SCRIPT = textwrap.dedent(
              dict(causal=False, q_valid=qv), dict(causal=True, mask=pad_mask, q_valid=qv_pad)]
     for kw in cases:
         ref = ck.stats_torch(q, k, scaling=0.3, **kw)
-        for lse, (bm, bn) in ((None, (16, 16)), (ref.lse, (32, 16)), (None, (16, 32))):
-            st = ck.stats_triton(q, k, scaling=0.3, lse=lse, **{**opts, "block_m": bm, "block_n": bn}, **kw)
+        for lse, (bm, bn), keys_as_rows, blocks_first in ((None, (16, 16), False, False),
+                                                          (ref.lse, (32, 16), False, True),
+                                                          (None, (16, 32), True, True), (ref.lse, (32, 16), True, False)):
+            st = ck.stats_triton(q, k, scaling=0.3, lse=lse, **kw, **{**opts, "block_m": bm, "block_n": bn,
+                                                                      "keys_as_rows": keys_as_rows,
+                                                                      "blocks_first": blocks_first})
             rows = kw["q_valid"][:, None, :].expand(-1, H, -1)
             torch.testing.assert_close(st.colsum, ref.colsum, atol=1e-5, rtol=1e-5)
             assert torch.equal(st.count, ref.count)
             for f in ("entropy", "rowmax", "first_mass", "lse"):
                 torch.testing.assert_close(getattr(st, f)[rows], getattr(ref, f)[rows], atol=5e-5, rtol=1e-5)
+    # the lse kernel alone, and the default (tuned) path, which the interpreter runs with its small tiles
+    torch.testing.assert_close(ck.lse_triton(q, k, scaling=0.3, causal=True), ck.stats_torch(q, k, scaling=0.3).lse,
+                               atol=5e-5, rtol=1e-5)
+    st = ck.stats_triton(q, k, scaling=0.3)
+    torch.testing.assert_close(st.colsum, ck.stats_torch(q, k, scaling=0.3).colsum, atol=1e-5, rtol=1e-5)
     for fam in ("llama", "gemma3", "bert"):  # GQA + padding, sliding windows, bidirectional, through the model
         model = tf.build(fam)
         ids, mask = tf.batch()

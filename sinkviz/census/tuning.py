@@ -1,0 +1,192 @@
+"""Kernel configurations for the census's Triton kernels: timed once per device, head dim, dtype, length and mask.
+
+The fastest tile shape depends on the GPU, the head dimension, the dtype and the length (a sweep on an H200 found
+the default of the first census release 55 % slower per kernel at 32k than the best shape). So the first launch
+for each key times a few candidates on the real inputs (the first sample, every head: a slice of the heads misses
+how programs of different heads share the L2 cache at long lengths), keeps the fastest, and caches it in memory and in ``census_kernels.json`` under the
+sinkviz cache folder (``$SINKVIZ_CACHE``), so later processes on the same machine skip the timing.
+
+Keys: device name and compute capability, Triton version, kernel ("stats" or "lse"), padded head dimension, dtype,
+length rounded up to a power of two, and the mask pattern (causal, sliding window, dense mask, all queries valid).
+``SINKVIZ_CENSUS_TUNE=0`` skips the timing and uses the first candidate; under Triton's interpreter (CPU tests) the
+interpreter's small tiles are used.
+"""
+from __future__ import annotations
+
+import json
+import math
+import os
+import statistics
+import threading
+from typing import Any
+
+import torch
+
+from sinkviz.census.kernels import KernelConfig, TritonCall
+
+#: Candidates for the statistics kernel (block_m, block_n, warps, stages, keys_as_rows); the first is the default.
+STATS_CANDIDATES = (
+    KernelConfig(64, 64, 4, 3, True),
+    KernelConfig(64, 64, 4, 3, True, blocks_first=True),
+    KernelConfig(128, 64, 4, 4, False),
+    KernelConfig(128, 64, 4, 4, False, blocks_first=True),
+    KernelConfig(64, 128, 8, 3, True),
+    KernelConfig(128, 64, 8, 3, True),
+    KernelConfig(64, 64, 4, 4, True, blocks_first=True),
+)
+#: Candidates for the lse kernel (used where the attention op returns no lse).
+LSE_CANDIDATES = (
+    KernelConfig(128, 64, 4, 4),
+    KernelConfig(128, 64, 8, 3),
+    KernelConfig(64, 64, 4, 3),
+)
+#: Tiles for Triton's interpreter (CPU tests): small, so that test inputs span several tiles.
+INTERPRETER = KernelConfig(16, 16, 1, 1)
+_REPEATS = 3
+CACHE_FILE = "census_kernels.json"
+
+_lock = threading.Lock()
+_memory: dict[str, dict] = {}
+_disk_loaded = False
+#: What the last choices were (key -> record), for benchmarks and result metadata.
+chosen: dict[str, dict] = {}
+
+
+def candidates(kind: str) -> tuple[KernelConfig, ...]:
+    return STATS_CANDIDATES if kind == "stats" else LSE_CANDIDATES
+
+
+def cache_key(call: TritonCall, kind: str) -> str:
+    """The key a tuned configuration is stored under."""
+    import triton
+
+    B, H, Hkv, T, d = call.shape
+    dev = call.q.device
+    name = torch.cuda.get_device_name(dev).replace("|", "/")
+    major, minor = torch.cuda.get_device_capability(dev)
+    flags = call.flags()
+    pattern = "".join(k[0] if v else "-" for k, v in (("causal", flags["CAUSAL"]), ("window", flags["HAS_WINDOW"]),
+                                                      ("mask", flags["HAS_MASK"]), ("valid", call.q_valid_all)))
+    bucket = 1 << max(9, math.ceil(math.log2(max(T, 2))))
+    dtype = str(call.q.dtype).replace("torch.", "")
+    return f"{name}|sm{major}{minor}|triton{triton.__version__}|{kind}|d{max(16, 1 << (d - 1).bit_length())}|" \
+           f"{dtype}|T{bucket}|{pattern}"
+
+
+def choose(call: TritonCall, kind: str, lse: torch.Tensor | None = None) -> KernelConfig:
+    """The configuration for ``call``'s ``kind`` kernel ("stats" or "lse"): cached, or timed now."""
+    if os.environ.get("TRITON_INTERPRET") == "1":
+        return INTERPRETER
+    if os.environ.get("SINKVIZ_CENSUS_TUNE", "1") == "0":
+        return candidates(kind)[0]
+    key = cache_key(call, kind)
+    with _lock:
+        _load_disk()
+        record = _memory.get(key)
+    if record is None:
+        record = _time_candidates(call, kind, lse)
+        with _lock:
+            _memory[key] = record
+            _save_disk()
+    chosen[key] = record
+    return KernelConfig(**record["config"])
+
+
+def _time_candidates(call: TritonCall, kind: str, lse: torch.Tensor | None) -> dict:
+    """Time every candidate on the first sample of ``call``; the fastest wins.
+    Candidates the compiler rejects (shared memory, registers) are skipped."""
+    part = _slice(call)
+    B, H, _, T, _ = part.shape
+    dev = part.q.device
+    lse_part = torch.zeros(B, H, T, dtype=torch.float32, device=dev) if lse is None else lse[:1, :H].contiguous()
+    outs = (torch.zeros(B, H, T, dtype=torch.float32, device=dev),
+            *(torch.empty(B, H, T, dtype=torch.float32, device=dev) for _ in range(3)))
+    times: dict[str, float] = {}
+    errors: dict[str, str] = {}
+    best: tuple[float, KernelConfig] | None = None
+    for cfg in candidates(kind):
+        name = _name(cfg)
+        try:
+            run = (lambda c=cfg: part.launch_lse(lse_part, c)) if kind == "lse" else \
+                (lambda c=cfg: part.launch_stats(lse_part, outs, c))
+            run()  # compile and warm up
+            torch.cuda.synchronize(dev)
+            ms = []
+            for _ in range(_REPEATS):
+                start, stop = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
+                start.record()
+                run()
+                stop.record()
+                stop.synchronize()
+                ms.append(start.elapsed_time(stop))
+        except Exception as e:  # noqa: BLE001 - a config this GPU or compiler cannot run: try the next
+            errors[name] = f"{type(e).__name__}: {str(e).splitlines()[0][:160] if str(e) else ''}"
+            continue
+        times[name] = statistics.median(ms)
+        if best is None or times[name] < best[0]:
+            best = (times[name], cfg)
+    if best is None:
+        raise RuntimeError(f"no census kernel configuration runs here: {errors}")
+    return {"config": best[1].as_dict(), "ms": times, "errors": errors, "timed_on": list(part.shape)}
+
+
+def _slice(call: TritonCall) -> TritonCall:
+    """The first sample of ``call`` (every head): what the candidates are timed on."""
+    ranges = call.kv_ranges
+    sliced_ranges = None if ranges is None else (lambda bm: tuple(x[:1] for x in ranges(bm)))
+    return TritonCall(call.q[:1], call.k[:1], call.scaling, call.causal, call.window,
+                      None if call.mask_i8 is None else call.mask_i8[:1], call.qv8[:1], call.q_valid_all,
+                      call.n_first, sliced_ranges)
+
+
+def _name(cfg: KernelConfig) -> str:
+    return (f"{cfg.block_m}x{cfg.block_n}w{cfg.num_warps}s{cfg.num_stages}{'k' if cfg.keys_as_rows else 'q'}"
+            f"{'b' if cfg.blocks_first else ''}")
+
+
+def _cache_path():
+    from sinkviz.models import cache_dir
+
+    return cache_dir() / CACHE_FILE
+
+
+def _load_disk() -> None:
+    global _disk_loaded
+    if _disk_loaded:
+        return
+    _disk_loaded = True
+    try:
+        stored = json.loads(_cache_path().read_text())
+    except (OSError, ValueError):
+        return
+    if isinstance(stored, dict):
+        for key, record in stored.items():
+            if isinstance(record, dict) and isinstance(record.get("config"), dict):
+                _memory.setdefault(key, record)
+
+
+def _save_disk() -> None:
+    """Write the cache; a read-only or missing cache folder only costs the timing again in the next process."""
+    from sinkviz._files import write_json
+
+    path = _cache_path()
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        write_json(path, dict(_memory), overwrite=True)
+    except (OSError, TypeError, ValueError):
+        pass
+
+
+def forget() -> None:
+    """Drop the configurations kept in memory (the file stays); the next launch per key is timed again unless the
+    file has it."""
+    global _disk_loaded
+    with _lock:
+        _memory.clear()
+        chosen.clear()
+        _disk_loaded = False
+
+
+def summary() -> dict[str, Any]:
+    """The configurations chosen in this process so far: key -> {config, ms per candidate, errors}."""
+    return {key: dict(record) for key, record in chosen.items()}

@@ -36,8 +36,9 @@ EXPLORER_CAPTURE = ("attn", "qk", "hidden")
 _ERROR_STYLE = "color:#8b0000;background:#fff0f0;border:1px solid #e0a0a0;padding:4px 8px;border-radius:3px"
 _INFO_STYLE = "color:#333;background:#f6f6f6;padding:4px 8px;border-radius:3px"
 _STALE_STYLE = "color:#6b4e00;background:#fff8e0;border:1px solid #e6c870;padding:3px 8px;border-radius:3px"
-#: The export row's choices: aspect (width / height; None = the figure's own) and token-label density.
-EXPORT_ASPECTS = [("figure's own", None), ("1:1", 1.0), ("4:3", 4 / 3), ("3:2", 1.5), ("2:1", 2.0), ("3:4", 0.75)]
+#: The export row's choices: aspect (width / height; 0 = the figure's own: a Dropdown shows no label for None)
+#: and token-label density.
+EXPORT_ASPECTS = [("figure's own", 0.0), ("1:1", 1.0), ("4:3", 4 / 3), ("3:2", 1.5), ("2:1", 2.0), ("3:4", 0.75)]
 EXPORT_LABELS = [("auto (fit)", "auto"), ("all", "all"), ("every 5th", 5), ("every 10th", 10), ("none", "none")]
 #: Greys out the maps of a stale explorer (the class is set on the box that holds them).
 _STALE_CSS = ("<style>.sinkviz-stale .sinkviz-map, .sinkviz-stale .sinkviz-overview "
@@ -121,7 +122,7 @@ class Explorer(widgets.VBox):
                                                  layout=widgets.Layout(width="100px"))
         self.export_what = widgets.Dropdown(options=[("attention map", "map"), ("\u03b1\u2081 overview", "overview")],
                                             value="map", description="figure", layout=widgets.Layout(width="220px"))
-        self.export_aspect = widgets.Dropdown(options=EXPORT_ASPECTS, value=None, description="aspect",
+        self.export_aspect = widgets.Dropdown(options=EXPORT_ASPECTS, value=0.0, description="aspect",
                                               layout=widgets.Layout(width="200px"))
         self.export_labels = widgets.Dropdown(options=EXPORT_LABELS, value="auto", description="token labels",
                                               style={"description_width": "initial"},
@@ -425,7 +426,7 @@ class Explorer(widgets.VBox):
                 self.figure()  # raises, saying why there is nothing to export
             fig = self.figure(labels=self.export_labels.value) if self.export_what.value == "map" \
                 else self.overview_figure()
-            written = export(fig, path, width=self.export_width.value, aspect=self.export_aspect.value,
+            written = export(fig, path, width=self.export_width.value, aspect=self.export_aspect.value or None,
                              annotations=self.export_notes.value, selection=self.export_selection.value,
                              overwrite=self.export_overwrite.value)
         except (SinkvizError, OSError, ValueError, RuntimeError) as exc:
@@ -523,6 +524,10 @@ def explore(model_or_name: Any = None, text: str | None = None, *, view: str = "
     `display` ("auto"/"full"/"pooled"/"window"), `max_display_tokens`,
     `render` ("auto"/"canvas"/"anywidget"/"figurewidget"/"output"), `device`, `dtype`.
 
+    A text longer than `long_context_tokens` (default 1024) opens the long-context explorer
+    (`sinkviz.widgets.long_context`: one census forward, maps computed per window); `long_context=True/False`
+    forces it on or off.
+
     `view="bertviz"` / `"bertviz-model"` returns bertviz's head view / model view of the same trace instead,
     with everything it needs inlined (nothing from a CDN).
     """
@@ -542,4 +547,9 @@ def explore(model_or_name: Any = None, text: str | None = None, *, view: str = "
         raise ValueError(f"view={view!r}: use 'explorer', 'bertviz' or 'bertviz-model'.")
     if trace is not None:
         return Explorer(None, text, trace=trace, **kwargs)
+    from sinkviz.widgets.long_context import open_if_long
+
+    long_view, model_or_name = open_if_long(model_or_name, text, kwargs)  # a text too long for dense capture
+    if long_view is not None:
+        return long_view
     return Explorer(model_or_name, text, **kwargs)

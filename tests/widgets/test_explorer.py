@@ -352,6 +352,7 @@ def test_export_button_says_the_absolute_path_it_wrote(trace, tmp_path, monkeypa
 
 def test_export_row_controls(trace, tmp_path):
     ex = explore(trace, layer=1, head=1, max_display_tokens=16)  # pooled: the map carries a note
+    assert ex.export_aspect.label == "figure's own"  # a label is shown for the default (not a blank box)
     ex.export_path.value = str(tmp_path / "map.html")
     ex.export_notes.value = False
     ex.export_labels.value = "none"

@@ -50,7 +50,7 @@ def _null_traces(fig: go.Figure, rows: Sequence[Mapping[str, Any]], metric: str,
     _, rand_sd, _ = _select(rows, "null_random_sd", metric)
     x = layers / depth
     fig.add_trace(go.Scatter(x=np.concatenate([x, x[::-1]]), y=np.concatenate([rand + rand_sd, (rand - rand_sd)[::-1]]),
-                             fill="toself", fillcolor=_rgba(color, 0.15), line=dict(width=0), hoverinfo="skip",
+                             mode="lines", fill="toself", fillcolor=_rgba(color, 0.15), line=dict(width=0), hoverinfo="skip",
                              name=_NULL_BAND, legendgroup=_NULL_BAND, showlegend=_NULL_BAND not in seen),
                   row=1, col=col)
     seen.add(_NULL_BAND)
@@ -113,7 +113,7 @@ def layer_profile_figure(
                 marker=dict(symbol="circle-open", size=11, color="black", line=dict(width=2)),
                 hovertemplate=f"{ref['label']}<br>%{{y:.4g}}<extra></extra>"), row=1, col=c)
             seen.add(ref["label"])
-        fig.update_xaxes(title_text="relative depth l / (L − 1), l 0-indexed", range=[-0.05, 1.05], row=1, col=c)
+        fig.update_xaxes(title_text="depth l / (L − 1), l 0-indexed", range=[-0.05, 1.05], row=1, col=c)
         if log_y and log_y[c - 1]:
             fig.update_yaxes(type="log", row=1, col=c)
     fig.update_layout(legend=dict(orientation="h", y=-0.25, x=0.0))

@@ -70,7 +70,7 @@ def spectrum_figure(published: Mapping[str, Any], corrected: Mapping[str, Any], 
         k_r = np.arange(1, rs.shape[1] + 1)
         lo = np.maximum(mean - sd, mean * 1e-3)  # a log axis: keep the band's lower edge positive
         fig.add_trace(go.Scatter(x=np.concatenate([k_r, k_r[::-1]]), y=np.concatenate([mean + sd, lo[::-1]]),
-                                 fill="toself", fillcolor="rgba(120, 120, 120, 0.2)", line=dict(width=0),
+                                 mode="lines", fill="toself", fillcolor="rgba(120, 120, 120, 0.2)", line=dict(width=0),
                                  hoverinfo="skip", name="σ of random-logit nulls (mean ± sd)"), row=1, col=2)
     if nulls and "uniform" in nulls:
         su = np.asarray(nulls["uniform"]["singular_values"], dtype=float)

@@ -85,7 +85,7 @@ def betti_curve_figure(scales: Sequence[float], curves: Mapping[str, Sequence[fl
     for j, (name, (mean, sd)) in enumerate((null_bands or {}).items()):
         mean, sd = np.asarray(mean, dtype=float), np.asarray(sd, dtype=float)
         fig.add_trace(go.Scatter(x=np.concatenate([x, x[::-1]]), y=np.concatenate([mean + sd, (mean - sd)[::-1]]),
-                                 fill="toself", fillcolor=f"rgba(120, 120, 120, {0.22 - 0.08 * (j % 2)})",
+                                 mode="lines", fill="toself", fillcolor=f"rgba(120, 120, 120, {0.22 - 0.08 * (j % 2)})",
                                  line=dict(width=0, shape="hv"), hoverinfo="skip", name=name))
     for name, ys in (null_curves or {}).items():
         fig.add_trace(go.Scatter(x=list(scales), y=list(ys), mode="lines", name=name, line_shape="hv",

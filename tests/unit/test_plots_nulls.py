@@ -25,7 +25,7 @@ def test_layer_profile_draws_band_and_uniform_line_behind_corrected_series():
     names = [t.name for t in fig.data]
     assert names == ["published", "random-logit null (mean ± sd)", "uniform-attention null", "corrected"]
     band = fig.data[1]
-    assert band.fill == "toself"
+    assert band.fill == "toself" and band.mode == "lines"  # no markers at the polygon's corners
     np.testing.assert_allclose(band.y, [0.25, 0.25, 0.25, 0.15, 0.15, 0.15])  # mean ± sd, there and back
     np.testing.assert_allclose(fig.data[2].y, [0.0, 0.0, 0.0])
     plain = layer_profile_figure(rows_with_nulls(), panels, n_layers=3, nulls=False)

@@ -172,3 +172,50 @@ def key_manifold(tr: Trace, *, pca_layers: Sequence[int], var_explained: float =
                          + f" · off {off.first_mean:.2f} vs {off.baseline_mean:.2f} (r={off.r})")
                 panels.append((label, key_pca(keys, lengths=tr.lengths)))
     return {"panels": panels, "layers": list(tr.layers), "first": first, "baseline": base, "r": rs}
+
+
+# ---- Fig. 9 on sinkviz's text domains, and Table 8 (the paper's model list) with what loads offline
+__all__ += ["FIG9_EPS", "fig9_domains", "table8_models"]
+
+#: Fig. 9 draws Sink₁ for ε = 0.2, 0.3, 0.4.
+FIG9_EPS = (0.2, 0.3, 0.4)
+
+
+def fig9_domains(loaded: Any, *, T: int = 64, n: int = 100, eps_grid: Sequence[float] = FIG9_EPS,
+                 batch_size: int = 10) -> dict[str, dict[str, Any]]:
+    """Fig. 9 (Sink₁ by text domain) on sinkviz's domains (:func:`sinkviz.papers.probes.domain_texts`; the paper's
+    are 17 Pile domains, not installable offline): per domain, the first ``n`` texts with ≥ T tokens, tokenised
+    with the tokenizer's default special tokens and truncated to T (as the natural probes of Table 1), and
+    Sink₁^ε (%) for each ε. Returns ``{domain: {"sink": {ε: %}, "n": texts used, "n_skipped": shorter than T,
+    "source", "licence"}}``; a domain with no text of T tokens is left out."""
+    from sinkviz.papers.probes import domain_texts, natural_inputs
+
+    out: dict[str, dict[str, Any]] = {}
+    for domain, rows in domain_texts().items():
+        try:
+            batch = natural_inputs(loaded.tokenizer, T, n, texts=[r["text"] for r in rows])
+        except ValueError:  # no text of this domain reaches T tokens
+            continue
+        alpha = importance_for(loaded, batch.input_ids, batch_size=batch_size)
+        out[domain] = {"sink": {float(e): float(sink_rate(alpha, e)[0]) for e in eps_grid}, "n": batch.n,
+                       "n_skipped": batch.n_skipped, "source": rows[0]["source"], "licence": rows[0]["licence"]}
+    return out
+
+
+def table8_models() -> list[dict[str, Any]]:
+    """Table 8 of Gu et al.: the Hugging Face ids of the 32 open models the paper measures (the 30 of the official
+    ``eval_sink_open_source.py`` and the two Jamba models of Figs 25–27), each with whether ``sinkviz.load`` can run
+    it offline (its config is in the local Hugging Face cache, :func:`sinkviz.models.cached_hub_models`) or it
+    needs the hub first. Rows: ``family``, ``hf_id``, ``params``, ``offline`` (bool), ``how``."""
+    from sinkviz.models import cached_hub_models
+    from sinkviz.papers.reported import reported_numbers
+
+    cached = set(cached_hub_models())
+    rows = []
+    for r in reported_numbers("table8"):
+        offline = r["value"] in cached
+        rows.append({"family": r["model"], "hf_id": r["value"], "params": r.get("params"), "offline": offline,
+                     "how": "in the local Hugging Face cache: loads offline" if offline else
+                            f"needs the hub once: sinkviz.load({r['value']!r}) where the hub is reachable "
+                            "(or a local folder made with save_pretrained)"})
+    return rows

@@ -35,6 +35,8 @@ __all__ = [
     "repeated_token_inputs",
     "probe_inputs",
     "tokenizer_prefix",
+    "DOMAIN_PROBES",
+    "domain_texts",
 ]
 
 PROBE_SETS = {"devils_dictionary": resources.files("sinkviz") / "data" / "devils_dictionary.jsonl"}
@@ -193,3 +195,30 @@ def probe_inputs(tokenizer, kind: str, T: int = 64, n: int = 100, *, seed: int =
     build = random_token_inputs if kind == "random" else repeated_token_inputs
     return build(len(tokenizer), T, n, seed=seed, prefix_ids=prefix_ids, exclude_ids=special)
 
+
+
+# ---- text domains for Gu et al.'s Fig. 9 (Sink₁ by domain; the paper's are 17 Pile domains, ours are not)
+DOMAIN_PROBES = resources.files("sinkviz") / "data" / "domain_probes.jsonl"
+#: The dictionary domain is the natural-text probe set itself (not copied into domain_probes.jsonl).
+DICTIONARY_DOMAIN = "dictionary"
+
+
+@lru_cache(maxsize=1)
+def _domain_rows() -> tuple[dict[str, Any], ...]:
+    if not DOMAIN_PROBES.is_file():
+        raise FileNotFoundError(f"probe file {DOMAIN_PROBES} is missing: reinstall sinkviz (it ships inside the "
+                                "package) or rebuild it with sinkviz/data/make_domain_probes.py")
+    with DOMAIN_PROBES.open(encoding="utf-8") as fh:
+        return tuple(json.loads(line) for line in fh if line.strip())
+
+
+def domain_texts() -> dict[str, list[dict[str, Any]]]:
+    """sinkviz's text domains (``sinkviz/data/README.md``: source and licence of each): ``{domain: [{"id",
+    "text", "source", "licence"}, ...]}``, the dictionary domain (The Devil's Dictionary) first, then the domains of
+    ``domain_probes.jsonl`` in file order. These are our domains, not the Pile's of Gu et al.'s Fig. 9."""
+    out: dict[str, list[dict[str, Any]]] = {DICTIONARY_DOMAIN: [
+        {"id": r["id"], "text": r["text"], "source": r["source"], "licence": r["licence"]}
+        for r in _read_set("devils_dictionary")]}
+    for row in _domain_rows():
+        out.setdefault(row["domain"], []).append({k: row[k] for k in ("id", "text", "source", "licence")})
+    return out

@@ -1,7 +1,8 @@
 """Line figures of Gu et al. (ICLR 2025): norms, Sink vs length and size, massive activations, Sink_k.
 
 Norms per block (Fig. 2 top, Figs 11–14), Sink vs token length (Fig. 3), Sink vs model size (Fig. 4 left),
-massive-activation ratio per block (Figs 7, 8, 29) and Sink_k vs position k (Fig. 5 middle). Every factory
+massive-activation ratio per block (Figs 7, 8, 29), Sink_k vs position k (Fig. 5 middle) and Sink₁ by text domain
+(Fig. 9, on sinkviz's domains). Every factory
 takes metric results and returns a styled ``go.Figure``.
 """
 from __future__ import annotations
@@ -20,6 +21,7 @@ __all__ = [
     "sink_vs_params_figure",
     "massive_activation_figure",
     "sink_by_position_figure",
+    "sink_by_domain_figure",
 ]
 
 _NORM_LABELS = {"hidden": "h", "h": "h", "keys": "k", "k": "k", "values": "v", "v": "v"}
@@ -148,4 +150,24 @@ def sink_by_position_figure(series: Mapping[str, Sequence[float]], *, max_k: int
                                  line=dict(color=COLORS[i % len(COLORS)])))
     fig.update_xaxes(title_text=index_label("token position k", base=GU_BASE), dtick=1)
     fig.update_yaxes(title_text="Sink_k^ε (%)")
+    return apply_style(fig, title=title, height=height, width=width)
+
+
+def sink_by_domain_figure(results: Mapping[str, Mapping[str, object]], *, title: str | None = None,
+                          height: int = 420, width: int = 720) -> go.Figure:
+    """Fig. 9 of Gu et al. (Sink₁ against the text domain, one line per ε) on sinkviz's own domains
+    (``sinkviz.papers.gu2025.fig9_domains``): the x axis names our domains, not the paper's 17 Pile domains, and
+    each tick says how many texts of T tokens the domain gave."""
+    if not results:
+        raise ValueError("results is empty: no domain had a text of T tokens")
+    domains = list(results)
+    eps_grid = list(next(iter(results.values()))["sink"])
+    ticks = [f"{d}<br>(n = {results[d]['n']})" for d in domains]
+    fig = go.Figure()
+    for i, eps in enumerate(eps_grid):
+        fig.add_trace(go.Scatter(x=ticks, y=[results[d]["sink"][eps] for d in domains], mode="lines+markers",
+                                 name=f"ε = {eps:g}", line=dict(color=COLORS[i % len(COLORS)]),
+                                 hovertemplate="%{x}<br>Sink₁ %{y:.2f} %<extra>ε = " + f"{eps:g}" + "</extra>"))
+    fig.update_xaxes(title_text="text domain (sinkviz's probe sets, not the Pile's)")
+    fig.update_yaxes(title_text="Sink₁ (%)", rangemode="tozero")
     return apply_style(fig, title=title, height=height, width=width)

@@ -12,7 +12,8 @@ pytestmark = [pytest.mark.notebook, pytest.mark.real]
 ROOT = Path(__file__).resolve().parents[2]
 NOTEBOOK = ROOT / "sinkviz" / "notebooks" / "gu2025_attention_sink.ipynb"
 FIGURES = ["table1", "fig3", "fig4_left", "figs19_24_alpha", "fig2_top_norms", "norms_minilm-l6", "massive_ratio",
-           "fig2_bottom_qk", "figs15_18_qk", "rope_planes", "key_pca", "key_offsubspace", "table7", "table7_minilm"]
+           "fig2_bottom_qk", "figs15_18_qk", "rope_planes", "key_pca", "key_offsubspace", "table7", "table7_minilm",
+           "fig9_domains", "table8_models"]
 
 
 def test_committed_without_outputs_and_with_a_parameter_cell():
@@ -24,10 +25,12 @@ def test_notebook_executes_headless(tmp_path, monkeypatch):
     # smaller samples than the defaults keep the suite fast; every code path still runs
     # Table 7 on the tiny random GPT-2 (code path; the default is the embedded MiniLM, shown in section 8's extra)
     nb = execute_notebook(NOTEBOOK, "N_SAMPLES = 8\nFIG3_N = 4\nFIG3_LENGTHS = [8, 32, 128]\nTABLE7_TS = [5, 30]\n"
-                          "GPT2_MODEL = \"tiny-random\"", tmp_path, 900, monkeypatch)
+                          "GPT2_MODEL = \"tiny-random\"\nN_PER_DOMAIN = 4", tmp_path, 900, monkeypatch)
     text = outputs_text(nb)
     assert "| smollm2-135m (ours) |" in text and "| minilm-l6 (ours) |" in text
     assert "| GPT2-XL (paper) | 77.00 | 70.29 | 62.28 |" in text
     assert "tiny RANDOM GPT-2" in text and "minilm-l6, pure repeated tokens (8 x T=64)" in text
     assert "| swap Sink_t (paper) | 57.63 | 50.22 |" in text
     assert_figures_written(tmp_path, "gu2025", FIGURES)
+    assert "Fig. 10 skipped: set FIG10_MODELS" in text and "Figs 25–27 skipped: set JAMBA_MODEL" in text
+    assert "| meta-llama/Llama-2-7b-hf |" in text and "sinkviz on smollm2-135m" in text

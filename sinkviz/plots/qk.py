@@ -128,7 +128,7 @@ def rope_planes_figure(series: Mapping[str, tuple[np.ndarray, np.ndarray]], *,
             hover = [f"θ = {x:.3g} rad/pos" if np.isfinite(x) else "un-rotated dims" for x in f]
         fig.add_trace(go.Bar(x=names, y=first, name=f"toward {first_key} (the first)", marker_color=COLORS[1],
                              hovertext=hover, legendgroup="f", showlegend=r == 1), row=r, col=1)
-        fig.add_trace(go.Bar(x=names, y=rest, name=f"toward the other keys (mean; {base}-indexed)",
+        fig.add_trace(go.Bar(x=names, y=rest, name="toward the other keys (mean)",
                              marker_color=COLORS[0], hovertext=hover, legendgroup="r", showlegend=r == 1), row=r, col=1)
         fig.update_yaxes(title_text="logit part", row=r, col=1)
     exponent = "−2(i−1)/d" if base == 1 else "−2i/d"

@@ -30,8 +30,9 @@ What null matrices give (n = 64, causal; random-logit = mean ± sd over 20 seede
 :mod:`sinkviz.metrics.nulls`): the MP KS is 0.03 for a dense N(0, 1) matrix, 0.31 ± 0.02 for
 random-logit causal softmax and 0.56 for uniform causal attention, against 0.98 for a perfect
 BOS star. A triangular map is far from the MP law whatever it attends to, so under a causal
-mask the KS mostly measures the mask, and an untrained model (near-uniform attention) scores
-HIGHER than a trained one. The participation ratio of σ² is 2.86 uniform, 6.2 ± 0.6
+mask the KS mostly measures the mask: an untrained model (near-uniform attention) scores about
+the uniform value, above random-logit attention, whatever it attends to; whether a trained model
+scores higher or lower depends on the model. The participation ratio of σ² is 2.86 uniform, 6.2 ± 0.6
 random-logit, 1 for the star. Read every corrected value beside these nulls at the same n and
 mask (``null_baseline(rmt_corrected, n, causal=...)``), as the Ruscio tables and figures do.
 Under a BIDIRECTIONAL mask uniform attention and a BOS star (planted or perfect) have identical

@@ -15,6 +15,8 @@ from typing import Any, Callable
 import ipywidgets as widgets
 import numpy as np
 
+from sinkviz.plots.style import EXPLORER_BASE, index_label
+
 QK_MAX_TOKENS = 1024
 TOPOLOGY_MAX_POINTS = 96
 
@@ -49,9 +51,9 @@ def _qk(ex) -> Any:
     k = tr.key(layer, tr.info.kv_head_of[head])
     decomp = metrics.qk_decomposition(q, k, causal=tr.info.causal, scaling=tr.info.scaling[layer])
     first = metrics.qk_first_vs_rest(decomp)
-    title = (f"layer {layer}, head {head}: cos toward key 0 {first['cos'][0]:.2f} vs {first['cos'][1]:.2f} for "
+    title = (f"{index_label(('layer', 'head'), (layer, head), base=EXPLORER_BASE)}: cos toward key 0 {first['cos'][0]:.2f} vs {first['cos'][1]:.2f} for "
              f"the rest; norm product {first['norm_product'][0]:.1f} vs {first['norm_product'][1]:.1f}")
-    return plots.qk_heatmaps(decomp, panels=("cos", "norm_product"), title=title)
+    return plots.qk_heatmaps(decomp, panels=("cos", "norm_product"), title=title, base=EXPLORER_BASE)
 
 
 def _manifold(ex) -> Any:

@@ -230,9 +230,44 @@ def paper_style(fig: Any, width: str | float | None = "single", height: float | 
     if style is None:
         return fig
     _paper_fonts(fig, shrink=(w_px / own_w) if own_w else 1.0)
+    if not height and aspect is None:
+        _fit_tables(fig, PAPER_FONT_PT * CSS_DPI / POINTS_PER_INCH)
     if isinstance(style, dict):
         fig.update_layout(**style)
     return fig
+
+
+def _fit_tables(fig: go.Figure, px: float) -> None:
+    """A table figure as tall as its rows once the cells wrap at the paper width (in place).
+
+    Table rows keep their pixel height when a figure shrinks to a column, so the figure's own aspect ratio cut
+    rows off at the bottom. Each cell's line count is estimated from its column's share of the width
+    (``columnwidth`` weights) at about 0.55 em per character; the figure height is the sum of the rows.
+    """
+    tables = [t for t in fig.data if t.type == "table"]
+    if len(tables) != 1:
+        return
+    table, layout = tables[0], fig.layout
+    columns = [list(c) for c in (table.cells.values or ())]
+    headers = list(table.header.values or ())
+    if not columns:
+        return
+    weights = list(table.columnwidth) if table.columnwidth is not None else [1.0] * len(columns)
+    inner = layout.width - (layout.margin.l or 0) - (layout.margin.r or 0)
+    char_px = 0.55 * px
+    capacity = [max(1, int(inner * w / sum(weights) / char_px) - 1) for w in weights]
+
+    def lines(text: object, chars: int) -> int:
+        parts = re.sub(r"<[^>b]*>|</?b>", "", str(text)).split("<br>")
+        return sum(max(1, math.ceil(len(part) / chars)) for part in parts)
+
+    line_px = 1.35 * px
+    header_lines = max((lines(h, c) for h, c in zip(headers, capacity)), default=1)
+    row_lines = [max(lines(col[r], c) for col, c in zip(columns, capacity)) for r in range(len(columns[0]))]
+    table.header.height = line_px + px
+    table.cells.height = line_px + px
+    body = header_lines * line_px + px + sum(n * line_px + px for n in row_lines)
+    fig.update_layout(height=round((layout.margin.t or 0) + (layout.margin.b or 0) + body + 2 * px))
 
 
 def _size_px(w_in: float | None, height_in: float | None, own_w: float | None,

@@ -16,6 +16,9 @@ from sinkviz.plots.style import apply_style
 
 __all__ = ["PROVENANCE_HEADER", "comparison_table", "table_markdown", "format_cell", "with_provenance"]
 
+#: Wider text wraps: a table column is sized to at most this many characters.
+MAX_COLUMN_CHARS = 28
+
 #: The header of the column that says whose number each row holds.
 PROVENANCE_HEADER = "whose number"
 
@@ -61,8 +64,11 @@ def comparison_table(header: Sequence[str], rows: Sequence[Sequence[object]], *,
         raise ValueError(f"every row needs {len(header)} cells (one per header)")
     cols = list(zip(*rows)) if rows else [[] for _ in header]
     texts = [[format_cell(v, digits) for v in c] for c in cols]
-    # size each column to its longest entry so cells stay on one line (8.5 px per character at 13 px)
-    col_px = [max([len(str(h))] + [len(t) for t in col]) * 8.5 + 28 for h, col in zip(header, texts)]
+    # size each column to its longest entry so cells stay on one line (8.5 px per character at 13 px); a long
+    # text column (a source note) wraps instead of squeezing the number columns, and no header word is cut
+    col_px = [min(max([len(str(h))] + [len(t) for t in col]), MAX_COLUMN_CHARS) * 8.5 + 28
+              for h, col in zip(header, texts)]
+    col_px = [max(px, max(len(word) for word in str(h).split() or [""]) * 9.5 + 28) for px, h in zip(col_px, header)]
     fill = [["#EEF4FA"] * len(rows) if i in highlight_cols else ["white"] * len(rows) for i in range(len(header))]
     fig = go.Figure(go.Table(
         columnwidth=col_px,

@@ -81,7 +81,7 @@ def map_patch(view: MapSlice, title: str, labels: LabelDensity = "auto") -> tupl
         z=view.z, x=view.x_labels, y=view.y_labels, zmin=view.zmin, zmax=view.zmax,
         colorbar=dict(title=dict(text=view.colorbar_title)),
         hovertemplate=f"query %{{y}}<br>key %{{x}}<br>{view.hover_value} = %{{z:.4g}}<extra></extra>",
-        meta=dict(canvas=[MAP_CANVAS_PX, MAP_CANVAS_PX], hover_x="key", hover_y="query", value_name=view.hover_value,
+        meta=dict(canvas=[MAP_CANVAS_PX, MAP_CANVAS_PX], hover_x=index_label("key", base=EXPLORER_BASE), hover_y=index_label("query", base=EXPLORER_BASE), value_name=view.hover_value,
                   y_axis_width=90, x_axis_height=80, tick_chars=TICK_LABEL_CHARS),
     )
     layout = dict(
@@ -103,8 +103,8 @@ def map_figure(view: MapSlice, title: str, labels: LabelDensity = "auto") -> go.
     trace, layout = map_patch(view, title, labels)
     fig = go.Figure(go.Heatmap(colorscale=SEQUENTIAL, hoverongaps=False, name="attention", **trace))
     fig.update_layout(width=MAP_PX, height=MAP_PX, margin=dict(l=90, r=10, b=90), plot_bgcolor="white",
-                      xaxis=dict(type="category", title="key", tickangle=-60, tickfont=dict(size=9), constrain="domain"),
-                      yaxis=dict(type="category", title="query", autorange="reversed", tickfont=dict(size=9),
+                      xaxis=dict(type="category", title=index_label("key", base=EXPLORER_BASE), tickangle=-60, tickfont=dict(size=9), constrain="domain"),
+                      yaxis=dict(type="category", title=index_label("query", base=EXPLORER_BASE), autorange="reversed", tickfont=dict(size=9),
                                  scaleanchor="x", constrain="domain"))
     fig.update_layout(**layout)
     fig.update_layout(title=dict(font=dict(size=SCREEN_FONT_PX), x=0.02))

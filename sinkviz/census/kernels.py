@@ -177,7 +177,7 @@ def stats_torch(
     causal: bool = True, window: int | None = None, mask: torch.Tensor | None = None,
     softcap: float | None = None, sinks: torch.Tensor | None = None,
     q_valid: torch.Tensor | None = None, n_first: int = 4, chunk_elems: int = 1 << 24,
-    count: torch.Tensor | None = None,
+    count: torch.Tensor | None = None, row_stats: bool = True,
 ) -> LayerStats:
     """Exact streaming statistics by chunks of query rows, in float32 (any device, any mask).
 
@@ -196,6 +196,8 @@ def stats_torch(
         n_first: the row mass on keys j < n_first goes to ``first_mass``.
         chunk_elems: the size of one (H, chunk, keys) float32 block; lower it to save memory.
         count: precomputed :func:`key_counts` (the same for every layer that shares a mask).
+        row_stats: False skips entropy, row max and first mass (returned as NaN): column sums and lse only, about a
+            quarter less work (what the long-context explorer needs).
     """
     B, H, T, d = q.shape
     Hkv = k.shape[1]
@@ -215,52 +217,64 @@ def stats_torch(
     sink_logit = None if sinks is None else sinks.to(dev, torch.float32).view(H, 1)
     rows = max(1, min(T, chunk_elems // max(1, H * T)))
     all_valid = bool(q_valid.all())
+    # two scratch blocks reused by every chunk: fresh large allocations cost more than the arithmetic on a CPU
+    # (each new block is page-faulted in again)
+    s_buf = torch.empty(H * rows * T, dtype=torch.float32, device=dev)
+    p_buf = torch.empty_like(s_buf)
     for b in range(B):
         kb = k[b].to(torch.float32)  # (Hkv, T, d)
         qb = q[b].to(torch.float32)  # (H, T, d)
         for a in range(0, T, rows):
             e = min(T, a + rows)
             lo, hi = _key_range(a, e, T, causal, window, mask is not None)
-            qc = qb[:, a:e].reshape(Hkv, rep, e - a, d)
-            s = torch.matmul(qc, kb[:, lo:hi].transpose(-1, -2).unsqueeze(1)).reshape(H, e - a, hi - lo)
+            C, K = e - a, hi - lo
+            s = s_buf[: H * C * K].view(H, C, K)
+            torch.matmul(qb[:, a:e].reshape(Hkv, rep, C, d), kb[:, lo:hi].transpose(-1, -2).unsqueeze(1),
+                         out=s.view(Hkv, rep, C, K))
             s.mul_(scaling)
             if softcap is not None:
                 s.div_(softcap).tanh_().mul_(softcap)
             hidden = _hidden_block(mask, b, a, e, lo, hi, pos, causal, window)  # (1 or Hm, C, cols) or None
             if hidden is not None:
-                cols = slice(hi - lo - hidden.shape[-1], hi - lo)  # the block's hidden entries lie in these keys
+                cols = slice(K - hidden.shape[-1], K)  # the block's hidden entries lie in these keys
                 if mask is not None and mask.dtype != torch.bool:
                     s[..., cols] += _mask_block(mask, b, a, e, lo, hi).to(torch.float32)
                 s[..., cols].masked_fill_(hidden, float("-inf"))
             smax = s.amax(-1)  # (H, C): the largest token logit of each row
             top = smax if sink_logit is None else torch.maximum(smax, sink_logit.expand_as(smax))
             top = torch.where(torch.isfinite(top), top, torch.zeros_like(top))
-            p = (s - top.unsqueeze(-1)).exp_()
+            s.sub_(top.unsqueeze(-1))  # s' = s - top: <= 0 where visible
+            p = torch.exp(s, out=p_buf[: H * C * K].view(H, C, K))
             z = p.sum(-1)
             if sink_logit is not None:
                 z = z + torch.exp(sink_logit - top)
-            lse = top + torch.log(z)  # (H, C); -inf for rows that see nothing
+            log_z = torch.log(z)
+            lse = top + log_z  # (H, C); -inf for rows that see nothing
             p.div_(z.unsqueeze(-1))  # p_ij = exp(s_ij - lse_i)
             if not bool((z > 0).all()):
                 p.nan_to_num_(nan=0.0)  # rows that see nothing: 0 / 0
-            # entropy as sum p * (lse - s): every term >= 0, no cancellation for peaked rows (with sink logits,
-            # entropy and max run over the token columns only, as in the rows the model returns)
-            s.neg_().add_(lse.unsqueeze(-1))
-            if hidden is not None:
-                s[..., cols].masked_fill_(hidden, 0.0)
-            if not bool(torch.isfinite(lse).all()):
-                s.nan_to_num_(nan=0.0, posinf=0.0, neginf=0.0)
             lse_out[b, :, a:e] = lse
-            ent[b, :, a:e] = torch.linalg.vecdot(p, s)
-            rmax[b, :, a:e] = torch.exp(smax - lse)
-            if lo < n_first:
-                fmass[b, :, a:e] = p[..., : max(0, min(n_first, hi) - lo)].sum(-1)
+            if row_stats:
+                # entropy as sum p * (lse - s) = sum p * (log z - s'): every term >= 0, no cancellation for peaked
+                # rows (with sink logits, entropy and max run over the token columns only, as in the model's rows)
+                s.neg_().add_(log_z.unsqueeze(-1))
+                if hidden is not None:
+                    s[..., cols].masked_fill_(hidden, 0.0)
+                if not bool(torch.isfinite(lse).all()):
+                    s.nan_to_num_(nan=0.0, posinf=0.0, neginf=0.0)
+                ent[b, :, a:e] = torch.einsum("hck,hck->hc", p, s)  # one batched dot product a row
+                rmax[b, :, a:e] = torch.exp(smax - lse)
+                if lo < n_first:
+                    fmass[b, :, a:e] = p[..., : max(0, min(n_first, hi) - lo)].sum(-1)
             if all_valid:
                 colsum[b, :, lo:hi] += p.sum(1)
             else:
                 colsum[b, :, lo:hi] += torch.einsum("hck,c->hk", p, q_valid[b, a:e].to(torch.float32))
     if count is None:
         count = key_counts(T, causal=causal, window=window, mask=mask, q_valid=q_valid)
+    if not row_stats:
+        return LayerStats(colsum, count, ent.fill_(float("nan")), rmax.fill_(float("nan")),
+                          fmass.fill_(float("nan")), lse_out)
     return LayerStats(colsum, count, torch.nan_to_num(ent), torch.nan_to_num(rmax), fmass, lse_out)
 
 

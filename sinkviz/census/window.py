@@ -68,11 +68,15 @@ class LayerQK:
     def nbytes(self) -> int:
         return sum(t.numel() * t.element_size() for t in (self.query, self.key, self.lse))
 
-    def logits(self, head: int, rows: tuple[int, int], cols: tuple[int, int]) -> torch.Tensor:
-        """s_ij = scale * q_i . k_j (soft-capped) for queries [rows) and keys [cols), float32, -inf where hidden."""
+    def logits(self, head: int, rows: tuple[int, int], cols: tuple[int, int],
+               out: torch.Tensor | None = None) -> torch.Tensor:
+        """s_ij = scale * q_i . k_j (soft-capped) for queries [rows) and keys [cols), float32, -inf where hidden.
+        ``out``: a float32 scratch buffer of at least that many elements to compute into (no new allocation)."""
         q = self.query[head, rows[0]:rows[1]].float()
         k = self.key[self.kv_head(head), cols[0]:cols[1]].float()
-        s = torch.matmul(q, k.T).mul_(self.scaling)
+        n_r, n_c = rows[1] - rows[0], cols[1] - cols[0]
+        s = torch.matmul(q, k.T) if out is None else torch.matmul(q, k.T, out=out[: n_r * n_c].view(n_r, n_c))
+        s.mul_(self.scaling)
         if self.softcap is not None:
             s.div_(self.softcap).tanh_().mul_(self.softcap)
         pos = torch.arange(max(rows[1], cols[1]), device=s.device)
@@ -118,6 +122,7 @@ def pooled_map(qk: LayerQK, head: int, rows: tuple[int, int], cols: tuple[int, i
     n_out_r, n_out_c = math.ceil((r1 - r0) / f), math.ceil((c1 - c0) / f)
     out = torch.full((n_out_r, n_out_c), float("-inf"), device=qk.query.device)
     chunk = max(f, (CHUNK_ELEMENTS // max(1, c1 - c0)) // f * f)
+    scratch = torch.empty(min(r1 - r0, chunk) * (c1 - c0 + f), dtype=torch.float32, device=qk.query.device)
     for a in range(r0, r1, chunk):
         e = min(r1, a + chunk)
         lo, hi = qk.visible_keys((a, e), (c0, c1))
@@ -126,17 +131,10 @@ def pooled_map(qk: LayerQK, head: int, rows: tuple[int, int], cols: tuple[int, i
         # widen the key range to whole pooling blocks so the column blocks line up with the window's
         blo = c0 + (lo - c0) // f * f
         bhi = min(c1, c0 + math.ceil((hi - c0) / f) * f)
-        s = qk.logits(head, (a, e), (blo, bhi))
-        pad = (-s.shape[1]) % f
-        if pad:
-            s = torch.nn.functional.pad(s, (0, pad), value=float("-inf"))
-        s = s.view(s.shape[0], -1, f).amax(-1)  # (rows, column blocks)
+        s = _block_max(qk.logits(head, (a, e), (blo, bhi), out=scratch), f, dim=1)  # (rows, column blocks)
         if values == "probabilities":
             s.sub_(qk.lse[head, a:e, None])
-        pad = (-s.shape[0]) % f
-        if pad:
-            s = torch.nn.functional.pad(s, (0, 0, 0, pad), value=float("-inf"))
-        blocks = s.view(-1, f, s.shape[1]).amax(1)  # (row blocks, column blocks)
+        blocks = _block_max(s, f, dim=0)  # (row blocks, column blocks)
         i0 = (a - r0) // f
         j0 = (blo - c0) // f
         target = out[i0:i0 + blocks.shape[0], j0:j0 + blocks.shape[1]]
@@ -146,6 +144,21 @@ def pooled_map(qk: LayerQK, head: int, rows: tuple[int, int], cols: tuple[int, i
         out.exp_()
     out[empty] = float("nan")
     return out.cpu().numpy().astype(np.float32)
+
+
+def _block_max(s: torch.Tensor, f: int, dim: int) -> torch.Tensor:
+    """Max over consecutive runs of ``f`` along ``dim`` (0 or 1) of a 2-d tensor; the last run may be shorter."""
+    if f == 1:
+        return s
+    n = s.shape[dim]
+    full = n // f * f
+    parts = []
+    if full:
+        head = s[:, :full] if dim == 1 else s[:full]
+        parts.append(head.reshape(s.shape[0], -1, f).amax(-1) if dim == 1 else head.reshape(-1, f, s.shape[1]).amax(1))
+    if full < n:
+        parts.append((s[:, full:] if dim == 1 else s[full:]).amax(dim, keepdim=True))
+    return torch.cat(parts, dim) if len(parts) > 1 else parts[0]
 
 
 class _Stop(Exception):
@@ -178,6 +191,7 @@ class LongContextTrace:
         self.qk_budget_bytes = int(qk_budget_bytes)
         self.census_options = dict(census_options)
         self.census_options.setdefault("n_keys", min(16, self.n_tokens))
+        self.census_options.setdefault("row_statistics", False)  # alpha and lse are all the maps need
         self.qk: OrderedDict[int, LayerQK] = OrderedDict()
         self._lse: dict[int, torch.Tensor] = {}
         self._best: tuple[float, int] | None = None  # (largest alpha_1 of a head, its layer)

@@ -292,15 +292,40 @@ def _paper_fonts(fig: go.Figure, shrink: float) -> None:
         margin=dict(l=_scaled(margin.l, shrink, 40), r=_scaled(margin.r, shrink, 10),
                     t=_scaled(margin.t, shrink, 28), b=_scaled(margin.b, shrink, 36)),
     )
-    fig.update_xaxes(automargin=True, tickfont=dict(size=px * 0.9))
-    fig.update_yaxes(automargin=True, tickfont=dict(size=px * 0.9))
+    # Axis titles and the legend carry the screen template's own sizes: set them, or they stay 13 px at 8 pt.
+    fig.update_xaxes(automargin=True, tickfont=dict(size=px * 0.9), title_font=dict(size=px))
+    fig.update_yaxes(automargin=True, tickfont=dict(size=px * 0.9), title_font=dict(size=px))
+    fig.update_layout(legend=dict(font=dict(size=px * 0.95)))
     for annotation in fig.layout.annotations or ():
         annotation.font.size = px * 0.9
         annotation.font.family = PAPER_FONT
     fig.update_traces(colorbar=dict(thickness=8, tickfont=dict(size=px * 0.9)),
                       selector=lambda t: hasattr(t, "colorbar"))
     _room_for_titles(fig, px)
+    _legend_below_axis_titles(fig, px)
     _thin_listed_ticks(fig, px * 0.9)
+
+
+def _legend_below_axis_titles(fig: go.Figure, px: float) -> None:
+    """A horizontal legend under the plot sits at the figure's bottom edge, below the x tick labels and axis
+    title, with the bottom margin grown to hold it (in place). Placed as a fraction of the plot height, as on
+    screen, it ran into the axis titles once the figure shrank to a column."""
+    legend = fig.layout.legend
+    if legend.orientation != "h" or legend.y is None or legend.y >= 0 or legend.yref == "container":
+        return
+    names = [t.name or "" for t in fig.data if t.showlegend is not False and t.name]
+    if not names:
+        return
+    entry_px = [len(name) * 0.55 * px + 3.5 * px for name in dict.fromkeys(names)]  # symbol + gap + text
+    rows, used = 1, 0.0
+    for width in entry_px:
+        if used and used + width > fig.layout.width:
+            rows, used = rows + 1, 0.0
+        used += width
+    legend_px = rows * 1.5 * px + 0.5 * px
+    axis_px = 4.0 * px  # tick labels and a one-line axis title
+    fig.update_layout(legend=dict(yref="container", y=0.0, yanchor="bottom"),
+                      margin=dict(b=max(fig.layout.margin.b or 0, axis_px + legend_px + px)))
 
 
 def _room_for_titles(fig: go.Figure, px: float) -> None:

@@ -13,7 +13,7 @@ ROOT = Path(__file__).resolve().parents[2]
 NOTEBOOK = ROOT / "sinkviz" / "notebooks" / "gu2025_attention_sink.ipynb"
 FIGURES = ["table1", "fig3", "fig4_left", "figs19_24_alpha", "fig2_top_norms", "norms_minilm-l6", "massive_ratio",
            "fig2_bottom_qk", "figs15_18_qk", "rope_planes", "key_pca", "key_offsubspace", "table7", "table7_minilm",
-           "fig9_domains", "table8_models"]
+           "fig9_domains", "table8_models", "sink_vs_context_length", "alpha1_vs_context_length"]
 
 
 def test_committed_without_outputs_and_with_a_parameter_cell():
@@ -25,7 +25,7 @@ def test_notebook_executes_headless(tmp_path, monkeypatch):
     # smaller samples than the defaults keep the suite fast; every code path still runs
     # Table 7 on the tiny random GPT-2 (code path; the default is the embedded MiniLM, shown in section 8's extra)
     nb = execute_notebook(NOTEBOOK, "N_SAMPLES = 8\nFIG3_N = 4\nFIG3_LENGTHS = [8, 32, 128]\nTABLE7_TS = [5, 30]\n"
-                          "GPT2_MODEL = \"tiny-random\"\nN_PER_DOMAIN = 4", tmp_path, 900, monkeypatch)
+                          "GPT2_MODEL = \"tiny-random\"\nN_PER_DOMAIN = 4\nCONTEXT_MAX = 128", tmp_path, 900, monkeypatch)
     text = outputs_text(nb)
     assert "| smollm2-135m (ours) |" in text and "| minilm-l6 (ours) |" in text
     assert "| GPT2-XL (paper) | 77.00 | 70.29 | 62.28 |" in text
@@ -34,3 +34,4 @@ def test_notebook_executes_headless(tmp_path, monkeypatch):
     assert_figures_written(tmp_path, "gu2025", FIGURES)
     assert "Fig. 10 skipped: set FIG10_MODELS" in text and "Figs 25–27 skipped: set JAMBA_MODEL" in text
     assert "| meta-llama/Llama-2-7b-hf |" in text and "sinkviz on smollm2-135m" in text
+    assert "T=   128: Sink_1^0.3 = " in text  # section 2b, the census against context length

@@ -52,9 +52,14 @@ def open_if_long(model_or_name: Any, text: str | None, options: dict) -> tuple[A
     if text is None or force is False or not isinstance(text, str) or not text.strip():
         return None, model_or_name
     from sinkviz import models
+    from sinkviz.errors import SinkvizError
 
-    loaded = model_or_name if hasattr(model_or_name, "tokenizer") else models.load(
-        model_or_name or models.DEFAULT_MODEL, device=options.get("device", "auto"), dtype=options.get("dtype", "auto"))
+    try:
+        loaded = model_or_name if hasattr(model_or_name, "tokenizer") else models.load(
+            model_or_name or models.DEFAULT_MODEL, device=options.get("device", "auto"),
+            dtype=options.get("dtype", "auto"))
+    except (SinkvizError, OSError, ValueError, RuntimeError):  # the dense explorer loads again and shows the error
+        return None, model_or_name
     if force is None and count_tokens(loaded, text) <= threshold:
         return None, loaded
     keep = ("layer", "head", "values", "scale", "render", "qk_budget_bytes")

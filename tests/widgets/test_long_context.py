@@ -116,3 +116,8 @@ def test_export_figure_is_the_map_in_view(ex):
     fig = ex.figure()
     np.testing.assert_allclose(np.asarray(fig.data[0].z, dtype=float), ex.current_view()[0].z, equal_nan=True)
     assert "layer 2, head 3" in fig.layout.title.text
+
+
+def test_a_model_that_cannot_load_is_left_to_the_explorer_to_report():
+    options = {}
+    assert open_if_long("no-such-model-xyz", "some text", options) == (None, "no-such-model-xyz")

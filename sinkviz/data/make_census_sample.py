@@ -12,10 +12,10 @@ at least MIN_CHARS characters (about 1,100 SmolLM2 tokens). The first N_TEXTS te
 from __future__ import annotations
 
 import gzip
-import os
 import re
-import tempfile
 from pathlib import Path
+
+from sinkviz._files import atomic_write
 
 SOURCE = Path("/usr/share/dictd/devil.dict.dz")
 OUT = Path(__file__).with_name("census_sample.txt")
@@ -39,10 +39,7 @@ def texts() -> list[str]:
 
 def main() -> None:
     lines = texts()
-    fd, tmp = tempfile.mkstemp(dir=OUT.parent, prefix=".tmp-census-")
-    with os.fdopen(fd, "w", encoding="utf-8") as fh:
-        fh.write("\n".join(lines) + "\n")
-    os.replace(tmp, OUT)
+    atomic_write(OUT, "\n".join(lines) + "\n")
     print(f"wrote {len(lines)} texts to {OUT}")
 
 

@@ -24,11 +24,11 @@ import importlib
 import importlib.util
 import inspect
 import json
-import os
 import platform
 import sys
-import tempfile
 from pathlib import Path
+
+from sinkviz._files import atomic_write
 
 OUT = Path(__file__).with_name("domain_probes.jsonl")
 STEM = Path(__file__).with_name("stem_sentences.txt")
@@ -158,12 +158,7 @@ def main() -> int:
         slug = domain.replace(" ", "-")
         rows += [{"id": f"{slug}-{i:03d}", "domain": domain, "text": t, "source": source, "licence": licence}
                  for i, t in enumerate(texts)]
-    fd, tmp = tempfile.mkstemp(dir=OUT.parent, suffix=".tmp")
-    with os.fdopen(fd, "w", encoding="utf-8") as fh:
-        for row in rows:
-            fh.write(json.dumps(row, ensure_ascii=False) + "\n")
-    os.chmod(tmp, 0o644)
-    os.replace(tmp, OUT)
+    atomic_write(OUT, "".join(json.dumps(row, ensure_ascii=False) + "\n" for row in rows))
     counts = {d: len(t) for d, t, _, _ in domains}
     print(f"wrote {len(rows)} texts to {OUT}: {counts}", file=sys.stderr)
     return 0

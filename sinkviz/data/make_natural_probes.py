@@ -11,10 +11,10 @@ from __future__ import annotations
 
 import gzip
 import json
-import os
 import sys
-import tempfile
 from pathlib import Path
+
+from sinkviz._files import atomic_write
 
 DICT = Path("/usr/share/dictd/devil.dict.dz")
 INDEX = Path("/usr/share/dictd/devil.index")
@@ -51,12 +51,7 @@ def main() -> int:
          "source": "Ambrose Bierce, The Devil's Dictionary (1911), Debian package dict-devil", "licence": "public domain"}
         for i, (word, text) in enumerate(e for e in entries() if len(e[1].split()) >= MIN_WORDS)
     ]
-    fd, tmp = tempfile.mkstemp(dir=OUT.parent, suffix=".tmp")
-    with os.fdopen(fd, "w", encoding="utf-8") as fh:
-        for row in rows:
-            fh.write(json.dumps(row, ensure_ascii=False) + "\n")
-    os.chmod(tmp, 0o644)
-    os.replace(tmp, OUT)
+    atomic_write(OUT, "".join(json.dumps(row, ensure_ascii=False) + "\n" for row in rows))
     print(f"wrote {len(rows)} texts to {OUT}")
     return 0
 

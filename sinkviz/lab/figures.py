@@ -134,6 +134,19 @@ def sink_position_figure(runs: dict[str, dict[str, Any]], *, title: str | None =
     return sink_by_position_figure(series_k, title=title, width=700, height=400)
 
 
+def _emergence_traces(fig: go.Figure, hist: list[dict[str, Any]], xs: list[float], label: str, name: str,
+                      color: str, marker: dict | None = None) -> None:
+    """One run's Sink_1 (all heads, solid), its strongest layer's Sink_1 (dotted) and its valid loss (right)."""
+    fig.add_trace(go.Scatter(x=xs, y=[h["sink_1"] for h in hist], name=name, legendgroup=label,
+                             mode="lines+markers", marker=marker, line=dict(color=color)), row=1, col=1)
+    fig.add_trace(go.Scatter(x=xs, y=[max(h.get("sink_1_per_layer") or [0.0]) for h in hist],
+                             name=f"{label}: strongest layer", legendgroup=label, mode="lines",
+                             line=dict(color=color, dash="dot")), row=1, col=1)
+    fig.add_trace(go.Scatter(x=xs, y=[h["valid_loss"] for h in hist], name=f"{label}: valid loss",
+                             legendgroup=label, showlegend=False, mode="lines+markers",
+                             line=dict(color=color)), row=1, col=2)
+
+
 def data_amount_figure(runs: dict[str, dict[str, Any]], *, title: str | None = None) -> go.Figure:
     """Fig. 28: Sink_1 (solid: all heads; dotted: the strongest layer) and valid loss vs tokens seen (log
     x), one colour per run; the legend names each corpus's size."""
@@ -145,14 +158,7 @@ def data_amount_figure(runs: dict[str, dict[str, Any]], *, title: str | None = N
         name = f"{label}: {d['source']}, {d['train_tokens'] / 1e6:.1f}M tokens of data"
         hist = [h for h in run["history"] if h["step"] > 0]
         xs = [h["tokens_seen"] / 1e6 for h in hist]
-        fig.add_trace(go.Scatter(x=xs, y=[h["sink_1"] for h in hist], name=name, legendgroup=label,
-                                 mode="lines+markers", line=dict(color=color)), row=1, col=1)
-        fig.add_trace(go.Scatter(x=xs, y=[max(h.get("sink_1_per_layer") or [0.0]) for h in hist],
-                                 name=f"{label}: strongest layer", legendgroup=label, mode="lines",
-                                 line=dict(color=color, dash="dot")), row=1, col=1)
-        fig.add_trace(go.Scatter(x=xs, y=[h["valid_loss"] for h in hist], name=f"{label}: valid loss",
-                                 legendgroup=label, showlegend=False, mode="lines+markers",
-                                 line=dict(color=color)), row=1, col=2)
+        _emergence_traces(fig, hist, xs, label, name, color)
     for col in (1, 2):
         fig.update_xaxes(title_text="tokens seen (M, log)", type="log", row=1, col=col)
     fig.update_yaxes(title_text="Sink₁ (%)", rangemode="tozero", row=1, col=1)
@@ -184,15 +190,7 @@ def control_figure(runs: dict[str, dict[str, Any]], *, title: str | None = None)
         hist = run["history"]
         xs = [h["tokens_seen"] / 1e9 for h in hist]
         symbols = ["circle-open" if h.get("unscheduled") else "circle" for h in hist]
-        fig.add_trace(go.Scatter(x=xs, y=[h["sink_1"] for h in hist], name=f"{label}: all heads", legendgroup=label,
-                                 mode="lines+markers", marker=dict(symbol=symbols, size=7), line=dict(color=color)),
-                      row=1, col=1)
-        fig.add_trace(go.Scatter(x=xs, y=[max(h.get("sink_1_per_layer") or [0.0]) for h in hist],
-                                 name=f"{label}: strongest layer", legendgroup=label, mode="lines",
-                                 line=dict(color=color, dash="dot")), row=1, col=1)
-        fig.add_trace(go.Scatter(x=xs, y=[h["valid_loss"] for h in hist], name=f"{label}: valid loss",
-                                 legendgroup=label, showlegend=False, mode="lines+markers",
-                                 line=dict(color=color)), row=1, col=2)
+        _emergence_traces(fig, hist, xs, label, f"{label}: all heads", color, marker=dict(symbol=symbols, size=7))
         for seam in run.get("resumes") or []:
             for col in (1, 2):
                 fig.add_vline(x=seam["step"] * run["tokens_per_step"] / 1e9, line=dict(color=color, dash="dash", width=1),

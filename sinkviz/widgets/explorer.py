@@ -24,6 +24,7 @@ import numpy as np
 from sinkviz.errors import InputError, SinkvizError
 from sinkviz.metrics import visibility_mask
 from sinkviz.widgets import _figures, _panels
+from sinkviz.widgets._controls import sync_sliders
 from sinkviz.widgets._model_menu import ModelMenu
 from sinkviz.widgets._progress import forward_progress, progress_bar
 from sinkviz.widgets._render import anywidget_available, make_view
@@ -342,12 +343,7 @@ class Explorer(widgets.VBox):
             return False
         if (layer, head) == (self.layer, self.head) and not _force:
             return True
-        self.layer, self.head = layer, head
-        self._syncing = True
-        try:
-            self.layer_slider.value, self.head_slider.value = layer, head
-        finally:
-            self._syncing = False
+        sync_sliders(self, layer, head)
         if self.error:
             self._info(f"{tr.model_name}: layer {layer}, head {head}.")
         self.overview_view.patch(_figures.selection_patch(layer, head), trace_index=1)

@@ -23,6 +23,7 @@ import plotly.graph_objects as go
 
 from sinkviz.plots.style import SEQUENTIAL
 from sinkviz.widgets import _figures
+from sinkviz.widgets._controls import sync_sliders
 from sinkviz.widgets._render import make_view
 from sinkviz.widgets._slices import POOLED_SIDE, head_map, token_labels
 
@@ -231,12 +232,7 @@ class LongContextExplorer(widgets.VBox):
             return False
         if (layer, head) == (self.layer, self.head) and not _force:
             return True
-        self.layer, self.head = layer, head
-        self._syncing = True
-        try:
-            self.layer_slider.value, self.head_slider.value = layer, head
-        finally:
-            self._syncing = False
+        sync_sliders(self, layer, head)
         self.overview_view.patch(_figures.selection_patch(layer, head), trace_index=1)
         self._refresh()
         return True

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from tiny_models import save_tiny, text
+from tiny_models import load_tiny, text
 
 import sinkviz
 from sinkviz.papers import ruscio2025
@@ -18,12 +18,12 @@ TEXTS = [text(6 + i % 5, i) for i in range(8)]
 
 @pytest.fixture(scope="module")
 def llama(tmp_path_factory):
-    return sinkviz.load(str(save_tiny("llama", tmp_path_factory.mktemp("llama"))), device="cpu", progress=False)
+    return load_tiny("llama", tmp_path_factory)
 
 
 @pytest.fixture(scope="module")
 def bert(tmp_path_factory):
-    return sinkviz.load(str(save_tiny("bert", tmp_path_factory.mktemp("bert"))), device="cpu", progress=False)
+    return load_tiny("bert", tmp_path_factory)
 
 
 @pytest.fixture(scope="module")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
-from tiny_models import save_tiny, text
+from tiny_models import load_tiny, save_tiny, text
 
 import sinkviz
 from sinkviz.papers import ruscio2025
@@ -17,12 +17,12 @@ TEXTS = [text(5), text(9, 2), text(3, 5), text(7, 1)]
 
 @pytest.fixture(scope="module")
 def llama(tmp_path_factory):
-    return sinkviz.load(str(save_tiny("llama", tmp_path_factory.mktemp("llama"))), device="cpu", progress=False)
+    return load_tiny("llama", tmp_path_factory)
 
 
 @pytest.fixture(scope="module")
 def bert(tmp_path_factory):
-    return sinkviz.load(str(save_tiny("bert", tmp_path_factory.mktemp("bert"))), device="cpu", progress=False)
+    return load_tiny("bert", tmp_path_factory)
 
 
 def test_batched_analyses_equal_one_text_at_a_time(llama):

@@ -91,3 +91,10 @@ def text(n_words: int, offset: int = 0) -> str:
     """Deterministic lowercase text of `n_words` short words."""
     letters = "abcdefghijklmnopqrstuvwxyz"
     return " ".join(letters[(offset + 7 * i) % 26] + letters[(offset + 3 * i) % 26] for i in range(n_words))
+
+
+def load_tiny(kind: str, tmp_path_factory):
+    """A tiny random ``kind`` model saved in a temporary folder and loaded on the CPU with sinkviz.load."""
+    import sinkviz
+
+    return sinkviz.load(str(save_tiny(kind, tmp_path_factory.mktemp(kind))), device="cpu", progress=False)

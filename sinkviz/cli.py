@@ -7,9 +7,11 @@ only collects them, so the CLI never grows a copy of their logic.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import importlib
 import os
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 from sinkviz._files import atomic_write
@@ -96,18 +98,19 @@ def _cmd_figures(args: argparse.Namespace) -> int:
     if not notebooks:
         print(f"No notebooks found in {args.notebooks}.", file=sys.stderr)
         return 1
-    os.environ["SINKVIZ_FIGURES_DIR"] = str(out)
-    os.environ["SINKVIZ_FIGURE_FORMATS"] = ",".join(formats)
     failed = []
-    for path in notebooks:
-        print(f"running {path.name} ...", flush=True)
-        nb = nbformat.read(path, as_version=4)
-        client = NotebookClient(nb, timeout=args.timeout, kernel_name="python3",
-                                resources={"metadata": {"path": str(path.parent)}})
-        try:
-            client.execute()
-        except Exception as exc:  # report every notebook, then fail
-            failed.append(f"{path.name}: {type(exc).__name__}: {str(exc)[:500]}")
+    # The kernels read where and how to write figures from the environment; set only for these runs, so a
+    # caller in the same process (a test, a notebook) keeps its own settings.
+    with _environment(SINKVIZ_FIGURES_DIR=str(out), SINKVIZ_FIGURE_FORMATS=",".join(formats)):
+        for path in notebooks:
+            print(f"running {path.name} ...", flush=True)
+            nb = nbformat.read(path, as_version=4)
+            client = NotebookClient(nb, timeout=args.timeout, kernel_name="python3",
+                                    resources={"metadata": {"path": str(path.parent)}})
+            try:
+                client.execute()
+            except Exception as exc:  # report every notebook, then fail
+                failed.append(f"{path.name}: {type(exc).__name__}: {str(exc)[:500]}")
     written = sorted(p for p in out.iterdir() if p.is_file() and not p.name.startswith("."))
     for path in written:
         print(f"Wrote {path}")
@@ -118,6 +121,21 @@ def _cmd_figures(args: argparse.Namespace) -> int:
     for line in failed:
         print(f"FAILED {line}", file=sys.stderr)
     return 1 if failed else 0
+
+
+@contextlib.contextmanager
+def _environment(**values: str) -> Iterator[None]:
+    """Set environment variables for the duration of the block, then restore what was there."""
+    previous = {name: os.environ.get(name) for name in values}
+    os.environ.update(values)
+    try:
+        yield
+    finally:
+        for name, value in previous.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
 
 
 def build_parser() -> argparse.ArgumentParser:

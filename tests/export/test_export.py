@@ -307,3 +307,21 @@ def test_paper_style_thins_token_ticks_and_makes_room_for_titles():
     px = 8 * 96 / 72
     assert paper.layout.margin.t >= 2 * px * 1.1 * 1.3  # two title lines fit above the plot
     assert paper.layout.title.yanchor == "top"
+
+
+def test_cli_figures_leaves_the_callers_environment_alone(tmp_path, monkeypatch):
+    """`sinkviz figures` sets the figure folder and formats for its kernels only (a leak made later notebook
+    tests in the same process write SVG/HTML instead of PNG/PDF)."""
+    import os
+
+    from sinkviz.cli import main
+
+    monkeypatch.delenv("SINKVIZ_FIGURES_DIR", raising=False)
+    monkeypatch.setenv("SINKVIZ_FIGURE_FORMATS", "png,pdf")
+    import nbformat
+
+    (tmp_path / "nb").mkdir()
+    nbformat.write(nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("x = 1")]), tmp_path / "nb" / "a.ipynb")
+    assert main(["figures", "--notebooks", str(tmp_path / "nb"), "--out", str(tmp_path / "out"),
+                 "--formats", "svg"]) == 0
+    assert "SINKVIZ_FIGURES_DIR" not in os.environ and os.environ["SINKVIZ_FIGURE_FORMATS"] == "png,pdf"

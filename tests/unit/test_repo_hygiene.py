@@ -65,7 +65,6 @@ def test_filter_strips_outputs_counts_run_metadata_and_widget_state():
     assert nbstrip.strip_text("not json") == "not json"
 
 
-@pytest.mark.skipif(shutil.which("git") is None or shutil.which("make") is None, reason="needs git and make")
 def test_make_hooks_installs_the_filter_and_git_stores_stripped_notebooks(tmp_path):
     repo = tmp_path / "repo"
     (repo / "tools").mkdir(parents=True)
@@ -87,7 +86,6 @@ def test_make_hooks_installs_the_filter_and_git_stores_stripped_notebooks(tmp_pa
     assert "run.ipynb" not in run("git", "status", "--porcelain").stdout  # running a notebook leaves git clean
 
 
-@pytest.mark.skipif(shutil.which("git") is None, reason="needs git")
 def test_generated_figure_folders_are_ignored():
     for path in ("figures/x.png", "sinkviz/notebooks/figures/sinkviz_map.pdf", "docs/figures/a.html"):
         done = subprocess.run(["git", "check-ignore", "-q", "--no-index", path], cwd=ROOT)

@@ -248,6 +248,12 @@ def matched_entry(run: dict[str, Any], tokens: int) -> dict[str, Any]:
     return min(run["history"], key=lambda h: abs(h["tokens_seen"] - tokens))
 
 
+def matched_pair(run: dict[str, Any], control: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
+    """(run's evaluation, control's evaluation) closest to the fewer of the two runs' final tokens seen."""
+    tokens = min(final(run)["tokens_seen"], final(control)["tokens_seen"])
+    return matched_entry(run, tokens), matched_entry(control, tokens)
+
+
 def _paper_cell(item: str, row: Any, column: str) -> Any:
     if not item:
         return "–"
@@ -260,9 +266,12 @@ def _paper_cell(item: str, row: Any, column: str) -> Any:
 
 
 def contrast_rows(runs: dict[str, dict[str, Any]], control: str = "control") -> tuple[list[str], list[list[Any]]]:
-    """(header, rows): each contrast's final Sink_1 / Sink_* beside the control's evaluation at the closest tokens
-    seen (marked when they differ by more than ``MATCHED_TOKENS``), the final frame verdict (Ruscio et al.'s
-    position rule) and the paper's number. Contrasts without a committed result say "not run"."""
+    """(header, rows): each contrast beside the control at matched tokens seen, the final frame verdict (Ruscio et
+    al.'s position rule) and the paper's number. Contrasts without a committed result say "not run".
+
+    The two runs are compared where both have been: at the fewer of their final tokens seen, each run's evaluation
+    closest to it (so a contrast that ran past the control is read at the control's end, not at its own); a pair
+    whose evaluations differ by more than ``MATCHED_TOKENS`` is marked."""
     header = ["contrast", "change", "tokens seen (M)", "Sink_1 (%)", "Sink_* (%)", "frame verdict",
               "control Sink_1 (%) at those tokens", "paper", "paper value"]
     base = runs.get(control)
@@ -275,15 +284,14 @@ def contrast_rows(runs: dict[str, dict[str, Any]], control: str = "control") -> 
         if run is None:
             rows.append([label, change, "not run", "–", "–", "–", "–", paper_label, paper])
             continue
-        last = final(run)
-        proxy = run["config"]["model"].get("attn_op", "softmax") != "softmax"
-        sink_1 = f"{last['sink_1']:.2f}" + ("*" if proxy else "")
-        star = "–" if last.get("sink_star") is None else f"{last['sink_star']:.2f}"
-        reference = "no control"
+        entry, reference = final(run), "no control"
         if base is not None:
-            match = matched_entry(base, last["tokens_seen"])
-            off = abs(match["tokens_seen"] - last["tokens_seen"]) / max(last["tokens_seen"], 1)
+            entry, match = matched_pair(run, base)
+            off = abs(match["tokens_seen"] - entry["tokens_seen"]) / max(entry["tokens_seen"], 1)
             reference = f"{match['sink_1']:.2f}" + ("" if off <= MATCHED_TOKENS else f" (tokens differ by {off:.0%})")
-        rows.append([label, change, round(last["tokens_seen"] / 1e6), sink_1, star,
-                     last.get("frames", {}).get("label", "–"), reference, paper_label, paper])
+        proxy = run["config"]["model"].get("attn_op", "softmax") != "softmax"
+        sink_1 = f"{entry['sink_1']:.2f}" + ("*" if proxy else "")
+        star = "–" if entry.get("sink_star") is None else f"{entry['sink_star']:.2f}"
+        rows.append([label, change, round(entry["tokens_seen"] / 1e6), sink_1, star,
+                     final(run).get("frames", {}).get("label", "–"), reference, paper_label, paper])
     return header, rows

@@ -124,7 +124,7 @@ def test_committed_control_seeds_sink_on_document_start_probes():
 
 
 def test_contrast_rows_cover_every_contrast_and_match_tokens():
-    from sinkviz.lab.results import CONTRASTS, MATCHED_TOKENS, contrast_rows, matched_entry
+    from sinkviz.lab.results import CONTRASTS, MATCHED_TOKENS, contrast_rows, matched_entry, matched_pair
 
     header, rows = contrast_rows(RUNS)
     assert len(rows) == len(CONTRASTS) and all(len(r) == len(header) for r in rows)
@@ -132,11 +132,31 @@ def test_contrast_rows_cover_every_contrast_and_match_tokens():
         if name not in RUNS:
             assert row[2] == "not run"
         else:
-            last = RUNS[name]["history"][-1]
-            match = matched_entry(RUNS["control"], last["tokens_seen"])
-            assert abs(match["tokens_seen"] - last["tokens_seen"]) <= MATCHED_TOKENS * last["tokens_seen"], name
+            entry, match = matched_pair(RUNS[name], RUNS["control"])
+            assert abs(match["tokens_seen"] - entry["tokens_seen"]) <= MATCHED_TOKENS * entry["tokens_seen"], name
+            assert row[2] == round(entry["tokens_seen"] / 1e6) and row[6] == f"{match['sink_1']:.2f}", name
     control = RUNS["control"]
     assert matched_entry(control, 1_440_000_000)["step"] == 22000
+    # seed 1 ran to 1.71B tokens, seed 0 to 1.50B: seed 1 is read at its evaluation closest to 1.50B (step 23000 is
+    # not one of its evaluations; 22000 and 24000 are 1.44B and 1.57B)
+    seed1, at_control = matched_pair(RUNS["control_seed1"], control)
+    assert at_control is control["history"][-1] and seed1["step"] in (22000, 24000)
+
+
+def test_committed_contrasts_match_the_paper_direction():
+    """What the committed contrasts show (quoted in NOTES and the lab notebook): K biases move the sink from the
+    first token to the key slot; weight decay 5 removes it, with a loss far above the control's."""
+    from sinkviz.lab.results import matched_pair
+
+    k_bias, wd5, control = RUNS["control_k_bias"], RUNS["control_wd5"], RUNS["control"]
+    assert k_bias["history"][-1]["sink_1"] == 0.0 and round(k_bias["history"][-1]["sink_star"], 1) == 77.5
+    assert wd5["history"][-1]["sink_1"] == 0.0
+    assert round(wd5["history"][-1]["valid_loss"], 2) == 4.47 and round(control["history"][-1]["valid_loss"], 2) == 1.59
+    early = next(h for h in k_bias["history"] if h["step"] == 1000)
+    assert early["sink_1"] == 2.0 and round(early["tokens_seen"] / 1e6) == 66
+    seed1, seed0 = matched_pair(RUNS["control_seed1"], control)
+    assert round(seed0["sink_1"], 2) == 12.04 and round(seed1["sink_1"], 2) == 29.88
+    assert round(seed1["tokens_seen"] / 1e9, 2) == 1.44 and round(RUNS["control_seed1"]["history"][-1]["sink_1"], 2) == 33.29
 
 
 def test_control_figure_builds():

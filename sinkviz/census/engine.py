@@ -54,7 +54,7 @@ class CensusSettings:
     n_first: int
     n_bins: int
     backend: str  # "triton" or "torch"
-    chunk_elems: int
+    chunk_elems: int | None
     triton_opts: dict
     lse_source: str
     attn_output: str
@@ -483,7 +483,8 @@ class Census:
         n_first: the row mass on keys k < n_first is the ``first_mass`` statistic.
         n_bins: query-position bins of the row-statistic profiles.
         backend: "auto" (Triton on CUDA when available, else torch), "triton" or "torch".
-        chunk_elems: memory of one torch-path block (float32 elements).
+        chunk_elems: memory of one torch-path block (float32 elements); None: chosen for the device
+            (:func:`sinkviz.census.kernels.stats_torch`).
         triton_opts: kernel options for :func:`sinkviz.census.kernels.stats_triton` (block_m, block_n, num_warps,
             num_stages, keys_as_rows); by default (None) they are chosen for the device, head dimension, dtype, length
             and mask pattern by timing a few candidates once (:mod:`sinkviz.census.tuning`, cached on disk).
@@ -509,7 +510,7 @@ class Census:
         n_first: int = 4,
         n_bins: int = 32,
         backend: str = "auto",
-        chunk_elems: int = 1 << 24,
+        chunk_elems: int | None = None,
         triton_opts: dict | None = None,
         lse_source: str = "auto",
         attn_output: str = "auto",
@@ -536,7 +537,8 @@ class Census:
         self.backend = backend
         self.settings = CensusSettings(
             layers=frozenset(layers), seq_len=self.seq_len, n_keys=int(n_keys), n_first=int(n_first),
-            n_bins=self.n_bins, backend=backend, chunk_elems=int(chunk_elems), triton_opts=dict(triton_opts or {}),
+            n_bins=self.n_bins, backend=backend,
+            chunk_elems=None if chunk_elems is None else int(chunk_elems), triton_opts=dict(triton_opts or {}),
             lse_source=lse_source, attn_output=attn_output, on_layer=on_layer, row_statistics=bool(row_statistics),
         )
         self.kernel = KernelChoice()

@@ -24,12 +24,10 @@ import numpy as np
 import torch
 
 from sinkviz.census.engine import Census, LayerCall
-from sinkviz.census.kernels import LayerStats, _hidden_block
+from sinkviz.census.kernels import LayerStats, _hidden_block, chunk_elems_for
 from sinkviz.census.result import CensusResult
 from sinkviz.models import text_config, unwrap
 
-#: Elements of one logit chunk (float32): bounds the memory of a window computation.
-CHUNK_ELEMENTS = 1 << 24
 #: Default memory for the q/k kept between head switches and layer changes.
 QK_BUDGET_BYTES = 1 << 30
 
@@ -109,8 +107,8 @@ def pooled_map(qk: LayerQK, head: int, rows: tuple[int, int], cols: tuple[int, i
     visible entry. ``values``: "probabilities" (p_ij) or "logits" (s_ij).
 
     The max over a block of p_ij = exp(s_ij - lse_i) is exp(max_i (max_j s_ij - lse_i)): the exponential is taken
-    on the pooled cells only. Work runs in chunks of query rows (:data:`CHUNK_ELEMENTS` logits each), and key
-    ranges that no query of a chunk may see are skipped (half the map for a causal layer)."""
+    on the pooled cells only. Work runs in chunks of query rows (:func:`~sinkviz.census.kernels.chunk_elems_for`
+    logits each), and key ranges that no query of a chunk may see are skipped (half the map for a causal layer)."""
     if values not in ("probabilities", "logits"):
         raise ValueError(f"values must be 'probabilities' or 'logits', not {values!r}")
     T = qk.length
@@ -121,7 +119,7 @@ def pooled_map(qk: LayerQK, head: int, rows: tuple[int, int], cols: tuple[int, i
     f = max(1, int(factor))
     n_out_r, n_out_c = math.ceil((r1 - r0) / f), math.ceil((c1 - c0) / f)
     out = torch.full((n_out_r, n_out_c), float("-inf"), device=qk.query.device)
-    chunk = max(f, (CHUNK_ELEMENTS // max(1, c1 - c0)) // f * f)
+    chunk = max(f, (chunk_elems_for(qk.query.device) // max(1, c1 - c0)) // f * f)
     scratch = torch.empty(min(r1 - r0, chunk) * (c1 - c0 + f), dtype=torch.float32, device=qk.query.device)
     for a in range(r0, r1, chunk):
         e = min(r1, a + chunk)

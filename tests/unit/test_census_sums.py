@@ -1,0 +1,94 @@
+"""The census's running sums: handed to a result without a copy, never changed by a later batch, exact to merge."""
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+from sinkviz.census import kernels
+from sinkviz.census.engine import RunningSums
+
+H, T = 3, 8
+
+
+def layer_stats(seed: int) -> kernels.LayerStats:
+    g = torch.Generator().manual_seed(seed)
+    rand = [torch.rand(1, H, T, generator=g) for _ in range(5)]
+    count = torch.arange(T, 0, -1, dtype=torch.float32)[None]
+    return kernels.LayerStats(rand[0], count, rand[1], rand[2], rand[3], rand[4])
+
+
+def add_batch(sums: RunningSums, seed: int) -> None:
+    for i, layer in enumerate(sums.layers):
+        sums.add(layer, layer_stats(seed + i), torch.ones(1, T, dtype=torch.bool))
+    sums.flush()
+
+
+def test_arrays_share_the_totals_and_a_later_batch_leaves_them_alone():
+    sums = RunningSums(T, 4, 2, [1, 5])
+    add_batch(sums, 0)
+    first = sums.arrays([1, 5], H)
+    assert np.shares_memory(first["alpha_sum"], sums.totals["alpha_sum"])  # no copy of (L, H, T) float64
+    kept = {name: first[name].copy() for name in ("alpha_sum", "colsum_sum", "count_sum", "profile_sum")}
+    add_batch(sums, 10)
+    second = sums.arrays([1, 5], H)
+    for name, value in kept.items():
+        np.testing.assert_array_equal(first[name], value)  # the earlier result did not move
+    alone = RunningSums(T, 4, 2, [1, 5])
+    add_batch(alone, 10)
+    only_second = alone.arrays([1, 5], H)
+    for name in kept:  # float64 sums of the same float32 parts: merging is exact
+        np.testing.assert_array_equal(second[name], kept[name] + only_second[name])
+    assert first["alpha_sum"].shape == (2, H, T) and second["profile_sum"].shape == (3, 2, H, 2)
+
+
+def test_arrays_of_a_subset_of_layers_and_before_any_batch():
+    sums = RunningSums(T, 4, 2, [0, 2, 3])
+    empty = sums.arrays([0, 2, 3], H)
+    assert empty["alpha_sum"].shape == (3, H, T) and not empty["alpha_sum"].any() and empty["alpha"].shape[0] == 0
+    add_batch(sums, 3)
+    every = sums.arrays([0, 2, 3], H)
+    part = sums.arrays([3], H)
+    np.testing.assert_array_equal(part["colsum_sum"][0], every["colsum_sum"][2])
+    np.testing.assert_array_equal(part["alpha"][:, 0], every["alpha"][:, 2])
+    assert sums.n_heads == H
+
+
+def test_a_fused_lse_is_checked_once_per_process_and_shape(monkeypatch):
+    """The check of a fused op's lse against the kernel's runs once per (op, device, dtype, head dim, causal,
+    length), not once per Census; a new shape is checked again, and a failed check is remembered."""
+    from sinkviz.census import engine
+
+    monkeypatch.setattr(engine, "_FUSED_LSE_VERDICTS", {})
+    checks = []
+
+    def fused(query, key, value, *, scaling, causal, source):
+        lse = torch.logsumexp(scaling * query @ key.transpose(-1, -2), -1)
+        return query.clone(), (lse + 1.0 if source == "flash" else lse)  # "flash" returns a wrong lse here
+
+    def own_lse(query, key, *, scaling, causal, config=None):
+        checks.append(query.shape)
+        return torch.logsumexp(scaling * query @ key.transpose(-1, -2), -1)
+
+    monkeypatch.setattr(engine.kernels, "forward_with_lse", fused)
+    monkeypatch.setattr(engine.kernels, "lse_triton", own_lse)
+    settings_for = {src: engine.CensusSettings(
+        layers=frozenset([0]), seq_len=8, n_keys=4, n_first=4, n_bins=2, backend="triton", chunk_elems=None,
+        triton_opts={}, lse_source=src, attn_output="auto") for src in ("cudnn", "flash")}
+
+    def call(T):
+        q = torch.randn(1, 2, T, 4)
+        return engine.LayerCall(torch.nn.Module(), q, torch.randn(1, 2, T, 4), torch.randn(1, 2, T, 4), None, 0.5,
+                                0.0, {})
+
+    for _ in range(3):  # three censuses of the same shape: one check
+        choice = engine.KernelChoice()
+        out, lse = choice.fused_forward(call(8), settings_for["cudnn"])
+        assert out is not None and choice.lse_used == "cudnn"
+    assert len(checks) == 1
+    engine.KernelChoice().fused_forward(call(16), settings_for["cudnn"])  # another length: checked again
+    assert len(checks) == 2
+    for _ in range(2):  # a wrong lse is refused, and the refusal remembered
+        choice = engine.KernelChoice()
+        assert choice.fused_forward(call(8), settings_for["flash"]) == (None, None)
+        assert choice.lse_verdict["flash"] is False
+    assert len(checks) == 3

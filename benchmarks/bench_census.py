@@ -474,6 +474,49 @@ def shared_gpu(args, dev, out_dir: Path) -> dict:
 
 
 # ----------------------------------------------------------------------------------------------------------------------
+def profile(args, dev, out_dir: Path) -> dict:
+    """Where the census's time goes beyond the plain forward: torch.profiler over one plain forward and one public-API
+    census call at ``--profile-T`` (after one warm-up call of each), GPU time per kernel name (top 25) and the GPU's
+    idle time within the call's wall time; writes census.profile.json."""
+    from torch.profiler import ProfilerActivity
+    from torch.profiler import profile as torch_profile
+
+    model = build_llama7b(args, dev, 32)
+    T = args.profile_T
+    ids = torch.randint(0, model.config.vocab_size, (1, T), device=dev)
+
+    def plain():
+        with torch.inference_mode():
+            model(input_ids=ids, use_cache=False)
+
+    def census():
+        c = Census(model, seq_len=T)
+        c.add(ids)
+        return c.result()
+
+    doc = {**device_doc(dev), "T": T, "what": " ".join(profile.__doc__.split(";")[0].split())}
+    activities = [ProfilerActivity.CPU] + ([ProfilerActivity.CUDA] if dev.type == "cuda" else [])
+    for name, fn in (("plain", plain), ("census", census)):
+        fn()
+        sync(dev)
+        with torch_profile(activities=activities) as prof:
+            t0 = time.perf_counter()
+            fn()
+            sync(dev)
+            wall = time.perf_counter() - t0
+        events = [e for e in prof.key_averages() if getattr(e, "self_device_time_total", 0) > 0]
+        events.sort(key=lambda e: e.self_device_time_total, reverse=True)
+        gpu_ms = sum(e.self_device_time_total for e in events) / 1e3
+        doc[name] = {"wall_ms": wall * 1e3, "gpu_kernel_ms": gpu_ms, "gpu_idle_ms": wall * 1e3 - gpu_ms,
+                     "top": [{"name": e.key[:120], "calls": e.count, "ms": e.self_device_time_total / 1e3}
+                             for e in events[:25]]}
+        log(f"[profile] {name} T={T}: wall {wall * 1e3:.0f} ms, GPU kernels {gpu_ms:.0f} ms")
+    write(out_dir / "census.profile.json", doc)
+    del model
+    return doc
+
+
+# ----------------------------------------------------------------------------------------------------------------------
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--tiny", action="store_true", help="CPU dry run on tiny models (Triton parts skipped)")
@@ -486,6 +529,7 @@ def main():
     ap.add_argument("--quick", action="store_true", help="kernel checks: causal GQA and padding only")
     ap.add_argument("--reps-long", type=int, default=2, help="timed calls at T >= 64k")
     ap.add_argument("--warmup-long", type=int, default=1, help="untimed calls before them at T >= 64k")
+    ap.add_argument("--profile-T", type=int, default=32768, help="length of the 'profile' part (not in the default parts)")
     args = ap.parse_args()
     args.Ts = [int(x) for x in args.Ts.split(",")]
     args.sweep_Ts = [int(x) for x in args.sweep_Ts.split(",")]
@@ -506,6 +550,8 @@ def main():
         write(out_dir / "census.details.json", details)
     if "api" in parts:
         details["api_rows"] = public_api(args, dev, out_dir)
+    if "profile" in parts:
+        details["profile"] = profile(args, dev, out_dir)
     details["tuning"] = tuning.summary()
     write(out_dir / "census.details.json", details)
     if "explorer" in parts and time.time() - STARTED < args.deadline + 40:

@@ -162,7 +162,7 @@ class RunningSums:
 
     The totals are held stacked over layers ((L, H, T) float64, in the census's layer order), so that
     :meth:`arrays` hands them to the result without a copy (stacking 32 layers' (H, T) sums copied 2 GiB at 128k
-    tokens, a second of host time per result); a batch added after that copies them once first, so an earlier
+    tokens, half a second of host time per result); a batch added after that copies them once first, so an earlier
     result never changes."""
 
     def __init__(self, seq_len: int, n_keys: int, n_bins: int, layers: Sequence[int]) -> None:
@@ -296,14 +296,21 @@ class RunningSums:
                 tail = (n_heads, self.n_keys) if name == "alpha" else (n_heads,)
                 out[name] = np.zeros((0, len(layers)) + tail, dtype=np.float32)
         totals = self.totals if self.totals is not None else self.zero_sums(n_heads)
-        if list(layers) == self.layers:
-            out.update(totals)  # no copy: a later batch copies before adding (see the class docstring)
+        if list(layers) == self.layers:  # no copy: a later batch copies before adding (see the class docstring)
+            out.update({name: _read_only(total) for name, total in totals.items()})
             self._handed_out = self.totals is not None
         else:
             rows = [self._row[layer] for layer in layers]
             out.update({name: total[rows] for name, total in totals.items()})
         out["profile_sum"] = np.moveaxis(out["profile_sum"], 1, 0)  # (3, L, H, n_bins)
         return out
+
+
+def _read_only(array: np.ndarray) -> np.ndarray:
+    """A read-only view: a result that shares the running totals must not be able to change them."""
+    view = array.view()
+    view.flags.writeable = False
+    return view
 
 
 class HostCopier:

@@ -28,6 +28,7 @@ def test_arrays_share_the_totals_and_a_later_batch_leaves_them_alone():
     add_batch(sums, 0)
     first = sums.arrays([1, 5], H)
     assert np.shares_memory(first["alpha_sum"], sums.totals["alpha_sum"])  # no copy of (L, H, T) float64
+    assert not first["alpha_sum"].flags.writeable  # a result cannot write into the census's totals
     kept = {name: first[name].copy() for name in ("alpha_sum", "colsum_sum", "count_sum", "profile_sum")}
     add_batch(sums, 10)
     second = sums.arrays([1, 5], H)

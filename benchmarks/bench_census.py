@@ -504,7 +504,10 @@ def profile(args, dev, out_dir: Path) -> dict:
             fn()
             sync(dev)
             wall = time.perf_counter() - t0
-        events = [e for e in prof.key_averages() if getattr(e, "self_device_time_total", 0) > 0]
+        # kernels only: an aten op and the kernels it launches both carry the same device time
+        events = [e for e in prof.key_averages() if getattr(e, "self_device_time_total", 0) > 0
+                  and str(getattr(e, "device_type", "")).endswith("CUDA") and not e.key.startswith("aten::")
+                  and e.key != "Command Buffer Full"]
         events.sort(key=lambda e: e.self_device_time_total, reverse=True)
         gpu_ms = sum(e.self_device_time_total for e in events) / 1e3
         doc[name] = {"wall_ms": wall * 1e3, "gpu_kernel_ms": gpu_ms, "gpu_idle_ms": wall * 1e3 - gpu_ms,

@@ -13,6 +13,8 @@ Every title says "scaled down" and names the paper's value beside the lab's.
   seen, for runs on corpora of different sizes.
 * ``control_figure``: the control's seeds — Sink_1 (all heads and the strongest layer) and valid loss vs tokens
   seen, with the 10% the control must reach, the paper's 18.18% and the seams where a run was resumed.
+* ``contrast_figure``: each committed contrast's Sink_1 (and Sink_* where it has a slot) and valid loss vs tokens
+  seen, over the control's seeds, with the paper's number in the legend.
 """
 
 from __future__ import annotations
@@ -22,7 +24,16 @@ from typing import Any
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-from sinkviz.lab.results import PAPER, final, frame_rows, paper_reference, series, table_rows
+from sinkviz.lab.results import (
+    CONTRASTS,
+    PAPER,
+    contrast_paper,
+    final,
+    frame_rows,
+    paper_reference,
+    series,
+    table_rows,
+)
 from sinkviz.plots.frames import frames_over_training_figure
 from sinkviz.plots.lines import massive_activation_figure, sink_by_position_figure
 from sinkviz.plots.style import COLORS, add_caption, apply_style, titled
@@ -175,6 +186,9 @@ def data_amount_figure(runs: dict[str, dict[str, Any]], *, title: str | None = N
     return fig
 
 
+#: Marker shapes of the contrasts, so that runs lying on the same values (several at Sink_1 = 0) stay apart.
+SYMBOLS = ("circle", "square", "diamond", "triangle-up", "cross", "x", "star", "triangle-down", "pentagon", "hexagon")
+
 #: Sink_1 (%) the lab's control must reach in every seed (the paper's default run: 18.18%).
 CONTROL_TARGET = 10.0
 
@@ -209,4 +223,52 @@ def control_figure(runs: dict[str, dict[str, Any]], *, title: str | None = None)
     apply_style(fig, title=title, height=560, width=1100)
     fig.update_layout(legend=dict(orientation="h", y=-0.25, yanchor="top", x=0.0, xanchor="left"),
                       margin=dict(b=150))
+    return fig
+
+
+def contrast_figure(runs: dict[str, dict[str, Any]], controls: tuple[str, ...] = ("control", "control_seed1"), *,
+                    title: str | None = None) -> go.Figure:
+    """Sink_1 (solid) and, for runs with a slot, Sink_* (dashed) and valid loss vs tokens seen: the control's seeds in
+    grey, each committed contrast of :data:`sinkviz.lab.results.CONTRASTS` in colour, the paper's number in its
+    legend entry. Contrasts without a committed result are left out (the contrast table says "not run")."""
+    fig = make_subplots(rows=1, cols=2, subplot_titles=("Sink₁ (solid) and Sink_* (dashed), %, ε = 0.3, T = 64",
+                                                        "valid loss"), horizontal_spacing=0.1)
+    greys = ("#555555", "#999999")
+    for i, name in enumerate(c for c in controls if c in runs):
+        hist = runs[name]["history"]
+        xs = [h["tokens_seen"] / 1e9 for h in hist]
+        label = f"control, seed {runs[name]['config']['seed']}"
+        line = dict(color=greys[i % len(greys)], width=1.5)
+        fig.add_trace(go.Scatter(x=xs, y=[h["sink_1"] for h in hist], name=label, legendgroup=label,
+                                 mode="lines", line=line), row=1, col=1)
+        fig.add_trace(go.Scatter(x=xs, y=[h["valid_loss"] for h in hist], name=label, legendgroup=label,
+                                 showlegend=False, mode="lines", line=line), row=1, col=2)
+    shown = [(name, label) for name, label, *_ in CONTRASTS if name in runs and name not in controls]
+    for i, (name, label) in enumerate(shown):
+        color = COLORS[i % len(COLORS)]
+        hist = runs[name]["history"]
+        xs = [h["tokens_seen"] / 1e9 for h in hist]
+        statistic, value = contrast_paper(name)[0].split(": ")[-1], contrast_paper(name)[1]
+        paper = {statistic: f" (paper {value})"}  # the paper's number goes beside the statistic it is of
+        marker = dict(size=6, symbol=SYMBOLS[i % len(SYMBOLS)])
+        fig.add_trace(go.Scatter(x=xs, y=[h["sink_1"] for h in hist], name=f"{label}: Sink₁{paper.get('Sink_1', '')}",
+                                 legendgroup=name, mode="lines+markers", marker=marker, line=dict(color=color)),
+                      row=1, col=1)
+        if any(h.get("sink_star") is not None for h in hist):
+            star = [(x, h["sink_star"]) for x, h in zip(xs, hist) if h.get("sink_star") is not None]
+            fig.add_trace(go.Scatter(x=[x for x, _ in star], y=[y for _, y in star],
+                                     name=f"{label}: Sink_*{paper.get('Sink_*', '')}", legendgroup=name,
+                                     mode="lines", line=dict(color=color, dash="dash")), row=1, col=1)
+        fig.add_trace(go.Scatter(x=xs, y=[h["valid_loss"] for h in hist], name=label, legendgroup=name,
+                                 showlegend=False, mode="lines+markers", marker=marker, line=dict(color=color)),
+                      row=1, col=2)
+    for col in (1, 2):
+        fig.update_xaxes(title_text="tokens seen (B)", rangemode="tozero", row=1, col=col)
+    fig.update_yaxes(title_text="%", rangemode="tozero", row=1, col=1)
+    fig.update_yaxes(title_text="loss (log)", type="log", row=1, col=2)
+    any_run = runs[next(c for c in controls if c in runs)]
+    title = title or titled("Contrasts against the lab's control (scaled down)", setting=_setting(any_run))
+    apply_style(fig, title=title, height=580, width=1100)
+    fig.update_layout(legend=dict(orientation="h", y=-0.25, yanchor="top", x=0.0, xanchor="left"),
+                      margin=dict(b=170))
     return fig

@@ -265,6 +265,16 @@ def _paper_cell(item: str, row: Any, column: str) -> Any:
     return "–" if values is None or column not in columns else values[columns.index(column)]
 
 
+def contrast_paper(name: str) -> tuple[str, str]:
+    """(where in the paper, its value) for a contrast of :data:`CONTRASTS`, e.g. ("Table 4, k_bias: Sink_*",
+    "73.34"); the window contrast has no single number ("Fig. 6 right: sink needs w ≥ 256", "–")."""
+    _, _, _, item, row, column = next(c for c in CONTRASTS if c[0] == name)
+    if not item:
+        return "Fig. 6 right: sink needs w ≥ 256", "–"
+    where = _ITEM_LABELS.get(item, item) + ("" if row is None else f", {row}")
+    return f"{where}: {column.replace('final_sink_1', 'Sink_1 at 20k steps')}", f"{_paper_cell(item, row, column)}"
+
+
 def contrast_rows(runs: dict[str, dict[str, Any]], control: str = "control") -> tuple[list[str], list[list[Any]]]:
     """(header, rows): each contrast beside the control at matched tokens seen, the final frame verdict (Ruscio et
     al.'s position rule) and the paper's number. Contrasts without a committed result say "not run".
@@ -277,9 +287,7 @@ def contrast_rows(runs: dict[str, dict[str, Any]], control: str = "control") -> 
     base = runs.get(control)
     rows = []
     for name, label, change, item, row, column in CONTRASTS:
-        paper = f"{_paper_cell(item, row, column)}" if item else "–"
-        where = _ITEM_LABELS.get(item, item) + ("" if row is None else f", {row}")
-        paper_label = f"{where}: {column.replace('final_sink_1', 'Sink_1 at 20k steps')}" if item else "Fig. 6 right: sink needs w ≥ 256"
+        paper_label, paper = contrast_paper(name)
         run = runs.get(name)
         if run is None:
             rows.append([label, change, "not run", "–", "–", "–", "–", paper_label, paper])

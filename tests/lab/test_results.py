@@ -162,3 +162,13 @@ def test_committed_contrasts_match_the_paper_direction():
 def test_control_figure_builds():
     fig = figures.control_figure({"seed 0": RUNS["control"]})
     assert len(fig.data) == 3 and max(fig.data[0].y) >= 10
+
+
+def test_contrast_figure_puts_the_paper_number_beside_its_statistic():
+    fig = figures.contrast_figure(RUNS)
+    names = [t.name for t in fig.data]
+    assert "control, seed 0" in names and "control, seed 1" in names
+    assert "K biases: Sink_* (paper 73.34)" in names and "K biases: Sink₁" in names  # Table 4's column is Sink_*
+    assert "weight decay 5: Sink₁ (paper 0.01)" in names
+    star = next(t for t in fig.data if t.name.startswith("K biases: Sink_*"))
+    assert round(star.y[-1], 1) == 77.5

@@ -241,6 +241,21 @@ def _build(cls, cfg, dtype, dev):
     return model.eval()
 
 
+def api_calls(model, ids: torch.Tensor):
+    """(plain, census): the two calls every public-API measurement compares, as a user makes them -- the model's own
+    forward under inference_mode, and ``Census(model, seq_len=T)`` with no option, one ``add``, ``result()``."""
+    def plain():
+        with torch.inference_mode():
+            model(input_ids=ids, use_cache=False)
+
+    def census():
+        c = Census(model, seq_len=ids.shape[-1])
+        c.add(ids)
+        return c.result()
+
+    return plain, census
+
+
 def public_api(args, dev, out_dir: Path) -> list:
     model = build_llama7b(args, dev, 32)
     cfg = model.config
@@ -272,15 +287,7 @@ def public_api(args, dev, out_dir: Path) -> list:
         ids = torch.randint(0, cfg.vocab_size, (1, T), device=dev)
         reps = 3 if T < 65536 else args.reps_long
         warmup = 1 if T < 65536 else args.warmup_long
-
-        def plain():
-            with torch.inference_mode():
-                model(input_ids=ids, use_cache=False)
-
-        def census():
-            c = Census(model, seq_len=T)
-            c.add(ids)
-            return c.result()
+        plain, census = api_calls(model, ids)
 
         def timed(fn):
             """(first call s, median of reps s, peak extra bytes over the model's weights, last return value)."""
@@ -484,16 +491,7 @@ def profile(args, dev, out_dir: Path) -> dict:
     model = build_llama7b(args, dev, 32)
     T = args.profile_T
     ids = torch.randint(0, model.config.vocab_size, (1, T), device=dev)
-
-    def plain():
-        with torch.inference_mode():
-            model(input_ids=ids, use_cache=False)
-
-    def census():
-        c = Census(model, seq_len=T)
-        c.add(ids)
-        return c.result()
-
+    plain, census = api_calls(model, ids)
     doc = {**device_doc(dev), "T": T, "what": " ".join(profile.__doc__.split(";")[0].split())}
     activities = [ProfilerActivity.CPU] + ([ProfilerActivity.CUDA] if dev.type == "cuda" else [])
     for name, fn in (("plain", plain), ("census", census)):

@@ -25,6 +25,10 @@ from contextlib import contextmanager
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[2]
+#: Where the browser tests leave their screenshots (git-ignored).
+ARTIFACTS = REPO / "test-artifacts" / "browser"
+#: The explorer map's title (the canvas view's and plotly's).
+TITLE = ".sinkviz-map .sv-title, .sinkviz-map .gtitle"
 CHROMIUM = os.environ.get("SINKVIZ_TEST_CHROMIUM", "/usr/bin/chromium")
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking",
                  "--disable-component-update", "--disable-sync"]
@@ -177,3 +181,29 @@ def kernel_idle_script() -> str:
     return """() => { const w = window.jupyterapp.shell.currentWidget;
                       return w.sessionContext.session.kernel.status === 'idle'
                              && !document.querySelector('.jp-InputPrompt:not(:empty)')?.textContent.includes('*'); }"""
+
+
+def title_has(page, text: str, timeout: int = 30_000) -> None:
+    """Wait until the explorer map's title contains ``text``."""
+    page.wait_for_function(
+        "([sel, text]) => { const t = document.querySelector(sel); return !!t && t.textContent.includes(text); }",
+        arg=[TITLE, text], timeout=timeout)
+
+
+def pixels(page, selector: str, name: str):
+    """A screenshot of one element, saved as ARTIFACTS/name and returned as an RGB image."""
+    import io
+
+    from PIL import Image
+
+    data = page.locator(selector).screenshot(path=str(ARTIFACTS / name))
+    return Image.open(io.BytesIO(data)).convert("RGB")
+
+
+def differs(a, b) -> float:
+    """Share of pixels that differ between two screenshots of the same element."""
+    import numpy as np
+
+    if a.size != b.size:
+        return 1.0
+    return float((np.asarray(a).astype(int) != np.asarray(b).astype(int)).any(axis=2).mean())

@@ -6,18 +6,26 @@ exported figure) opens with the network blocked. Screenshots go to test-artifact
 
 from __future__ import annotations
 
-import io
 import re
 from pathlib import Path
 
 import pytest
 
-from lab_harness import APPS, REPO, chromium_page, jupyter_server, open_and_run, write_notebook
+from lab_harness import (
+    APPS,
+    ARTIFACTS,
+    REPO,
+    chromium_page,
+    differs,
+    jupyter_server,
+    open_and_run,
+    pixels,
+    title_has,
+    write_notebook,
+)
 
 # Chromium is installed by `make test`; if it is missing the tests fail (they never skip).
 pytestmark = [pytest.mark.browser]
-ARTIFACTS = REPO / "test-artifacts" / "browser"
-TITLE = ".sinkviz-map .sv-title, .sinkviz-map .gtitle"
 #: Console errors of the front end itself, diagnosed as not ours; each is matched on message AND origin.
 #: Notebook 7.6.5 (with JupyterLab 4.6.6): on opening any notebook (no cell run, no widget) its router loads
 #: the settings of @jupyterlab/docmanager-extension:plugin and the shortcuts plugin's pluginChanged handler
@@ -26,28 +34,6 @@ UPSTREAM_ERRORS = {
     "notebook": [re.compile(r"^pageerror: Cannot read properties of undefined \(reading 'schema'\).*"
                             r"/static/notebook/notebook_core\.[0-9a-f]+\.js", re.S)],
 }
-
-
-def _title_has(page, text: str, timeout: int = 30_000) -> None:
-    page.wait_for_function(
-        "([sel, text]) => { const t = document.querySelector(sel); return !!t && t.textContent.includes(text); }",
-        arg=[TITLE, text], timeout=timeout)
-
-
-def _pixels(page, selector: str, name: str):
-    from PIL import Image
-
-    data = page.locator(selector).screenshot(path=str(ARTIFACTS / name))
-    return Image.open(io.BytesIO(data)).convert("RGB")
-
-
-def _differs(a, b) -> float:
-    """Share of pixels that differ between two screenshots of the same element."""
-    import numpy as np
-
-    if a.size != b.size:
-        return 1.0
-    return float((np.asarray(a).astype(int) != np.asarray(b).astype(int)).any(axis=2).mean())
 
 
 @pytest.fixture(scope="module")
@@ -86,30 +72,30 @@ def test_explorer_in_jupyter(workspace, app):
         # Anything over http(s) to another host than the server fails and is recorded (no CDN, no news feed).
         page.route(re.compile(r"^https?://(?!" + re.escape(base[len("http://"):]) + r"/)"), block)
         open_and_run(page, base, token, "explorer_test.ipynb", app=app)
-        _title_has(page, "layer 0, head 0", timeout=150_000)
+        title_has(page, "layer 0, head 0", timeout=150_000)
         page.wait_for_timeout(500)
         page.screenshot(path=shot("page.png"))
         page.locator(".sinkviz-explorer").screenshot(path=shot("explorer_initial.png"))
-        before = _pixels(page, ".sinkviz-map", f"{app}_map_layer0_head0.png")
+        before = pixels(page, ".sinkviz-map", f"{app}_map_layer0_head0.png")
 
         # Move the layer slider with the keyboard, as a user would.
         handle = page.locator(".sinkviz-layer-slider .noUi-handle")
         handle.focus()
         page.keyboard.press("ArrowRight")
-        _title_has(page, "layer 1, head 0")
+        title_has(page, "layer 1, head 0")
         page.wait_for_timeout(300)
-        after_slider = _pixels(page, ".sinkviz-map", f"{app}_map_layer1_head0.png")
-        assert _differs(before, after_slider) > 0.01, "the map did not change after moving the layer slider"
+        after_slider = pixels(page, ".sinkviz-map", f"{app}_map_layer1_head0.png")
+        assert differs(before, after_slider) > 0.01, "the map did not change after moving the layer slider"
 
         # Click the overview cell of layer 2, head 3 (3 layers down, 4 heads across).
         overview = page.locator(".sinkviz-overview canvas.sv-canvas")
         overview.scroll_into_view_if_needed()
         box = overview.bounding_box()
         page.mouse.click(box["x"] + box["width"] * 3.5 / 4, box["y"] + box["height"] * 2.5 / 3)
-        _title_has(page, "layer 2, head 3")
+        title_has(page, "layer 2, head 3")
         page.wait_for_timeout(300)
-        after_click = _pixels(page, ".sinkviz-map", f"{app}_map_layer2_head3.png")
-        assert _differs(after_slider, after_click) > 0.01, "the map did not change after clicking a head"
+        after_click = pixels(page, ".sinkviz-map", f"{app}_map_layer2_head3.png")
+        assert differs(after_slider, after_click) > 0.01, "the map did not change after clicking a head"
         # Hover read-out: query token, key token and weight of the cell under the mouse.
         cells = page.locator(".sinkviz-map canvas.sv-canvas")
         cells.scroll_into_view_if_needed()
@@ -164,16 +150,10 @@ MENU = ".sinkviz-model-menu select"
 @pytest.fixture(scope="module")
 def daily_workspace(tmp_path_factory):
     """A tiny LLaMA that takes 1,024 positions (so a 300-token text fits) and a notebook opening it at 300 tokens."""
-    import torch
-    from transformers import AutoModelForCausalLM, LlamaConfig
-    from tiny_models import DECODER_COMMON, char_tokenizer, text
+    from tiny_models import save_tiny_long_llama, text
 
     root = tmp_path_factory.mktemp("daily")
-    folder = root / "tiny_long"
-    torch.manual_seed(0)
-    config = LlamaConfig(**{**DECODER_COMMON, "max_position_embeddings": 1024})
-    AutoModelForCausalLM.from_config(config).save_pretrained(folder, safe_serialization=True)
-    char_tokenizer(False).save_pretrained(folder)
+    folder = save_tiny_long_llama(root / "tiny_long")
     write_notebook(root / "daily.ipynb", [
         "from sinkviz.widgets.explorer import explore",
         f"ex = explore({str(folder)!r}, {text(100)!r}, layer=1, head=2)\nex",
@@ -202,7 +182,7 @@ def test_daily_use_in_jupyterlab(daily_workspace):
     shot = lambda name: str(ARTIFACTS / f"daily_{name}")  # noqa: E731
     with jupyter_server(root, app="lab") as (base, token), chromium_page() as (page, errors):
         open_and_run(page, base, token, "daily.ipynb")
-        _title_has(page, "layer 1, head 2", timeout=150_000)
+        title_has(page, "layer 1, head 2", timeout=150_000)
         page.wait_for_timeout(500)
         explorer = page.locator(".sinkviz-explorer")
         explorer.screenshot(path=shot("300_tokens.png"))
@@ -244,7 +224,7 @@ def test_daily_use_in_jupyterlab(daily_workspace):
         page.locator(".sinkviz-explorer textarea").fill(text_of(60))
         page.locator(".sinkviz-explorer button:has-text('Trace')").click()
         _status_has(page, "Kept layer 1, head 2")
-        _title_has(page, "layer 1, head 2")
+        title_has(page, "layer 1, head 2")
         page.wait_for_function("() => !document.querySelector('.sinkviz-stale')", timeout=10_000)
         assert page.locator(".sinkviz-explorer button:has-text('Export')").is_enabled()
         readouts = page.locator(".sinkviz-explorer .widget-readout").all_inner_texts()

@@ -87,6 +87,21 @@ def save_tiny(family: str, folder: Path, seed: int = 0) -> Path:
     return folder
 
 
+def tiny_long_llama(seed: int = 0):
+    """The tiny random LLaMA with 1,024 positions (texts of a few hundred tokens fit), decoder tokenizer not included."""
+    from transformers import LlamaConfig
+
+    torch.manual_seed(seed)
+    return AutoModelForCausalLM.from_config(LlamaConfig(**{**DECODER_COMMON, "max_position_embeddings": 1024}))
+
+
+def save_tiny_long_llama(folder: Path) -> Path:
+    """:func:`tiny_long_llama` and the decoder character tokenizer saved (safetensors) to ``folder``."""
+    tiny_long_llama().save_pretrained(folder, safe_serialization=True)
+    char_tokenizer(False).save_pretrained(folder)
+    return folder
+
+
 def text(n_words: int, offset: int = 0) -> str:
     """Deterministic lowercase text of `n_words` short words."""
     letters = "abcdefghijklmnopqrstuvwxyz"

@@ -13,14 +13,12 @@ from transformers import AutoModelForCausalLM, LlamaConfig
 import sinkviz
 from sinkviz.widgets.explorer import Explorer, explore
 from sinkviz.widgets.long_context import LongContextExplorer, open_if_long
-from tiny_models import DECODER_COMMON, char_tokenizer, text
+from tiny_models import char_tokenizer, text, tiny_long_llama
 
 
 @pytest.fixture(scope="module")
 def loaded():
-    torch.manual_seed(0)
-    model = AutoModelForCausalLM.from_config(LlamaConfig(**{**DECODER_COMMON, "max_position_embeddings": 1024}))
-    return sinkviz.wrap(model, char_tokenizer(False), name="tiny-llama")
+    return sinkviz.wrap(tiny_long_llama(), char_tokenizer(False), name="tiny-llama")
 
 
 @pytest.fixture(scope="module")

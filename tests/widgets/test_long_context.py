@@ -7,8 +7,6 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-import torch
-from transformers import AutoModelForCausalLM, LlamaConfig
 
 import sinkviz
 from sinkviz.widgets.explorer import Explorer, explore

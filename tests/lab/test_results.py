@@ -159,6 +159,34 @@ def test_committed_contrasts_match_the_paper_direction():
     assert round(seed1["tokens_seen"] / 1e9, 2) == 1.44 and round(RUNS["control_seed1"]["history"][-1]["sink_1"], 2) == 33.29
 
 
+def test_committed_position_and_sink_token_contrasts():
+    """What NOTES, the README and the lab notebook quote for the sink token, NoPE and learned positions: the token
+    takes the sink from the first evaluation on and no first-token sink forms; NoPE and learned positions sink, each
+    inside the control's seed range at matched tokens; the frame verdicts as quoted."""
+    from sinkviz.lab.results import contrast_rows, matched_pair
+
+    token, nope, learned = RUNS["control_sink_token"], RUNS["control_nope"], RUNS["control_pe_learned"]
+    assert all(h["sink_1"] == 0.0 for h in token["history"])
+    last = token["history"][-1]
+    assert token["step"] == 21741 and round(last["tokens_seen"] / 1e9, 2) == 1.42 and round(last["sink_star"], 2) == 61.04
+    first = next(h for h in token["history"] if h["step"] == 1000)
+    assert round(first["sink_star"], 2) == 12.42 and round(first["tokens_seen"] / 1e6) == 66
+    assert round(nope["history"][-1]["sink_1"], 2) == 15.33 and round(learned["history"][-1]["sink_1"], 2) == 34.0
+    assert round(next(h for h in learned["history"] if h["step"] == 1000)["sink_1"], 2) == 13.38
+    seed1, seed0 = matched_pair(RUNS["control_seed1"], RUNS["control"])
+    assert seed0["sink_1"] < nope["history"][-1]["sink_1"] < seed1["sink_1"]  # NoPE between the seeds
+    above = learned["history"][-1]["sink_1"] - seed1["sink_1"]
+    assert round(above, 1) == 4.1 and round(seed1["sink_1"] - seed0["sink_1"], 1) == 17.8 and above < 17.8
+    verdicts = {name: RUNS[name]["history"][-1]["frames"]["label"]
+                for name in ("control", "control_seed1", "control_sink_token", "control_nope", "control_pe_learned")}
+    assert verdicts == {"control": "distributed", "control_seed1": "centralized", "control_sink_token": "centralized",
+                        "control_nope": "distributed", "control_pe_learned": "distributed"}
+    rows = {row[0]: row for row in contrast_rows(RUNS)[1]}
+    assert rows["sink token"][2:5] == [1425, "0.00", "61.04"] and rows["sink token"][6] == "13.38"
+    assert rows["NoPE"][3] == "15.33" and rows["learned positions"][3] == "34.00"
+    assert rows["NoPE"][8] == "20.35" and rows["learned positions"][8] == "33.13" and rows["sink token"][8] == "74.12"
+
+
 def test_control_figure_builds():
     fig = figures.control_figure({"seed 0": RUNS["control"]})
     assert len(fig.data) == 3 and max(fig.data[0].y) >= 10

@@ -150,6 +150,19 @@ class BatchState:
         return self._shared(f"kv{block_m}", call, lambda: kernels.mask_key_ranges(call.mask, call.length, block_m))
 
 
+def position_bin_sums(values: torch.Tensor, n_bins: int, seq_len: int) -> torch.Tensor:
+    """Sums of ``values`` (..., T) over query-position bins, bin(t) = t * n_bins // seq_len: (..., n_bins) float32.
+
+    The bins are contiguous ranges (bin b starts at ceil(b * seq_len / n_bins)), so each sum is a difference of a
+    float64 running sum at the bin edges: exact to float64 rounding, and without the contended atomics of an
+    ``index_add_`` into a few bins (0.3 ms a layer at 32k on an H200)."""
+    T = values.shape[-1]
+    starts = (torch.arange(n_bins + 1, device=values.device) * seq_len + n_bins - 1) // n_bins
+    edges = starts.clamp_max(T)
+    running = torch.nn.functional.pad(values.to(torch.float64).cumsum(-1), (1, 0))
+    return (running[..., edges[1:]] - running[..., edges[:-1]]).to(torch.float32)
+
+
 class RunningSums:
     """The statistics a census adds up over batches, per layer: per-sample arrays and float64 sums, on the CPU.
 
@@ -216,15 +229,14 @@ class RunningSums:
         a_first[..., : min(K, T)] = alpha[..., :K]
         rows = torch.stack([st.entropy, st.rowmax, st.first_mass]) * qv.unsqueeze(1)  # (3, B, H, T)
         means = rows.sum(-1) / n_rows.unsqueeze(1)  # (3, B, H)
-        bins = (torch.arange(T, device=dev) * self.n_bins) // S
         sample = {"alpha": a_first, **{name: means[i] for i, name in enumerate(PROFILE_NAMES)}}
         sums = {
             "alpha_sum": torch.nan_to_num(alpha, nan=0.0).sum(0),
             "alpha_n": seen.sum(0, dtype=torch.float32),
             "colsum_sum": st.colsum.sum(0),
             "count_sum": count.sum(0),
-            "profile_sum": torch.zeros(len(PROFILE_NAMES), H, self.n_bins, device=dev).index_add_(2, bins, rows.sum(1)),
-            "profile_n": torch.zeros(self.n_bins, device=dev).index_add_(0, bins, qv.sum(0)),
+            "profile_sum": position_bin_sums(rows.sum(1), self.n_bins, S),
+            "profile_n": position_bin_sums(qv.sum(0), self.n_bins, S),
         }
         layout = [(name, tuple(t.shape)) for name, t in (*sample.items(), *sums.items())]
         packed = torch.cat([t.reshape(-1).to(torch.float32) for t in (*sample.values(), *sums.values())])

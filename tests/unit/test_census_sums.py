@@ -93,3 +93,17 @@ def test_a_fused_lse_is_checked_once_per_process_and_shape(monkeypatch):
         assert choice.fused_forward(call(8), settings_for["flash"]) == (None, None)
         assert choice.lse_verdict["flash"] is False
     assert len(checks) == 3
+
+
+def test_position_bin_sums_equal_an_index_add_over_the_bins():
+    from sinkviz.census.engine import position_bin_sums
+
+    g = torch.Generator().manual_seed(3)
+    for length, seq_len, n_bins in [(100, 100, 32), (37, 100, 32), (64, 64, 64), (1, 5, 3), (5, 5, 1)]:
+        values = torch.randn(3, 4, length, generator=g)
+        bins = (torch.arange(length) * n_bins) // seq_len
+        expected = torch.zeros(3, 4, n_bins, dtype=torch.float64).index_add_(2, bins, values.double())
+        got = position_bin_sums(values, n_bins, seq_len)
+        assert got.shape == (3, 4, n_bins) and got.dtype == torch.float32
+        np.testing.assert_allclose(got.numpy(), expected.float().numpy(), rtol=0, atol=1e-6)
+        assert (got[..., bins.max() + 1:] == 0).all()  # bins past the batch's length stay empty

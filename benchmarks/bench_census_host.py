@@ -7,25 +7,15 @@ from __future__ import annotations
 import json
 import os
 import platform
-import statistics
-import time
 from pathlib import Path
 
 import numpy as np
 
+from _timing import median_seconds  # benchmarks/, the script's own folder
 from sinkviz._files import write_json
 from sinkviz.census.engine import RunningSums
 
 LAYERS, HEADS = 32, 32
-
-
-def timed(fn, reps: int = 3) -> float:
-    times = []
-    for _ in range(reps):
-        started = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - started)
-    return statistics.median(times)
 
 
 def main() -> None:
@@ -36,8 +26,8 @@ def main() -> None:
         for total in sums.totals.values():
             total += 1.0  # touch every page, as the helper thread's additions do
         per_layer = {name: [total[i].copy() for i in range(LAYERS)] for name, total in sums.totals.items()}
-        stacked_s = timed(lambda: {name: np.stack(arrays) for name, arrays in per_layer.items()})
-        arrays_s = timed(lambda: sums.arrays(list(range(LAYERS)), HEADS))
+        stacked_s = median_seconds(lambda: {name: np.stack(arrays) for name, arrays in per_layer.items()})
+        arrays_s = median_seconds(lambda: sums.arrays(list(range(LAYERS)), HEADS))
         rows.append({"T": T, "per_key_sums_gib": 2 * sums.totals["alpha_sum"].nbytes / 2**30,
                      "stack_per_layer_sums_s": round(stacked_s, 4), "arrays_s": round(arrays_s, 4)})
         print(json.dumps(rows[-1]), flush=True)

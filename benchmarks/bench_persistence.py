@@ -15,15 +15,14 @@ import argparse
 import json
 import os
 import platform
-import statistics
 import sys
-import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import numpy as np  # noqa: E402
 
+from _timing import median_seconds  # noqa: E402  (benchmarks/, the script's own folder)
 from sinkviz.metrics import topology  # noqa: E402
 from sinkviz.metrics import toy_attention as toy  # noqa: E402
 
@@ -44,15 +43,6 @@ def _maps(T: int) -> tuple[str, dict[int, np.ndarray]]:
                                               for h in range(9)]) for l in (0, 14, 29)}
 
 
-def _time(fn, repeats: int) -> float:
-    times = []
-    for _ in range(repeats):
-        t = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t)
-    return statistics.median(times)
-
-
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--out", default="benchmarks/results/persistence.json")
@@ -66,10 +56,12 @@ def main() -> int:
         for layer, stack in maps.items():
             heads = stack.shape[0]
             row = {"T": int(stack.shape[-1]), "layer": layer, "heads": heads, "source": source}
-            row["ripser_all_heads_s"] = _time(lambda: [topology.persistence_corrected(a) for a in stack], args.repeats)
-            row["published_head_average_s"] = _time(lambda: topology.persistence_published(stack.mean(0)), args.repeats)
+            row["ripser_all_heads_s"] = median_seconds(
+                lambda: [topology.persistence_corrected(a) for a in stack], args.repeats)
+            row["published_head_average_s"] = median_seconds(
+                lambda: topology.persistence_published(stack.mean(0)), args.repeats)
             if giotto:
-                row["giotto_all_heads_s"] = _time(
+                row["giotto_all_heads_s"] = median_seconds(
                     lambda: [topology.persistence_corrected(a, backend="giotto", n_threads=args.threads) for a in stack],
                     args.repeats)
                 same = True

@@ -248,8 +248,8 @@ def contrast_figure(runs: dict[str, dict[str, Any]], controls: tuple[str, ...] =
         color = COLORS[i % len(COLORS)]
         hist = runs[name]["history"]
         xs = [h["tokens_seen"] / 1e9 for h in hist]
-        statistic, value = contrast_paper(name)[0].split(": ")[-1], contrast_paper(name)[1]
-        paper = {statistic: f" (paper {value})"}  # the paper's number goes beside the statistic it is of
+        where, value = contrast_paper(name)
+        paper = {where.split(": ")[-1]: f" (paper {value})"}  # the paper's number goes beside its statistic
         marker = dict(size=6, symbol=SYMBOLS[i % len(SYMBOLS)])
         fig.add_trace(go.Scatter(x=xs, y=[h["sink_1"] for h in hist], name=f"{label}: Sink₁{paper.get('Sink_1', '')}",
                                  legendgroup=name, mode="lines+markers", marker=marker, line=dict(color=color)),

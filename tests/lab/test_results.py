@@ -161,8 +161,9 @@ def test_committed_contrasts_match_the_paper_direction():
 
 def test_committed_position_and_sink_token_contrasts():
     """What NOTES, the README and the lab notebook quote for the sink token, NoPE and learned positions: the token
-    takes the sink from the first evaluation on and no first-token sink forms; NoPE and learned positions sink, each
-    inside the control's seed range at matched tokens; the frame verdicts as quoted."""
+    takes the sink from the first evaluation on and no first-token sink forms; NoPE sinks between the control's two
+    seeds at matched tokens, learned positions less far above seed 1 than the seeds lie apart; the frame verdicts as
+    quoted."""
     from sinkviz.lab.results import contrast_rows, matched_pair
 
     token, nope, learned = RUNS["control_sink_token"], RUNS["control_nope"], RUNS["control_pe_learned"]

@@ -155,7 +155,7 @@ def position_bin_sums(values: torch.Tensor, n_bins: int, seq_len: int) -> torch.
 
     The bins are contiguous ranges (bin b starts at ceil(b * seq_len / n_bins)), so each sum is a difference of a
     float64 running sum at the bin edges: exact to float64 rounding, and without the contended atomics of an
-    ``index_add_`` into a few bins (0.3 ms a layer at 32k on an H200)."""
+    ``index_add_`` into a few bins (0.35 ms a layer at 32k on an H200)."""
     T = values.shape[-1]
     starts = (torch.arange(n_bins + 1, device=values.device) * seq_len + n_bins - 1) // n_bins
     edges = starts.clamp_max(T)

@@ -36,7 +36,7 @@ from sinkviz.lab.results import (
 )
 from sinkviz.plots.frames import frames_over_training_figure
 from sinkviz.plots.lines import massive_activation_figure, sink_by_position_figure
-from sinkviz.plots.style import COLORS, add_caption, apply_style, titled
+from sinkviz.plots.style import COLORS, COLORS_EXTENDED, NOTE_NAME, SCREEN_FONT_PX, add_caption, apply_style, titled
 from sinkviz.plots.tables import comparison_table
 
 
@@ -245,7 +245,7 @@ def contrast_figure(runs: dict[str, dict[str, Any]], controls: tuple[str, ...] =
                                  showlegend=False, mode="lines", line=line), row=1, col=2)
     shown = [(name, label) for name, label, *_ in CONTRASTS if name in runs and name not in controls]
     for i, (name, label) in enumerate(shown):
-        color = COLORS[i % len(COLORS)]
+        color = COLORS_EXTENDED[i % len(COLORS_EXTENDED)]
         hist = runs[name]["history"]
         xs = [h["tokens_seen"] / 1e9 for h in hist]
         where, value = contrast_paper(name)
@@ -268,7 +268,19 @@ def contrast_figure(runs: dict[str, dict[str, Any]], controls: tuple[str, ...] =
     fig.update_yaxes(title_text="loss (log)", type="log", row=1, col=2)
     any_run = runs[next(c for c in controls if c in runs)]
     title = title or titled("Contrasts against the lab's control (scaled down)", setting=_setting(any_run))
-    apply_style(fig, title=title, height=580, width=1100)
-    fig.update_layout(legend=dict(orientation="h", y=-0.25, yanchor="top", x=0.0, xanchor="left"),
-                      margin=dict(b=170))
+    apply_style(fig, title=title, height=640, width=1100)
+    fig.update_layout(legend=dict(orientation="h", y=-0.22, yanchor="top", x=0.0, xanchor="left"),
+                      margin=dict(b=220))
+    own_corpus = [label for name, label in shown if _own_corpus(runs[name], any_run)]
+    if own_corpus:
+        # under the legend, which takes the space add_caption would use
+        fig.add_annotation(text=f"{', '.join(own_corpus)}: valid loss and probes on its own corpus and tokeniser "
+                                "(not comparable with the control's)", xref="paper", yref="paper", x=0.0, y=-0.62,
+                           xanchor="left", yanchor="top", showarrow=False, align="left",
+                           font=dict(size=SCREEN_FONT_PX - 2, color="#333"), name=NOTE_NAME)
     return fig
+
+
+def _own_corpus(run: dict[str, Any], control: dict[str, Any]) -> bool:
+    """Whether ``run`` trained on another corpus than ``control`` (its valid loss and probes are then its own)."""
+    return run["config"]["data"] != control["config"]["data"]

@@ -281,19 +281,24 @@ def contrast_rows(runs: dict[str, dict[str, Any]], control: str = "control") -> 
 
     The two runs are compared where both have been: at the fewer of their final tokens seen, each run's evaluation
     closest to it (so a contrast that ran past the control is read at the control's end, not at its own); a pair
-    whose evaluations differ by more than ``MATCHED_TOKENS`` is marked."""
+    whose evaluations differ by more than ``MATCHED_TOKENS`` is marked. The last column says whether the contrast
+    ran as far as the control ("complete": within ``MATCHED_TOKENS`` of its final tokens seen) or is a partial run,
+    to be resumed from its carried checkpoint."""
     header = ["contrast", "change", "tokens seen (M)", "Sink_1 (%)", "Sink_* (%)", "frame verdict",
-              "control Sink_1 (%) at those tokens", "paper", "paper value"]
+              "control Sink_1 (%) at those tokens", "paper", "paper value", "run"]
     base = runs.get(control)
     rows = []
     for name, label, change, item, row, column in CONTRASTS:
         paper_label, paper = contrast_paper(name)
         run = runs.get(name)
         if run is None:
-            rows.append([label, change, "not run", "–", "–", "–", "–", paper_label, paper])
+            rows.append([label, change, "not run", "–", "–", "–", "–", paper_label, paper, "not run"])
             continue
-        entry, reference = final(run), "no control"
+        entry, reference, extent = final(run), "no control", "–"
         if base is not None:
+            run_end, control_end = final(run)["tokens_seen"], final(base)["tokens_seen"]
+            extent = ("complete" if run_end >= (1 - MATCHED_TOKENS) * control_end
+                      else f"partial: {run_end / 1e9:.2f}B of {control_end / 1e9:.2f}B tokens")
             entry, match = matched_pair(run, base)
             off = abs(match["tokens_seen"] - entry["tokens_seen"]) / max(entry["tokens_seen"], 1)
             reference = f"{match['sink_1']:.2f}" + ("" if off <= MATCHED_TOKENS else f" (tokens differ by {off:.0%})")
@@ -301,5 +306,5 @@ def contrast_rows(runs: dict[str, dict[str, Any]], control: str = "control") -> 
         sink_1 = f"{entry['sink_1']:.2f}" + ("*" if proxy else "")
         star = "–" if entry.get("sink_star") is None else f"{entry['sink_star']:.2f}"
         rows.append([label, change, round(entry["tokens_seen"] / 1e6), sink_1, star,
-                     final(run).get("frames", {}).get("label", "–"), reference, paper_label, paper])
+                     final(run).get("frames", {}).get("label", "–"), reference, paper_label, paper, extent])
     return header, rows

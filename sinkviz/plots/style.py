@@ -34,7 +34,7 @@ if TYPE_CHECKING:
     import plotly.graph_objects as go
 
 __all__ = [
-    "COLORS", "SEQUENTIAL", "DIVERGING", "TEMPLATE_NAME", "SCREEN_FONT", "SCREEN_FONT_PX", "PAPER_FONT",
+    "COLORS", "COLORS_EXTENDED", "SEQUENTIAL", "DIVERGING", "TEMPLATE_NAME", "SCREEN_FONT", "SCREEN_FONT_PX", "PAPER_FONT",
     "PAPER_FONT_FILE_FAMILY", "PAPER_FONT_PT", "COLUMN_WIDTHS_IN", "CSS_DPI", "MAX_AUTO_HEIGHT_IN",
     "apply_style", "titled", "add_caption", "legend_in_title_band", "save_figure", "screen_template",
     "paper_style", "width_inches", "index_label", "GU_BASE", "RUSCIO_BASE", "EXPLORER_BASE", "NOTE_NAME",
@@ -43,6 +43,8 @@ __all__ = [
 
 #: Okabe–Ito palette (colour-blind safe), black last.
 COLORS = ["#0072B2", "#D55E00", "#009E73", "#CC79A7", "#E69F00", "#56B4E9", "#F0E442", "#000000"]
+#: COLORS and four more, for figures with more than eight series (a repeated colour reads as the same run).
+COLORS_EXTENDED = COLORS + ["#8C564B", "#6A3D9A", "#999933", "#882255"]
 SEQUENTIAL = "Viridis"
 DIVERGING = "RdBu_r"
 

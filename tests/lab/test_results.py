@@ -201,3 +201,53 @@ def test_contrast_figure_puts_the_paper_number_beside_its_statistic():
     assert "weight decay 5: Sink₁ (paper 0.01)" in names
     star = next(t for t in fig.data if t.name.startswith("K biases: Sink_*"))
     assert round(star.y[-1], 1) == 77.5
+
+
+def test_committed_lr_window_data_and_alibi_contrasts():
+    """What NOTES, the README and the lab notebook quote for the fourth session's contrasts: a lower learning rate
+    sinks less than either control seed; a 32-token window grows no first-token sink (no head's α₁ above 0.09, about
+    the 0.063 of uniform attention under that window); a quarter of the data does not remove the sink (it lies
+    between the seeds, against Fig. 28's "below 1 %"); ALiBi is a partial run, marked so in the contrast table."""
+    from sinkviz.lab.results import contrast_rows, matched_pair
+
+    lr_low, window, data, alibi = (RUNS[n] for n in ("control_lr_low", "control_window", "control_data_100mb",
+                                                     "control_alibi"))
+    seed1, seed0 = matched_pair(RUNS["control_seed1"], RUNS["control"])
+    last = lr_low["history"][-1]
+    assert lr_low["step"] == 21747 and round(last["tokens_seen"] / 1e9, 2) == 1.43 and round(last["sink_1"], 2) == 3.12
+    lr_match, control_match = matched_pair(lr_low, RUNS["control"])
+    assert round(control_match["sink_1"], 2) == 13.38 and last["sink_1"] < min(seed0["sink_1"], seed1["sink_1"])
+    assert round(last["valid_loss"], 2) == 1.57
+
+    assert window["config"]["model"]["sliding_window"] == 32 and window["step"] == 21503
+    assert all(h["sink_1"] == 0.0 for h in window["history"])
+    largest_alpha = max(a for h in window["history"] for layer in h["alpha_1"] for a in layer)
+    assert round(largest_alpha, 3) == 0.086 and round(window["history"][-1]["valid_loss"], 2) == 1.97
+
+    assert data["data"]["train_tokens"] == 28_199_966 and data["config"]["data"]["max_bytes"] == 100_000_000
+    d_last = data["history"][-1]
+    assert round(d_last["sink_1"], 2) == 16.88 and round(d_last["tokens_seen"] / data["data"]["train_tokens"], 1) == 53.5
+    assert seed0["sink_1"] < d_last["sink_1"] < seed1["sink_1"] and d_last["frames"]["label"] == "centralized"
+
+    assert alibi["config"]["model"]["pos_encoding"] == "alibi" and alibi["step"] == 10000
+    a_last = alibi["history"][-1]
+    assert round(a_last["sink_1"], 2) == 10.42 and round(a_last["tokens_seen"] / 1e9, 2) == 0.66
+    at_alibi = {name: matched_pair(alibi, RUNS[name])[1]["sink_1"] for name in ("control", "control_seed1")}
+    assert {k: round(v, 2) for k, v in at_alibi.items()} == {"control": 4.42, "control_seed1": 10.83}
+
+    rows = {row[0]: row for row in contrast_rows(RUNS)[1]}
+    assert rows["ALiBi"][-1] == "partial: 0.66B of 1.50B tokens" and rows["ALiBi"][6] == "4.42"
+    assert rows["lr 5e-4"][-1] == rows["window 32"][-1] == rows["100 MB of data"][-1] == "complete"
+    assert rows["100 MB of data"][3] == "16.88" and rows["window 32"][3] == "0.00"
+
+
+def test_contrast_figure_gives_each_contrast_its_own_colour_and_flags_other_corpora():
+    from sinkviz.lab.results import CONTRASTS
+
+    fig = figures.contrast_figure(RUNS)
+    sink_traces = [t for t in fig.data if t.name.endswith(("Sink₁", ")")) and "Sink₁" in t.name]
+    colours = [t.line.color for t in sink_traces]
+    committed = [name for name, *_ in CONTRASTS if name in RUNS and name != "control_seed1"]
+    assert len(committed) == 9 and len(colours) == len(set(colours)) == len(committed)
+    notes = [a.text for a in fig.layout.annotations if a.name == figures.NOTE_NAME]
+    assert any(n.startswith("100 MB of data: valid loss and probes on its own corpus") for n in notes)

@@ -272,7 +272,9 @@ def contrast_paper(name: str) -> tuple[str, str]:
     if not item:
         return "Fig. 6 right: sink needs w ≥ 256", "–"
     where = _ITEM_LABELS.get(item, item) + ("" if row is None else f", {row}")
-    return f"{where}: {column.replace('final_sink_1', 'Sink_1 at 20k steps')}", f"{_paper_cell(item, row, column)}"
+    value = _paper_cell(item, row, column)
+    printed = f"{value:.2f}" if isinstance(value, float) else f"{value}"  # as the paper prints it: 2.90, not 2.9
+    return f"{where}: {column.replace('final_sink_1', 'Sink_1 at 20k steps')}", printed
 
 
 def contrast_rows(runs: dict[str, dict[str, Any]], control: str = "control") -> tuple[list[str], list[list[Any]]]:

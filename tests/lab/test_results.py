@@ -239,6 +239,7 @@ def test_committed_lr_window_data_and_alibi_contrasts():
     assert rows["ALiBi"][-1] == "partial: 0.66B of 1.50B tokens" and rows["ALiBi"][6] == "4.42"
     assert rows["lr 5e-4"][-1] == rows["window 32"][-1] == rows["100 MB of data"][-1] == "complete"
     assert rows["100 MB of data"][3] == "16.88" and rows["window 32"][3] == "0.00"
+    assert rows["lr 5e-4"][8] == "2.90" and rows["ALiBi"][8] == "20.78"  # the paper's cells as printed
 
 
 def test_contrast_figure_gives_each_contrast_its_own_colour_and_flags_other_corpora():
@@ -251,3 +252,29 @@ def test_contrast_figure_gives_each_contrast_its_own_colour_and_flags_other_corp
     assert len(committed) == 9 and len(colours) == len(set(colours)) == len(committed)
     notes = [a.text for a in fig.layout.annotations if a.name == figures.NOTE_NAME]
     assert any(n.startswith("100 MB of data: valid loss and probes on its own corpus") for n in notes)
+
+
+def test_write_ups_quote_each_control_and_contrast_as_committed():
+    """The README, NOTES and the lab notebook quote every committed control and contrast run at its final evaluation
+    (Sink_1, and Sink_* for runs with a slot) as its result JSON holds it, two decimals and a percent sign; a run
+    committed without being written up, or a write-up left at an older number, fails here."""
+    import json
+    from pathlib import Path
+
+    from sinkviz.lab.results import CONTRASTS
+
+    root = Path(__file__).resolve().parents[2]
+    notebook = json.loads((root / "sinkviz" / "notebooks" / "lab.ipynb").read_text())
+    texts = {"README.md": (root / "README.md").read_text(),
+             "NOTES.md": (root / "sinkviz" / "lab" / "NOTES.md").read_text(),
+             "lab.ipynb": "".join("".join(c["source"]) for c in notebook["cells"] if c["cell_type"] == "markdown")}
+    names = ["control"] + [name for name, *_ in CONTRASTS if name in RUNS]
+    assert len(names) >= 10
+    for name in names:
+        last = RUNS[name]["history"][-1]
+        quoted = [f"{last['sink_star']:.2f} %"] if last.get("sink_star") is not None else [f"{last['sink_1']:.2f} %"]
+        for where, text in texts.items():
+            if where == "lab.ipynb" and name in ("control", "control_seed1"):
+                continue  # the notebook prints the control's numbers from the JSON (its code cells)
+            for number in quoted:
+                assert number in text, f"{where} does not quote {name}'s {number}"

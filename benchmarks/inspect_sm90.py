@@ -2,6 +2,11 @@
 its key-tile loops: pipelined key loads (async copies), matrix products, and the waits after them.
 
     python benchmarks/inspect_sm90.py [--block-m 64 --block-n 64 --warps 4 --stages 4 --queries-as-rows] [--ttgir F]
+    python benchmarks/inspect_sm90.py --gluon [--block-m 32 --block-n 64 --warps 4 --stages 3]
+
+``--gluon`` compiles the Gluon kernel (``sinkviz.census.kernels_sm90``) instead, down to machine code with the
+ptxas that Triton ships, and prints its registers, spills, the ``wgmma.wait_group`` depths of its PTX, and any
+ptxas note that it serialised the products (what would undo the overlap).
 
 The kernel is specialised as a 32k-token Llama-2-7B launch is (pointers and strides divisible by 16, N_REP = 1):
 without those hints Triton vectorises no load and pipelines none, so the listing would not be the one that runs.
@@ -53,6 +58,57 @@ def compile_stats(config: kernels.KernelConfig) -> triton.compiler.CompiledKerne
                           options=dict(num_warps=config.num_warps, num_stages=config.num_stages))
 
 
+def compile_stats_gluon(config: kernels.KernelConfig) -> triton.compiler.CompiledKernel:
+    """The Gluon statistics kernel as the 32k launch specialises it (token-major bf16, head dim 128), for sm90."""
+    from triton.experimental.gluon import language as gl
+    from triton.experimental.gluon._runtime import GluonASTSource
+
+    from sinkviz.census import kernels_sm90
+
+    def descriptor(rows: int) -> str:
+        return f"tensordesc<bf16[{rows}, {D}],{gl.NVMMASharedLayout.get_default_for([rows, D], gl.bfloat16)}>"
+
+    fn = kernels_sm90._stats_kernel_sm90
+    constexprs = dict(TOKEN_MAJOR=True, BLOCK_M=config.block_m, BLOCK_N=config.block_n, HEAD_DIM=D,
+                      NUM_STAGES=config.num_stages, num_warps=config.num_warps, N_REP=1)
+    signature, attrs = {}, {}
+    for i, name in enumerate(fn.arg_names):
+        if name in ("q_desc", "k_desc"):
+            signature[name] = descriptor(config.block_m if name == "q_desc" else config.block_n)
+        elif name in POINTERS:
+            signature[name], attrs[(i,)] = POINTERS[name], [["tt.divisibility", 16]]
+        elif name == "qk_scale":
+            signature[name] = "fp32"
+        elif name in constexprs:
+            signature[name] = "constexpr"
+        else:
+            signature[name] = "i32"
+    source = GluonASTSource(fn=fn, signature=signature, constexprs=constexprs, attrs=attrs)
+    return triton.compile(source, target=GPUTarget("cuda", 90, 32), options=dict(num_warps=config.num_warps))
+
+
+def ptxas_report(ptx: str) -> dict:
+    """Registers, spilled bytes and serialisation notes of ``ptx`` assembled for sm_90a by Triton's own ptxas."""
+    import subprocess
+    import tempfile
+
+    from triton.backends.nvidia.compiler import get_ptxas
+
+    ptxas = get_ptxas(90)
+    ptxas = getattr(ptxas, "path", ptxas)
+    with tempfile.TemporaryDirectory() as tmp:
+        source = Path(tmp) / "kernel.ptx"
+        source.write_text(ptx)
+        done = subprocess.run([ptxas, "-arch=sm_90a", "-v", str(source), "-o", str(Path(tmp) / "kernel.cubin")],
+                              capture_output=True, text=True, check=True)
+    log = done.stdout + done.stderr
+    registers = int(re.search(r"Used (\d+) registers", log).group(1))
+    spills = sum(int(n) for n in re.findall(r"(\d+) bytes spill (?:stores|loads)", log))
+    return {"registers": registers, "spill_bytes": spills,
+            "serialised": [line.strip() for line in log.splitlines() if "C7514" in line or "C7517" in line],
+            "wait_depths": [int(n) for n in re.findall(r"wgmma\.wait_group\.sync\.aligned (\d+)", ptx)]}
+
+
 def schedule(ttgir: str) -> list[str]:
     """The loop events of a TTGIR listing, in order ('wait(0)' is a wait for every product in flight)."""
     events = []
@@ -73,7 +129,14 @@ def main() -> None:
     parser.add_argument("--stages", type=int, default=4)
     parser.add_argument("--queries-as-rows", action="store_true")
     parser.add_argument("--ttgir", type=Path, help="also write the TTGIR listing here")
+    parser.add_argument("--gluon", action="store_true", help="the Gluon (Hopper) kernel instead")
     args = parser.parse_args()
+    if args.gluon:
+        config = kernels.KernelConfig(args.block_m, args.block_n, args.warps, args.stages, True, blocks_first=True,
+                                      engine="gluon")
+        compiled = compile_stats_gluon(config)
+        print(f"{config}: shared memory {compiled.metadata.shared} bytes; {ptxas_report(compiled.asm['ptx'])}")
+        return
     config = kernels.KernelConfig(args.block_m, args.block_n, args.warps, args.stages, not args.queries_as_rows,
                                   blocks_first=True)
     compiled = compile_stats(config)

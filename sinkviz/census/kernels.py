@@ -37,6 +37,8 @@ from dataclasses import dataclass
 
 import torch
 
+from sinkviz.census import kernels_sm90
+
 LOG2E = 1.4426950408889634
 #: Float32 elements of one logit block of the torch path (:func:`stats_torch`, the explorer's windows) off the CPU:
 #: fewer, larger launches.
@@ -623,7 +625,9 @@ def mask_key_ranges(mask: torch.Tensor, T: int, block_m: int) -> tuple[torch.Ten
 class KernelConfig:
     """How one Triton launch is cut: query rows and keys per tile, warps, pipeline stages, the grid order
     (``blocks_first``: query blocks on the grid's first axis, so that programs running together work on one head)
-    and (statistics kernel only) the tile layout, ``keys_as_rows``."""
+    and (statistics kernel only) the tile layout, ``keys_as_rows``, and the ``engine``: "triton" (:func:`_stats_kernel`)
+    or "gluon" (the Hopper kernel of :mod:`sinkviz.census.kernels_sm90`: keys as rows, query blocks first, TMA ring of
+    ``num_stages`` key tiles)."""
 
     block_m: int = 128
     block_n: int = 64
@@ -631,10 +635,12 @@ class KernelConfig:
     num_stages: int = 3
     keys_as_rows: bool = False
     blocks_first: bool = False
+    engine: str = "triton"
 
     def as_dict(self) -> dict:
         return dict(block_m=self.block_m, block_n=self.block_n, num_warps=self.num_warps,
-                    num_stages=self.num_stages, keys_as_rows=self.keys_as_rows, blocks_first=self.blocks_first)
+                    num_stages=self.num_stages, keys_as_rows=self.keys_as_rows, blocks_first=self.blocks_first,
+                    engine=self.engine)
 
     @classmethod
     def from_options(cls, options: dict | None) -> KernelConfig | None:
@@ -706,13 +712,27 @@ class TritonCall:
             int(self.window or 0), d, **meta)
 
     def launch_stats(self, lse: torch.Tensor, out: tuple[torch.Tensor, ...], config: KernelConfig) -> None:
-        """``out`` = (colsum (zeroed), entropy, row max, first mass), each (B, H, T) float32."""
+        """``out`` = (colsum (zeroed), entropy, row max, first mass), each (B, H, T) float32. A "gluon" config
+        raises ValueError for a call its kernel does not take (the tuner then skips it)."""
+        if config.engine == "gluon":
+            self._launch_stats_sm90(lse, out, config)
+            return
         B, H, Hkv, T, d = self.shape
         (mask, kvlo, kvhi), meta, strides = self._common(config)
         _stats_kernel[self.grid(config)](
             self.q, self.k, lse, *out, mask, self.qv8, kvlo, kvhi, *strides, H, H // Hkv, T,
             float(self.scaling) * LOG2E, int(self.window or 0), int(self.n_first), d,
             ALL_VALID=bool(self.q_valid_all), KEYS_AS_ROWS=bool(config.keys_as_rows), **meta)
+
+    def _launch_stats_sm90(self, lse: torch.Tensor, out: tuple[torch.Tensor, ...], config: KernelConfig) -> None:
+        why_not = kernels_sm90.supports(self.q, self.k, causal=self.causal, window=self.window,
+                                        has_mask=self.mask_i8 is not None, q_valid_all=self.q_valid_all,
+                                        block_m=config.block_m, block_n=config.block_n)
+        if why_not:
+            raise ValueError(f"the Hopper (Gluon) statistics kernel does not take this call: {why_not}")
+        kernels_sm90.launch(self.q, self.k, lse, out, qk_scale=float(self.scaling) * LOG2E, n_first=self.n_first,
+                            block_m=config.block_m, block_n=config.block_n, num_warps=config.num_warps,
+                            num_stages=config.num_stages)
 
 
 def stats_triton(

@@ -33,7 +33,17 @@ STATS_CANDIDATES = (
     KernelConfig(64, 128, 8, 3, True),
     KernelConfig(128, 64, 8, 3, True),
     KernelConfig(64, 64, 4, 4, True, blocks_first=True),
+    # the Hopper kernel (kernels_sm90), tried only where it takes the call; tiles that ptxas fits in registers
+    KernelConfig(64, 64, 8, 3, True, blocks_first=True, engine="gluon"),
+    KernelConfig(64, 64, 8, 4, True, blocks_first=True, engine="gluon"),
+    KernelConfig(32, 64, 4, 3, True, blocks_first=True, engine="gluon"),
+    KernelConfig(32, 64, 4, 4, True, blocks_first=True, engine="gluon"),
 )
+#: A candidate whose outputs differ from the first candidate's by more than this (largest difference over the
+#: largest value, per output) is not chosen: a kernel is only as fast as it is right.
+AGREEMENT = 1e-4
+#: Part of the cache key: a new candidate list is timed again instead of read from an older cache.
+CANDIDATES_VERSION = 2
 #: Candidates for the lse kernel (used where the attention op returns no lse).
 LSE_CANDIDATES = (
     KernelConfig(128, 64, 4, 4),
@@ -70,7 +80,7 @@ def cache_key(call: TritonCall, kind: str) -> str:
     bucket = 1 << max(9, math.ceil(math.log2(max(T, 2))))
     dtype = str(call.q.dtype).replace("torch.", "")
     return f"{name}|sm{major}{minor}|triton{triton.__version__}|{kind}|d{max(16, 1 << (d - 1).bit_length())}|" \
-           f"{dtype}|T{bucket}|{pattern}"
+           f"{dtype}|T{bucket}|{pattern}|v{CANDIDATES_VERSION}"
 
 
 def choose(call: TritonCall, kind: str, lse: torch.Tensor | None = None) -> KernelConfig:
@@ -94,7 +104,8 @@ def choose(call: TritonCall, kind: str, lse: torch.Tensor | None = None) -> Kern
 
 def _time_candidates(call: TritonCall, kind: str, lse: torch.Tensor | None) -> dict:
     """Time every candidate on the first sample of ``call``; the fastest wins.
-    Candidates the compiler rejects (shared memory, registers) are skipped."""
+    Candidates the compiler rejects (shared memory, registers) or that do not take the call are skipped, and so is
+    a statistics candidate whose outputs disagree with the first candidate's (:data:`AGREEMENT`)."""
     part = _slice(call)
     B, H, _, T, _ = part.shape
     dev = part.q.device
@@ -104,11 +115,23 @@ def _time_candidates(call: TritonCall, kind: str, lse: torch.Tensor | None) -> d
     times: dict[str, float] = {}
     errors: dict[str, str] = {}
     best: tuple[float, KernelConfig] | None = None
+    reference: tuple[torch.Tensor, ...] | None = None
     for cfg in candidates(kind):
         name = _name(cfg)
         try:
             run = (lambda c=cfg: part.launch_lse(lse_part, c)) if kind == "lse" else \
                 (lambda c=cfg: part.launch_stats(lse_part, outs, c))
+            if kind == "stats":  # one clean run (zeroed column sums) to check against the first candidate
+                outs[0].zero_()
+                run()
+                result = tuple(o.clone() for o in outs)
+                if reference is None:
+                    reference = result
+                else:
+                    off = disagreement(result, reference)
+                    if off > AGREEMENT:
+                        errors[name] = f"outputs differ from {_name(candidates(kind)[0])}'s by {off:.2e} (relative)"
+                        continue
             run()  # compile and warm up
             torch.cuda.synchronize(dev)
             ms = []
@@ -130,6 +153,16 @@ def _time_candidates(call: TritonCall, kind: str, lse: torch.Tensor | None) -> d
     return {"config": best[1].as_dict(), "ms": times, "errors": errors, "timed_on": list(part.shape)}
 
 
+def disagreement(outputs: tuple[torch.Tensor, ...], reference: tuple[torch.Tensor, ...]) -> float:
+    """The largest, over outputs, of max |output - reference| / max(max |reference|, 1e-30); NaN counts as
+    infinitely far."""
+    worst = 0.0
+    for out, ref in zip(outputs, reference):
+        diff = (out.double() - ref.double()).abs().nan_to_num(nan=float("inf")).max().item()
+        worst = max(worst, diff / max(ref.double().abs().max().item(), 1e-30))
+    return worst
+
+
 def _slice(call: TritonCall) -> TritonCall:
     """The first sample of ``call`` (every head): what the candidates are timed on."""
     ranges = call.kv_ranges
@@ -140,8 +173,8 @@ def _slice(call: TritonCall) -> TritonCall:
 
 
 def _name(cfg: KernelConfig) -> str:
-    return (f"{cfg.block_m}x{cfg.block_n}w{cfg.num_warps}s{cfg.num_stages}{'k' if cfg.keys_as_rows else 'q'}"
-            f"{'b' if cfg.blocks_first else ''}")
+    return (f"{'gluon-' if cfg.engine == 'gluon' else ''}{cfg.block_m}x{cfg.block_n}w{cfg.num_warps}"
+            f"s{cfg.num_stages}{'k' if cfg.keys_as_rows else 'q'}{'b' if cfg.blocks_first else ''}")
 
 
 def _cache_path():

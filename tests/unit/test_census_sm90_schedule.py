@@ -28,3 +28,19 @@ def test_default_stats_candidate_pipelines_its_key_loads_on_sm90():
     assert "async_copy_global_to_local" in whole_tiles and "async_wait" in whole_tiles
     assert events[:loops[0]].count("async_copy_global_to_local") == STATS_CANDIDATES[0].num_stages - 1
     assert whole_tiles.index("warp_group_dot") < whole_tiles.index("math.exp2")
+
+
+def test_gluon_candidates_keep_a_product_in_flight_without_spills():
+    """The Hopper (Gluon) candidates as ptxas assembles them for sm_90a: each waits with one product still in flight
+    (wgmma.wait_group 1) while it exponentiates the tile before, ptxas did not serialise the products (note C7514),
+    and nothing spills (spilled accumulators would serialise them too)."""
+    from sinkviz.census.tuning import STATS_CANDIDATES
+
+    inspector = load_inspector()
+    gluon = [c for c in STATS_CANDIDATES if c.engine == "gluon"]
+    assert len(gluon) == 4
+    for config in gluon:
+        report = inspector.ptxas_report(inspector.compile_stats_gluon(config).asm["ptx"])
+        assert report["spill_bytes"] == 0 and report["registers"] <= 255, (config, report)
+        assert report["serialised"] == [], (config, report)
+        assert 1 in report["wait_depths"] and report["wait_depths"][-1] == 0, (config, report)

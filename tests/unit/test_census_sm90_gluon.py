@@ -1,0 +1,53 @@
+"""The Hopper statistics kernel's gatekeeping, on a CPU: which calls it takes, the tuner's agreement check, and how
+its configurations are named and stored. (Its compiled schedule: test_census_sm90_schedule.py; its numbers against
+the torch path: benchmarks/check_census_sm90.py on a Hopper GPU.)"""
+from __future__ import annotations
+
+import pytest
+import torch
+
+from sinkviz.census import kernels_sm90, tuning
+from sinkviz.census.kernels import KernelConfig
+
+
+def test_layout_of_tells_token_major_from_head_major():
+    B, H, T, d = 2, 4, 16, 8
+    token_major = torch.zeros(B, T, H, d).transpose(1, 2)
+    head_major = torch.zeros(B, H, T, d)
+    assert kernels_sm90.layout_of(token_major) == "tokens"
+    assert kernels_sm90.layout_of(head_major) == "heads"
+    assert kernels_sm90.layout_of(head_major[..., ::2]) is None
+    assert kernels_sm90.layout_of(torch.zeros(B, T, d, H).permute(0, 3, 1, 2)) is None
+
+
+def test_supports_says_why_a_call_is_not_taken():
+    q = torch.zeros(1, 4, 128, 64, dtype=torch.bfloat16)
+    why = kernels_sm90.supports(q, q, causal=True, window=None, has_mask=False, q_valid_all=True, block_m=64,
+                                block_n=64)
+    assert why in ("needs an sm90 (Hopper) GPU", "triton.experimental.gluon is not importable")
+
+
+def test_a_gluon_config_raises_for_a_call_it_does_not_take():
+    from sinkviz.census.kernels import TritonCall
+
+    q = torch.zeros(1, 4, 128, 64, dtype=torch.bfloat16)
+    call = TritonCall(q, q, 0.125, True, None, None, torch.ones(1, 128, dtype=torch.int8), True, 4, None)
+    with pytest.raises(ValueError, match="Hopper"):
+        call.launch_stats(torch.zeros(1, 4, 128), (torch.zeros(1, 4, 128),) * 4,
+                          KernelConfig(64, 64, 8, 3, True, True, engine="gluon"))
+
+
+def test_disagreement_is_relative_to_the_largest_reference_value_and_catches_nan():
+    ref = (torch.tensor([100.0, 1.0]), torch.tensor([2.0, 0.5]))
+    assert tuning.disagreement(ref, ref) == 0.0
+    assert tuning.disagreement((torch.tensor([100.01, 1.0]), ref[1]), ref) == pytest.approx(1e-4, rel=1e-3)
+    assert tuning.disagreement((ref[0], torch.tensor([2.0, float("nan")])), ref) == float("inf")
+
+
+def test_gluon_configs_are_named_apart_and_round_trip_through_the_cache_record():
+    config = KernelConfig(32, 64, 4, 3, True, blocks_first=True, engine="gluon")
+    assert tuning._name(config) == "gluon-32x64w4s3kb"
+    assert KernelConfig(**config.as_dict()) == config
+    older = {k: v for k, v in config.as_dict().items() if k != "engine"}  # a record written before engines
+    assert KernelConfig(**older).engine == "triton"
+    assert tuning.STATS_CANDIDATES[0].engine == "triton"  # the untimed default stays the portable kernel

@@ -89,6 +89,9 @@ def cudnn_forward_ms(q: torch.Tensor, k: torch.Tensor) -> float:
 
 
 def timing() -> dict:
+    import os
+
+    os.environ["SINKVIZ_CENSUS_GLUON"] = "1"  # the tuner times the Gluon candidates only when asked to
     out = {}
     for T in (32768, 131072):
         q, k = qk(1, 32, 32, T, 128, "tokens", seed=1)

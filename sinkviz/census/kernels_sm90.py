@@ -10,8 +10,9 @@ into a ring of shared-memory slots, ``NUM_STAGES`` ahead.
 It computes what the Triton kernel computes, in the same arithmetic (scores as float32 products of the bf16/fp16
 inputs, a = s·scale·log2(e) − lse₂, p = exp2(a)), for the case the census runs on long texts: causal, no window, no
 padding mask, every query valid, length a multiple of the tiles, head dimension 64 or 128, inputs laid out as a
-model's projections are (token-major or head-major). :func:`supports` says whether a call is one; the tuner times
-this kernel beside the Triton candidates and keeps it only when its outputs match theirs.
+model's projections are (token-major or head-major). :func:`supports` says whether a call is one; with
+``SINKVIZ_CENSUS_GLUON=1`` the tuner times this kernel beside the Triton candidates and keeps it only when its outputs
+match theirs (:func:`sinkviz.census.tuning.gluon_enabled`).
 """
 from __future__ import annotations
 

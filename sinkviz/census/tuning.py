@@ -33,7 +33,8 @@ STATS_CANDIDATES = (
     KernelConfig(64, 128, 8, 3, True),
     KernelConfig(128, 64, 8, 3, True),
     KernelConfig(64, 64, 4, 4, True, blocks_first=True),
-    # the Hopper kernel (kernels_sm90), tried only where it takes the call; tiles that ptxas fits in registers
+    # the Hopper kernel (kernels_sm90), tried only where it takes the call and only when gluon_enabled(); tiles
+    # that ptxas fits in registers
     KernelConfig(64, 64, 8, 3, True, blocks_first=True, engine="gluon"),
     KernelConfig(64, 64, 8, 4, True, blocks_first=True, engine="gluon"),
     KernelConfig(32, 64, 4, 3, True, blocks_first=True, engine="gluon"),
@@ -62,8 +63,16 @@ _disk_loaded = False
 chosen: dict[str, dict] = {}
 
 
+def gluon_enabled() -> bool:
+    """Whether the Hopper (Gluon) candidates are timed: only with ``SINKVIZ_CENSUS_GLUON=1`` until they have run on a
+    GPU (an untested kernel could hang a user's process, which no agreement check catches)."""
+    return os.environ.get("SINKVIZ_CENSUS_GLUON") == "1"
+
+
 def candidates(kind: str) -> tuple[KernelConfig, ...]:
-    return STATS_CANDIDATES if kind == "stats" else LSE_CANDIDATES
+    if kind != "stats":
+        return LSE_CANDIDATES
+    return STATS_CANDIDATES if gluon_enabled() else tuple(c for c in STATS_CANDIDATES if c.engine != "gluon")
 
 
 def cache_key(call: TritonCall, kind: str) -> str:
@@ -80,7 +89,7 @@ def cache_key(call: TritonCall, kind: str) -> str:
     bucket = 1 << max(9, math.ceil(math.log2(max(T, 2))))
     dtype = str(call.q.dtype).replace("torch.", "")
     return f"{name}|sm{major}{minor}|triton{triton.__version__}|{kind}|d{max(16, 1 << (d - 1).bit_length())}|" \
-           f"{dtype}|T{bucket}|{pattern}|v{CANDIDATES_VERSION}"
+           f"{dtype}|T{bucket}|{pattern}|v{CANDIDATES_VERSION}{'g' if gluon_enabled() else ''}"
 
 
 def choose(call: TritonCall, kind: str, lse: torch.Tensor | None = None) -> KernelConfig:

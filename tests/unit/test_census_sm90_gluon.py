@@ -51,3 +51,11 @@ def test_gluon_configs_are_named_apart_and_round_trip_through_the_cache_record()
     older = {k: v for k, v in config.as_dict().items() if k != "engine"}  # a record written before engines
     assert KernelConfig(**older).engine == "triton"
     assert tuning.STATS_CANDIDATES[0].engine == "triton"  # the untimed default stays the portable kernel
+
+
+def test_gluon_candidates_are_timed_only_when_asked_for(monkeypatch):
+    monkeypatch.delenv("SINKVIZ_CENSUS_GLUON", raising=False)
+    assert all(c.engine == "triton" for c in tuning.candidates("stats"))
+    monkeypatch.setenv("SINKVIZ_CENSUS_GLUON", "1")
+    assert sum(c.engine == "gluon" for c in tuning.candidates("stats")) == 4
+    assert tuning.candidates("lse") == tuning.LSE_CANDIDATES

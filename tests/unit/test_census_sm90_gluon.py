@@ -59,3 +59,47 @@ def test_gluon_candidates_are_timed_only_when_asked_for(monkeypatch):
     monkeypatch.setenv("SINKVIZ_CENSUS_GLUON", "1")
     assert sum(c.engine == "gluon" for c in tuning.candidates("stats")) == 4
     assert tuning.candidates("lse") == tuning.LSE_CANDIDATES
+
+
+def test_the_tuner_never_chooses_a_faster_candidate_whose_outputs_disagree(monkeypatch):
+    """_time_candidates with stand-ins for the GPU: the fastest candidate writes wrong statistics and is refused,
+    one that does not take the call is skipped, and the choice is the fastest candidate that agrees."""
+    reference, wrong, refusing, slower = (KernelConfig(64, 64, 4, 3, True), KernelConfig(32, 64, 4, 3, True),
+                                          KernelConfig(16, 64, 4, 3, True), KernelConfig(64, 64, 4, 4, True))
+    ms = {reference: 2.0, wrong: 0.5, slower: 1.0}
+    running = []
+
+    class Part:
+        shape = (1, 2, 2, 8, 4)
+        q = torch.zeros(1, 2, 8, 4)
+
+        def launch_stats(self, lse, outs, config):
+            if config == refusing:
+                raise ValueError("does not take this call")
+            running.append(config)
+            outs[0].add_(1.0)  # column sums accumulate, as atomics do
+            for out in outs[1:]:
+                out.fill_(1.5 if config == wrong else 1.0)
+
+    class Event:
+        def __init__(self, enable_timing=False):
+            pass
+
+        def record(self):
+            pass
+
+        def synchronize(self):
+            pass
+
+        def elapsed_time(self, other):
+            return ms[running[-1]]
+
+    monkeypatch.setattr(tuning, "_slice", lambda call: Part())
+    monkeypatch.setattr(tuning, "candidates", lambda kind: (reference, wrong, refusing, slower))
+    monkeypatch.setattr(torch.cuda, "Event", Event)
+    monkeypatch.setattr(torch.cuda, "synchronize", lambda device=None: None)
+    record = tuning._time_candidates(None, "stats", torch.zeros(1, 2, 8))
+    assert record["config"] == slower.as_dict()
+    assert set(record["ms"]) == {tuning._name(reference), tuning._name(slower)}
+    assert "differ" in record["errors"][tuning._name(wrong)]
+    assert "does not take" in record["errors"][tuning._name(refusing)]

@@ -283,18 +283,21 @@ def contrast_rows(runs: dict[str, dict[str, Any]], control: str = "control") -> 
 
     The two runs are compared where both have been: at the fewer of their final tokens seen, each run's evaluation
     closest to it (so a contrast that ran past the control is read at the control's end, not at its own); a pair
-    whose evaluations differ by more than ``MATCHED_TOKENS`` is marked. The last column says whether the contrast
-    ran as far as the control ("complete": within ``MATCHED_TOKENS`` of its final tokens seen) or is a partial run,
-    to be resumed from its carried checkpoint."""
+    whose evaluations differ by more than ``MATCHED_TOKENS`` is marked. The control's second seed
+    (``{control}_seed1``), where committed, stands beside it at the same tokens: the two seeds' spread is the noise a
+    one-seed contrast has to exceed. The last column says whether the contrast ran as far as the control
+    ("complete": within ``MATCHED_TOKENS`` of its final tokens seen) or is a partial run, to be resumed from its
+    carried checkpoint."""
     header = ["contrast", "change", "tokens seen (M)", "Sink_1 (%)", "Sink_* (%)", "frame verdict",
-              "control Sink_1 (%) at those tokens", "paper", "paper value", "run"]
+              "control Sink_1 (%) at those tokens", "control seed 1 Sink_1 (%) there", "paper", "paper value", "run"]
     base = runs.get(control)
+    second_seed = runs.get(f"{control}_seed1")
     rows = []
     for name, label, change, item, row, column in CONTRASTS:
         paper_label, paper = contrast_paper(name)
         run = runs.get(name)
         if run is None:
-            rows.append([label, change, "not run", "–", "–", "–", "–", paper_label, paper, "not run"])
+            rows.append([label, change, "not run", "–", "–", "–", "–", "–", paper_label, paper, "not run"])
             continue
         entry, reference, extent = final(run), "no control", "–"
         if base is not None:
@@ -307,6 +310,15 @@ def contrast_rows(runs: dict[str, dict[str, Any]], control: str = "control") -> 
         proxy = run["config"]["model"].get("attn_op", "softmax") != "softmax"
         sink_1 = f"{entry['sink_1']:.2f}" + ("*" if proxy else "")
         star = "–" if entry.get("sink_star") is None else f"{entry['sink_star']:.2f}"
+        seed_1 = "–" if second_seed is None or run is second_seed else _sink_1_near(second_seed, entry["tokens_seen"])
         rows.append([label, change, round(entry["tokens_seen"] / 1e6), sink_1, star,
-                     final(run).get("frames", {}).get("label", "–"), reference, paper_label, paper, extent])
+                     final(run).get("frames", {}).get("label", "–"), reference, seed_1, paper_label, paper, extent])
     return header, rows
+
+
+def _sink_1_near(run: dict[str, Any], tokens: int) -> str:
+    """``run``'s Sink_1 at its evaluation closest to ``tokens``, marked when that is more than ``MATCHED_TOKENS``
+    away."""
+    entry = matched_entry(run, tokens)
+    off = abs(entry["tokens_seen"] - tokens) / max(tokens, 1)
+    return f"{entry['sink_1']:.2f}" + ("" if off <= MATCHED_TOKENS else f" (tokens differ by {off:.0%})")

@@ -185,7 +185,7 @@ def test_committed_position_and_sink_token_contrasts():
     rows = {row[0]: row for row in contrast_rows(RUNS)[1]}
     assert rows["sink token"][2:5] == [1425, "0.00", "61.04"] and rows["sink token"][6] == "13.38"
     assert rows["NoPE"][3] == "15.33" and rows["learned positions"][3] == "34.00"
-    assert rows["NoPE"][8] == "20.35" and rows["learned positions"][8] == "33.13" and rows["sink token"][8] == "74.12"
+    assert rows["NoPE"][9] == "20.35" and rows["learned positions"][9] == "33.13" and rows["sink token"][9] == "74.12"
 
 
 def test_control_figure_builds():
@@ -239,7 +239,9 @@ def test_committed_lr_window_data_and_alibi_contrasts():
     assert rows["ALiBi"][-1] == "partial: 0.66B of 1.50B tokens" and rows["ALiBi"][6] == "4.42"
     assert rows["lr 5e-4"][-1] == rows["window 32"][-1] == rows["100 MB of data"][-1] == "complete"
     assert rows["100 MB of data"][3] == "16.88" and rows["window 32"][3] == "0.00"
-    assert rows["lr 5e-4"][8] == "2.90" and rows["ALiBi"][8] == "20.78"  # the paper's cells as printed
+    assert rows["lr 5e-4"][9] == "2.90" and rows["ALiBi"][9] == "20.78"  # the paper's cells as printed
+    # the control's second seed beside each contrast at the same tokens
+    assert rows["lr 5e-4"][7] == "29.88" and rows["ALiBi"][7] == "10.83" and rows["control, seed 1"][7] == "–"
 
 
 def test_contrast_figure_gives_each_contrast_its_own_colour_and_flags_other_corpora():

@@ -34,14 +34,14 @@ EVENTS = ("scf.for", "async_copy_global_to_local", "async_wait", "warp_group_dot
           "math.exp2", "atomic_rmw")
 
 
-def compile_stats(config: kernels.KernelConfig) -> triton.compiler.CompiledKernel:
-    """The statistics kernel for a causal bf16 launch with head dim 128, compiled for sm90 (no GPU needed)."""
-    constexprs = dict(CAUSAL=True, HAS_WINDOW=False, HAS_MASK=False, HEAD_DIM=D, BLOCK_M=config.block_m,
-                      BLOCK_N=config.block_n, ALL_VALID=True, IEEE=False, PAD_D=False,
-                      KEYS_AS_ROWS=config.keys_as_rows, BLOCKS_FIRST=config.blocks_first)
+def launch_signature(fn, constexprs: dict, descriptors: dict[str, str] | None = None) -> tuple[dict, dict]:
+    """(signature, attributes) of ``fn`` as a 32k launch specialises it: pointers and integers divisible by 16 are
+    marked so, an integer equal to 1 becomes a constant (added to ``constexprs``), TMA descriptors as given."""
     signature, attrs = {}, {}
-    for i, name in enumerate(kernels._stats_kernel.arg_names):
-        if name in POINTERS:
+    for i, name in enumerate(fn.arg_names):
+        if descriptors and name in descriptors:
+            signature[name] = descriptors[name]
+        elif name in POINTERS:
             signature[name], attrs[(i,)] = POINTERS[name], [["tt.divisibility", 16]]
         elif name == "qk_scale":
             signature[name] = "fp32"
@@ -53,6 +53,15 @@ def compile_stats(config: kernels.KernelConfig) -> triton.compiler.CompiledKerne
             signature[name] = "i32"
             if INTS[name] % 16 == 0:
                 attrs[(i,)] = [["tt.divisibility", 16]]
+    return signature, attrs
+
+
+def compile_stats(config: kernels.KernelConfig) -> triton.compiler.CompiledKernel:
+    """The statistics kernel for a causal bf16 launch with head dim 128, compiled for sm90 (no GPU needed)."""
+    constexprs = dict(CAUSAL=True, HAS_WINDOW=False, HAS_MASK=False, HEAD_DIM=D, BLOCK_M=config.block_m,
+                      BLOCK_N=config.block_n, ALL_VALID=True, IEEE=False, PAD_D=False,
+                      KEYS_AS_ROWS=config.keys_as_rows, BLOCKS_FIRST=config.blocks_first)
+    signature, attrs = launch_signature(kernels._stats_kernel, constexprs)
     source = ASTSource(fn=kernels._stats_kernel, signature=signature, constexprs=constexprs, attrs=attrs)
     return triton.compile(source, target=GPUTarget("cuda", 90, 32),
                           options=dict(num_warps=config.num_warps, num_stages=config.num_stages))
@@ -70,19 +79,9 @@ def compile_stats_gluon(config: kernels.KernelConfig) -> triton.compiler.Compile
 
     fn = kernels_sm90._stats_kernel_sm90
     constexprs = dict(TOKEN_MAJOR=True, BLOCK_M=config.block_m, BLOCK_N=config.block_n, HEAD_DIM=D,
-                      NUM_STAGES=config.num_stages, num_warps=config.num_warps, N_REP=1)
-    signature, attrs = {}, {}
-    for i, name in enumerate(fn.arg_names):
-        if name in ("q_desc", "k_desc"):
-            signature[name] = descriptor(config.block_m if name == "q_desc" else config.block_n)
-        elif name in POINTERS:
-            signature[name], attrs[(i,)] = POINTERS[name], [["tt.divisibility", 16]]
-        elif name == "qk_scale":
-            signature[name] = "fp32"
-        elif name in constexprs:
-            signature[name] = "constexpr"
-        else:
-            signature[name] = "i32"
+                      NUM_STAGES=config.num_stages, num_warps=config.num_warps)
+    signature, attrs = launch_signature(fn, constexprs, {"q_desc": descriptor(config.block_m),
+                                                         "k_desc": descriptor(config.block_n)})
     source = GluonASTSource(fn=fn, signature=signature, constexprs=constexprs, attrs=attrs)
     return triton.compile(source, target=GPUTarget("cuda", 90, 32), options=dict(num_warps=config.num_warps))
 

@@ -37,8 +37,6 @@ from dataclasses import dataclass
 
 import torch
 
-from sinkviz.census import kernels_sm90
-
 LOG2E = 1.4426950408889634
 #: Float32 elements of one logit block of the torch path (:func:`stats_torch`, the explorer's windows) off the CPU:
 #: fewer, larger launches.
@@ -725,6 +723,8 @@ class TritonCall:
             ALL_VALID=bool(self.q_valid_all), KEYS_AS_ROWS=bool(config.keys_as_rows), **meta)
 
     def _launch_stats_sm90(self, lse: torch.Tensor, out: tuple[torch.Tensor, ...], config: KernelConfig) -> None:
+        from sinkviz.census import kernels_sm90  # Gluon is imported only by the calls that may use it
+
         why_not = kernels_sm90.supports(self.q, self.k, causal=self.causal, window=self.window,
                                         has_mask=self.mask_i8 is not None, q_valid_all=self.q_valid_all,
                                         block_m=config.block_m, block_n=config.block_n)

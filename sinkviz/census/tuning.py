@@ -114,7 +114,7 @@ def choose(call: TritonCall, kind: str, lse: torch.Tensor | None = None) -> Kern
 def _time_candidates(call: TritonCall, kind: str, lse: torch.Tensor | None) -> dict:
     """Time every candidate on the first sample of ``call``; the fastest wins.
     Candidates the compiler rejects (shared memory, registers) or that do not take the call are skipped, and so is
-    a statistics candidate whose outputs disagree with the first candidate's (:data:`AGREEMENT`)."""
+    a statistics candidate whose outputs disagree with those of the first candidate that ran (:data:`AGREEMENT`)."""
     part = _slice(call)
     B, H, _, T, _ = part.shape
     dev = part.q.device
@@ -124,7 +124,8 @@ def _time_candidates(call: TritonCall, kind: str, lse: torch.Tensor | None) -> d
     times: dict[str, float] = {}
     errors: dict[str, str] = {}
     best: tuple[float, KernelConfig] | None = None
-    reference: tuple[torch.Tensor, ...] | None = None
+    reference: tuple[torch.Tensor, ...] | None = None  # the outputs of the first candidate that ran
+    reference_name = ""
     for cfg in candidates(kind):
         name = _name(cfg)
         try:
@@ -135,11 +136,11 @@ def _time_candidates(call: TritonCall, kind: str, lse: torch.Tensor | None) -> d
                 run()
                 result = tuple(o.clone() for o in outs)
                 if reference is None:
-                    reference = result
+                    reference, reference_name = result, name
                 else:
                     off = disagreement(result, reference)
                     if off > AGREEMENT:
-                        errors[name] = f"outputs differ from {_name(candidates(kind)[0])}'s by {off:.2e} (relative)"
+                        errors[name] = f"outputs differ from {reference_name}'s by {off:.2e} (relative)"
                         continue
             run()  # compile and warm up
             torch.cuda.synchronize(dev)

@@ -36,7 +36,7 @@ from sinkviz.lab.results import (
 )
 from sinkviz.plots.frames import frames_over_training_figure
 from sinkviz.plots.lines import massive_activation_figure, sink_by_position_figure
-from sinkviz.plots.style import COLORS, COLORS_EXTENDED, NOTE_NAME, SCREEN_FONT_PX, add_caption, apply_style, titled
+from sinkviz.plots.style import COLORS, COLORS_EXTENDED, add_caption, apply_style, titled
 from sinkviz.plots.tables import comparison_table
 
 
@@ -269,15 +269,12 @@ def contrast_figure(runs: dict[str, dict[str, Any]], controls: tuple[str, ...] =
     any_run = runs[next(c for c in controls if c in runs)]
     title = title or titled("Contrasts against the lab's control (scaled down)", setting=_setting(any_run))
     apply_style(fig, title=title, height=640, width=1100)
-    fig.update_layout(legend=dict(orientation="h", y=-0.22, yanchor="top", x=0.0, xanchor="left"),
-                      margin=dict(b=220))
     own_corpus = [label for name, label in shown if _own_corpus(runs[name], any_run)]
     if own_corpus:
-        # under the legend, which takes the space add_caption would use
-        fig.add_annotation(text=f"{', '.join(own_corpus)}: valid loss and probes on its own corpus and tokeniser "
-                                "(not comparable with the control's)", xref="paper", yref="paper", x=0.0, y=-0.62,
-                           xanchor="left", yanchor="top", showarrow=False, align="left",
-                           font=dict(size=SCREEN_FONT_PX - 2, color="#333"), name=NOTE_NAME)
+        fig = add_caption(fig, f"{', '.join(own_corpus)}: valid loss and probes on its own corpus and tokeniser "
+                               "(not comparable with the control's)", y=-0.5)
+    fig.update_layout(legend=dict(orientation="h", y=-0.22, yanchor="top", x=0.0, xanchor="left"),
+                      margin=dict(b=220))
     return fig
 
 

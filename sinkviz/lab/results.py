@@ -305,20 +305,19 @@ def contrast_rows(runs: dict[str, dict[str, Any]], control: str = "control") -> 
             extent = ("complete" if run_end >= (1 - MATCHED_TOKENS) * control_end
                       else f"partial: {run_end / 1e9:.2f}B of {control_end / 1e9:.2f}B tokens")
             entry, match = matched_pair(run, base)
-            off = abs(match["tokens_seen"] - entry["tokens_seen"]) / max(entry["tokens_seen"], 1)
-            reference = f"{match['sink_1']:.2f}" + ("" if off <= MATCHED_TOKENS else f" (tokens differ by {off:.0%})")
+            reference = _sink_1_cell(match, entry["tokens_seen"])
         proxy = run["config"]["model"].get("attn_op", "softmax") != "softmax"
         sink_1 = f"{entry['sink_1']:.2f}" + ("*" if proxy else "")
         star = "–" if entry.get("sink_star") is None else f"{entry['sink_star']:.2f}"
-        seed_1 = "–" if second_seed is None or run is second_seed else _sink_1_near(second_seed, entry["tokens_seen"])
+        seed_1 = ("–" if second_seed is None or run is second_seed
+                  else _sink_1_cell(matched_entry(second_seed, entry["tokens_seen"]), entry["tokens_seen"]))
         rows.append([label, change, round(entry["tokens_seen"] / 1e6), sink_1, star,
                      final(run).get("frames", {}).get("label", "–"), reference, seed_1, paper_label, paper, extent])
     return header, rows
 
 
-def _sink_1_near(run: dict[str, Any], tokens: int) -> str:
-    """``run``'s Sink_1 at its evaluation closest to ``tokens``, marked when that is more than ``MATCHED_TOKENS``
-    away."""
-    entry = matched_entry(run, tokens)
+def _sink_1_cell(entry: dict[str, Any], tokens: int) -> str:
+    """An evaluation's Sink_1 read beside a run at ``tokens``, marked when its own tokens seen are more than
+    ``MATCHED_TOKENS`` away."""
     off = abs(entry["tokens_seen"] - tokens) / max(tokens, 1)
     return f"{entry['sink_1']:.2f}" + ("" if off <= MATCHED_TOKENS else f" (tokens differ by {off:.0%})")

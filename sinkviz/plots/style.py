@@ -178,11 +178,13 @@ def legend_in_title_band(fig: go.Figure) -> go.Figure:
     return fig
 
 
-def add_caption(fig: go.Figure, text: str) -> go.Figure:
-    """A caption line under the plot (paper-figure style), growing the bottom margin to fit."""
+def add_caption(fig: go.Figure, text: str, *, y: float = 0.0) -> go.Figure:
+    """A caption line under the plot (paper-figure style), growing the bottom margin to fit. ``y`` (plot heights,
+    below 0 is under the plot) moves it lower, e.g. under a legend placed beneath the plot; the caller then sets the
+    margin that holds both."""
     lines = text.count("<br>") + 1
     bottom = 55 + 18 * lines
-    fig.add_annotation(text=text, xref="paper", yref="paper", x=0.0, y=0.0, xanchor="left", yanchor="top",
+    fig.add_annotation(text=text, xref="paper", yref="paper", x=0.0, y=y, xanchor="left", yanchor="top",
                        yshift=-42, showarrow=False, align="left", font=dict(size=SCREEN_FONT_PX - 2, color="#333"),
                        name=NOTE_NAME)
     fig.update_layout(margin=dict(b=bottom))

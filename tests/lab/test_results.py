@@ -252,7 +252,9 @@ def test_contrast_figure_gives_each_contrast_its_own_colour_and_flags_other_corp
     colours = [t.line.color for t in sink_traces]
     committed = [name for name, *_ in CONTRASTS if name in RUNS and name != "control_seed1"]
     assert len(committed) == 9 and len(colours) == len(set(colours)) == len(committed)
-    notes = [a.text for a in fig.layout.annotations if a.name == figures.NOTE_NAME]
+    from sinkviz.plots.style import NOTE_NAME
+
+    notes = [a.text for a in fig.layout.annotations if a.name == NOTE_NAME]
     assert any(n.startswith("100 MB of data: valid loss and probes on its own corpus") for n in notes)
 
 

@@ -44,3 +44,19 @@ def test_gluon_candidates_keep_a_product_in_flight_without_spills():
         assert report["spill_bytes"] == 0 and report["registers"] <= 255, (config, report)
         assert report["serialised"] == [], (config, report)
         assert 1 in report["wait_depths"] and report["wait_depths"][-1] == 0, (config, report)
+
+
+def test_gluon_register_counts_the_readme_quotes():
+    """The README's numbers for the Gluon tiles as ptxas assembles them: the candidates use 205–219 registers, and a
+    64 x 64 tile on 4 warps (not a candidate) spills 1.7 kB."""
+    from sinkviz.census.kernels import KernelConfig
+    from sinkviz.census.tuning import STATS_CANDIDATES
+
+    inspector = load_inspector()
+    registers = [inspector.ptxas_report(inspector.compile_stats_gluon(c).asm["ptx"])["registers"]
+                 for c in STATS_CANDIDATES if c.engine == "gluon"]
+    assert (min(registers), max(registers)) == (205, 219)
+    spilling = KernelConfig(64, 64, 4, 3, True, blocks_first=True, engine="gluon")
+    assert spilling not in STATS_CANDIDATES
+    spilled = inspector.ptxas_report(inspector.compile_stats_gluon(spilling).asm["ptx"])["spill_bytes"]
+    assert round(spilled / 1000, 1) == 1.7

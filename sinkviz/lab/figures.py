@@ -271,7 +271,8 @@ def contrast_figure(runs: dict[str, dict[str, Any]], controls: tuple[str, ...] =
     apply_style(fig, title=title, height=640, width=1100)
     own_corpus = [label for name, label in shown if _own_corpus(runs[name], any_run)]
     if own_corpus:
-        fig = add_caption(fig, f"{', '.join(own_corpus)}: valid loss and probes on its own corpus and tokeniser "
+        whose = "its" if len(own_corpus) == 1 else "each run's"
+        fig = add_caption(fig, f"{', '.join(own_corpus)}: valid loss and probes on {whose} own corpus and tokeniser "
                                "(not comparable with the control's)", y=-0.5)
     fig.update_layout(legend=dict(orientation="h", y=-0.22, yanchor="top", x=0.0, xanchor="left"),
                       margin=dict(b=220))

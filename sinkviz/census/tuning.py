@@ -64,8 +64,9 @@ chosen: dict[str, dict] = {}
 
 
 def gluon_enabled() -> bool:
-    """Whether the Hopper (Gluon) candidates are timed: only with ``SINKVIZ_CENSUS_GLUON=1`` until they have run on a
-    GPU (an untested kernel could hang a user's process, which no agreement check catches)."""
+    """Whether the Hopper (Gluon) candidates are timed: only with ``SINKVIZ_CENSUS_GLUON=1``. On one H200 they were
+    exact but 1.3× slower than the fastest Triton tile at 32k and 128k (``benchmarks/results/census_sm90.json``), so
+    timing them by default would lengthen every first census call for nothing."""
     return os.environ.get("SINKVIZ_CENSUS_GLUON") == "1"
 
 

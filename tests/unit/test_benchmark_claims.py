@@ -30,3 +30,28 @@ def test_readme_census_table_is_the_committed_public_api_run():
     ratio = {row["T"]: row["census_ratio"] for row in doc["rows"]}
     assert ratio[32768] > 1.3 and ratio[131072] <= 1.6  # the README's "not met" at 32k and "met" at 128k
     assert all(r["census_ratio"] > 1.3 for r in doc["repeat_32k"]["rows"])
+
+
+def test_readme_quotes_the_hopper_kernel_run_as_committed():
+    """The README's sentence on the Gluon kernel's H200 run: its exactness and its times at 32k and 128k beside the
+    fastest Triton tile and cuDNN, as ``benchmarks/results/census_sm90.json`` holds them; and the tuner's choice."""
+    doc = json.loads((ROOT / "benchmarks/results/census_sm90.json").read_text())
+    readme = " ".join((ROOT / "README.md").read_text().split())
+    assert doc["device"] == "NVIDIA H200" and len(doc["exactness"]) == 5
+    gluon_worst = max(v for row in doc["exactness"] for g in row["gluon"].values() for v in g["vs_torch"].values())
+    triton_worst = max(v for row in doc["exactness"] for v in row["triton_default_vs_torch"].values())
+    def printed(x: float) -> str:  # 1.7e-6, as the README writes it
+        return f"{x:.1e}".replace("e-0", "e-")
+
+    assert f"to {printed(gluon_worst)}" in readme and f"the Triton kernel: {printed(triton_worst)}" in readme
+    at_32k, at_128k = doc["timing"]["32768"], doc["timing"]["131072"]
+
+    def fastest(record: dict, gluon: bool) -> tuple[str, float]:
+        return min(((k, v) for k, v in record["ms"].items() if k.startswith("gluon") == gluon), key=lambda kv: kv[1])
+
+    assert fastest(at_32k, True)[0] == fastest(at_128k, True)[0] == "gluon-32x64w4s3kb"
+    assert (f"takes {fastest(at_32k, True)[1]:.1f} ms a layer at 32k against {fastest(at_32k, False)[1]:.1f} ms for "
+            f"the fastest Triton tile (cuDNN's attention forward: {at_32k['cudnn_attention_forward_ms']:.1f} ms)") in readme
+    assert (f"and {fastest(at_128k, True)[1]:.0f} against {fastest(at_128k, False)[1]:.0f} ms at 128k "
+            f"(cuDNN: {at_128k['cudnn_attention_forward_ms']:.0f} ms)") in readme
+    assert at_32k["config"]["engine"] == at_128k["config"]["engine"] == "triton" and not at_32k["errors"]

@@ -45,7 +45,7 @@ from safetensors.torch import load_file, save_file
 
 from sinkviz._files import write_json
 from sinkviz.lab.data import Batcher, Corpus, DataSpec, prepare_corpus
-from sinkviz.lab.evaluate import EvalSpec, evaluate
+from sinkviz.lab.evaluate import EvalSpec, evaluate, probe_ids
 from sinkviz.lab.model import SinkLabForCausalLM, count_parameters, model_from_size
 from sinkviz.models import resolve_device
 
@@ -311,6 +311,7 @@ class _Training:
         spec = DataSpec.from_dict(config.data)
         self.batcher = Batcher(corpus, spec, self.hyper["seq_len"], device, config.seed)
         self.eval_spec = EvalSpec.from_dict(config.eval)
+        probe_ids(self.batcher, self.eval_spec)  # a corpus too small for the probes fails now, before OUT is written
         self.eval_steps = set(config.eval_steps())
         self.checkpoint_steps = set(config.checkpoint_steps())
         self.loss_start = config.loss_start()

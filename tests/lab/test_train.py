@@ -22,6 +22,7 @@ from sinkviz.lab.train import (
     resolve_compile,
     run,
 )
+from sinkviz.lab.data import DataError
 
 
 def _run(tmp_path, lab_data_dir, name="tiny", **overrides):
@@ -182,3 +183,12 @@ def test_config_errors_name_the_field():
         RunConfig.from_dict(tiny_config_dict("x", data={"kind": "poetry"}))
     with pytest.raises(FileNotFoundError, match="default"):
         load_config("nope-not-a-config")
+
+
+def test_a_corpus_too_small_for_the_probes_fails_before_the_run_folder_is_written(tmp_path, lab_data_dir):
+    """The error comes before training and leaves no run behind, so the same name can be rerun with a fixed config
+    (it used to leave a config.json that refused the fixed config as "a run of a different config")."""
+    with pytest.raises(DataError, match="fewer than eval.n_sequences = 100000"):
+        _run(tmp_path, lab_data_dir, "short", eval={"n_sequences": 100_000, "probe_split": "valid"})
+    assert not (tmp_path / "short").exists()
+    assert _run(tmp_path, lab_data_dir, "short")["status"] == "finished"

@@ -311,7 +311,6 @@ class _Training:
         spec = DataSpec.from_dict(config.data)
         self.batcher = Batcher(corpus, spec, self.hyper["seq_len"], device, config.seed)
         self.eval_spec = EvalSpec.from_dict(config.eval)
-        probe_ids(self.batcher, self.eval_spec)  # a corpus too small for the probes fails now, before OUT is written
         self.eval_steps = set(config.eval_steps())
         self.checkpoint_steps = set(config.checkpoint_steps())
         self.loss_start = config.loss_start()
@@ -542,6 +541,7 @@ def run(config: RunConfig | str | os.PathLike, out: str | os.PathLike | None = N
     corpus = prepare_corpus(spec.source, spec.tokenizer, data_dir, max_documents=spec.max_documents,
                             max_bytes=spec.max_bytes, quiet=not progress)
     training = _Training(config, out, dev, corpus, compile)
+    probe_ids(training.batcher, training.eval_spec)  # a corpus too small for the probes fails now, before OUT is written
     training.resume(previous)
     results = training.new_results()
     step, status = training.loop(results, progress=progress, max_minutes=max_minutes, progress_file=progress_file,

@@ -51,6 +51,7 @@ from transformers.models.llama.modeling_llama import (
     apply_rotary_pos_emb,
 )
 
+from sinkviz.lab.loss import IGNORE_INDEX, linear_cross_entropy
 from sinkviz.metrics import visibility_mask
 
 MODEL_TYPE = "sinkviz_lab"
@@ -451,24 +452,33 @@ class SinkLabForCausalLM(SinkLabPreTrainedModel):
         attention_mask: torch.Tensor | None = None,
         labels: torch.LongTensor | None = None,
         loss_start: int = 0,
+        fused_loss: bool = False,
         **kwargs,
     ) -> CausalLMOutputWithPast:
+        """``fused_loss``: compute the loss with :func:`sinkviz.lab.loss.linear_cross_entropy` (chunked, no logits
+        held; the output's ``logits`` is then None). Needs ``labels``."""
         outputs = self.model(input_ids=input_ids, attention_mask=attention_mask, **kwargs)
         hidden = outputs.last_hidden_state
         if self.config.bias_mode == "sink_token":
             hidden = hidden[:, 1:]
-        logits = self.lm_head(hidden)
-        loss = None
+        if fused_loss and labels is None:
+            raise ValueError("fused_loss=True computes the loss without logits, so it needs labels.")
+        loss = logits = None
         if labels is not None:
-            shift_logits = logits[:, :-1].float()
             shift_labels = labels[:, 1:].clone()
             if attention_mask is not None:
-                shift_labels = shift_labels.masked_fill(~attention_mask[:, 1:].bool(), -100)
+                shift_labels = shift_labels.masked_fill(~attention_mask[:, 1:].bool(), IGNORE_INDEX)
             if loss_start > 0:
-                shift_labels[:, :loss_start] = -100
-            loss = nn.functional.cross_entropy(
-                shift_logits.reshape(-1, shift_logits.shape[-1]), shift_labels.reshape(-1), ignore_index=-100
-            )
+                shift_labels[:, :loss_start] = IGNORE_INDEX
+        if fused_loss:
+            loss = linear_cross_entropy(hidden[:, :-1].reshape(-1, hidden.shape[-1]), self.lm_head.weight,
+                                        shift_labels.reshape(-1))
+        else:
+            logits = self.lm_head(hidden)
+            if labels is not None:
+                shift_logits = logits[:, :-1].float()
+                loss = nn.functional.cross_entropy(shift_logits.reshape(-1, shift_logits.shape[-1]),
+                                                   shift_labels.reshape(-1), ignore_index=IGNORE_INDEX)
         return CausalLMOutputWithPast(
             loss=loss, logits=logits, hidden_states=outputs.hidden_states, attentions=outputs.attentions
         )

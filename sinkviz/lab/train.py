@@ -304,8 +304,12 @@ def _previous_results(out: Path, config: RunConfig) -> dict[str, Any] | None:
 class _Training:
     """One run's model, optimiser, batches and history, and the steps of its loop."""
 
-    def __init__(self, config: RunConfig, out: Path, device: torch.device, corpus: Corpus, compile: str = "auto"):
+    def __init__(self, config: RunConfig, out: Path, device: torch.device, corpus: Corpus, compile: str = "auto",
+                 fused_loss: bool = False):
+        """``fused_loss``: the chunked LM-head + cross-entropy of :mod:`sinkviz.lab.loss` in the training step (the
+        throughput benchmark measures it; runs keep the unfused loss that every committed result used)."""
         self.config, self.out, self.device, self.corpus = config, out, device, corpus
+        self.fused_loss = fused_loss
         self.compile_mode = resolve_compile(compile, device)
         self.hyper = config.train
         spec = DataSpec.from_dict(config.data)
@@ -404,7 +408,7 @@ class _Training:
         if self.compile_mode in ("reduce-overhead", "max-autotune"):
             torch.compiler.cudagraph_mark_step_begin()  # the previous step's graph outputs are consumed
         with torch.autocast(self.device.type, dtype=self.autocast, enabled=self.autocast is not None):
-            loss = self.step_fn(ids, labels=ids, loss_start=self.loss_start).loss
+            loss = self.step_fn(ids, labels=ids, loss_start=self.loss_start, fused_loss=self.fused_loss).loss
         self.optimizer.zero_grad(set_to_none=True)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(self.model.parameters(), self.hyper["grad_clip"])

@@ -23,10 +23,16 @@ Sections (each writes its JSON as soon as it is done, so a run stopped by its ti
    switch (the whole-context map max-pooled to 512 x 512) and window moves (1024- and 64-token windows).
 5. ``shared``: issue 15 without a second GPU: the CLI census in two processes (torchrun, gloo) sharing cuda:0 vs one
    process, and a model split across the GPU and the CPU with a device_map, on a tiny random model.
+
+Not in the default parts (``--parts profile`` / ``--parts gap``): ``profile`` (torch.profiler over one plain forward
+and one census call at ``--profile-T``: census.profile.json) and ``gap`` (the statistics kernel's time inside a census
+call, replaying layer 0's call alone, and on fresh q/k, with the GPU's SM clock and throttle reasons during each:
+census.gap.json). Under ``--tiny`` with ``TRITON_INTERPRET=1`` both run on the CPU (``gap`` in about 5 minutes).
 """
 from __future__ import annotations
 
 import argparse
+import datetime
 import json
 import os
 import statistics
@@ -517,6 +523,134 @@ def profile(args, dev, out_dir: Path) -> dict:
     return doc
 
 
+class _ClockSampler:
+    """The GPU's SM clock, power and throttle reasons every 50 ms from ``nvidia-smi`` while a ``with`` block runs
+    (no samples where there is no nvidia-smi: the CPU dry run)."""
+
+    FIELDS = ("timestamp", "clocks.sm", "power.draw", "temperature.gpu")
+    REASONS = ("clocks_event_reasons.active", "clocks_throttle_reasons.active")  # newer drivers' name, older one's
+
+    def __enter__(self):
+        import shutil
+        import tempfile
+
+        self.path = Path(tempfile.mkstemp(suffix=".csv")[1])
+        self.proc = None
+        self.phases: list[tuple[str, float, float]] = []
+        if shutil.which("nvidia-smi"):
+            for reasons in self.REASONS:
+                query = ",".join(self.FIELDS + (reasons,))
+                probe = subprocess.run(["nvidia-smi", f"--query-gpu={query}", "--format=csv,noheader,nounits"],
+                                       capture_output=True, text=True)
+                if probe.returncode == 0:
+                    self.proc = subprocess.Popen(["nvidia-smi", f"--query-gpu={query}", "--format=csv,noheader,nounits",
+                                                  "-lms", "50"], stdout=self.path.open("w"), stderr=subprocess.DEVNULL)
+                    break
+        return self
+
+    def phase(self, name: str, fn) -> None:
+        """Run ``fn()`` as the phase ``name``; its samples are those stamped between its start and end."""
+        sync_all()
+        start = time.time()
+        fn()
+        sync_all()
+        self.phases.append((name, start, time.time()))
+
+    def __exit__(self, *exc):
+        if self.proc is not None:
+            self.proc.terminate()
+            self.proc.wait()
+        self.samples = []
+        for line in self.path.read_text().splitlines():
+            cells = [c.strip() for c in line.split(",")]
+            try:  # nvidia-smi stamps local time, as time.time() is read here
+                stamp = datetime.datetime.strptime(cells[0], "%Y/%m/%d %H:%M:%S.%f").timestamp()
+                self.samples.append((stamp, float(cells[1]), float(cells[2]), cells[4]))
+            except (ValueError, IndexError):
+                continue  # a partial last line, or "[N/A]"
+        self.path.unlink()
+        return False
+
+    def summary(self) -> dict:
+        """Per phase: median and lowest SM clock (MHz), median power (W), the throttle-reason masks seen."""
+        out = {}
+        for name, start, end in self.phases:
+            inside = [s for s in self.samples if start <= s[0] <= end]
+            clocks, power = [s[1] for s in inside], [s[2] for s in inside]
+            out[name] = {"samples": len(inside), "seconds": round(end - start, 3),
+                         "sm_clock_mhz_median": statistics.median(clocks) if clocks else None,
+                         "sm_clock_mhz_min": min(clocks) if clocks else None,
+                         "power_w_median": statistics.median(power) if power else None,
+                         "throttle_reasons": sorted({s[3] for s in inside})}
+        return out
+
+
+def sync_all() -> None:
+    if torch.cuda.is_available():
+        torch.cuda.synchronize()
+
+
+def kernel_gap(args, dev, out_dir: Path) -> dict:
+    """Why the statistics kernel takes longer inside the census (14.3 ms a layer at 32k in census.profile.json) than
+    timed alone (12.2 ms): per-call times of the kernel (1) in one public-API census call, (2) replaying layer 0's
+    call with its own q, k and lse 32 times back to back, (3) the same call on fresh random token-major q/k of the
+    same shape; the SM clock, power and throttle reasons during each phase (nvidia-smi every 50 ms). The same
+    configuration in all three; writes census.gap.json."""
+    model = build_llama7b(args, dev, 32)
+    T = args.profile_T
+    ids = torch.randint(0, model.config.vocab_size, (1, T), device=dev)
+    _, census = api_calls(model, ids)
+    census()  # warm-up: kernel configurations chosen and compiled
+    original = ck.stats_triton
+    times_ms: list[float] = []
+    first: dict = {}
+
+    def recorded(q, k, **kwargs):
+        if not first:
+            first.update(q=q.clone(), k=k.clone(), kwargs={key: (v.clone() if torch.is_tensor(v) else v)
+                                                          for key, v in kwargs.items()})
+        start = time.perf_counter()
+        out = original(q, k, **kwargs)
+        sync(dev)
+        times_ms.append((time.perf_counter() - start) * 1e3)
+        return out
+
+    def replay(q, k, kwargs, into: list[float]) -> None:
+        for _ in range(32):
+            start = time.perf_counter()
+            original(q, k, **{key: (v.clone() if key == "count" and torch.is_tensor(v) else v)
+                              for key, v in kwargs.items()})
+            sync(dev)
+            into.append((time.perf_counter() - start) * 1e3)
+
+    replay_ms: list[float] = []
+    fresh_ms: list[float] = []
+    with _ClockSampler() as clocks:
+        ck.stats_triton = recorded
+        try:
+            clocks.phase("in_census", census)
+        finally:
+            ck.stats_triton = original
+        clocks.phase("replay_layer0", lambda: replay(first["q"], first["k"], first["kwargs"], replay_ms))
+        q = torch.randn(first["q"].shape[0], T, first["q"].shape[1], first["q"].shape[3], device=dev,
+                        dtype=first["q"].dtype).transpose(1, 2)
+        k = torch.randn(first["k"].shape[0], T, first["k"].shape[1], first["k"].shape[3], device=dev,
+                        dtype=first["k"].dtype).transpose(1, 2)
+        clocks.phase("fresh_token_major", lambda: replay(q, k, first["kwargs"], fresh_ms))
+    doc = {**device_doc(dev), "T": T, "what": " ".join(kernel_gap.__doc__.split()),
+           "note": "kernel times are host-timed with a synchronisation after each call (the launch included)",
+           "layouts": {"census_q_strides": list(first["q"].stride()), "census_k_strides": list(first["k"].stride()),
+                       "fresh_q_strides": list(q.stride())},
+           "kernel_ms": {name: {"median": statistics.median(ms), "min": min(ms), "calls": len(ms)}
+                         for name, ms in (("in_census", times_ms), ("replay_layer0", replay_ms),
+                                          ("fresh_token_major", fresh_ms)) if ms},
+           "clocks": clocks.summary(), "tuning": tuning.summary()}
+    write(out_dir / "census.gap.json", doc)
+    log(f"[gap] {json.dumps(doc['kernel_ms'])}")
+    del model
+    return doc
+
+
 # ----------------------------------------------------------------------------------------------------------------------
 def main():
     ap = argparse.ArgumentParser()
@@ -530,7 +664,8 @@ def main():
     ap.add_argument("--quick", action="store_true", help="kernel checks: causal GQA and padding only")
     ap.add_argument("--reps-long", type=int, default=2, help="timed calls at T >= 64k")
     ap.add_argument("--warmup-long", type=int, default=1, help="untimed calls before them at T >= 64k")
-    ap.add_argument("--profile-T", type=int, default=32768, help="length of the 'profile' part (not in the default parts)")
+    ap.add_argument("--profile-T", type=int, default=32768,
+                    help="length of the 'profile' and 'gap' parts (not in the default parts)")
     args = ap.parse_args()
     args.Ts = [int(x) for x in args.Ts.split(",")]
     args.sweep_Ts = [int(x) for x in args.sweep_Ts.split(",")]
@@ -553,6 +688,8 @@ def main():
         details["api_rows"] = public_api(args, dev, out_dir)
     if "profile" in parts:
         details["profile"] = profile(args, dev, out_dir)
+    if "gap" in parts:
+        details["gap"] = kernel_gap(args, dev, out_dir)
     details["tuning"] = tuning.summary()
     write(out_dir / "census.details.json", details)
     if "explorer" in parts and time.time() - STARTED < args.deadline + 40:

@@ -312,6 +312,33 @@ except Exception:  # noqa: BLE001 - triton is optional (CPU-only installs)
     _HAVE_TRITON = False
 
 
+def _interpreter_accepts_numpy_2_3() -> None:
+    """Triton 3.6's interpreter turns a loop bound (a one-element array) into an int with ``int()``, which numpy
+    >= 2.3 refuses; give its tensors an ``__index__`` that reads the element, so the kernels run on the CPU."""
+    import numpy as np
+    import triton.runtime.interpreter as interpreter
+
+    try:
+        int(np.array([1]))
+        return
+    except TypeError:
+        pass
+    patch = interpreter._patch_lang_tensor
+    if getattr(patch, "sinkviz_index", False):
+        return
+
+    def patched(tensor, scope):
+        patch(tensor, scope)
+        scope.set_attr(tensor, "__index__", lambda self: int(np.asarray(self.handle.data).reshape(-1)[0]))
+
+    patched.sinkviz_index = True
+    interpreter._patch_lang_tensor = patched
+
+
+if _HAVE_TRITON and os.environ.get("TRITON_INTERPRET") == "1":
+    _interpreter_accepts_numpy_2_3()
+
+
 def triton_available(device: torch.device | str | None = None) -> bool:
     """True when the Triton kernels can run for tensors on ``device`` (CUDA and triton importable)."""
     if not _HAVE_TRITON:

@@ -17,15 +17,6 @@ SCRIPT = textwrap.dedent(
     """
     import sys
     import numpy as np
-    try:
-        int(np.array([1]))
-    except TypeError:  # numpy >= 2.3 refuses int() of a 1-element array, which triton 3.6's interpreter uses
-        import triton.runtime.interpreter as ti
-        _orig = ti._patch_lang_tensor
-        def _patched(tensor, scope):
-            _orig(tensor, scope)
-            scope.set_attr(tensor, "__index__", lambda self: int(np.asarray(self.handle.data).reshape(-1)[0]))
-        ti._patch_lang_tensor = _patched
     import torch
     from sinkviz.census import kernels as ck
     from sinkviz.census import Census

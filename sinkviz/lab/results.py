@@ -285,11 +285,13 @@ def contrast_rows(runs: dict[str, dict[str, Any]], control: str = "control") -> 
     closest to it (so a contrast that ran past the control is read at the control's end, not at its own); a pair
     whose evaluations differ by more than ``MATCHED_TOKENS`` is marked. The control's second seed
     (``{control}_seed1``), where committed, stands beside it at the same tokens: the two seeds' spread is the noise a
-    one-seed contrast has to exceed. The last column says whether the contrast ran as far as the control
+    one-seed contrast has to exceed; a contrast's own second seed (``{name}_seed1``), where committed, stands beside
+    it the same way ("not run" otherwise). The last column says whether the contrast ran as far as the control
     ("complete": within ``MATCHED_TOKENS`` of its final tokens seen) or is a partial run, to be resumed from its
     carried checkpoint."""
     header = ["contrast", "change", "tokens seen (M)", "Sink_1 (%)", "Sink_* (%)", "frame verdict",
-              "control Sink_1 (%) at those tokens", "control seed 1 Sink_1 (%) there", "paper", "paper value", "run"]
+              "control Sink_1 (%) at those tokens", "control seed 1 Sink_1 (%) there", "paper", "paper value",
+              "this contrast, seed 1: Sink_1 (%) there", "run"]
     base = runs.get(control)
     second_seed = runs.get(f"{control}_seed1")
     rows = []
@@ -297,7 +299,7 @@ def contrast_rows(runs: dict[str, dict[str, Any]], control: str = "control") -> 
         paper_label, paper = contrast_paper(name)
         run = runs.get(name)
         if run is None:
-            rows.append([label, change, "not run", "–", "–", "–", "–", "–", paper_label, paper, "not run"])
+            rows.append([label, change, "not run", "–", "–", "–", "–", "–", paper_label, paper, "–", "not run"])
             continue
         entry, reference, extent = final(run), "no control", "–"
         if base is not None:
@@ -311,8 +313,16 @@ def contrast_rows(runs: dict[str, dict[str, Any]], control: str = "control") -> 
         star = "–" if entry.get("sink_star") is None else f"{entry['sink_star']:.2f}"
         seed_1 = ("–" if second_seed is None or run is second_seed
                   else _sink_1_cell(matched_entry(second_seed, entry["tokens_seen"]), entry["tokens_seen"]))
+        own_seed_1 = runs.get(f"{name}_seed1")
+        if run is second_seed:
+            own_seed_1_cell = "–"
+        elif own_seed_1 is None:
+            own_seed_1_cell = "not run"
+        else:
+            own_seed_1_cell = _sink_1_cell(matched_entry(own_seed_1, entry["tokens_seen"]), entry["tokens_seen"])
         rows.append([label, change, round(entry["tokens_seen"] / 1e6), sink_1, star,
-                     final(run).get("frames", {}).get("label", "–"), reference, seed_1, paper_label, paper, extent])
+                     final(run).get("frames", {}).get("label", "–"), reference, seed_1, paper_label, paper,
+                     own_seed_1_cell, extent])
     return header, rows
 
 

@@ -276,6 +276,33 @@ def test_committed_sigmoid_and_quarter_data_contrasts():
     assert rows["25 MB of data"][3] == "2.34" and rows["25 MB of data"][-1] == "complete"
 
 
+
+def test_a_contrasts_second_seed_stands_beside_it_at_matched_tokens():
+    """``control_alibi_seed1`` (configs written, not run yet) appears in the ALiBi row, read at the contrast's tokens;
+    contrasts without a second seed say "not run"; the control's own second seed row has none."""
+    import copy
+
+    from sinkviz.lab.results import contrast_rows
+
+    header, rows = contrast_rows(RUNS)
+    assert header[10] == "this contrast, seed 1: Sink_1 (%) there" and header[-1] == "run"
+    by_label = {row[0]: row for row in rows}
+    assert by_label["ALiBi"][10] == "not run" and by_label["control, seed 1"][10] == "–"
+    second = copy.deepcopy(RUNS["control_alibi"])
+    for h in second["history"]:
+        h["sink_1"] = h["step"] / 1000  # 23.00 at the last evaluation, 1.00 at step 1,000
+    runs = {**RUNS, "control_alibi_seed1": second}
+    by_label = {row[0]: row for row in contrast_rows(runs)[1]}
+    assert by_label["ALiBi"][10] == "23.00" and by_label["NoPE"][10] == "not run"
+    from sinkviz.lab.train import load_config
+
+    for name in ("control_alibi", "control_nope", "control_pe_learned"):
+        seed_0, seed_1 = load_config(name).to_dict(), load_config(f"{name}_seed1").to_dict()
+        assert seed_1.pop("seed") == 1 and seed_0.pop("seed") == 0
+        seed_0.pop("description"), seed_1.pop("description")
+        assert seed_0 == seed_1  # the same run but for its seed
+
+
 def test_contrast_figure_gives_each_contrast_its_own_colour_and_flags_other_corpora():
     from sinkviz.lab.results import CONTRASTS
 

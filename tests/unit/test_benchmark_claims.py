@@ -55,3 +55,23 @@ def test_readme_quotes_the_hopper_kernel_run_as_committed():
     assert (f"and {fastest(at_128k, True)[1]:.0f} against {fastest(at_128k, False)[1]:.0f} ms at 128k "
             f"(cuDNN: {at_128k['cudnn_attention_forward_ms']:.0f} ms)") in readme
     assert at_32k["config"]["engine"] == at_128k["config"]["engine"] == "triton" and not at_32k["errors"]
+
+
+def test_readme_in_model_slowdown_is_the_committed_profiles():
+    """The README's "slower inside a whole forward by about as much" sentence: cuDNN's forward per layer in the plain
+    forward's profile against its time alone, and the statistics kernel's, as the two JSONs hold them."""
+    profile = json.loads((ROOT / "benchmarks/results/census.profile.json").read_text())
+    alone = json.loads((ROOT / "benchmarks/results/census_sm90.json").read_text())["timing"]["32768"]
+    readme = " ".join((ROOT / "README.md").read_text().split())
+
+    def per_layer(part: str, prefix: str) -> float:
+        (row,) = [r for r in profile[part]["top"] if r["name"].startswith(prefix)]
+        return row["ms"] / row["calls"]
+
+    cudnn_in_model, stats_in_model = per_layer("plain", "cudnn"), per_layer("census", "_stats_kernel")
+    cudnn_alone = alone["cudnn_attention_forward_ms"]
+    stats_alone = min(ms for name, ms in alone["ms"].items() if not name.startswith("gluon"))
+    assert (f"{cudnn_in_model:.1f} ms a layer in the plain forward of the same profile, against {cudnn_alone:.1f} ms "
+            f"timed alone in `census_sm90.json`: {cudnn_in_model / cudnn_alone:.2f}× and "
+            f"{stats_in_model / stats_alone:.2f}×") in readme
+    assert f"({stats_in_model:.1f} ms a layer in the model, against {stats_alone:.1f} ms timed alone)" in readme

@@ -39,25 +39,30 @@ MODEL_8M = {"hidden_size": 256, "num_layers": 6, "num_heads": 4, "intermediate_s
 MODEL_60M = {"hidden_size": 768, "num_layers": 10, "num_heads": 8, "intermediate_size": 1536}
 VOCAB = 8192
 
-#: (label, model, batch, seq_len, compile mode, bf16 weights, group, fused loss). Workers of one group are timed
-#: together; "fused loss" trains with the chunked LM-head + cross-entropy of sinkviz.lab.loss.
+#: (label, model, batch, seq_len, compile mode, bf16 weights, group, options). Workers of one group are timed
+#: together; options are sinkviz.lab.train._Training's throughput switches ("fused_loss", "eager_rotary").
 CONFIGS = [
-    ("8M eager 256x256", MODEL_8M, 256, 256, "none", False, None, False),
-    ("8M compile 256x256", MODEL_8M, 256, 256, "default", False, None, False),
-    ("8M reduce-overhead 256x256", MODEL_8M, 256, 256, "reduce-overhead", False, None, False),
-    ("60M compile 64x1024", MODEL_60M, 64, 1024, "default", False, None, False),
-    ("8M compile 512x256", MODEL_8M, 512, 256, "default", False, None, False),
-    ("8M max-autotune-no-cudagraphs 256x256", MODEL_8M, 256, 256, "max-autotune-no-cudagraphs", False, None, False),
-    ("60M max-autotune-no-cudagraphs 64x1024", MODEL_60M, 64, 1024, "max-autotune-no-cudagraphs", False, None, False),
-    ("8M compile 64x1024", MODEL_8M, 64, 1024, "default", False, None, False),
-    ("60M compile 32x2048", MODEL_60M, 32, 2048, "default", False, None, False),
-    ("60M compile 64x1024 bf16 weights", MODEL_60M, 64, 1024, "default", True, None, False),
-    ("60M eager 64x1024", MODEL_60M, 64, 1024, "none", False, None, False),
-    ("8M compile 256x256 run A of 2", MODEL_8M, 256, 256, "default", False, "two runs", False),
-    ("8M compile 256x256 run B of 2", MODEL_8M, 256, 256, "default", False, "two runs", False),
-    ("8M compile 64x1024 fused loss", MODEL_8M, 64, 1024, "default", False, None, True),
-    ("8M compile 256x256 fused loss", MODEL_8M, 256, 256, "default", False, None, True),
-    ("60M compile 64x1024 fused loss", MODEL_60M, 64, 1024, "default", False, None, True),
+    ("8M eager 256x256", MODEL_8M, 256, 256, "none", False, None, ()),
+    ("8M compile 256x256", MODEL_8M, 256, 256, "default", False, None, ()),
+    ("8M reduce-overhead 256x256", MODEL_8M, 256, 256, "reduce-overhead", False, None, ()),
+    ("60M compile 64x1024", MODEL_60M, 64, 1024, "default", False, None, ()),
+    ("8M compile 512x256", MODEL_8M, 512, 256, "default", False, None, ()),
+    ("8M max-autotune-no-cudagraphs 256x256", MODEL_8M, 256, 256, "max-autotune-no-cudagraphs", False, None, ()),
+    ("60M max-autotune-no-cudagraphs 64x1024", MODEL_60M, 64, 1024, "max-autotune-no-cudagraphs", False, None, ()),
+    ("8M compile 64x1024", MODEL_8M, 64, 1024, "default", False, None, ()),
+    ("60M compile 32x2048", MODEL_60M, 32, 2048, "default", False, None, ()),
+    ("60M compile 64x1024 bf16 weights", MODEL_60M, 64, 1024, "default", True, None, ()),
+    ("60M eager 64x1024", MODEL_60M, 64, 1024, "none", False, None, ()),
+    ("8M compile 256x256 run A of 2", MODEL_8M, 256, 256, "default", False, "two runs", ()),
+    ("8M compile 256x256 run B of 2", MODEL_8M, 256, 256, "default", False, "two runs", ()),
+    ("8M compile 64x1024 fused loss", MODEL_8M, 64, 1024, "default", False, None, ("fused_loss",)),
+    ("8M compile 256x256 fused loss", MODEL_8M, 256, 256, "default", False, None, ("fused_loss",)),
+    ("60M compile 64x1024 fused loss", MODEL_60M, 64, 1024, "default", False, None, ("fused_loss",)),
+    ("8M compile 64x1024 eager rotary", MODEL_8M, 64, 1024, "default", False, None, ("eager_rotary",)),
+    ("8M compile 64x1024 fused loss + eager rotary", MODEL_8M, 64, 1024, "default", False, None,
+     ("fused_loss", "eager_rotary")),
+    ("60M compile 64x1024 fused loss + eager rotary", MODEL_60M, 64, 1024, "default", False, None,
+     ("fused_loss", "eager_rotary")),
 ]
 
 
@@ -88,7 +93,8 @@ def worker(spec: dict, control: Path) -> None:
         "name": "bench", "model": spec["model"], "data": {"source": "pydoc"},
         "train": {"steps": 10**9, "batch_size": spec["batch"], "seq_len": spec["seq_len"], "lr": 1e-3, "warmup": 10},
         "eval": {"steps": [10**9]}, "checkpoint": {"every": 10**9}})
-    training = _Training(config, control / f"run-{name}", device, corpus, spec["compile"], fused_loss=spec["fused_loss"])
+    training = _Training(config, control / f"run-{name}", device, corpus, spec["compile"],
+                         **{option: True for option in spec["options"]})
     if spec["bf16_weights"]:
         training.model.to(torch.bfloat16)  # parameters converted in place: the optimiser keeps them
     training.resume(None)
@@ -131,7 +137,7 @@ def worker(spec: dict, control: Path) -> None:
         "label": spec["label"], "model": spec["model"], "vocab_size": VOCAB, "batch_size": spec["batch"],
         "seq_len": spec["seq_len"], "tokens_per_step": training.tokens_per_step, "compile": training.compile_mode,
         "weights": "bf16 (bf16 AdamW state)" if spec["bf16_weights"] else "fp32 master weights, bf16 autocast",
-        "loss": "fused, chunked (sinkviz.lab.loss)" if spec["fused_loss"] else "logits, then cross_entropy",
+        "options": list(spec["options"]),
         "parameters": counts, "params_matmul": matmul, "first_step_seconds": round(first_s, 1),
         "steps_per_window": per_window, "window_tokens_per_second": [round(r) for r in rates],
         "tokens_per_second": round(tokens_per_s), "steps_per_second": round(tokens_per_s / training.tokens_per_step, 2),
@@ -230,11 +236,11 @@ def main() -> int:
     peak = matmul_tflops()
     say(f"{torch.cuda.get_device_name(0)}: bf16 8192^3 matmul {peak:.0f} TFLOP/s")
     specs = []
-    for i, (label, model, batch, seq_len, mode, bf16, group, fused_loss) in enumerate(CONFIGS):
+    for i, (label, model, batch, seq_len, mode, bf16, group, options) in enumerate(CONFIGS):
         if args.only and label not in args.only:
             continue
         specs.append({"id": f"w{i:02d}", "label": label, "model": model, "batch": batch, "seq_len": seq_len,
-                      "compile": mode, "bf16_weights": bf16, "group": group, "fused_loss": fused_loss,
+                      "compile": mode, "bf16_weights": bf16, "group": group, "options": options,
                       "windows": args.windows,
                       "window_s": args.window_s})
     env = {**os.environ, "PYTHONUNBUFFERED": "1", "TORCHINDUCTOR_COMPILE_THREADS": "4",

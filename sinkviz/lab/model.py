@@ -355,7 +355,16 @@ class SinkLabModel(SinkLabPreTrainedModel):
         self.norm = LlamaRMSNorm(config.hidden_size, eps=config.rms_norm_eps)
         # Only RoPE models own a rotary module (sinkviz reads RoPE from its presence).
         self.rotary_emb = LlamaRotaryEmbedding(config=config) if config.pos_encoding == "rope" else None
+        self.eager_rotary = False  # see _rotary_outside_compile
         self.post_init()
+
+    @torch.compiler.disable
+    def _rotary_outside_compile(self, hidden: torch.Tensor, positions: torch.Tensor):
+        """The rotary cos/sin computed eagerly even when the model is compiled (a graph break), so that the compiled
+        layers read them as inputs. Compiled inline, cos and sin are fused into every layer's RoPE kernels (their
+        names carry ``bmm_cat_cos_mul_neg_sin``) and so recomputed per element of q and k, forward and backward;
+        those kernels are 11 % of the control's step. Same values either way; opt-in until measured."""
+        return self.rotary_emb(hidden, positions)
 
     def get_input_embeddings(self):
         return self.embed_tokens
@@ -396,7 +405,8 @@ class SinkLabModel(SinkLabPreTrainedModel):
         position_embeddings = None
         if self.rotary_emb is not None:
             # With K/KV biases the slot is added inside attention, unrotated; tokens keep positions 0..T-1.
-            position_embeddings = self.rotary_emb(hidden, positions)
+            rotary = self._rotary_outside_compile if self.eager_rotary else self.rotary_emb
+            position_embeddings = rotary(hidden, positions)
 
         implementation = config._attn_implementation or "eager"
         fast = config.attn_op == "softmax" and implementation in _SOFTMAX_ONLY_IMPLEMENTATIONS

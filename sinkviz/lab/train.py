@@ -305,9 +305,10 @@ class _Training:
     """One run's model, optimiser, batches and history, and the steps of its loop."""
 
     def __init__(self, config: RunConfig, out: Path, device: torch.device, corpus: Corpus, compile: str = "auto",
-                 fused_loss: bool = False):
-        """``fused_loss``: the chunked LM-head + cross-entropy of :mod:`sinkviz.lab.loss` in the training step (the
-        throughput benchmark measures it; runs keep the unfused loss that every committed result used)."""
+                 fused_loss: bool = False, eager_rotary: bool = False):
+        """Two throughput options the benchmark measures (runs keep the path every committed result used):
+        ``fused_loss``, the chunked LM-head + cross-entropy of :mod:`sinkviz.lab.loss`; ``eager_rotary``, the
+        rotary cos/sin computed outside the compiled graph (``SinkLabModel._rotary_outside_compile``)."""
         self.config, self.out, self.device, self.corpus = config, out, device, corpus
         self.fused_loss = fused_loss
         self.compile_mode = resolve_compile(compile, device)
@@ -321,6 +322,7 @@ class _Training:
         self.tokens_per_step = self.hyper["batch_size"] * self.hyper["seq_len"]
         self.autocast = torch.bfloat16 if device.type == "cuda" else None
         self.model = build_model(config, corpus.vocab_size).to(device)
+        self.model.model.eager_rotary = eager_rotary
         fused = {"fused": True} if device.type == "cuda" else {}
         self.optimizer = torch.optim.AdamW(self.model.parameters(), lr=self.hyper["lr"],
                                            betas=tuple(self.hyper["betas"]),

@@ -1,7 +1,8 @@
 """Compile the census statistics kernel for Hopper (sm90) on a machine without a GPU and print how Triton scheduled
 its key-tile loops: pipelined key loads (async copies), matrix products, and the waits after them.
 
-    python benchmarks/inspect_sm90.py [--block-m 64 --block-n 64 --warps 4 --stages 4 --queries-as-rows] [--ttgir F]
+    python benchmarks/inspect_sm90.py [--block-m 64 --block-n 64 --warps 4 --stages 4 --queries-as-rows]
+                                      [--fold-rows --max-registers 168] [--ttgir F]
     python benchmarks/inspect_sm90.py --gluon [--block-m 32 --block-n 64 --warps 4 --stages 3]
 
 ``--gluon`` compiles the Gluon kernel (``sinkviz.census.kernels_sm90``) instead, down to machine code with the
@@ -60,11 +61,13 @@ def compile_stats(config: kernels.KernelConfig) -> triton.compiler.CompiledKerne
     """The statistics kernel for a causal bf16 launch with head dim 128, compiled for sm90 (no GPU needed)."""
     constexprs = dict(CAUSAL=True, HAS_WINDOW=False, HAS_MASK=False, HEAD_DIM=D, BLOCK_M=config.block_m,
                       BLOCK_N=config.block_n, ALL_VALID=True, IEEE=False, PAD_D=False,
-                      KEYS_AS_ROWS=config.keys_as_rows, BLOCKS_FIRST=config.blocks_first)
+                      KEYS_AS_ROWS=config.keys_as_rows, BLOCKS_FIRST=config.blocks_first, FOLD_ROWS=config.fold_rows)
     signature, attrs = launch_signature(kernels._stats_kernel, constexprs)
     source = ASTSource(fn=kernels._stats_kernel, signature=signature, constexprs=constexprs, attrs=attrs)
-    return triton.compile(source, target=GPUTarget("cuda", 90, 32),
-                          options=dict(num_warps=config.num_warps, num_stages=config.num_stages))
+    options = dict(num_warps=config.num_warps, num_stages=config.num_stages)
+    if config.max_registers is not None:
+        options["maxnreg"] = config.max_registers
+    return triton.compile(source, target=GPUTarget("cuda", 90, 32), options=options)
 
 
 def compile_stats_gluon(config: kernels.KernelConfig) -> triton.compiler.CompiledKernel:
@@ -127,6 +130,8 @@ def main() -> None:
     parser.add_argument("--warps", type=int, default=4)
     parser.add_argument("--stages", type=int, default=4)
     parser.add_argument("--queries-as-rows", action="store_true")
+    parser.add_argument("--fold-rows", action="store_true", help="accumulators of half a tile (keys as rows)")
+    parser.add_argument("--max-registers", type=int, help="register cap per thread (Triton's maxnreg)")
     parser.add_argument("--ttgir", type=Path, help="also write the TTGIR listing here")
     parser.add_argument("--gluon", action="store_true", help="the Gluon (Hopper) kernel instead")
     args = parser.parse_args()
@@ -137,12 +142,12 @@ def main() -> None:
         print(f"{config}: shared memory {compiled.metadata.shared} bytes; {ptxas_report(compiled.asm['ptx'])}")
         return
     config = kernels.KernelConfig(args.block_m, args.block_n, args.warps, args.stages, not args.queries_as_rows,
-                                  blocks_first=True)
+                                  blocks_first=True, fold_rows=args.fold_rows, max_registers=args.max_registers)
     compiled = compile_stats(config)
     ttgir = compiled.asm["ttgir"]
     if args.ttgir:
         args.ttgir.write_text(ttgir)
-    print(f"{config}: shared memory {compiled.metadata.shared} bytes")
+    print(f"{config}: shared memory {compiled.metadata.shared} bytes; {ptxas_report(compiled.asm['ptx'])}")
     print(" -> ".join(schedule(ttgir)))
 
 

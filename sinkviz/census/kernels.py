@@ -510,7 +510,7 @@ if _HAVE_TRITON:
         lse2, qv, colsum_ptr, m2, ps, fm,
         MASKED: tl.constexpr, CAUSAL: tl.constexpr, HAS_WINDOW: tl.constexpr, HAS_MASK: tl.constexpr,
         BLOCK_N: tl.constexpr, ALL_VALID: tl.constexpr, IEEE: tl.constexpr, D, PAD_D: tl.constexpr,
-        KEYS_AS_ROWS: tl.constexpr,
+        KEYS_AS_ROWS: tl.constexpr, FOLD_ROWS: tl.constexpr,
     ):
         """One tile of BLOCK_M queries x BLOCK_N keys: a = log2 p = s * scale * log2(e) - lse2 (one fused
         multiply-add), p = exp2(a); the row max of a, the row sum of p * a (entropy times -1/ln 2, every term <= 0,
@@ -519,7 +519,10 @@ if _HAVE_TRITON:
         Queries as rows (KEYS_AS_ROWS False): ``m2``, ``ps`` are (BLOCK_M,) and reduced per tile; the column sums
         are a reduction across the tile's rows, the costly direction. Keys as rows (s^T = k q^T): the column sums
         are row sums, and ``m2``, ``ps`` are (BLOCK_N, BLOCK_M) accumulators updated element-wise and reduced over
-        keys once, after the last tile. ``fm`` is (BLOCK_M,) in both."""
+        keys once, after the last tile. With FOLD_ROWS, ``m2`` and ``ps`` are (BLOCK_N // 16, 8, BLOCK_M): each tile
+        is folded to half its rows first (rows 16i + j and 16i + 8 + j, which Hopper's matrix-product layout gives to
+        the same thread, so the fold is a register add and a register max), halving the registers these two
+        accumulators hold. ``fm`` is (BLOCK_M,) in all layouts."""
         offs_n = start_n + tl.arange(0, BLOCK_N)
         k = _load_keys(k_base, stride_kt, offs_n, offs_d, T, D, MASKED, PAD_D)
         if KEYS_AS_ROWS:
@@ -546,8 +549,12 @@ if _HAVE_TRITON:
         if MASKED:
             pa = tl.where(valid, pa, 0.0)
         if KEYS_AS_ROWS:
-            m2 = tl.maximum(m2, a)
-            ps += pa
+            if FOLD_ROWS:
+                m2 = tl.maximum(m2, tl.max(tl.reshape(a, (BLOCK_N // 16, 2, 8, a.shape[1])), 1))
+                ps += tl.sum(tl.reshape(pa, (BLOCK_N // 16, 2, 8, pa.shape[1])), 1)
+            else:
+                m2 = tl.maximum(m2, a)
+                ps += pa
             if start_n < N_FIRST:
                 fm += tl.sum(tl.where(offs_n[:, None] < N_FIRST, p, 0.0), 0)
             if ALL_VALID:
@@ -579,6 +586,7 @@ if _HAVE_TRITON:
         PAD_D: tl.constexpr,  # HEAD_DIM (a power of two >= 16, as tl.dot needs) > D: the extra lanes load as 0
         KEYS_AS_ROWS: tl.constexpr,  # the tile layout: see _stats_tile
         BLOCKS_FIRST: tl.constexpr,  # the grid order: see _program_start
+        FOLD_ROWS: tl.constexpr,  # keys as rows: accumulators of half a tile (see _stats_tile)
     ):
         """The statistics given each row's lse: one matrix product and one exp2 per visible score, no PV product.
 
@@ -597,7 +605,10 @@ if _HAVE_TRITON:
         lse2 = tl.where(lse2 == float("-inf"), float("inf"), lse2)
         qv = tl.load(QVALID + b * T + offs_m, mask=row_ok, other=0).to(tl.float32)
         fm = tl.zeros([BLOCK_M], tl.float32)
-        if KEYS_AS_ROWS:
+        if KEYS_AS_ROWS and FOLD_ROWS:
+            m2 = tl.full([BLOCK_N // 16, 8, BLOCK_M], float("-inf"), tl.float32)
+            ps = tl.zeros([BLOCK_N // 16, 8, BLOCK_M], tl.float32)
+        elif KEYS_AS_ROWS:
             m2 = tl.full([BLOCK_N, BLOCK_M], float("-inf"), tl.float32)
             ps = tl.zeros([BLOCK_N, BLOCK_M], tl.float32)
         else:
@@ -609,13 +620,16 @@ if _HAVE_TRITON:
             m2, ps, fm = _stats_tile(
                 q, k_base, stride_kt, hi_full + (n_masked - 1 - i) * BLOCK_N, offs_m, offs_d, T, qk_scale, WINDOW,
                 N_FIRST, mask_row_ptr, stride_mq, lse2, qv, colsum_ptr, m2, ps, fm,
-                True, CAUSAL, HAS_WINDOW, HAS_MASK, BLOCK_N, ALL_VALID, IEEE, D, PAD_D, KEYS_AS_ROWS)
+                True, CAUSAL, HAS_WINDOW, HAS_MASK, BLOCK_N, ALL_VALID, IEEE, D, PAD_D, KEYS_AS_ROWS, FOLD_ROWS)
         for i in range(0, (hi_full - lo) // BLOCK_N):
             m2, ps, fm = _stats_tile(
                 q, k_base, stride_kt, hi_full - (i + 1) * BLOCK_N, offs_m, offs_d, T, qk_scale, WINDOW,
                 N_FIRST, mask_row_ptr, stride_mq, lse2, qv, colsum_ptr, m2, ps, fm,
-                False, CAUSAL, HAS_WINDOW, HAS_MASK, BLOCK_N, ALL_VALID, IEEE, D, PAD_D, KEYS_AS_ROWS)
-        if KEYS_AS_ROWS:
+                False, CAUSAL, HAS_WINDOW, HAS_MASK, BLOCK_N, ALL_VALID, IEEE, D, PAD_D, KEYS_AS_ROWS, FOLD_ROWS)
+        if KEYS_AS_ROWS and FOLD_ROWS:
+            row_max2 = tl.max(tl.max(m2, 0), 0)
+            row_pa = tl.sum(tl.sum(ps, 0), 0)
+        elif KEYS_AS_ROWS:
             row_max2 = tl.max(m2, 0)
             row_pa = tl.sum(ps, 0)
         else:
@@ -652,7 +666,9 @@ class KernelConfig:
     (``blocks_first``: query blocks on the grid's first axis, so that programs running together work on one head)
     and (statistics kernel only) the tile layout, ``keys_as_rows``, and the ``engine``: "triton" (:func:`_stats_kernel`)
     or "gluon" (the Hopper kernel of :mod:`sinkviz.census.kernels_sm90`: keys as rows, query blocks first, TMA ring of
-    ``num_stages`` key tiles)."""
+    ``num_stages`` key tiles). ``fold_rows`` (keys as rows only): the per-query running max and entropy sums are
+    kept for half a tile (see :func:`_stats_tile`); ``max_registers``: a register cap per thread (Triton's
+    ``maxnreg``), so that more programs fit on one multiprocessor."""
 
     block_m: int = 128
     block_n: int = 64
@@ -661,11 +677,18 @@ class KernelConfig:
     keys_as_rows: bool = False
     blocks_first: bool = False
     engine: str = "triton"
+    fold_rows: bool = False
+    max_registers: int | None = None
+
+    def __post_init__(self) -> None:
+        if self.fold_rows and not (self.keys_as_rows and self.block_n % 16 == 0):
+            raise ValueError(f"fold_rows needs keys as rows and block_n a multiple of 16; got keys_as_rows="
+                             f"{self.keys_as_rows}, block_n={self.block_n}.")
 
     def as_dict(self) -> dict:
         return dict(block_m=self.block_m, block_n=self.block_n, num_warps=self.num_warps,
                     num_stages=self.num_stages, keys_as_rows=self.keys_as_rows, blocks_first=self.blocks_first,
-                    engine=self.engine)
+                    engine=self.engine, fold_rows=self.fold_rows, max_registers=self.max_registers)
 
     @classmethod
     def from_options(cls, options: dict | None) -> KernelConfig | None:
@@ -722,6 +745,8 @@ class TritonCall:
         meta = dict(HEAD_DIM=block_d, PAD_D=block_d != d, BLOCK_M=config.block_m, BLOCK_N=config.block_n,
                     IEEE=q.dtype == torch.float32, BLOCKS_FIRST=bool(config.blocks_first), num_warps=config.num_warps,
                     num_stages=config.num_stages, **self.flags())
+        if config.max_registers is not None:
+            meta["maxnreg"] = config.max_registers
         return (mask, kvlo, kvhi), meta, strides
 
     def grid(self, config: KernelConfig) -> tuple[int, int]:
@@ -747,7 +772,8 @@ class TritonCall:
         _stats_kernel[self.grid(config)](
             self.q, self.k, lse, *out, mask, self.qv8, kvlo, kvhi, *strides, H, H // Hkv, T,
             float(self.scaling) * LOG2E, int(self.window or 0), int(self.n_first), d,
-            ALL_VALID=bool(self.q_valid_all), KEYS_AS_ROWS=bool(config.keys_as_rows), **meta)
+            ALL_VALID=bool(self.q_valid_all), KEYS_AS_ROWS=bool(config.keys_as_rows),
+            FOLD_ROWS=bool(config.fold_rows), **meta)
 
     def _launch_stats_sm90(self, lse: torch.Tensor, out: tuple[torch.Tensor, ...], config: KernelConfig) -> None:
         from sinkviz.census import kernels_sm90  # Gluon is imported only by the calls that may use it
@@ -777,8 +803,8 @@ def stats_triton(
     callable ``block_m -> (kvlo, kvhi)`` (:func:`mask_key_ranges`; computed here when None).
 
     Kernel configurations: ``config`` (statistics kernel) and ``lse_config`` (lse kernel), or the options
-    ``block_m``, ``block_n``, ``num_warps``, ``num_stages``, ``keys_as_rows``, ``blocks_first`` for both; by default each is chosen
-    for this device, head dimension, dtype, length and mask pattern by :mod:`sinkviz.census.tuning` (timed once,
+    ``block_m``, ``block_n``, ``num_warps``, ``num_stages``, ``keys_as_rows``, ``blocks_first``, ``fold_rows``,
+    ``max_registers`` (the fields of :class:`KernelConfig`) for both; by default each is chosen for this device, head dimension, dtype, length and mask pattern by :mod:`sinkviz.census.tuning` (timed once,
     then cached).
     """
     if not _HAVE_TRITON:

@@ -33,6 +33,11 @@ STATS_CANDIDATES = (
     KernelConfig(64, 128, 8, 3, True),
     KernelConfig(128, 64, 8, 3, True),
     KernelConfig(64, 64, 4, 4, True, blocks_first=True),
+    # accumulators folded to half a tile and a register cap: compiled for sm90, these fit 3 (168 registers, 120 bytes
+    # spilled) or 4 (128, 588 bytes) programs on a multiprocessor where the tiles above fit 2 (250-255 registers)
+    KernelConfig(64, 64, 4, 3, True, blocks_first=True, fold_rows=True),
+    KernelConfig(64, 64, 4, 3, True, blocks_first=True, fold_rows=True, max_registers=168),
+    KernelConfig(64, 64, 4, 2, True, blocks_first=True, fold_rows=True, max_registers=128),
     # the Hopper kernel (kernels_sm90), tried only where it takes the call and only when gluon_enabled(); tiles
     # that ptxas fits in registers
     KernelConfig(64, 64, 8, 3, True, blocks_first=True, engine="gluon"),
@@ -44,7 +49,7 @@ STATS_CANDIDATES = (
 #: largest value, per output) is not chosen: a kernel is only as fast as it is right.
 AGREEMENT = 1e-4
 #: Part of the cache key: a new candidate list is timed again instead of read from an older cache.
-CANDIDATES_VERSION = 2
+CANDIDATES_VERSION = 3
 #: Candidates for the lse kernel (used where the attention op returns no lse).
 LSE_CANDIDATES = (
     KernelConfig(128, 64, 4, 4),
@@ -185,7 +190,8 @@ def _slice(call: TritonCall) -> TritonCall:
 
 def _name(cfg: KernelConfig) -> str:
     return (f"{'gluon-' if cfg.engine == 'gluon' else ''}{cfg.block_m}x{cfg.block_n}w{cfg.num_warps}"
-            f"s{cfg.num_stages}{'k' if cfg.keys_as_rows else 'q'}{'b' if cfg.blocks_first else ''}")
+            f"s{cfg.num_stages}{'k' if cfg.keys_as_rows else 'q'}{'b' if cfg.blocks_first else ''}"
+            f"{'f' if cfg.fold_rows else ''}{'' if cfg.max_registers is None else f'r{cfg.max_registers}'}")
 
 
 def _cache_path():

@@ -35,12 +35,17 @@ SCRIPT = textwrap.dedent(
              dict(causal=False, q_valid=qv), dict(causal=True, mask=pad_mask, q_valid=qv_pad)]
     for kw in cases:
         ref = ck.stats_torch(q, k, scaling=0.3, **kw)
-        for lse, (bm, bn), keys_as_rows, blocks_first in ((None, (16, 16), False, False),
-                                                          (ref.lse, (32, 16), False, True),
-                                                          (None, (16, 32), True, True), (ref.lse, (32, 16), True, False)):
+        for lse, (bm, bn), keys_as_rows, blocks_first, fold in ((None, (16, 16), False, False, False),
+                                                                (ref.lse, (32, 16), False, True, False),
+                                                                (None, (16, 32), True, True, False),
+                                                                (ref.lse, (32, 16), True, False, False),
+                                                                (None, (16, 32), True, True, True),
+                                                                (ref.lse, (16, 16), True, False, True)):
             st = ck.stats_triton(q, k, scaling=0.3, lse=lse, **kw, **{**opts, "block_m": bm, "block_n": bn,
                                                                       "keys_as_rows": keys_as_rows,
-                                                                      "blocks_first": blocks_first})
+                                                                      "blocks_first": blocks_first,
+                                                                      "fold_rows": fold,
+                                                                      "max_registers": 128 if fold else None})
             rows = kw["q_valid"][:, None, :].expand(-1, H, -1)
             torch.testing.assert_close(st.colsum, ref.colsum, atol=1e-5, rtol=1e-5)
             assert torch.equal(st.count, ref.count)

@@ -60,3 +60,24 @@ def test_gluon_register_counts_the_readme_quotes():
     assert spilling not in STATS_CANDIDATES
     spilled = inspector.ptxas_report(inspector.compile_stats_gluon(spilling).asm["ptx"])["spill_bytes"]
     assert round(spilled / 1000, 1) == 1.7
+
+
+def test_folded_candidates_fit_more_programs_per_multiprocessor():
+    """Why the folded candidates exist, as ptxas assembles them for sm_90a: the unfolded tile uses 250-255 registers
+    (two 128-thread programs per multiprocessor); folded, a cap of 168 registers (three programs) spills little,
+    where the unfolded tile under the same cap spills over a kilobyte."""
+    from sinkviz.census.kernels import KernelConfig
+    from sinkviz.census.tuning import STATS_CANDIDATES
+
+    inspector = load_inspector()
+
+    def report(config):
+        return inspector.ptxas_report(inspector.compile_stats(config).asm["ptx"])
+
+    folded = [c for c in STATS_CANDIDATES if c.fold_rows]
+    assert [(c.num_stages, c.max_registers) for c in folded] == [(3, None), (3, 168), (2, 128)]
+    capped = report(folded[1])
+    assert capped["registers"] <= 168 and capped["spill_bytes"] <= 128, capped
+    unfolded = report(KernelConfig(64, 64, 4, 3, True, blocks_first=True, max_registers=168))
+    assert unfolded["spill_bytes"] > 1000, unfolded
+    assert report(KernelConfig(64, 64, 4, 3, True, blocks_first=True))["registers"] >= 250

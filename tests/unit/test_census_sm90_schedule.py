@@ -81,3 +81,27 @@ def test_folded_candidates_fit_more_programs_per_multiprocessor():
     unfolded = report(KernelConfig(64, 64, 4, 3, True, blocks_first=True, max_registers=168))
     assert unfolded["spill_bytes"] > 1000, unfolded
     assert report(KernelConfig(64, 64, 4, 3, True, blocks_first=True))["registers"] >= 250
+
+
+def test_the_fold_is_register_arithmetic():
+    """The folded axis of the (BLOCK_N // 16, 2, 8, BLOCK_M) view lies in each thread's registers (Triton's linear
+    layout for the reshaped product tile), and the key-tile loops convert no more layouts than the unfolded kernel's."""
+    import re
+
+    from sinkviz.census.kernels import KernelConfig
+
+    inspector = load_inspector()
+
+    def loop_ops(fold: bool) -> tuple[str, str]:
+        ttgir = inspector.compile_stats(KernelConfig(64, 64, 4, 3, True, blocks_first=True, fold_rows=fold)).asm["ttgir"]
+        lines = ttgir.splitlines()
+        start = next(i for i, line in enumerate(lines) if "scf.for" in line)
+        end = max(i for i, line in enumerate(lines) if "scf.yield" in line)
+        return ttgir, "\n".join(lines[start:end])
+
+    folded, folded_loops = loop_ops(True)
+    _, plain_loops = loop_ops(False)
+    assert folded_loops.count("tt.reshape") == 4  # a and p·a, in each of the two key-tile loops
+    assert folded_loops.count("convert_layout") == plain_loops.count("convert_layout")
+    (layout,) = re.findall(r"^#linear\w* = #ttg\.linear<\{register = (\[.*?\]\]), lane", folded, re.M)
+    assert "[0, 1, 0, 0]" in layout  # the fold axis (dimension 1) is one of the register bases

@@ -82,7 +82,7 @@ def compile_stats_gluon(config: kernels.KernelConfig) -> triton.compiler.Compile
 
     fn = kernels_sm90._stats_kernel_sm90
     constexprs = dict(TOKEN_MAJOR=True, BLOCK_M=config.block_m, BLOCK_N=config.block_n, HEAD_DIM=D,
-                      NUM_STAGES=config.num_stages, num_warps=config.num_warps)
+                      NUM_STAGES=config.num_stages, FOLD=config.fold_rows, num_warps=config.num_warps)
     signature, attrs = launch_signature(fn, constexprs, {"q_desc": descriptor(config.block_m),
                                                          "k_desc": descriptor(config.block_n)})
     source = GluonASTSource(fn=fn, signature=signature, constexprs=constexprs, attrs=attrs)
@@ -137,7 +137,7 @@ def main() -> None:
     args = parser.parse_args()
     if args.gluon:
         config = kernels.KernelConfig(args.block_m, args.block_n, args.warps, args.stages, True, blocks_first=True,
-                                      engine="gluon")
+                                      engine="gluon", fold_rows=args.fold_rows)
         compiled = compile_stats_gluon(config)
         print(f"{config}: shared memory {compiled.metadata.shared} bytes; {ptxas_report(compiled.asm['ptx'])}")
         return

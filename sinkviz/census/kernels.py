@@ -785,7 +785,7 @@ class TritonCall:
             raise ValueError(f"the Hopper (Gluon) statistics kernel does not take this call: {why_not}")
         kernels_sm90.launch(self.q, self.k, lse, out, qk_scale=float(self.scaling) * LOG2E, n_first=self.n_first,
                             block_m=config.block_m, block_n=config.block_n, num_warps=config.num_warps,
-                            num_stages=config.num_stages)
+                            num_stages=config.num_stages, fold_rows=config.fold_rows)
 
 
 def stats_triton(

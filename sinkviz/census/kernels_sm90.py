@@ -75,22 +75,23 @@ def _descriptor(x: torch.Tensor, block_rows: int) -> TensorDescriptor:
 
 
 def launch(q: torch.Tensor, k: torch.Tensor, lse: torch.Tensor, out: tuple[torch.Tensor, ...], *, qk_scale: float,
-           n_first: int, block_m: int, block_n: int, num_warps: int, num_stages: int) -> None:
+           n_first: int, block_m: int, block_n: int, num_warps: int, num_stages: int, fold_rows: bool = False) -> None:
     """Fill ``out`` = (colsum (zeroed), entropy, row max, first-keys mass), each (B, H, T) float32, for a call that
-    :func:`supports` accepts; ``qk_scale`` is the softmax scale times log2(e), ``lse`` the natural-log row lse."""
+    :func:`supports` accepts; ``qk_scale`` is the softmax scale times log2(e), ``lse`` the natural-log row lse;
+    ``fold_rows``: the running max and entropy sums kept for half a tile, as in the Triton kernel."""
     B, H, T, d = q.shape
     Hkv = k.shape[1]
     _stats_kernel_sm90[(T // block_m, B * H)](
         _descriptor(q, block_m), _descriptor(k, block_n), lse, *out, H, H // Hkv, T, qk_scale, n_first,
         TOKEN_MAJOR=layout_of(q) == "tokens", BLOCK_M=block_m, BLOCK_N=block_n, HEAD_DIM=d, NUM_STAGES=num_stages,
-        num_warps=num_warps)
+        FOLD=fold_rows, num_warps=num_warps)
 
 
 if _HAVE_GLUON:
 
     @gluon.jit
     def _tile_stats(s, start_n, start_m, lse2, qk_scale, N_FIRST, colsum_ptr, m2, ps, fm,
-                    BLOCK_M: gl.constexpr, BLOCK_N: gl.constexpr, layout: gl.constexpr):
+                    BLOCK_M: gl.constexpr, BLOCK_N: gl.constexpr, layout: gl.constexpr, FOLD: gl.constexpr):
         """One (BLOCK_N keys x BLOCK_M queries) tile of scores sᵀ: a = log2 p, p = exp2(a); the element-wise
         running max of a and sum of p·a, the first-keys mass, and the per-key sums of p added into ``colsum``."""
         offs_n = start_n + gl.arange(0, BLOCK_N, layout=gl.SliceLayout(1, layout))
@@ -104,8 +105,12 @@ if _HAVE_GLUON:
         else:
             p = gl.exp2(a)
             pa = p * a
-        m2 = gl.maximum(m2, a)
-        ps = ps + pa
+        if FOLD:  # rows r and r + 8 of the product tile are one thread's: fold them before accumulating
+            m2 = gl.maximum(m2, gl.max(gl.reshape(a, (BLOCK_N // 16, 2, 8, BLOCK_M)), axis=1))
+            ps = ps + gl.sum(gl.reshape(pa, (BLOCK_N // 16, 2, 8, BLOCK_M)), axis=1)
+        else:
+            m2 = gl.maximum(m2, a)
+            ps = ps + pa
         if start_n < N_FIRST:
             fm = fm + gl.sum(gl.where(gl.expand_dims(offs_n, 1) < N_FIRST, p, 0.0), axis=0)
         gl.atomic_add(colsum_ptr + offs_n, gl.sum(p, axis=1), sem="relaxed")
@@ -123,7 +128,8 @@ if _HAVE_GLUON:
     @gluon.jit
     def _stats_kernel_sm90(q_desc, k_desc, LSE, COLSUM, ENT, RMAX, FMASS, H, N_REP, T, qk_scale, N_FIRST,
                            TOKEN_MAJOR: gl.constexpr, BLOCK_M: gl.constexpr, BLOCK_N: gl.constexpr,
-                           HEAD_DIM: gl.constexpr, NUM_STAGES: gl.constexpr, num_warps: gl.constexpr):
+                           HEAD_DIM: gl.constexpr, NUM_STAGES: gl.constexpr, FOLD: gl.constexpr,
+                           num_warps: gl.constexpr):
         """Grid (query blocks, B·H), the longest (last) query blocks first; key tiles from the diagonal backwards."""
         pid_m = gl.num_programs(0) - 1 - gl.program_id(0)
         bh = gl.program_id(1)
@@ -169,6 +175,9 @@ if _HAVE_GLUON:
         lse2 = gl.where(lse2 == float("-inf"), float("inf"), lse2)  # a row that sees nothing has p = 0
         m2 = gl.full([BLOCK_N, BLOCK_M], float("-inf"), gl.float32, layout)
         ps = gl.zeros([BLOCK_N, BLOCK_M], gl.float32, layout)
+        if FOLD:  # the folded accumulators take the layout the fold of a product tile has
+            m2 = gl.max(gl.reshape(m2, (BLOCK_N // 16, 2, 8, BLOCK_M)), axis=1)
+            ps = gl.sum(gl.reshape(ps, (BLOCK_N // 16, 2, 8, BLOCK_M)), axis=1)
         fm = gl.zeros([BLOCK_M], gl.float32, gl.SliceLayout(0, layout))
 
         mbarrier.wait(q_bar, 0)
@@ -186,14 +195,14 @@ if _HAVE_GLUON:
             ready = warpgroup_mma_wait(num_outstanding=1, deps=(s_a,))
             _refill(k_desc, k_smem, k_bars, t, n_tiles, k_row, k_col, BLOCK_N, NUM_STAGES)
             m2, ps, fm = _tile_stats(ready, (n_tiles - 1 - t) * BLOCK_N, start_m, lse2, qk_scale, N_FIRST, colsum_ptr,
-                                     m2, ps, fm, BLOCK_M, BLOCK_N, layout)
+                                     m2, ps, fm, BLOCK_M, BLOCK_N, layout, FOLD)
             mbarrier.wait(k_bars.index((t + 2) % NUM_STAGES), ((t + 2) // NUM_STAGES) & 1)
             s_a = warpgroup_mma(k_smem.index((t + 2) % NUM_STAGES), q_t,
                                 gl.zeros([BLOCK_N, BLOCK_M], gl.float32, layout), use_acc=False, is_async=True)
             ready = warpgroup_mma_wait(num_outstanding=1, deps=(s_b,))
             _refill(k_desc, k_smem, k_bars, t + 1, n_tiles, k_row, k_col, BLOCK_N, NUM_STAGES)
             m2, ps, fm = _tile_stats(ready, (n_tiles - 2 - t) * BLOCK_N, start_m, lse2, qk_scale, N_FIRST, colsum_ptr,
-                                     m2, ps, fm, BLOCK_M, BLOCK_N, layout)
+                                     m2, ps, fm, BLOCK_M, BLOCK_N, layout, FOLD)
         # one or two tiles are left; the first of them is in flight in s_a
         t = 2 * ((n_tiles - 1) // 2)
         if n_tiles - t == 2:
@@ -202,20 +211,24 @@ if _HAVE_GLUON:
                                  gl.zeros([BLOCK_N, BLOCK_M], gl.float32, layout), use_acc=False, is_async=True)
             ready = warpgroup_mma_wait(num_outstanding=1, deps=(s_a,))
             m2, ps, fm = _tile_stats(ready, BLOCK_N, start_m, lse2, qk_scale, N_FIRST, colsum_ptr, m2, ps, fm,
-                                     BLOCK_M, BLOCK_N, layout)
+                                     BLOCK_M, BLOCK_N, layout, FOLD)
             ready = warpgroup_mma_wait(num_outstanding=0, deps=(last,))
             m2, ps, fm = _tile_stats(ready, 0, start_m, lse2, qk_scale, N_FIRST, colsum_ptr, m2, ps, fm,
-                                     BLOCK_M, BLOCK_N, layout)
+                                     BLOCK_M, BLOCK_N, layout, FOLD)
         else:
             ready = warpgroup_mma_wait(num_outstanding=0, deps=(s_a,))
             m2, ps, fm = _tile_stats(ready, 0, start_m, lse2, qk_scale, N_FIRST, colsum_ptr, m2, ps, fm,
-                                     BLOCK_M, BLOCK_N, layout)
+                                     BLOCK_M, BLOCK_N, layout, FOLD)
 
         mbarrier.invalidate(q_bar)
         for i in gl.static_range(NUM_STAGES):
             mbarrier.invalidate(k_bars.index(i))
-        row_max2 = gl.max(m2, axis=0)
-        row_pa = gl.sum(ps, axis=0)
+        if FOLD:  # once per program: back to the layout of the query offsets
+            row_max2 = gl.convert_layout(gl.max(gl.max(m2, axis=0), axis=0), gl.SliceLayout(0, layout))
+            row_pa = gl.convert_layout(gl.sum(gl.sum(ps, axis=0), axis=0), gl.SliceLayout(0, layout))
+        else:
+            row_max2 = gl.max(m2, axis=0)
+            row_pa = gl.sum(ps, axis=0)
         gl.store(ENT + row_base + offs_m, gl.where(lse2 == float("inf"), 0.0, row_pa * -0.6931471805599453))
         gl.store(RMAX + row_base + offs_m, gl.exp2(row_max2))
         gl.store(FMASS + row_base + offs_m, fm)

@@ -57,7 +57,7 @@ def test_gluon_candidates_are_timed_only_when_asked_for(monkeypatch):
     monkeypatch.delenv("SINKVIZ_CENSUS_GLUON", raising=False)
     assert all(c.engine == "triton" for c in tuning.candidates("stats"))
     monkeypatch.setenv("SINKVIZ_CENSUS_GLUON", "1")
-    assert sum(c.engine == "gluon" for c in tuning.candidates("stats")) == 4
+    assert sum(c.engine == "gluon" for c in tuning.candidates("stats")) == 7
     assert tuning.candidates("lse") == tuning.LSE_CANDIDATES
 
 

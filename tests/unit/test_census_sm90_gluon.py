@@ -53,6 +53,14 @@ def test_gluon_configs_are_named_apart_and_round_trip_through_the_cache_record()
     assert tuning.STATS_CANDIDATES[0].engine == "triton"  # the untimed default stays the portable kernel
 
 
+def test_folded_and_capped_configs_are_named_apart_and_checked():
+    capped = KernelConfig(64, 64, 4, 3, True, blocks_first=True, fold_rows=True, max_registers=168)
+    assert tuning._name(capped) == "64x64w4s3kbfr168" and KernelConfig(**capped.as_dict()) == capped
+    assert len({tuning._name(c) for c in tuning.STATS_CANDIDATES}) == len(tuning.STATS_CANDIDATES)
+    with pytest.raises(ValueError, match="fold_rows needs keys as rows"):
+        KernelConfig(128, 64, 4, 4, False, fold_rows=True)
+
+
 def test_gluon_candidates_are_timed_only_when_asked_for(monkeypatch):
     monkeypatch.delenv("SINKVIZ_CENSUS_GLUON", raising=False)
     assert all(c.engine == "triton" for c in tuning.candidates("stats"))

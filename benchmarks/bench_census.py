@@ -530,6 +530,9 @@ class _ClockSampler:
     FIELDS = ("timestamp", "clocks.sm", "power.draw", "temperature.gpu")
     REASONS = ("clocks_event_reasons.active", "clocks_throttle_reasons.active")  # newer drivers' name, older one's
 
+    def __init__(self, dev: torch.device):
+        self.dev = dev
+
     def __enter__(self):
         import shutil
         import tempfile
@@ -550,10 +553,10 @@ class _ClockSampler:
 
     def phase(self, name: str, fn) -> None:
         """Run ``fn()`` as the phase ``name``; its samples are those stamped between its start and end."""
-        sync_all()
+        sync(self.dev)
         start = time.time()
         fn()
-        sync_all()
+        sync(self.dev)
         self.phases.append((name, start, time.time()))
 
     def __exit__(self, *exc):
@@ -583,11 +586,6 @@ class _ClockSampler:
                          "power_w_median": statistics.median(power) if power else None,
                          "throttle_reasons": sorted({s[3] for s in inside})}
         return out
-
-
-def sync_all() -> None:
-    if torch.cuda.is_available():
-        torch.cuda.synchronize()
 
 
 def kernel_gap(args, dev, out_dir: Path) -> dict:
@@ -625,7 +623,7 @@ def kernel_gap(args, dev, out_dir: Path) -> dict:
 
     replay_ms: list[float] = []
     fresh_ms: list[float] = []
-    with _ClockSampler() as clocks:
+    with _ClockSampler(dev) as clocks:
         ck.stats_triton = recorded
         try:
             clocks.phase("in_census", census)

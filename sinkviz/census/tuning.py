@@ -34,7 +34,8 @@ STATS_CANDIDATES = (
     KernelConfig(128, 64, 8, 3, True),
     KernelConfig(64, 64, 4, 4, True, blocks_first=True),
     # accumulators folded to half a tile and a register cap: compiled for sm90, these fit 3 (168 registers, 120 bytes
-    # spilled) or 4 (128, 588 bytes) programs on a multiprocessor where the tiles above fit 2 (250-255 registers)
+    # spilled) or 4 (128, 580 bytes with two stages) programs on a multiprocessor where the tiles above fit 2 (250-255
+    # registers)
     KernelConfig(64, 64, 4, 3, True, blocks_first=True, fold_rows=True),
     KernelConfig(64, 64, 4, 3, True, blocks_first=True, fold_rows=True, max_registers=168),
     KernelConfig(64, 64, 4, 2, True, blocks_first=True, fold_rows=True, max_registers=128),

@@ -311,19 +311,21 @@ def contrast_rows(runs: dict[str, dict[str, Any]], control: str = "control") -> 
         proxy = run["config"]["model"].get("attn_op", "softmax") != "softmax"
         sink_1 = f"{entry['sink_1']:.2f}" + ("*" if proxy else "")
         star = "–" if entry.get("sink_star") is None else f"{entry['sink_star']:.2f}"
-        seed_1 = ("–" if second_seed is None or run is second_seed
-                  else _sink_1_cell(matched_entry(second_seed, entry["tokens_seen"]), entry["tokens_seen"]))
-        own_seed_1 = runs.get(f"{name}_seed1")
+        tokens = entry["tokens_seen"]
         if run is second_seed:
-            own_seed_1_cell = "–"
-        elif own_seed_1 is None:
-            own_seed_1_cell = "not run"
+            seed_1 = own_seed_1 = "–"
         else:
-            own_seed_1_cell = _sink_1_cell(matched_entry(own_seed_1, entry["tokens_seen"]), entry["tokens_seen"])
-        rows.append([label, change, round(entry["tokens_seen"] / 1e6), sink_1, star,
+            seed_1 = _read_beside(second_seed, tokens, missing="–")
+            own_seed_1 = _read_beside(runs.get(f"{name}_seed1"), tokens, missing="not run")
+        rows.append([label, change, round(tokens / 1e6), sink_1, star,
                      final(run).get("frames", {}).get("label", "–"), reference, seed_1, paper_label, paper,
-                     own_seed_1_cell, extent])
+                     own_seed_1, extent])
     return header, rows
+
+
+def _read_beside(other: dict[str, Any] | None, tokens: int, missing: str) -> str:
+    """``other``'s Sink_1 at its evaluation closest to ``tokens`` (``missing`` when there is no such run)."""
+    return missing if other is None else _sink_1_cell(matched_entry(other, tokens), tokens)
 
 
 def _sink_1_cell(entry: dict[str, Any], tokens: int) -> str:

@@ -35,7 +35,7 @@ STATS_CANDIDATES = (
     KernelConfig(64, 64, 4, 4, True, blocks_first=True),
     # accumulators folded to half a tile and a register cap: compiled for sm90, these fit 3 (168 registers, 120 bytes
     # spilled) or 4 (128, 580 bytes with two stages) programs on a multiprocessor where the tiles above fit 2 (250-255
-    # registers)
+    # registers); on one H200 the capped-at-168 tile was the fastest at 32k and 128k (census_sm90.json)
     KernelConfig(64, 64, 4, 3, True, blocks_first=True, fold_rows=True),
     KernelConfig(64, 64, 4, 3, True, blocks_first=True, fold_rows=True, max_registers=168),
     KernelConfig(64, 64, 4, 2, True, blocks_first=True, fold_rows=True, max_registers=128),
@@ -76,8 +76,9 @@ chosen: dict[str, dict] = {}
 
 def gluon_enabled() -> bool:
     """Whether the Hopper (Gluon) candidates are timed: only with ``SINKVIZ_CENSUS_GLUON=1``. On one H200 they were
-    exact but 1.3× slower than the fastest Triton tile at 32k and 128k (``benchmarks/results/census_sm90.json``), so
-    timing them by default would lengthen every first census call for nothing."""
+    exact but slower than the fastest Triton tile (13.0 against 11.1 ms a layer at 32k, 207 against 194 ms at 128k;
+    ``benchmarks/results/census_sm90.json``), so timing them by default would lengthen every first census call for
+    nothing."""
     return os.environ.get("SINKVIZ_CENSUS_GLUON") == "1"
 
 

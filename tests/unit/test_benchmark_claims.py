@@ -29,7 +29,14 @@ def test_readme_census_table_is_the_committed_public_api_run():
         assert table[row["T"]] == printed, row["T"]
     ratio = {row["T"]: row["census_ratio"] for row in doc["rows"]}
     assert ratio[32768] > 1.3 and ratio[131072] <= 1.6  # the README's "not met" at 32k and "met" at 128k
+    assert f"1.302× with the folded tile (1.3019 in the JSON" in " ".join((ROOT / "README.md").read_text().split())
+    assert f"{ratio[32768]:.4f}" == "1.3019"
     assert all(r["census_ratio"] > 1.3 for r in doc["repeat_32k"]["rows"])
+    later = [row for row in doc["rows"] if row["run"].startswith("2026-12-02")]
+    assert [row["T"] for row in later] == [32768, 131072]
+    for row in later:  # the tuner chose the folded tile capped at 168 registers
+        (config,) = [c for key, c in row["kernel_configs"].items() if f"|T{row['T']}|" in key]
+        assert config["fold_rows"] and config["max_registers"] == 168
 
 
 def test_readme_quotes_the_hopper_kernel_run_as_committed():
@@ -49,19 +56,43 @@ def test_readme_quotes_the_hopper_kernel_run_as_committed():
     def fastest(record: dict, gluon: bool) -> tuple[str, float]:
         return min(((k, v) for k, v in record["ms"].items() if k.startswith("gluon") == gluon), key=lambda kv: kv[1])
 
-    assert fastest(at_32k, True)[0] == fastest(at_128k, True)[0] == "gluon-32x64w4s3kb"
-    assert (f"takes {fastest(at_32k, True)[1]:.1f} ms a layer at 32k against {fastest(at_32k, False)[1]:.1f} ms for "
-            f"the fastest Triton tile (cuDNN's attention forward: {at_32k['cudnn_attention_forward_ms']:.1f} ms)") in readme
+    assert fastest(at_32k, True)[0].startswith("gluon-64x64w4") and fastest(at_32k, True)[0].endswith("kbf")
+    assert fastest(at_32k, False)[0] == fastest(at_128k, False)[0] == "64x64w4s3kbfr168"
+    assert (f"its fastest tile takes {fastest(at_32k, True)[1]:.1f} ms a layer at 32k against "
+            f"{fastest(at_32k, False)[1]:.1f} ms for the fastest Triton tile (cuDNN's attention forward: "
+            f"{at_32k['cudnn_attention_forward_ms']:.1f} ms)") in readme
     assert (f"and {fastest(at_128k, True)[1]:.0f} against {fastest(at_128k, False)[1]:.0f} ms at 128k "
             f"(cuDNN: {at_128k['cudnn_attention_forward_ms']:.0f} ms)") in readme
     assert at_32k["config"]["engine"] == at_128k["config"]["engine"] == "triton" and not at_32k["errors"]
+    ms = {T: doc["timing"][T]["ms"] for T in ("32768", "131072")}
+    def three(T: str, digits: int) -> str:  # folded; folded and capped at 168; folded, capped at 128, two stages
+        return "{:.{d}f}, {:.{d}f} and {:.{d}f}".format(
+            *(ms[T][name] for name in ("64x64w4s3kbf", "64x64w4s3kbfr168", "64x64w4s2kbfr128")), d=digits)
+
+    assert (f"At 32k they take {three('32768', 1)} ms a layer, against {ms['32768']['64x64w4s3kb']:.1f} ms for the "
+            f"same tile unfolded") in readme
+    assert f"at 128k {three('131072', 0)} against {ms['131072']['64x64w4s3kb']:.0f} ms: the fold saves" in readme
+
+
+def test_readme_quotes_the_first_hopper_run():
+    """The first H200 run of the Gluon kernel, before the folded tiles, as the README quotes it."""
+    doc = json.loads((ROOT / "benchmarks/results/census_sm90.2026-12-01.json").read_text())
+    readme = " ".join((ROOT / "README.md").read_text().split())
+    at_32k, at_128k = doc["timing"]["32768"]["ms"], doc["timing"]["131072"]["ms"]
+    gluon_32k = min(v for k, v in at_32k.items() if k.startswith("gluon"))
+    triton_32k = min(v for k, v in at_32k.items() if not k.startswith("gluon"))
+    gluon_128k = min(v for k, v in at_128k.items() if k.startswith("gluon"))
+    triton_128k = min(v for k, v in at_128k.items() if not k.startswith("gluon"))
+    assert (f"`census_sm90.2026-12-01.json`: {gluon_32k:.1f} against {triton_32k:.1f} ms, {gluon_128k:.0f} against "
+            f"{triton_128k:.0f} ms)") in readme
 
 
 def test_readme_in_model_slowdown_is_the_committed_profiles():
     """The README's "slower inside a whole forward by about as much" sentence: cuDNN's forward per layer in the plain
     forward's profile against its time alone, and the statistics kernel's, as the two JSONs hold them."""
     profile = json.loads((ROOT / "benchmarks/results/census.profile.json").read_text())
-    alone = json.loads((ROOT / "benchmarks/results/census_sm90.json").read_text())["timing"]["32768"]
+    # the profile ran the unfolded kernel of the 2026-12-01 run, so its kernel is compared with that run's timings
+    alone = json.loads((ROOT / "benchmarks/results/census_sm90.2026-12-01.json").read_text())["timing"]["32768"]
     readme = " ".join((ROOT / "README.md").read_text().split())
 
     def per_layer(part: str, prefix: str) -> float:
@@ -72,6 +103,6 @@ def test_readme_in_model_slowdown_is_the_committed_profiles():
     cudnn_alone = alone["cudnn_attention_forward_ms"]
     stats_alone = min(ms for name, ms in alone["ms"].items() if not name.startswith("gluon"))
     assert (f"{cudnn_in_model:.1f} ms a layer in the plain forward of the same profile, against {cudnn_alone:.1f} ms "
-            f"timed alone in `census_sm90.json`: {cudnn_in_model / cudnn_alone:.2f}× and "
+            f"timed alone in `census_sm90.2026-12-01.json`: {cudnn_in_model / cudnn_alone:.2f}× and "
             f"{stats_in_model / stats_alone:.2f}×") in readme
     assert f"({stats_in_model:.1f} ms a layer in the model, against {stats_alone:.1f} ms timed alone)" in readme

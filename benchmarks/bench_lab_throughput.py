@@ -5,9 +5,10 @@
 Each configuration runs in its own worker process through the lab's real path (``sinkviz.lab.train._Training``:
 the model built from a run config, fused AdamW, bf16 autocast, the batch gathered from a GPU-resident corpus of
 random tokens, the loss accumulated on the device, gradient clipping) with one ``compile`` mode. Workers compile
-in parallel (on CPU cores 2–15, a few at a time); each one that is ready is then timed alone, pinned to cores
-0–1 (a pair of workers that measures two runs sharing the GPU is timed together), so compilation elsewhere does
-not take the timed process's cores. A worker times ``--windows`` windows of about ``--window-s`` seconds between
+in parallel (on CPU cores 2–15, ``--parallel`` at a time); once all of them are ready, each is timed alone, pinned
+to cores 0–1 (a pair of workers that measures two runs sharing the GPU is timed together), and no worker compiles
+while another is timed: compiling runs kernels on the GPU too (first steps, Triton's autotuning), and a row timed
+beside a compiling worker measured up to 2× slow. A worker times ``--windows`` windows of about ``--window-s`` seconds between
 CUDA synchronisations and reports the median tokens/s.
 
 Model FLOP utilisation: FLOPs per token = 6·N + 6·L·T·d (the matrix multiplications of forward and backward;
@@ -63,6 +64,7 @@ CONFIGS = [
      ("fused_loss", "eager_rotary")),
     ("60M compile 64x1024 fused loss + eager rotary", MODEL_60M, 64, 1024, "default", False, None,
      ("fused_loss", "eager_rotary")),
+    ("60M compile 64x1024 eager rotary", MODEL_60M, 64, 1024, "default", False, None, ("eager_rotary",)),
 ]
 
 
@@ -250,7 +252,9 @@ def main() -> int:
     deadline = started + args.budget_s
     surveyed = False
     while (waiting or running) and time.time() < deadline:
-        while waiting and sum(1 for s in running.values() if not (control / f"{s['id']}.ready").exists()) < args.parallel:
+        # A compiling worker also runs kernels on the GPU (its first steps, Triton's autotuning), so none starts
+        # while another is timed, and timing waits until every started worker is ready.
+        while not timing and waiting and sum(1 for s in running.values() if not (control / f"{s['id']}.ready").exists()) < args.parallel:
             spec = waiting.pop(0)
             proc = subprocess.Popen([sys.executable, __file__, "--out", str(out), "--worker", json.dumps(spec),
                                      "--control", str(control)], env=env, stdout=log, stderr=subprocess.STDOUT)
@@ -267,8 +271,8 @@ def main() -> int:
                 del running[wid]
                 if wid in timing:
                     timing.remove(wid)
-        if not timing:
-            ready = [w for w in running if (control / f"{w}.ready").exists()]
+        ready = [w for w in running if (control / f"{w}.ready").exists()]
+        if not timing and len(ready) == len(running):
             for wid in ready:
                 group = running[wid]["group"]
                 members = [w for w in running if group and running[w]["group"] == group] or [wid]

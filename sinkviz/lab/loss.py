@@ -10,7 +10,8 @@ chunk by chunk, and the gradients in the same pass (∂loss/∂logits_i = softma
 |valid|), so the backward pass only scales them by the incoming gradient. Labels equal to ``IGNORE_INDEX`` carry no
 loss, as in :func:`torch.nn.functional.cross_entropy`. The logits of a chunk are computed in the matmul's dtype
 (bf16 under autocast) and reduced in float32, as the unfused path (``logits.float()`` then ``cross_entropy``) does.
-Opt-in (``SinkLabForCausalLM.forward(..., fused_loss=True)``) until a GPU measurement says it is faster.
+Opt-in (``SinkLabForCausalLM.forward(..., fused_loss=True)``): on one H200 it saved memory but no time (8.1M model
+4.00M against 4.37M tokens/s, 60M-class 0.841M against 0.835M; ``benchmarks/results/lab_throughput_options.json``).
 """
 
 from __future__ import annotations

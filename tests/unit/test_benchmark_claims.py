@@ -106,3 +106,27 @@ def test_readme_in_model_slowdown_is_the_committed_profiles():
             f"timed alone in `census_sm90.2026-12-01.json`: {cudnn_in_model / cudnn_alone:.2f}× and "
             f"{stats_in_model / stats_alone:.2f}×") in readme
     assert f"({stats_in_model:.1f} ms a layer in the model, against {stats_alone:.1f} ms timed alone)" in readme
+
+
+def test_readme_quotes_the_lab_throughput_options():
+    """The README's sentence on the lab's two throughput switches, as ``lab_throughput_options.json`` holds them."""
+    doc = json.loads((ROOT / "benchmarks/results/lab_throughput_options.json").read_text())
+    readme = " ".join((ROOT / "README.md").read_text().split())
+    row = {r["label"]: r for r in doc["configurations"]}
+    tps = {label: r["tokens_per_second"] for label, r in row.items()}
+    big, small = "60M compile 64x1024", "8M compile 64x1024"
+    assert doc["device"] == "NVIDIA H200"
+    assert (f"from {tps[big] / 1e6:.3f}M to {tps[big + ' eager rotary'] / 1e6:.3f}M tokens/s "
+            f"({100 * row[big + ' eager rotary']['mfu_issue_convention']:.1f} % MFU in the issue's convention)") in readme
+    both = big + " fused loss + eager rotary"
+    assert f"as well to {tps[both] / 1e6:.3f}M ({100 * row[both]['mfu_issue_convention']:.1f} %)" in readme
+    assert (f"{tps[small] / 1e6:.2f}M plain, {tps[small + ' eager rotary'] / 1e6:.2f}M with `eager_rotary` and "
+            f"{tps[both.replace('60M', '8M')] / 1e6:.2f}M with both") in readme
+    rotary = [row[small + " eager rotary"], row[small + " fused loss + eager rotary"]]
+    windows = [w for r in rotary for w in r["window_tokens_per_second"]]
+    assert f"spread over {min(windows) / 1e6:.2f}–{max(windows) / 1e6:.2f}M" in readme
+    assert min(windows) < tps[small] < max(windows)  # "not distinguishable from plain"
+    fused = row[small + " fused loss"]
+    assert f"{fused['tokens_per_second'] / 1e6:.2f}M with `fused_loss` alone" in readme
+    assert max(fused["window_tokens_per_second"]) < tps[small]  # "every window below the plain median"
+    assert min(row[big + " eager rotary"]["window_tokens_per_second"]) > max(row[big]["window_tokens_per_second"])

@@ -241,6 +241,9 @@ _ITEM_LABELS = {"fig4_middle": "Fig. 4 middle", "table2_weight_decay": "Table 2"
 
 #: Tokens seen by a contrast and the control evaluation it is compared with may differ by at most this fraction.
 MATCHED_TOKENS = 0.10
+#: A contrast's second seed whose validation loss lies this far (nats) above its first seed's at the compared
+#: evaluation is marked as diverged: its Sink_1 then reads a model that stopped learning, not the switch.
+DIVERGED_LOSS = 0.5
 
 
 def matched_entry(run: dict[str, Any], tokens: int) -> dict[str, Any]:
@@ -286,7 +289,8 @@ def contrast_rows(runs: dict[str, dict[str, Any]], control: str = "control") -> 
     whose evaluations differ by more than ``MATCHED_TOKENS`` is marked. The control's second seed
     (``{control}_seed1``), where committed, stands beside it at the same tokens: the two seeds' spread is the noise a
     one-seed contrast has to exceed; a contrast's own second seed (``{name}_seed1``), where committed, stands beside
-    it the same way ("not run" otherwise). The last column says whether the contrast ran as far as the control
+    it the same way ("not run" otherwise), marked "diverged" when its validation loss there lies more than
+    ``DIVERGED_LOSS`` above the first seed's. The last column says whether the contrast ran as far as the control
     ("complete": within ``MATCHED_TOKENS`` of its final tokens seen) or is a partial run, to be resumed from its
     carried checkpoint."""
     header = ["contrast", "change", "tokens seen (M)", "Sink_1 (%)", "Sink_* (%)", "frame verdict",
@@ -316,7 +320,10 @@ def contrast_rows(runs: dict[str, dict[str, Any]], control: str = "control") -> 
             seed_1 = own_seed_1 = "–"
         else:
             seed_1 = _read_beside(second_seed, tokens, missing="–")
-            own_seed_1 = _read_beside(runs.get(f"{name}_seed1"), tokens, missing="not run")
+            own = runs.get(f"{name}_seed1")
+            own_seed_1 = _read_beside(own, tokens, missing="not run")
+            if own is not None:
+                own_seed_1 += _divergence_note(matched_entry(own, tokens), entry)
         rows.append([label, change, round(tokens / 1e6), sink_1, star,
                      final(run).get("frames", {}).get("label", "–"), reference, seed_1, paper_label, paper,
                      own_seed_1, extent])
@@ -326,6 +333,15 @@ def contrast_rows(runs: dict[str, dict[str, Any]], control: str = "control") -> 
 def _read_beside(other: dict[str, Any] | None, tokens: int, missing: str) -> str:
     """``other``'s Sink_1 at its evaluation closest to ``tokens`` (``missing`` when there is no such run)."""
     return missing if other is None else _sink_1_cell(matched_entry(other, tokens), tokens)
+
+
+def _divergence_note(seed_1: dict[str, Any], seed_0: dict[str, Any]) -> str:
+    """" (diverged: valid loss 2.63 against 1.70)" when ``seed_1``'s validation loss exceeds ``seed_0``'s by more
+    than ``DIVERGED_LOSS``; "" otherwise, or when either evaluation has no validation loss."""
+    loss_1, loss_0 = seed_1.get("valid_loss"), seed_0.get("valid_loss")
+    if loss_1 is None or loss_0 is None or loss_1 - loss_0 <= DIVERGED_LOSS:
+        return ""
+    return f" (diverged: valid loss {loss_1:.2f} against {loss_0:.2f})"
 
 
 def _sink_1_cell(entry: dict[str, Any], tokens: int) -> str:

@@ -65,6 +65,9 @@ CONFIGS = [
     ("60M compile 64x1024 fused loss + eager rotary", MODEL_60M, 64, 1024, "default", False, None,
      ("fused_loss", "eager_rotary")),
     ("60M compile 64x1024 eager rotary", MODEL_60M, 64, 1024, "default", False, None, ("eager_rotary",)),
+    ("60M compile 64x1024 bf16 weights + eager rotary", MODEL_60M, 64, 1024, "default", True, None, ("eager_rotary",)),
+    ("60M compile 64x1024 bf16 weights + fused loss + eager rotary", MODEL_60M, 64, 1024, "default", True, None,
+     ("fused_loss", "eager_rotary")),
 ]
 
 

@@ -28,8 +28,10 @@ from sinkviz.lab.results import (
     CONTRASTS,
     PAPER,
     contrast_paper,
+    diverged,
     final,
     frame_rows,
+    matched_entry,
     paper_reference,
     series,
     table_rows,
@@ -230,7 +232,7 @@ def contrast_figure(runs: dict[str, dict[str, Any]], controls: tuple[str, ...] =
                     title: str | None = None) -> go.Figure:
     """Sink_1 (solid) and, for runs with a slot, Sink_* (dashed) and valid loss vs tokens seen: the control's seeds in
     grey, each committed contrast of :data:`sinkviz.lab.results.CONTRASTS` in colour, the paper's number in its
-    legend entry. Contrasts without a committed result are left out (the contrast table says "not run")."""
+    legend entry, and a contrast's committed second seed dotted in its colour. Contrasts without a committed result are left out (the contrast table says "not run")."""
     fig = make_subplots(rows=1, cols=2, subplot_titles=("Sink₁ (solid) and Sink_* (dashed), %, ε = 0.3, T = 64",
                                                         "valid loss"), horizontal_spacing=0.1)
     greys = ("#555555", "#999999")
@@ -262,21 +264,44 @@ def contrast_figure(runs: dict[str, dict[str, Any]], controls: tuple[str, ...] =
         fig.add_trace(go.Scatter(x=xs, y=[h["valid_loss"] for h in hist], name=label, legendgroup=name,
                                  showlegend=False, mode="lines+markers", marker=marker, line=dict(color=color)),
                       row=1, col=2)
+        if f"{name}_seed1" in runs:
+            _add_second_seed(fig, runs[f"{name}_seed1"], runs[name], label, color)
     for col in (1, 2):
         fig.update_xaxes(title_text="tokens seen (B)", rangemode="tozero", row=1, col=col)
     fig.update_yaxes(title_text="%", rangemode="tozero", row=1, col=1)
     fig.update_yaxes(title_text="loss (log)", type="log", row=1, col=2)
     any_run = runs[next(c for c in controls if c in runs)]
     title = title or titled("Contrasts against the lab's control (scaled down)", setting=_setting(any_run))
-    apply_style(fig, title=title, height=640, width=1100)
+    # the legend beneath the plot holds about five entries a row, each row up to two lines (Sink_1 and Sink_*
+    # grouped); the caption goes under it
+    legend_rows = -(-sum(1 for t in fig.data if t.showlegend is not False) // 5)
+    plot_px, top_px = 340, 118
+    legend_end_px = 75 + 50 * legend_rows  # below the plot area, x-axis title included
+    bottom_px = legend_end_px + 40
+    apply_style(fig, title=title, height=plot_px + top_px + bottom_px, width=1100)
     own_corpus = [label for name, label in shown if _own_corpus(runs[name], any_run)]
     if own_corpus:
         whose = "its" if len(own_corpus) == 1 else "each run's"
         fig = add_caption(fig, f"{', '.join(own_corpus)}: valid loss and probes on {whose} own corpus and tokeniser "
-                               "(not comparable with the control's)", y=-0.5)
-    fig.update_layout(legend=dict(orientation="h", y=-0.22, yanchor="top", x=0.0, xanchor="left"),
-                      margin=dict(b=220))
+                               "(not comparable with the control's)", y=-(legend_end_px - 42) / plot_px)
+    fig.update_layout(legend=dict(orientation="h", y=-75 / plot_px, yanchor="top", x=0.0, xanchor="left"),
+                      margin=dict(t=top_px, b=bottom_px))
     return fig
+
+
+def _add_second_seed(fig: go.Figure, seed_1: dict[str, Any], seed_0: dict[str, Any], label: str, color: str) -> None:
+    """A contrast's second seed beside its first, dotted in the same colour; named "diverged" when its final
+    validation loss lies more than ``results.DIVERGED_LOSS`` above the first seed's at the same tokens."""
+    hist = seed_1["history"]
+    xs = [h["tokens_seen"] / 1e9 for h in hist]
+    last = hist[-1]
+    note = " (diverged)" if diverged(last, matched_entry(seed_0, last["tokens_seen"])) else ""
+    name = f"{label}, seed 1: Sink₁{note}"
+    line = dict(color=color, dash="dot", width=1.5)
+    fig.add_trace(go.Scatter(x=xs, y=[h["sink_1"] for h in hist], name=name, legendgroup=name, mode="lines",
+                             line=line), row=1, col=1)
+    fig.add_trace(go.Scatter(x=xs, y=[h["valid_loss"] for h in hist], name=name, legendgroup=name,
+                             showlegend=False, mode="lines", line=line), row=1, col=2)
 
 
 def _own_corpus(run: dict[str, Any], control: dict[str, Any]) -> bool:

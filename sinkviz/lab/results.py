@@ -335,13 +335,18 @@ def _read_beside(other: dict[str, Any] | None, tokens: int, missing: str) -> str
     return missing if other is None else _sink_1_cell(matched_entry(other, tokens), tokens)
 
 
-def _divergence_note(seed_1: dict[str, Any], seed_0: dict[str, Any]) -> str:
-    """" (diverged: valid loss 2.63 against 1.70)" when ``seed_1``'s validation loss exceeds ``seed_0``'s by more
-    than ``DIVERGED_LOSS``; "" otherwise, or when either evaluation has no validation loss."""
+def diverged(seed_1: dict[str, Any], seed_0: dict[str, Any]) -> bool:
+    """Whether evaluation ``seed_1``'s validation loss exceeds evaluation ``seed_0``'s by more than
+    ``DIVERGED_LOSS`` (False when either has none)."""
     loss_1, loss_0 = seed_1.get("valid_loss"), seed_0.get("valid_loss")
-    if loss_1 is None or loss_0 is None or loss_1 - loss_0 <= DIVERGED_LOSS:
+    return loss_1 is not None and loss_0 is not None and loss_1 - loss_0 > DIVERGED_LOSS
+
+
+def _divergence_note(seed_1: dict[str, Any], seed_0: dict[str, Any]) -> str:
+    """" (diverged: valid loss 2.63 against 1.70)" when :func:`diverged`, else ""."""
+    if not diverged(seed_1, seed_0):
         return ""
-    return f" (diverged: valid loss {loss_1:.2f} against {loss_0:.2f})"
+    return f" (diverged: valid loss {seed_1['valid_loss']:.2f} against {seed_0['valid_loss']:.2f})"
 
 
 def _sink_1_cell(entry: dict[str, Any], tokens: int) -> str:

@@ -332,15 +332,32 @@ def test_contrast_figure_gives_each_contrast_its_own_colour_and_flags_other_corp
     from sinkviz.lab.results import CONTRASTS
 
     fig = figures.contrast_figure(RUNS)
-    sink_traces = [t for t in fig.data if t.name.endswith(("Sink₁", ")")) and "Sink₁" in t.name]
+    sink_traces = [t for t in fig.data if t.name.endswith(("Sink₁", ")")) and "Sink₁" in t.name
+                   and ", seed 1" not in t.name]
     colours = [t.line.color for t in sink_traces]
     committed = [name for name, *_ in CONTRASTS if name in RUNS and name != "control_seed1"]
     assert len(committed) == 11 and len(colours) == len(set(colours)) == len(committed)
     from sinkviz.plots.style import NOTE_NAME
 
-    notes = [a.text for a in fig.layout.annotations if a.name == NOTE_NAME]
-    assert notes == ["100 MB of data, 25 MB of data: valid loss and probes on each run's own corpus and tokeniser "
-                     "(not comparable with the control's)"]
+    notes = [a for a in fig.layout.annotations if a.name == NOTE_NAME]
+    assert [a.text for a in notes] == ["100 MB of data, 25 MB of data: valid loss and probes on each run's own "
+                                       "corpus and tokeniser (not comparable with the control's)"]
+    # the caption sits under the legend (five entries a row, up to two lines each), inside the bottom margin
+    rows = -(-sum(1 for t in fig.data if t.showlegend is not False) // 5)
+    plot_px = fig.layout.height - fig.layout.margin.t - fig.layout.margin.b
+    caption_px = -notes[0].y * plot_px + 42  # below the plot area
+    assert caption_px >= -fig.layout.legend.y * plot_px + 50 * rows and caption_px + 20 <= fig.layout.margin.b
+
+
+def test_contrast_figure_draws_second_seeds_dotted_in_their_contrasts_colour():
+    fig = figures.contrast_figure(RUNS)
+    by_name = {}
+    for trace in fig.data:
+        by_name.setdefault(trace.name, []).append(trace)
+    alibi, alibi_seed_1 = by_name["ALiBi: Sink₁ (paper 20.78)"][0], by_name["ALiBi, seed 1: Sink₁"]
+    assert len(alibi_seed_1) == 2 and all(t.line.dash == "dot" for t in alibi_seed_1)  # Sink_1 and valid loss
+    assert alibi_seed_1[0].line.color == alibi.line.color and round(alibi_seed_1[0].y[-1], 2) == 22.04
+    assert "NoPE, seed 1: Sink₁ (diverged)" in by_name and "learned positions, seed 1: Sink₁" not in by_name
 
 
 def test_write_ups_quote_each_control_and_contrast_as_committed():

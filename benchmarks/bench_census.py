@@ -663,8 +663,9 @@ def main():
     ap.add_argument("--quick", action="store_true", help="kernel checks: causal GQA and padding only")
     ap.add_argument("--reps-long", type=int, default=2, help="timed calls at T >= 64k")
     ap.add_argument("--warmup-long", type=int, default=1, help="untimed calls before them at T >= 64k")
-    ap.add_argument("--profile-T", type=int, default=32768,
-                    help="length of the 'profile' and 'gap' parts (not in the default parts)")
+    ap.add_argument("--profile-T", type=int, default=None,
+                    help="length of the 'profile' and 'gap' parts (not in the default parts); 32768, or 128 "
+                         "under --tiny (the interpreter takes minutes per kernel call at 32k)")
     args = ap.parse_args()
     args.Ts = [int(x) for x in args.Ts.split(",")]
     args.sweep_Ts = [int(x) for x in args.sweep_Ts.split(",")]
@@ -675,6 +676,8 @@ def main():
     args.dtype = torch.float32 if args.tiny else torch.bfloat16
     if args.tiny:
         args.Ts = [64, 128]
+    if args.profile_T is None:
+        args.profile_T = 128 if args.tiny else 32768
     details = {**device_doc(dev), "started": time.strftime("%Y-%m-%d %H:%M:%S")}
     log(json.dumps(details))
     if "kernel" in parts and (not args.tiny or os.environ.get("TRITON_INTERPRET") == "1"):

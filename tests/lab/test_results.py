@@ -298,11 +298,11 @@ def test_a_contrasts_second_seed_stands_beside_it_at_matched_tokens():
     assert by_label["learned positions"][10] == "23.00"  # its loss (1.61) is not above seed 0's (1.62)
     from sinkviz.lab.train import load_config
 
-    for name in ("control_alibi", "control_nope", "control_pe_learned"):
-        seed_0, seed_1 = load_config(name).to_dict(), load_config(f"{name}_seed1").to_dict()
-        assert seed_1.pop("seed") == 1 and seed_0.pop("seed") == 0
-        seed_0.pop("description"), seed_1.pop("description")
-        assert seed_0 == seed_1  # the same run but for its seed
+    for name, seed in (("control_alibi", 1), ("control_nope", 1), ("control_pe_learned", 1), ("control_nope", 2)):
+        seed_0, other = load_config(name).to_dict(), load_config(f"{name}_seed{seed}").to_dict()
+        assert other.pop("seed") == seed and seed_0.pop("seed") == 0
+        seed_0.pop("description"), other.pop("description")
+        assert seed_0 == other  # the same run but for its seed
 
 
 def test_second_seeds_as_the_write_ups_quote_them():

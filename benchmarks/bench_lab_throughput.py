@@ -254,10 +254,14 @@ def main() -> int:
     timing: list[str] = []
     deadline = started + args.budget_s
     surveyed = False
+
+    def is_ready(wid: str) -> bool:
+        return (control / f"{wid}.ready").exists()
+
     while (waiting or running) and time.time() < deadline:
         # A compiling worker also runs kernels on the GPU (its first steps, Triton's autotuning), so none starts
         # while another is timed, and timing waits until every started worker is ready.
-        while not timing and waiting and sum(1 for s in running.values() if not (control / f"{s['id']}.ready").exists()) < args.parallel:
+        while not timing and waiting and sum(1 for w in running if not is_ready(w)) < args.parallel:
             spec = waiting.pop(0)
             proc = subprocess.Popen([sys.executable, __file__, "--out", str(out), "--worker", json.dumps(spec),
                                      "--control", str(control)], env=env, stdout=log, stderr=subprocess.STDOUT)
@@ -274,13 +278,13 @@ def main() -> int:
                 del running[wid]
                 if wid in timing:
                     timing.remove(wid)
-        ready = [w for w in running if (control / f"{w}.ready").exists()]
+        ready = [w for w in running if is_ready(w)]
         if not timing and len(ready) == len(running):
             for wid in ready:
                 group = running[wid]["group"]
                 members = [w for w in running if group and running[w]["group"] == group] or [wid]
                 pending = [s for s in waiting if group and s["group"] == group]
-                if pending or not all((control / f"{m}.ready").exists() for m in members):
+                if pending or not all(is_ready(m) for m in members):
                     continue
                 cores = [[0, 1]] if len(members) == 1 else [[0], [1]]
                 for m, c in zip(members, cores):

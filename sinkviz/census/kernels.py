@@ -804,8 +804,8 @@ def stats_triton(
 
     Kernel configurations: ``config`` (statistics kernel) and ``lse_config`` (lse kernel), or the options
     ``block_m``, ``block_n``, ``num_warps``, ``num_stages``, ``keys_as_rows``, ``blocks_first``, ``fold_rows``,
-    ``max_registers`` (the fields of :class:`KernelConfig`) for both; by default each is chosen for this device, head dimension, dtype, length and mask pattern by :mod:`sinkviz.census.tuning` (timed once,
-    then cached).
+    ``max_registers`` (the fields of :class:`KernelConfig`) for both; by default each is chosen for this device, head
+    dimension, dtype, length and mask pattern by :mod:`sinkviz.census.tuning` (timed once, then cached).
     """
     if not _HAVE_TRITON:
         raise RuntimeError("stats_triton needs the 'triton' package (CUDA builds of PyTorch ship it)")

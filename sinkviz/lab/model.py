@@ -363,7 +363,8 @@ class SinkLabModel(SinkLabPreTrainedModel):
         """The rotary cos/sin computed eagerly even when the model is compiled (a graph break), so that the compiled
         layers read them as inputs. Compiled inline, cos and sin are fused into every layer's RoPE kernels (their
         names carry ``bmm_cat_cos_mul_neg_sin``) and so recomputed per element of q and k, forward and backward;
-        those kernels are 11 % of the control's step. Same values either way; opt-in until measured."""
+        those kernels are 11 % of the control's step. Same values either way; opt-in, since on one H200 it was
+        faster for the 60M-class model only (``benchmarks/results/lab_throughput_options.json``)."""
         return self.rotary_emb(hidden, positions)
 
     def get_input_embeddings(self):

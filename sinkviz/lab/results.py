@@ -319,20 +319,15 @@ def contrast_rows(runs: dict[str, dict[str, Any]], control: str = "control") -> 
         if run is second_seed:
             seed_1 = own_seed_1 = "–"
         else:
-            seed_1 = _read_beside(second_seed, tokens, missing="–")
+            seed_1 = "–" if second_seed is None else _sink_1_cell(matched_entry(second_seed, tokens), tokens)
             own = runs.get(f"{name}_seed1")
-            own_seed_1 = _read_beside(own, tokens, missing="not run")
-            if own is not None:
-                own_seed_1 += _divergence_note(matched_entry(own, tokens), entry)
+            own_entry = None if own is None else matched_entry(own, tokens)
+            own_seed_1 = ("not run" if own_entry is None
+                          else _sink_1_cell(own_entry, tokens) + _divergence_note(own_entry, entry))
         rows.append([label, change, round(tokens / 1e6), sink_1, star,
                      final(run).get("frames", {}).get("label", "–"), reference, seed_1, paper_label, paper,
                      own_seed_1, extent])
     return header, rows
-
-
-def _read_beside(other: dict[str, Any] | None, tokens: int, missing: str) -> str:
-    """``other``'s Sink_1 at its evaluation closest to ``tokens`` (``missing`` when there is no such run)."""
-    return missing if other is None else _sink_1_cell(matched_entry(other, tokens), tokens)
 
 
 def diverged(seed_1: dict[str, Any], seed_0: dict[str, Any]) -> bool:

@@ -130,3 +130,26 @@ def test_readme_quotes_the_lab_throughput_options():
     assert f"{fused['tokens_per_second'] / 1e6:.2f}M with `fused_loss` alone" in readme
     assert max(fused["window_tokens_per_second"]) < tps[small]  # "every window below the plain median"
     assert min(row[big + " eager rotary"]["window_tokens_per_second"]) > max(row[big]["window_tokens_per_second"])
+
+
+def test_readme_quotes_the_in_census_kernel_gap_as_committed():
+    """The README's account of the statistics kernel's time inside a census call against replays: the three median
+    times, the three median SM clocks, and the time ratio being the clock ratio within the quoted 1.3 %."""
+    doc = json.loads((ROOT / "benchmarks/results/census.gap.json").read_text())
+    readme = " ".join((ROOT / "README.md").read_text().split())
+    ms = {phase: record["median"] for phase, record in doc["kernel_ms"].items()}
+    mhz = {phase: record["sm_clock_mhz_median"] for phase, record in doc["clocks"].items()}
+    assert doc["device"] == "NVIDIA H200" and doc["T"] == 32768 and "defect" not in doc
+    assert (f"took a median {ms['in_census']:.1f} ms a layer inside the census call, {ms['replay_layer0']:.1f} ms "
+            f"replaying layer 0's call with its own inputs, and {ms['fresh_token_major']:.1f} ms") in readme
+    assert (f"{mhz['in_census']:.0f} MHz during the census call against {mhz['replay_layer0']:.0f} and "
+            f"{mhz['fresh_token_major']:.0f} MHz in the two replays") in readme
+    time_ratio = ms["in_census"] / ms["replay_layer0"]
+    clock_ratio = mhz["replay_layer0"] / mhz["in_census"]
+    assert f"The time ratio ({time_ratio:.3f}) is the clock ratio ({clock_ratio:.3f}) within 1.3 %" in readme
+    assert abs(time_ratio / clock_ratio - 1) < 0.013
+    scaled = ms["in_census"] * mhz["in_census"] / mhz["replay_layer0"]
+    assert f"the in-census call takes {scaled:.1f} ms" in readme
+    (tuned,) = doc["tuning"].values()
+    assert f"tuner timed that tile at {tuned['ms']['64x64w4s3kbfr168']:.1f} ms" in readme
+    assert tuned["config"]["fold_rows"] and tuned["config"]["max_registers"] == 168

@@ -31,6 +31,7 @@ from sinkviz.lab.results import (
     diverged,
     final,
     frame_rows,
+    further_seeds,
     matched_entry,
     paper_reference,
     series,
@@ -232,7 +233,7 @@ def contrast_figure(runs: dict[str, dict[str, Any]], controls: tuple[str, ...] =
                     title: str | None = None) -> go.Figure:
     """Sink_1 (solid) and, for runs with a slot, Sink_* (dashed) and valid loss vs tokens seen: the control's seeds in
     grey, each committed contrast of :data:`sinkviz.lab.results.CONTRASTS` in colour, the paper's number in its
-    legend entry, and a contrast's committed second seed dotted in its colour. Contrasts without a committed result
+    legend entry, and a contrast's committed further seeds in its colour, dotted (seed 1) or dash-dotted (seed 2). Contrasts without a committed result
     are left out (the contrast table says "not run")."""
     fig = make_subplots(rows=1, cols=2, subplot_titles=("Sink₁ (solid) and Sink_* (dashed), %, ε = 0.3, T = 64",
                                                         "valid loss"), horizontal_spacing=0.1)
@@ -265,8 +266,8 @@ def contrast_figure(runs: dict[str, dict[str, Any]], controls: tuple[str, ...] =
         fig.add_trace(go.Scatter(x=xs, y=[h["valid_loss"] for h in hist], name=label, legendgroup=name,
                                  showlegend=False, mode="lines+markers", marker=marker, line=dict(color=color)),
                       row=1, col=2)
-        if f"{name}_seed1" in runs:
-            _add_second_seed(fig, runs[f"{name}_seed1"], runs[name], label, color)
+        for seed, run in further_seeds(name, runs):
+            _add_further_seed(fig, run, runs[name], f"{label}, seed {seed}", color, seed)
     for col in (1, 2):
         fig.update_xaxes(title_text="tokens seen (B)", rangemode="tozero", row=1, col=col)
     fig.update_yaxes(title_text="%", rangemode="tozero", row=1, col=1)
@@ -278,33 +279,49 @@ def contrast_figure(runs: dict[str, dict[str, Any]], controls: tuple[str, ...] =
     legend_rows = -(-sum(1 for t in fig.data if t.showlegend is not False) // 5)
     plot_px, top_px = 340, 118
     legend_end_px = 75 + 50 * legend_rows  # below the plot area, x-axis title included
-    bottom_px = legend_end_px + 40
+    caveats = _incomparable_losses([(label, runs[name]) for name, label in shown], any_run)
+    bottom_px = legend_end_px + 22 + 18 * max(len(caveats), 1)
     apply_style(fig, title=title, height=plot_px + top_px + bottom_px, width=1100)
-    own_corpus = [label for name, label in shown if _own_corpus(runs[name], any_run)]
-    if own_corpus:
-        whose = "its" if len(own_corpus) == 1 else "each run's"
-        fig = add_caption(fig, f"{', '.join(own_corpus)}: valid loss and probes on {whose} own corpus and tokeniser "
-                               "(not comparable with the control's)", y=-(legend_end_px - 42) / plot_px)
+    if caveats:
+        fig = add_caption(fig, "<br>".join(caveats), y=-(legend_end_px - 42) / plot_px)
     fig.update_layout(legend=dict(orientation="h", y=-75 / plot_px, yanchor="top", x=0.0, xanchor="left"),
                       margin=dict(t=top_px, b=bottom_px))
     return fig
 
 
-def _add_second_seed(fig: go.Figure, seed_1: dict[str, Any], seed_0: dict[str, Any], label: str, color: str) -> None:
-    """A contrast's second seed beside its first, dotted in the same colour; named "diverged" when its final
-    validation loss lies more than ``results.DIVERGED_LOSS`` above the first seed's at the same tokens."""
-    hist = seed_1["history"]
+#: Line dashes of a contrast's further seeds (seed 1, seed 2, …); Sink_* already takes "dash".
+SEED_DASHES = ("dot", "dashdot", "longdashdot")
+
+
+def _add_further_seed(fig: go.Figure, other: dict[str, Any], seed_0: dict[str, Any], label: str, color: str,
+                      seed: int) -> None:
+    """A contrast's further seed beside its first, in the same colour with its own dash (:data:`SEED_DASHES`); named
+    "diverged" when its final validation loss lies more than ``results.DIVERGED_LOSS`` above the first seed's at the
+    same tokens."""
+    hist = other["history"]
     xs = [h["tokens_seen"] / 1e9 for h in hist]
     last = hist[-1]
     note = " (diverged)" if diverged(last, matched_entry(seed_0, last["tokens_seen"])) else ""
-    name = f"{label}, seed 1: Sink₁{note}"
-    line = dict(color=color, dash="dot", width=1.5)
+    name = f"{label}: Sink₁{note}"
+    line = dict(color=color, dash=SEED_DASHES[(seed - 1) % len(SEED_DASHES)], width=1.5)
     fig.add_trace(go.Scatter(x=xs, y=[h["sink_1"] for h in hist], name=name, legendgroup=name, mode="lines",
                              line=line), row=1, col=1)
     fig.add_trace(go.Scatter(x=xs, y=[h["valid_loss"] for h in hist], name=name, legendgroup=name,
                              showlegend=False, mode="lines", line=line), row=1, col=2)
 
 
-def _own_corpus(run: dict[str, Any], control: dict[str, Any]) -> bool:
-    """Whether ``run`` trained on another corpus than ``control`` (its valid loss and probes are then its own)."""
-    return run["config"]["data"] != control["config"]["data"]
+def _incomparable_losses(shown: list[tuple[str, dict[str, Any]]], control: dict[str, Any]) -> list[str]:
+    """One caption line per reason a contrast's valid loss cannot be set beside the control's: another corpus
+    (its probes too), or another training context (the loss is over windows of that length)."""
+    own_corpus = [label for label, run in shown if run["config"]["data"] != control["config"]["data"]]
+    lines = []
+    if own_corpus:
+        whose = "its" if len(own_corpus) == 1 else "each run's"
+        lines.append(f"{', '.join(own_corpus)}: valid loss and probes on {whose} own corpus and tokeniser "
+                     "(not comparable with the control's)")
+    context = control["config"]["train"]["seq_len"]
+    for label, run in shown:
+        if run["config"]["data"] == control["config"]["data"] and run["config"]["train"]["seq_len"] != context:
+            lines.append(f"{label}: valid loss over {run['config']['train']['seq_len']}-token windows (the "
+                         f"control's: {context}; not comparable); probes the same")
+    return lines

@@ -233,7 +233,13 @@ CONTRASTS: list[tuple[str, str, str, str, Any, str]] = [
      "Sink_1"),
     ("control_data_25mb", "25 MB of data", "corpus capped at 25 MB (≈ 7M tokens)", "fig28_data_amount", "50M",
      "Sink_1"),
+    ("control_ctx256", "context 256", "context 1024 → 256 (256 sequences a step: the same 65,536 tokens)", "", None,
+     "Sink_1"),
 ]
+
+#: What the paper says beside a contrast that has no paper item (no single number to set beside it).
+NO_PAPER_ITEM = {"control_window": "Fig. 6 right: sink needs w ≥ 256",
+                 "control_ctx256": "none: the paper trains at context 2048 only (a lever of the lab's control)"}
 
 _ITEM_LABELS = {"fig4_middle": "Fig. 4 middle", "table2_weight_decay": "Table 2", "table6_attention_ops": "Table 6",
                 "table4_biases": "Table 4", "table3_position": "Table 3", "table9_learning_rate": "Table 9",
@@ -244,6 +250,15 @@ MATCHED_TOKENS = 0.10
 #: A contrast's second seed whose validation loss lies this far (nats) above its first seed's at the compared
 #: evaluation is marked as diverged: its Sink_1 then reads a model that stopped learning, not the switch.
 DIVERGED_LOSS = 0.5
+
+
+def further_seeds(name: str, runs: dict[str, dict[str, Any]]) -> list[tuple[int, dict[str, Any]]]:
+    """[(seed, run)] of the committed runs ``{name}_seed1``, ``{name}_seed2``, … in seed order: the same config as
+    ``name`` but for its seed."""
+    prefix = f"{name}_seed"
+    seeds = [(int(key[len(prefix):]), run) for key, run in runs.items()
+             if key.startswith(prefix) and key[len(prefix):].isdigit()]
+    return sorted(seeds, key=lambda pair: pair[0])
 
 
 def matched_entry(run: dict[str, Any], tokens: int) -> dict[str, Any]:
@@ -270,10 +285,10 @@ def _paper_cell(item: str, row: Any, column: str) -> Any:
 
 def contrast_paper(name: str) -> tuple[str, str]:
     """(where in the paper, its value) for a contrast of :data:`CONTRASTS`, e.g. ("Table 4, k_bias: Sink_*",
-    "73.34"); the window contrast has no single number ("Fig. 6 right: sink needs w ≥ 256", "–")."""
+    "73.34"); a contrast without a paper item says why (:data:`NO_PAPER_ITEM`) and has no value ("–")."""
     _, _, _, item, row, column = next(c for c in CONTRASTS if c[0] == name)
     if not item:
-        return "Fig. 6 right: sink needs w ≥ 256", "–"
+        return NO_PAPER_ITEM[name], "–"
     where = _ITEM_LABELS.get(item, item) + ("" if row is None else f", {row}")
     value = _paper_cell(item, row, column)
     printed = f"{value:.2f}" if isinstance(value, float) else f"{value}"  # as the paper prints it: 2.90, not 2.9
@@ -288,14 +303,14 @@ def contrast_rows(runs: dict[str, dict[str, Any]], control: str = "control") -> 
     closest to it (so a contrast that ran past the control is read at the control's end, not at its own); a pair
     whose evaluations differ by more than ``MATCHED_TOKENS`` is marked. The control's second seed
     (``{control}_seed1``), where committed, stands beside it at the same tokens: the two seeds' spread is the noise a
-    one-seed contrast has to exceed; a contrast's own second seed (``{name}_seed1``), where committed, stands beside
-    it the same way ("not run" otherwise), marked "diverged" when its validation loss there lies more than
-    ``DIVERGED_LOSS`` above the first seed's. The last column says whether the contrast ran as far as the control
+    one-seed contrast has to exceed; a contrast's own further seeds (``{name}_seed1``, ``{name}_seed2``, …), where
+    committed, stand beside it the same way ("seed 1: 22.04; seed 2: …", "not run" when there is none), each marked
+    "diverged" when its validation loss there lies more than ``DIVERGED_LOSS`` above the first seed's. The last column says whether the contrast ran as far as the control
     ("complete": within ``MATCHED_TOKENS`` of its final tokens seen) or is a partial run, to be resumed from its
     carried checkpoint."""
     header = ["contrast", "change", "tokens seen (M)", "Sink_1 (%)", "Sink_* (%)", "frame verdict",
               "control Sink_1 (%) at those tokens", "control seed 1 Sink_1 (%) there", "paper", "paper value",
-              "this contrast, seed 1: Sink_1 (%) there", "run"]
+              "this contrast, further seeds: Sink_1 (%) there", "run"]
     base = runs.get(control)
     second_seed = runs.get(f"{control}_seed1")
     rows = []
@@ -317,17 +332,26 @@ def contrast_rows(runs: dict[str, dict[str, Any]], control: str = "control") -> 
         star = "–" if entry.get("sink_star") is None else f"{entry['sink_star']:.2f}"
         tokens = entry["tokens_seen"]
         if run is second_seed:
-            seed_1 = own_seed_1 = "–"
+            seed_1 = own_seeds = "–"
         else:
             seed_1 = "–" if second_seed is None else _sink_1_cell(matched_entry(second_seed, tokens), tokens)
-            own = runs.get(f"{name}_seed1")
-            own_entry = None if own is None else matched_entry(own, tokens)
-            own_seed_1 = ("not run" if own_entry is None
-                          else _sink_1_cell(own_entry, tokens) + _divergence_note(own_entry, entry))
+            own_seeds = _further_seeds_cell(further_seeds(name, runs), entry)
         rows.append([label, change, round(tokens / 1e6), sink_1, star,
                      final(run).get("frames", {}).get("label", "–"), reference, seed_1, paper_label, paper,
-                     own_seed_1, extent])
+                     own_seeds, extent])
     return header, rows
+
+
+def _further_seeds_cell(seeds: list[tuple[int, dict[str, Any]]], entry: dict[str, Any]) -> str:
+    """"seed 1: 1.04 (diverged: …); seed 2: 16.96": each further seed read at ``entry``'s tokens, or "not run"."""
+    if not seeds:
+        return "not run"
+    tokens = entry["tokens_seen"]
+    cells = []
+    for seed, run in seeds:
+        at = matched_entry(run, tokens)
+        cells.append(f"seed {seed}: " + _sink_1_cell(at, tokens) + _divergence_note(at, entry))
+    return "; ".join(cells)
 
 
 def diverged(seed_1: dict[str, Any], seed_0: dict[str, Any]) -> bool:

@@ -10,9 +10,11 @@ from sinkviz.lab.results import (
     PAPER,
     TABLE_RUNS,
     data_rows,
+    diverged,
     frame_rows,
     history_rows,
     load_results,
+    matched_pair,
     paper_reference,
     table_rows,
 )
@@ -277,38 +279,48 @@ def test_committed_sigmoid_and_quarter_data_contrasts():
 
 
 
-def test_a_contrasts_second_seed_stands_beside_it_at_matched_tokens():
-    """A contrast's committed second seed appears in its row, read at the contrast's tokens, and is marked when it
+def test_a_contrasts_further_seeds_stand_beside_it_at_matched_tokens():
+    """A contrast's committed further seeds appear in its row, each read at the contrast's tokens and marked when it
     diverged; contrasts without one say "not run"; the control's own second seed row has none."""
     import copy
 
-    from sinkviz.lab.results import contrast_rows
+    from sinkviz.lab.results import contrast_rows, further_seeds
 
     header, rows = contrast_rows(RUNS)
-    assert header[10] == "this contrast, seed 1: Sink_1 (%) there" and header[-1] == "run"
+    assert header[10] == "this contrast, further seeds: Sink_1 (%) there" and header[-1] == "run"
     by_label = {row[0]: row for row in rows}
-    assert by_label["ALiBi"][10] == "22.04" and by_label["control, seed 1"][10] == "–"
-    assert by_label["NoPE"][10] == "1.04 (diverged: valid loss 2.63 against 1.70)"
-    assert by_label["learned positions"][10] == "not run"
-    second = copy.deepcopy(RUNS["control_alibi"])
-    for h in second["history"]:
+    assert by_label["ALiBi"][10] == "seed 1: 22.04" and by_label["control, seed 1"][10] == "–"
+    assert by_label["NoPE"][10] == "seed 1: 1.04 (diverged: valid loss 2.63 against 1.70); seed 2: 16.96"
+    assert by_label["learned positions"][10] == "seed 1: 28.58"
+    assert by_label["K biases"][10] == "not run"
+    assert [seed for seed, _ in further_seeds("control_nope", RUNS)] == [1, 2]
+    third = copy.deepcopy(RUNS["control_alibi"])
+    for h in third["history"]:
         h["sink_1"] = h["step"] / 1000  # 23.00 at the last evaluation, 1.00 at step 1,000
-    runs = {**RUNS, "control_pe_learned_seed1": second}
+    runs = {**RUNS, "control_alibi_seed10": third}  # seeds sort as numbers, not as text
     by_label = {row[0]: row for row in contrast_rows(runs)[1]}
-    assert by_label["learned positions"][10] == "23.00"  # its loss (1.61) is not above seed 0's (1.62)
+    assert by_label["ALiBi"][10] == "seed 1: 22.04; seed 10: 23.00"
     from sinkviz.lab.train import load_config
 
-    for name, seed in (("control_alibi", 1), ("control_nope", 1), ("control_pe_learned", 1), ("control_nope", 2)):
+    import re
+
+    from sinkviz.lab.train import list_configs
+
+    seeded = [re.fullmatch(r"(control\w*?)_seed(\d+)", name) for name in list_configs()]
+    pairs = [(m.group(1), int(m.group(2))) for m in seeded if m and m.group(1) != "control"]
+    assert {("control_alibi", 1), ("control_nope", 1), ("control_pe_learned", 1), ("control_nope", 2)} <= set(pairs)
+    for name, seed in pairs:  # every contrast's _seedN config is that contrast but for its seed
         seed_0, other = load_config(name).to_dict(), load_config(f"{name}_seed{seed}").to_dict()
         assert other.pop("seed") == seed and seed_0.pop("seed") == 0
         seed_0.pop("description"), other.pop("description")
-        assert seed_0 == other  # the same run but for its seed
+        assert seed_0 == other, name
 
 
-def test_second_seeds_as_the_write_ups_quote_them():
-    """ALiBi's second seed sinks (22.04 % against seed 0's 12.29 %; paper 20.78 %); NoPE's second seed diverged at
-    step 5,000 (train loss 1.97 -> 3.26, validation 2.17 -> 4.55) after reaching 11.79 %, and ends at 1.04 %: the
-    write-ups call it a divergence, not a NoPE result."""
+def test_further_seeds_as_the_write_ups_quote_them():
+    """ALiBi's second seed sinks (22.04 % against seed 0's 12.29 %; paper 20.78 %), learned positions' too (28.58 %
+    against 34.00 %); NoPE's seed 1 diverged at step 5,000 (train loss 1.97 -> 3.26, validation 2.17 -> 4.55) after
+    reaching 11.79 %, and ends at 1.04 %: the write-ups call it a divergence, not a NoPE result; NoPE's seed 2 did not
+    diverge and sinks (16.96 % against seed 0's 15.33 %)."""
     alibi, nope = RUNS["control_alibi_seed1"], RUNS["control_nope_seed1"]
     assert alibi["config"]["seed"] == nope["config"]["seed"] == 1 and alibi["step"] == nope["step"] == 23000
     assert round(alibi["history"][-1]["sink_1"], 2) == 22.04 and round(alibi["history"][-1]["valid_loss"], 2) == 1.70
@@ -326,6 +338,12 @@ def test_second_seeds_as_the_write_ups_quote_them():
                  "".join("".join(c["source"]) for c in notebook["cells"] if c["cell_type"] == "markdown")):
         flat = " ".join(text.split())
         assert "22.04 %" in flat and "1.04 %" in flat and "diverged" in flat
+        assert "28.58 %" in flat and "16.96 %" in flat
+    learned, nope_2 = RUNS["control_pe_learned_seed1"], RUNS["control_nope_seed2"]
+    assert round(learned["history"][-1]["sink_1"], 2) == 28.58 and round(nope_2["history"][-1]["sink_1"], 2) == 16.96
+    assert nope_2["config"]["seed"] == 2 and not diverged(nope_2["history"][-1], RUNS["control_nope"]["history"][-1])
+    at_control = {n: matched_pair(nope_2, RUNS[n])[1]["sink_1"] for n in ("control", "control_seed1")}
+    assert min(at_control.values()) < nope_2["history"][-1]["sink_1"] < max(at_control.values())  # inside the spread
 
 
 def test_contrast_figure_gives_each_contrast_its_own_colour_and_flags_other_corpora():
@@ -333,23 +351,27 @@ def test_contrast_figure_gives_each_contrast_its_own_colour_and_flags_other_corp
 
     fig = figures.contrast_figure(RUNS)
     sink_traces = [t for t in fig.data if t.name.endswith(("Sink₁", ")")) and "Sink₁" in t.name
-                   and ", seed 1" not in t.name]
+                   and ", seed " not in t.name]
     colours = [t.line.color for t in sink_traces]
     committed = [name for name, *_ in CONTRASTS if name in RUNS and name != "control_seed1"]
-    assert len(committed) == 11 and len(colours) == len(set(colours)) == len(committed)
+    assert len(committed) == 12 and len(colours) == len(set(colours)) == len(committed)
     from sinkviz.plots.style import NOTE_NAME
 
     notes = [a for a in fig.layout.annotations if a.name == NOTE_NAME]
     assert [a.text for a in notes] == ["100 MB of data, 25 MB of data: valid loss and probes on each run's own "
-                                       "corpus and tokeniser (not comparable with the control's)"]
+                                       "corpus and tokeniser (not comparable with the control's)<br>context 256: "
+                                       "valid loss over 256-token windows (the control's: 1024; not comparable); "
+                                       "probes the same"]
     # the caption sits under the legend (five entries a row, up to two lines each), inside the bottom margin
     rows = -(-sum(1 for t in fig.data if t.showlegend is not False) // 5)
     plot_px = fig.layout.height - fig.layout.margin.t - fig.layout.margin.b
     caption_px = -notes[0].y * plot_px + 42  # below the plot area
-    assert caption_px >= -fig.layout.legend.y * plot_px + 50 * rows and caption_px + 20 <= fig.layout.margin.b
+    caption_lines = notes[0].text.count("<br>") + 1
+    assert caption_px >= -fig.layout.legend.y * plot_px + 50 * rows
+    assert caption_px + 18 * caption_lines <= fig.layout.margin.b
 
 
-def test_contrast_figure_draws_second_seeds_dotted_in_their_contrasts_colour():
+def test_contrast_figure_draws_further_seeds_in_their_contrasts_colour_one_dash_each():
     fig = figures.contrast_figure(RUNS)
     by_name = {}
     for trace in fig.data:
@@ -357,7 +379,10 @@ def test_contrast_figure_draws_second_seeds_dotted_in_their_contrasts_colour():
     alibi, alibi_seed_1 = by_name["ALiBi: Sink₁ (paper 20.78)"][0], by_name["ALiBi, seed 1: Sink₁"]
     assert len(alibi_seed_1) == 2 and all(t.line.dash == "dot" for t in alibi_seed_1)  # Sink_1 and valid loss
     assert alibi_seed_1[0].line.color == alibi.line.color and round(alibi_seed_1[0].y[-1], 2) == 22.04
-    assert "NoPE, seed 1: Sink₁ (diverged)" in by_name and "learned positions, seed 1: Sink₁" not in by_name
+    assert "NoPE, seed 1: Sink₁ (diverged)" in by_name and "NoPE, seed 2: Sink₁" in by_name
+    nope_2 = by_name["NoPE, seed 2: Sink₁"][0]
+    assert nope_2.line.dash == "dashdot" and round(nope_2.y[-1], 2) == 16.96
+    assert by_name["learned positions, seed 1: Sink₁"][0].line.dash == "dot"
 
 
 def test_write_ups_quote_each_control_and_contrast_as_committed():

@@ -96,12 +96,11 @@ def worker(spec: dict, control: Path) -> None:
                     valid=rng.integers(0, VOCAB, 100_000), meta={"vocab_size": VOCAB, "eos_id": None})
     config = RunConfig.from_dict({
         "name": "bench", "model": spec["model"], "data": {"source": "pydoc"},
-        "train": {"steps": 10**9, "batch_size": spec["batch"], "seq_len": spec["seq_len"], "lr": 1e-3, "warmup": 10},
+        "train": {"steps": 10**9, "batch_size": spec["batch"], "seq_len": spec["seq_len"], "lr": 1e-3, "warmup": 10,
+                  "weights": "bf16" if spec["bf16_weights"] else "fp32"},
         "eval": {"steps": [10**9]}, "checkpoint": {"every": 10**9}})
     training = _Training(config, control / f"run-{name}", device, corpus, spec["compile"],
                          **{option: True for option in spec["options"]})
-    if spec["bf16_weights"]:
-        training.model.to(torch.bfloat16)  # parameters converted in place: the optimiser keeps them
     training.resume(None)
     counts = count_parameters(training.model)
     t0 = time.perf_counter()

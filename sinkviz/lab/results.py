@@ -231,15 +231,19 @@ CONTRASTS: list[tuple[str, str, str, str, Any, str]] = [
      "Sink_1"),
     ("control_data_100mb", "100 MB of data", "corpus capped at 100 MB (≈ 28M tokens)", "fig28_data_amount", "100M",
      "Sink_1"),
+    ("control_data_50mb", "50 MB of data", "corpus capped at 50 MB (≈ 14M tokens)", "fig28_data_amount", "50M",
+     "Sink_1"),
     ("control_data_25mb", "25 MB of data", "corpus capped at 25 MB (≈ 7M tokens)", "fig28_data_amount", "50M",
      "Sink_1"),
     ("control_ctx256", "context 256", "context 1024 → 256 (256 sequences a step: the same 65,536 tokens)", "", None,
      "Sink_1"),
+    ("control_bf16", "bf16 weights", "fp32 master weights → weights and AdamW state in bf16", "", None, "Sink_1"),
 ]
 
 #: What the paper says beside a contrast that has no paper item (no single number to set beside it).
 NO_PAPER_ITEM = {"control_window": "Fig. 6 right: sink needs w ≥ 256",
-                 "control_ctx256": "none: the paper trains at context 2048 only (a lever of the lab's control)"}
+                 "control_ctx256": "none: the paper trains at context 2048 only (a lever of the lab's control)",
+                 "control_bf16": "none: the paper keeps fp32 master weights (a precision test of the lab's fast path)"}
 
 _ITEM_LABELS = {"fig4_middle": "Fig. 4 middle", "table2_weight_decay": "Table 2", "table6_attention_ops": "Table 6",
                 "table4_biases": "Table 4", "table3_position": "Table 3", "table9_learning_rate": "Table 9",

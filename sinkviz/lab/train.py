@@ -69,7 +69,10 @@ MODEL_FIELDS = {"hidden_size", "num_layers", "num_heads", "intermediate_size", "
                 "attn_norm", "bias_mode", "bias_per_head", "pos_encoding", "norm_position", "sliding_window",
                 "prefix_length"}
 TRAIN_FIELDS = {"steps", "batch_size", "seq_len", "lr", "min_lr", "warmup", "schedule", "weight_decay",
-                "grad_clip", "betas"}
+                "grad_clip", "betas", "weights"}
+#: ``train.weights``: "fp32" (master weights and AdamW state in fp32, bf16 autocast on GPU: every committed run) or
+#: "bf16" (weights and AdamW state in bf16, no fp32 copy: faster, see ``lab_throughput_bf16.json``).
+WEIGHT_DTYPES = {"fp32": torch.float32, "bf16": torch.bfloat16}
 
 
 @dataclass
@@ -102,6 +105,10 @@ class RunConfig:
                       **self.train}
         if self.train["schedule"] not in ("constant", "cosine"):
             raise ValueError(f"train.schedule must be 'constant' or 'cosine'; got {self.train['schedule']!r}.")
+        # "weights" has no entry among the defaults above, so configs written before it keep their to_dict (and
+        # their stored runs still resume); absent means "fp32".
+        if self.train.get("weights", "fp32") not in WEIGHT_DTYPES:
+            raise ValueError(f"train.weights must be one of {sorted(WEIGHT_DTYPES)}; got {self.train['weights']!r}.")
         unknown = set(self.checkpoint) - {"every", "keep_last"}
         if unknown:
             raise ValueError(f"Unknown checkpoint field(s) {sorted(unknown)}; allowed: ['every', 'keep_last'].")
@@ -310,7 +317,9 @@ class _Training:
         ``fused_loss``, the chunked LM-head + cross-entropy of :mod:`sinkviz.lab.loss`; ``eager_rotary``, the
         rotary cos/sin computed outside the compiled graph (``SinkLabModel._rotary_outside_compile``). Measured on
         one H200 (``benchmarks/results/lab_throughput_options.json``): ``eager_rotary`` +7.7 % for the 60M-class
-        model, within the timing spread for the 8.1M model the runs train; ``fused_loss`` no faster."""
+        model, within the timing spread for the 8.1M model the runs train; ``fused_loss`` no faster. The config's
+        ``train.weights`` sets the parameters' dtype, and with it AdamW's state: "fp32" (absent: every committed run)
+        or "bf16" (no fp32 master copy; the 60M-class model's fastest path, ``lab_throughput_bf16.json``)."""
         self.config, self.out, self.device, self.corpus = config, out, device, corpus
         self.fused_loss = fused_loss
         self.compile_mode = resolve_compile(compile, device)
@@ -323,7 +332,10 @@ class _Training:
         self.loss_start = config.loss_start()
         self.tokens_per_step = self.hyper["batch_size"] * self.hyper["seq_len"]
         self.autocast = torch.bfloat16 if device.type == "cuda" else None
+        self.weights = self.hyper.get("weights", "fp32")
         self.model = build_model(config, corpus.vocab_size).to(device)
+        for param in self.model.parameters():  # buffers stay fp32: bf16 rotary frequencies would bend the angles
+            param.data = param.data.to(WEIGHT_DTYPES[self.weights])
         self.model.model.eager_rotary = eager_rotary
         fused = {"fused": True} if device.type == "cuda" else {}
         self.optimizer = torch.optim.AdamW(self.model.parameters(), lr=self.hyper["lr"],
@@ -394,7 +406,7 @@ class _Training:
         return {
             "version": RESULTS_VERSION, "name": config.name, "description": config.description,
             "paper": config.paper, "config": config.to_dict(), "status": "running", "step": self.start,
-            "device": device_name(self.device), "precision": "bf16 autocast" if self.autocast else "fp32",
+            "device": device_name(self.device), "precision": self.precision(),
             "torch": torch.__version__, "transformers": transformers.__version__,
             "parameters": count_parameters(self.model),
             "data": {k: self.corpus.meta[k] for k in DATA_FIELDS if k in self.corpus.meta},
@@ -402,6 +414,12 @@ class _Training:
             "history": self.history, "resumed_from": self.start or None, "resumes": self.resumes,
             "compile": self.compile_mode,
         }
+
+    def precision(self) -> str:
+        """How the run computes: "bf16 weights and AdamW state", "bf16 autocast" (fp32 weights) or "fp32"."""
+        if self.weights == "bf16":
+            return "bf16 weights and AdamW state" + (", bf16 autocast" if self.autocast else "")
+        return "bf16 autocast" if self.autocast else "fp32"
 
     # the loop ----------------------------------------------------------------------------------
     def train_step(self, step: int) -> torch.Tensor:

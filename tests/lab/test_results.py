@@ -409,3 +409,44 @@ def test_write_ups_quote_each_control_and_contrast_as_committed():
                 continue  # the notebook prints the control's numbers from the JSON (its code cells)
             for number in quoted:
                 assert number in text, f"{where} does not quote {name}'s {number}"
+
+
+def test_each_contrast_config_is_the_control_with_one_switch():
+    """Every contrast's config differs from the control's in its own switch only (and in stopping at 23,000 steps,
+    with its evaluation schedule to match); a second switch slipped into a config would make its row a lie."""
+    from sinkviz.lab.results import CONTRASTS
+
+    def flat(d: dict, prefix: str = "") -> dict:
+        out = {}
+        for key, value in d.items():
+            out.update(flat(value, f"{prefix}{key}.") if isinstance(value, dict) else {f"{prefix}{key}": value})
+        return out
+
+    switches = {
+        "control_seed1": {"seed": 1},
+        "control_wd5": {"train.weight_decay": 5.0},
+        "control_sigmoid_nonorm": {"model.attn_op": "sigmoid", "model.attn_norm": False},
+        "control_k_bias": {"model.bias_mode": "k"},
+        "control_sink_token": {"model.bias_mode": "sink_token"},
+        "control_nope": {"model.pos_encoding": "nope"},
+        "control_pe_learned": {"model.pos_encoding": "learned"},
+        "control_alibi": {"model.pos_encoding": "alibi"},
+        "control_window": {"model.sliding_window": 32},
+        "control_lr_low": {"train.lr": 0.0005},
+        "control_data_100mb": {"data.max_bytes": 100_000_000},
+        "control_data_50mb": {"data.max_bytes": 50_000_000},
+        "control_data_25mb": {"data.max_bytes": 25_000_000, "eval.n_sequences": 64},  # fewer long documents
+        "control_ctx256": {"train.batch_size": 256, "train.seq_len": 256},
+        "control_bf16": {"train.weights": "bf16"},
+    }
+    assert sorted(switches) == sorted(name for name, *_ in CONTRASTS)
+    control = flat(load_config("control").to_dict())
+    for name, switch in switches.items():
+        config = flat(load_config(name).to_dict())
+        differs = {key: config.get(key) for key in set(control) | set(config)
+                   if control.get(key) != config.get(key) and key not in ("name", "description", "paper")}
+        if name != "control_seed1":
+            assert differs.pop("train.steps") == 23000 and max(differs.pop("eval.steps")) == 23000, name
+        assert differs == switch, name
+        tokens_per_step = config["train.batch_size"] * config["train.seq_len"]
+        assert tokens_per_step == control["train.batch_size"] * control["train.seq_len"], name

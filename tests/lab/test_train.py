@@ -22,7 +22,7 @@ from sinkviz.lab.train import (
     resolve_compile,
     run,
 )
-from sinkviz.lab.data import DataError
+from sinkviz.lab.data import DataError, DataSpec
 
 
 def _run(tmp_path, lab_data_dir, name="tiny", **overrides):
@@ -91,6 +91,38 @@ def test_resume_gives_the_same_run_as_training_straight_through(tmp_path, lab_da
     assert all(torch.equal(a[key], b[key]) for key in a)
     assert scheduled_history(resumed) == scheduled_history(straight)
     assert [h["step"] for h in resumed["history"]] == [0, 1, 3, 6]
+
+
+def test_bf16_weights_train_keep_fp32_rotary_and_resume_exactly(tmp_path, lab_data_dir):
+    """``train.weights = "bf16"``: parameters and AdamW moments in bf16 (no fp32 copy), the rotary frequencies left
+    in fp32, the results say so, and a stopped run resumes to the same weights as one trained straight through."""
+    from sinkviz.lab.data import prepare_corpus
+    from sinkviz.lab.train import _Training
+
+    cfg = RunConfig.from_dict(tiny_config_dict("bf16", train={"weights": "bf16"}))
+    spec = DataSpec.from_dict(cfg.data)
+    corpus = prepare_corpus(spec.source, spec.tokenizer, lab_data_dir, max_documents=spec.max_documents, quiet=True)
+    training = _Training(cfg, tmp_path / "probe", torch.device("cpu"), corpus, compile="none")
+    training.train_step(0)
+    assert {p.dtype for p in training.model.parameters()} == {torch.bfloat16}
+    assert {b.dtype for b in training.model.buffers()} == {torch.float32}  # inv_freq stays fp32
+    moments = [v for state in training.optimizer.state.values() for k, v in state.items() if k.startswith("exp_avg")]
+    assert moments and {m.dtype for m in moments} == {torch.bfloat16}
+    straight = run(cfg, tmp_path / "straight", device="cpu", data_dir=lab_data_dir, progress=False)
+    assert straight["precision"] == "bf16 weights and AdamW state" and straight["status"] == "finished"
+    first = run(cfg, tmp_path / "resumed", device="cpu", data_dir=lab_data_dir, progress=False, max_minutes=1e-9)
+    assert first["status"] == "stopped" and first["step"] == 1
+    resumed = run(cfg, tmp_path / "resumed", device="cpu", data_dir=lab_data_dir, progress=False)
+    a = load_file(str(tmp_path / "straight" / "checkpoints" / "step_000006" / "model.safetensors"))
+    b = load_file(str(tmp_path / "resumed" / "checkpoints" / "step_000006" / "model.safetensors"))
+    assert {t.dtype for t in a.values()} == {torch.bfloat16} and all(torch.equal(a[k], b[k]) for k in a)
+    assert resumed["history"][-1]["valid_loss"] == straight["history"][-1]["valid_loss"]
+
+
+def test_config_refuses_an_unknown_weight_dtype():
+    with pytest.raises(ValueError, match="train.weights must be one of"):
+        RunConfig.from_dict(tiny_config_dict("bad", train={"weights": "fp16"}))
+    assert "weights" not in RunConfig.from_dict(tiny_config_dict("plain")).train  # older configs' dicts unchanged
 
 
 def test_resume_refuses_a_checkpoint_of_other_data(tmp_path, lab_data_dir):

@@ -68,6 +68,9 @@ CONFIGS = [
     ("60M compile 64x1024 bf16 weights + eager rotary", MODEL_60M, 64, 1024, "default", True, None, ("eager_rotary",)),
     ("60M compile 64x1024 bf16 weights + fused loss + eager rotary", MODEL_60M, 64, 1024, "default", True, None,
      ("fused_loss", "eager_rotary")),
+    ("8M compile 64x1024 bf16 weights", MODEL_8M, 64, 1024, "default", True, None, ()),
+    ("8M compile 64x1024 bf16 weights + eager rotary", MODEL_8M, 64, 1024, "default", True, None, ("eager_rotary",)),
+    ("8M compile 512x256 bf16 weights + eager rotary", MODEL_8M, 512, 256, "default", True, None, ("eager_rotary",)),
 ]
 
 

@@ -185,3 +185,13 @@ def test_readme_and_notes_quote_the_bf16_weights_throughput():
         return f"{min(r['window_tokens_per_second']) / 1e6:.3f}–{max(r['window_tokens_per_second']) / 1e6:.3f}M"
 
     assert all(windows(r) in notes for r in (plain, rotary, bf16))
+
+
+def test_readme_quotes_the_side_stream_probe_as_committed():
+    """The README's side-stream sentence: the overlapped layer is slower than the serial one, as the JSON holds."""
+    doc = json.loads((ROOT / "benchmarks/results/census_overlap_probe.json").read_text())
+    readme = " ".join((ROOT / "README.md").read_text().split())
+    ms = doc["ms_per_layer"]
+    assert doc["device"] == "NVIDIA H200" and doc["T"] == 32768 and ms["overlapped"] > ms["serial"]
+    assert (f"a layer took {ms['overlapped']:.1f} ms against {ms['serial']:.1f} ms one after the other on one stream "
+            f"(products alone {ms['products']:.1f} ms, the kernel alone {ms['stats']:.1f} ms)") in readme

@@ -117,6 +117,14 @@ def test_bf16_weights_train_keep_fp32_rotary_and_resume_exactly(tmp_path, lab_da
     b = load_file(str(tmp_path / "resumed" / "checkpoints" / "step_000006" / "model.safetensors"))
     assert {t.dtype for t in a.values()} == {torch.bfloat16} and all(torch.equal(a[k], b[k]) for k in a)
     assert resumed["history"][-1]["valid_loss"] == straight["history"][-1]["valid_loss"]
+    from sinkviz.lab import carry
+
+    carry.pack(tmp_path / "resumed", tmp_path / "bag", "bf16")  # a carried bf16 run loses nothing: moments are bf16
+    folder = carry.unpack(tmp_path / "bag", tmp_path / "carried", "bf16")
+    original = tmp_path / "resumed" / "checkpoints" / "step_000006"
+    for name in ("model.safetensors", "optimizer.safetensors"):
+        before, after = load_file(str(original / name)), load_file(str(folder / name))
+        assert all(before[k].dtype == after[k].dtype and torch.equal(before[k], after[k]) for k in before), name
 
 
 def test_config_refuses_an_unknown_weight_dtype():

@@ -107,3 +107,51 @@ def test_position_bin_sums_equal_an_index_add_over_the_bins():
         assert got.shape == (3, 4, n_bins) and got.dtype == torch.float32
         np.testing.assert_allclose(got.numpy(), expected.float().numpy(), rtol=0, atol=1e-6)
         assert (got[..., bins.max() + 1:] == 0).all()  # bins past the batch's length stay empty
+
+
+def test_layers_sharing_a_mask_pattern_reuse_its_sums_and_equal_a_fresh_computation():
+    """What depends only on the key counts and valid queries (divisors, alpha_n, count and profile-n sums) is
+    computed once for the layers of a batch that share them: a later layer dispatches fewer ops, its packed sums
+    equal those of a run that recomputes everything, and flush() forgets the shared values."""
+    from torch.utils._python_dispatch import TorchDispatchMode
+
+    class Count(TorchDispatchMode):
+        def __init__(self) -> None:
+            super().__init__()
+            self.ops = 0
+
+        def __torch_dispatch__(self, func, types, args=(), kwargs=None):
+            self.ops += 1
+            return func(*args, **(kwargs or {}))
+
+    valid = torch.tensor([[True] * (T - 2) + [False, False]])
+    count = torch.arange(T, 0, -1, dtype=torch.float32)[None] * valid
+    stats = [kernels.LayerStats(s.colsum, count, s.entropy, s.rowmax, s.first_mass, s.lse)
+             for s in (layer_stats(seed) for seed in range(3))]
+    shared = RunningSums(T, 4, 2, [0, 1, 2])
+    counted = []
+    for layer, st in enumerate(stats):
+        with Count() as c:
+            shared.add(layer, st, valid)
+        counted.append(c.ops)
+    assert counted[1] == counted[2] < counted[0] - 10 and counted[1] <= 40
+    assert shared._pattern
+    shared.flush()
+    assert not shared._pattern
+    separate = RunningSums(T, 4, 2, [0, 1, 2])
+    for layer, st in enumerate(stats):  # a new count tensor each layer: nothing shared
+        separate.add(layer, kernels.LayerStats(st.colsum, count.clone(), st.entropy, st.rowmax, st.first_mass,
+                                               st.lse), valid.clone())
+    a, b = shared.arrays([0, 1, 2], H), separate.arrays([0, 1, 2], H)
+    for name in a:
+        np.testing.assert_array_equal(a[name], b[name])
+    assert np.isnan(a["alpha"][0, 0, 0]).sum() == 0 and a["alpha_n"][0, -1] == 0  # padded keys: n_k = 0
+
+
+def test_alpha_of_the_first_keys_is_nan_past_a_short_batch():
+    sums = RunningSums(T + 4, T + 2, 2, [0])  # n_keys T + 2 > the batch's T keys
+    st = layer_stats(0)
+    sums.add(0, st, torch.ones(1, T, dtype=torch.bool))
+    alpha = sums.arrays([0], H)["alpha"][0, 0]  # (H, T + 2)
+    assert alpha.shape == (H, T + 2) and np.isnan(alpha[:, T:]).all()
+    np.testing.assert_allclose(alpha[:, :T], (st.colsum[0] / st.count[0]).numpy(), rtol=1e-6)

@@ -171,6 +171,30 @@ def _bin_edges(n_bins: int, seq_len: int, T: int, device: torch.device) -> tuple
     return edges[:-1], edges[1:]
 
 
+@dataclass(frozen=True)
+class BatchPattern:
+    """What depends only on a batch's key counts and valid queries, shared by the layers that have both."""
+
+    count: torch.Tensor  # (B, T): held, so that its id keys the cache of RunningSums until flush()
+    q_valid: torch.Tensor  # (B, T) bool: held likewise
+    qv: torch.Tensor  # (B, T) float32
+    seen: torch.Tensor  # (B, 1, T): keys some valid query may see
+    divisor: torch.Tensor  # (B, 1, T): n_k, at least 1
+    n_rows: torch.Tensor  # (B, 1): valid queries, at least 1
+    alpha_n: torch.Tensor  # (T,) float32: samples in which each key is seen
+    count_sum: torch.Tensor  # (T,)
+    profile_n: torch.Tensor  # (n_bins,): valid queries per position bin
+
+    @classmethod
+    def of(cls, count: torch.Tensor, q_valid: torch.Tensor, n_bins: int, seq_len: int) -> BatchPattern:
+        qv = q_valid.to(torch.float32)
+        seen = count > 0
+        return cls(count=count, q_valid=q_valid, qv=qv, seen=seen.unsqueeze(1),
+                   divisor=count.clamp_min(1.0).unsqueeze(1), n_rows=qv.sum(-1).clamp_min(1.0).unsqueeze(1),
+                   alpha_n=seen.sum(0, dtype=torch.float32), count_sum=count.sum(0),
+                   profile_n=position_bin_sums(qv.sum(0), n_bins, seq_len))
+
+
 class RunningSums:
     """The statistics a census adds up over batches, per layer: per-sample arrays and float64 sums, on the CPU.
 
@@ -199,7 +223,7 @@ class RunningSums:
         self._sent: dict[int, int] = {}  # layer -> batches sent (main thread only)
         self._copier = HostCopier()
         #: what the layers of one batch share (by their key counts and valid queries); cleared by flush()
-        self._pattern: dict[tuple[int, int], tuple[torch.Tensor, torch.Tensor, dict[str, torch.Tensor]]] = {}
+        self._pattern: dict[tuple[int, int], BatchPattern] = {}
 
     def batches_seen(self, layer: int) -> int:
         return self._sent.get(layer, 0)
@@ -224,47 +248,38 @@ class RunningSums:
     def add(self, layer: int, st: kernels.LayerStats, q_valid: torch.Tensor) -> None:
         """Reduce one layer's statistics for one batch: alpha_k = colsum_k / n_k (NaN where n_k = 0), per-sample
         means of the row statistics over valid queries, and float32 sums over the batch, sent to the host."""
-        B, H, T = st.colsum.shape
+        T = st.colsum.shape[-1]
         S = self.seq_len
         if T > S:
             raise ValueError(f"a batch of length {T} exceeds the census seq_len {S}")
-        qv, seen_by_head, shared = self._pattern_of(st.count, q_valid)
-        alpha = torch.where(seen_by_head, st.colsum / shared["divisor"], float("nan"))  # (B, H, T)
+        pattern = self._pattern_of(st.count, q_valid)
+        alpha = torch.where(pattern.seen, st.colsum / pattern.divisor, float("nan"))  # (B, H, T)
         K = self.n_keys
         a_first = alpha[..., :K]
         if T < K:
             a_first = torch.nn.functional.pad(a_first, (0, K - T), value=float("nan"))
-        rows = torch.stack([st.entropy, st.rowmax, st.first_mass]) * qv.unsqueeze(1)  # (3, B, H, T)
-        means = rows.sum(-1) / shared["n_rows"]  # (3, B, H)
+        rows = torch.stack([st.entropy, st.rowmax, st.first_mass]) * pattern.qv.unsqueeze(1)  # (3, B, H, T)
+        means = rows.sum(-1) / pattern.n_rows  # (3, B, H)
         sample = {"alpha": a_first, **{name: means[i] for i, name in enumerate(PROFILE_NAMES)}}
         sums = {
             "alpha_sum": torch.nan_to_num(alpha, nan=0.0).sum(0),
-            "alpha_n": shared["alpha_n"],
+            "alpha_n": pattern.alpha_n,
             "colsum_sum": st.colsum.sum(0),
-            "count_sum": shared["count_sum"],
+            "count_sum": pattern.count_sum,
             "profile_sum": position_bin_sums(rows.sum(1), self.n_bins, S),
-            "profile_n": shared["profile_n"],
+            "profile_n": pattern.profile_n,
         }
         layout = [(name, tuple(t.shape)) for name, t in (*sample.items(), *sums.items())]
         packed = torch.cat([t.reshape(-1).to(torch.float32) for t in (*sample.values(), *sums.values())])
         host, copied = self._copier.to_host(packed)
         self._send(layer, T, layout, host, copied)
 
-    def _pattern_of(self, count: torch.Tensor, q_valid: torch.Tensor
-                    ) -> tuple[torch.Tensor, torch.Tensor, dict[str, torch.Tensor]]:
-        """(valid queries as float32 (B, T), keys seen (B, 1, T), the sums and divisors that depend only on the key
-        counts and the valid queries), computed once for the layers of a batch that share them (the same count
-        tensor: one per mask pattern) instead of once per layer."""
+    def _pattern_of(self, count: torch.Tensor, q_valid: torch.Tensor) -> BatchPattern:
+        """The :class:`BatchPattern` of these key counts and valid queries, computed once for the layers of a batch
+        that share them (the same count tensor: one per mask pattern) instead of once per layer."""
         key = (id(count), id(q_valid))
         if key not in self._pattern:
-            qv = q_valid.to(torch.float32)  # (B, T)
-            seen = count > 0
-            shared = {"divisor": count.clamp_min(1.0).unsqueeze(1),  # (B, 1, T)
-                      "n_rows": qv.sum(-1).clamp_min(1.0).unsqueeze(1),  # (B, 1)
-                      "alpha_n": seen.sum(0, dtype=torch.float32), "count_sum": count.sum(0),
-                      "profile_n": position_bin_sums(qv.sum(0), self.n_bins, self.seq_len),
-                      "inputs": (count, q_valid)}  # held so that the ids stay theirs until flush()
-            self._pattern[key] = (qv, seen.unsqueeze(1), shared)
+            self._pattern[key] = BatchPattern.of(count, q_valid, self.n_bins, self.seq_len)
         return self._pattern[key]
 
     def _send(self, layer: int, T: int, layout: list, host: torch.Tensor, copied: Any) -> None:

@@ -309,9 +309,9 @@ def contrast_rows(runs: dict[str, dict[str, Any]], control: str = "control") -> 
     (``{control}_seed1``), where committed, stands beside it at the same tokens: the two seeds' spread is the noise a
     one-seed contrast has to exceed; a contrast's own further seeds (``{name}_seed1``, ``{name}_seed2``, …), where
     committed, stand beside it the same way ("seed 1: 22.04; seed 2: …", "not run" when there is none), each marked
-    "diverged" when its validation loss there lies more than ``DIVERGED_LOSS`` above the first seed's. The last column says whether the contrast ran as far as the control
-    ("complete": within ``MATCHED_TOKENS`` of its final tokens seen) or is a partial run, to be resumed from its
-    carried checkpoint."""
+    "diverged" when its validation loss there lies more than ``DIVERGED_LOSS`` above the first seed's. The last
+    column says whether the contrast ran as far as the control ("complete": within ``MATCHED_TOKENS`` of its final
+    tokens seen) or is a partial run, to be resumed from its carried checkpoint."""
     header = ["contrast", "change", "tokens seen (M)", "Sink_1 (%)", "Sink_* (%)", "frame verdict",
               "control Sink_1 (%) at those tokens", "control seed 1 Sink_1 (%) there", "paper", "paper value",
               "this contrast, further seeds: Sink_1 (%) there", "run"]

@@ -334,8 +334,9 @@ class _Training:
         self.autocast = torch.bfloat16 if device.type == "cuda" else None
         self.weights = self.hyper.get("weights", "fp32")
         self.model = build_model(config, corpus.vocab_size).to(device)
-        for param in self.model.parameters():  # buffers stay fp32: bf16 rotary frequencies would bend the angles
-            param.data = param.data.to(WEIGHT_DTYPES[self.weights])
+        if self.weights != "fp32":
+            for param in self.model.parameters():  # buffers stay fp32: bf16 rotary frequencies would bend the angles
+                param.data = param.data.to(WEIGHT_DTYPES[self.weights])
         self.model.model.eager_rotary = eager_rotary
         fused = {"fused": True} if device.type == "cuda" else {}
         self.optimizer = torch.optim.AdamW(self.model.parameters(), lr=self.hyper["lr"],

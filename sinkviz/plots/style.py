@@ -43,8 +43,9 @@ __all__ = [
 
 #: Okabe–Ito palette (colour-blind safe), black last.
 COLORS = ["#0072B2", "#D55E00", "#009E73", "#CC79A7", "#E69F00", "#56B4E9", "#F0E442", "#000000"]
-#: COLORS and four more, for figures with more than eight series (a repeated colour reads as the same run).
-COLORS_EXTENDED = COLORS + ["#8C564B", "#6A3D9A", "#999933", "#882255"]
+#: COLORS and eight more (four of them from Paul Tol's muted scheme), for figures with more than eight series (a
+#: repeated colour reads as the same run).
+COLORS_EXTENDED = COLORS + ["#8C564B", "#6A3D9A", "#999933", "#882255", "#332288", "#117733", "#AA4499", "#661100"]
 SEQUENTIAL = "Viridis"
 DIVERGING = "RdBu_r"
 

@@ -293,6 +293,7 @@ def test_a_contrasts_further_seeds_stand_beside_it_at_matched_tokens():
     assert by_label["NoPE"][10] == "seed 1: 1.04 (diverged: valid loss 2.63 against 1.70); seed 2: 16.96"
     assert by_label["learned positions"][10] == "seed 1: 28.58"
     assert by_label["K biases"][10] == "not run"
+    assert by_label["100 MB of data"][10] == "seed 1: 16.88"
     assert [seed for seed, _ in further_seeds("control_nope", RUNS)] == [1, 2]
     third = copy.deepcopy(RUNS["control_alibi"])
     for h in third["history"]:
@@ -308,7 +309,8 @@ def test_a_contrasts_further_seeds_stand_beside_it_at_matched_tokens():
 
     seeded = [re.fullmatch(r"(control\w*?)_seed(\d+)", name) for name in list_configs()]
     pairs = [(m.group(1), int(m.group(2))) for m in seeded if m and m.group(1) != "control"]
-    assert {("control_alibi", 1), ("control_nope", 1), ("control_pe_learned", 1), ("control_nope", 2)} <= set(pairs)
+    assert {("control_alibi", 1), ("control_nope", 1), ("control_pe_learned", 1), ("control_nope", 2),
+            ("control_data_100mb", 1)} <= set(pairs)
     for name, seed in pairs:  # every contrast's _seedN config is that contrast but for its seed
         seed_0, other = load_config(name).to_dict(), load_config(f"{name}_seed{seed}").to_dict()
         assert other.pop("seed") == seed and seed_0.pop("seed") == 0
@@ -346,6 +348,39 @@ def test_further_seeds_as_the_write_ups_quote_them():
     assert min(at_control.values()) < nope_2["history"][-1]["sink_1"] < max(at_control.values())  # inside the spread
 
 
+def test_second_session_runs_as_the_write_ups_quote_them():
+    """2026-12-02's second session: bf16 weights sink (15.46 %) inside the fp32 seeds and earlier than either; 50 MB
+    of data (14.1M tokens seen 107 times) ends at 7.29 % below both seeds while its validation loss rises from its
+    best, 2.28 at step 2,000, to 2.50 (it memorises); the 100 MB run's seed 1 ends at seed 0's 16.88 % — the same
+    count of head-probe pairs from different layers — with its validation loss flat (1.88–1.92 from step 10,000)."""
+    from sinkviz.lab.results import matched_pair
+
+    bf16, half, data_100mb, data_100mb_1 = (RUNS[n] for n in ("control_bf16", "control_data_50mb",
+                                                              "control_data_100mb", "control_data_100mb_seed1"))
+    assert bf16["config"]["train"]["weights"] == "bf16" and bf16["precision"].startswith("bf16 weights")
+    at_bf16 = {n: matched_pair(bf16, RUNS[n])[1]["sink_1"] for n in ("control", "control_seed1")}
+    last = bf16["history"][-1]
+    assert round(last["sink_1"], 2) == 15.46 and min(at_bf16.values()) < last["sink_1"] < max(at_bf16.values())
+    assert round(last["valid_loss"], 2) == round(RUNS["control"]["history"][-1]["valid_loss"], 2) == 1.59
+    at_5000 = {n: {h["step"]: h for h in RUNS[n]["history"]}[5000]["sink_1"] for n in ("control_bf16", "control",
+                                                                                          "control_seed1")}
+    assert [f"{v:.2f}" for v in at_5000.values()] == ["11.00", "2.46", "7.04"]
+
+    h_last = half["history"][-1]
+    assert round(h_last["sink_1"], 2) == 7.29 and round(h_last["tokens_seen"] / half["data"]["train_tokens"]) == 107
+    assert h_last["sink_1"] < min(matched_pair(half, RUNS[n])[1]["sink_1"] for n in ("control", "control_seed1"))
+    best = min((h for h in half["history"] if h.get("valid_loss") is not None), key=lambda h: h["valid_loss"])
+    assert (best["step"], round(best["valid_loss"], 2), round(h_last["valid_loss"], 2)) == (2000, 2.28, 2.50)
+
+    per_layer = [[round(x, 2) for x in run["history"][-1]["sink_1_per_layer"]] for run in (data_100mb, data_100mb_1)]
+    assert per_layer[0] != per_layer[1] and sum(per_layer[0]) == sum(per_layer[1]) == 101.25
+    assert per_layer[0][3:5] == [52.25, 46.75] and per_layer[1][4:6] == [66.0, 34.75]
+    assert data_100mb_1["config"]["seed"] == 1 and data_100mb_1["history"][-1]["train_loss"] != data_100mb["history"][-1]["train_loss"]
+    for run in (data_100mb, data_100mb_1):
+        late = [h["valid_loss"] for h in run["history"] if h["step"] >= 10000 and h.get("valid_loss") is not None]
+        assert 1.875 < min(late) and max(late) < 1.92
+
+
 def test_contrast_figure_gives_each_contrast_its_own_colour_and_flags_other_corpora():
     from sinkviz.lab.results import CONTRASTS
 
@@ -354,11 +389,11 @@ def test_contrast_figure_gives_each_contrast_its_own_colour_and_flags_other_corp
                    and ", seed " not in t.name]
     colours = [t.line.color for t in sink_traces]
     committed = [name for name, *_ in CONTRASTS if name in RUNS and name != "control_seed1"]
-    assert len(committed) == 12 and len(colours) == len(set(colours)) == len(committed)
+    assert len(committed) == 14 and len(colours) == len(set(colours)) == len(committed)
     from sinkviz.plots.style import NOTE_NAME
 
     notes = [a for a in fig.layout.annotations if a.name == NOTE_NAME]
-    assert [a.text for a in notes] == ["100 MB of data, 25 MB of data: valid loss and probes on each run's own "
+    assert [a.text for a in notes] == ["100 MB of data, 50 MB of data, 25 MB of data: valid loss and probes on each run's own "
                                        "corpus and tokeniser (not comparable with the control's)<br>context 256: "
                                        "valid loss over 256-token windows (the control's: 1024; not comparable); "
                                        "probes the same"]

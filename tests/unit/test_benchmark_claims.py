@@ -218,3 +218,34 @@ def test_readme_quotes_the_side_stream_probe_as_committed():
     assert doc["device"] == "NVIDIA H200" and doc["T"] == 32768 and ms["overlapped"] > ms["serial"]
     assert (f"a layer took {ms['overlapped']:.1f} ms against {ms['serial']:.1f} ms one after the other on one stream "
             f"(products alone {ms['products']:.1f} ms, the kernel alone {ms['stats']:.1f} ms)") in readme
+
+
+def test_readme_and_notes_quote_the_bf16_switch_throughput():
+    """The bf16 rows re-timed through the configs' switch (``lab_throughput_switch.json``): README sentence and NOTES
+    table as committed, the 55 % goal held on the switch, the 6M goal not, and the windows as separated as said."""
+    doc = json.loads((ROOT / "benchmarks/results/lab_throughput_switch.json").read_text())
+    readme = " ".join((ROOT / "README.md").read_text().split())
+    notes = (ROOT / "sinkviz/lab/NOTES.md").read_text()
+    row = {r["label"]: r for r in doc["configurations"]}
+    big, big_bf16 = row["60M compile 64x1024"], row["60M compile 64x1024 bf16 weights + eager rotary"]
+    small, small_bf16 = row["8M compile 512x256"], row["8M compile 512x256 bf16 weights + eager rotary"]
+    assert doc["device"] == "NVIDIA H200" and "train.weights = 'bf16'" in doc["code"]
+    assert all(r["weights"].startswith("bf16") for label, r in row.items() if "bf16" in label)
+    assert (f"the 60M-class model {big_bf16['tokens_per_second'] / 1e6:.3f}M tokens/s, "
+            f"{100 * big_bf16['mfu_issue_convention']:.1f} % MFU, against {big['tokens_per_second'] / 1e6:.3f}M "
+            f"({100 * big['mfu_issue_convention']:.1f} %) plain") in readme
+    assert big_bf16["mfu_issue_convention"] >= 0.55 > big["mfu_issue_convention"]
+    assert max(r["tokens_per_second"] for label, r in row.items() if label.startswith("8M")) < 6e6
+    assert (f"the 8.1M model {small_bf16['tokens_per_second'] / 1e6:.2f}M at 512 × 256 "
+            f"({small['tokens_per_second'] / 1e6:.2f}M plain)") in readme
+    for label, r in row.items():
+        shape = "64 × 1024" if "64x1024" in label else "512 × 256"
+        model = "60M-class" if label.startswith("60M") else "8.1M"
+        bf16 = ", bf16 weights" if "bf16" in label else ""
+        rotary = " + `eager_rotary`" if "eager rotary" in label else ""
+        tps = r["tokens_per_second"] / 1e6
+        printed = f"{tps:.3f}M" if model == "60M-class" else f"{tps:.2f}M"
+        assert re.search(rf"\| {model} compiled, {re.escape(shape + bf16 + rotary)} \| \**{re.escape(printed)}\** \| "
+                         rf"\**{r['mfu_issue_convention']:.3f}\** \|", notes), label
+    for bf16_row, plain_row in ((big_bf16, big), (small_bf16, small)):
+        assert min(bf16_row["window_tokens_per_second"]) > max(plain_row["window_tokens_per_second"])

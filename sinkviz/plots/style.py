@@ -24,6 +24,7 @@ from __future__ import annotations
 import math
 import os
 import re
+import textwrap
 from functools import lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Sequence
@@ -234,7 +235,7 @@ def paper_style(fig: Any, width: str | float | None = "single", height: float | 
     fig.update_layout(width=round(w_px), height=round(h_px))
     if style is None:
         return fig
-    _paper_fonts(fig, shrink=(w_px / own_w) if own_w else 1.0)
+    _paper_fonts(fig, shrink=(w_px / own_w) if own_w else 1.0, grow=not height and aspect is None)
     if not height and aspect is None:
         _fit_tables(fig, PAPER_FONT_PT * CSS_DPI / POINTS_PER_INCH)
     if isinstance(style, dict):
@@ -286,8 +287,9 @@ def _size_px(w_in: float | None, height_in: float | None, own_w: float | None,
     return w_px, min(h_px, MAX_AUTO_HEIGHT_IN * CSS_DPI)
 
 
-def _paper_fonts(fig: go.Figure, shrink: float) -> None:
-    """Serif text at :data:`PAPER_FONT_PT`, white background, margins shrunk with the figure (in place)."""
+def _paper_fonts(fig: go.Figure, shrink: float, grow: bool = True) -> None:
+    """Serif text at :data:`PAPER_FONT_PT`, white background, margins shrunk with the figure (in place); ``grow``
+    lets a legend beneath the plot make the figure taller instead of squeezing the plot (no height was asked)."""
     px = PAPER_FONT_PT * CSS_DPI / POINTS_PER_INCH
     margin = fig.layout.margin
     fig.update_layout(
@@ -307,30 +309,73 @@ def _paper_fonts(fig: go.Figure, shrink: float) -> None:
     fig.update_traces(colorbar=dict(thickness=8, tickfont=dict(size=px * 0.9)),
                       selector=lambda t: hasattr(t, "colorbar"))
     _room_for_titles(fig, px)
-    _legend_below_axis_titles(fig, px)
+    _legend_below_axis_titles(fig, px, grow)
     _thin_listed_ticks(fig, px * 0.9)
 
 
-def _legend_below_axis_titles(fig: go.Figure, px: float) -> None:
+def _legend_rows_px(fig: go.Figure, font_px: float) -> float:
+    """The height of ``fig``'s horizontal legend once plotly wraps it at the figure's width, in px.
+
+    As plotly.js lays it out: each entry is max(1.3 lines, 16 px) + 3 px high; a legend group (e.g. a run's Sink_1
+    and Sink_* entries) stacks its entries and is as wide as its widest; a row of groups is as high as its tallest
+    group plus ``tracegroupgap``. Widths are estimated at 0.55 em a character plus the 40 px symbol."""
+    groups: dict[str, list[str]] = {}
+    for i, trace in enumerate(fig.data):
+        if trace.showlegend is not False and trace.name:
+            groups.setdefault(trace.legendgroup or f"#{i}", []).append(trace.name)
+    if not groups:
+        return 0.0
+    grouped = any(t.legendgroup for t in fig.data)
+    gap = (fig.layout.legend.tracegroupgap if fig.layout.legend.tracegroupgap is not None else 10) if grouped else 0
+    item_px = max(1.3 * font_px, 16.0) + 3.0
+    row_items, used, total = 0, 0.0, 0.0
+    for names in groups.values():
+        width = max(len(name) for name in names) * 0.55 * font_px + 40.0 + 0.5 * font_px
+        if used and used + width > fig.layout.width:
+            total += row_items * item_px + gap
+            row_items, used = 0, 0.0
+        used += width
+        row_items = max(row_items, len(names))
+    return total + row_items * item_px + gap
+
+
+def _legend_below_axis_titles(fig: go.Figure, px: float, grow: bool = True) -> None:
     """A horizontal legend under the plot sits at the figure's bottom edge, below the x tick labels and axis
-    title, with the bottom margin grown to hold it (in place). Placed as a fraction of the plot height, as on
-    screen, it ran into the axis titles once the figure shrank to a column."""
+    title, with the bottom margin grown to hold it and any caption beneath it (in place). Placed as a fraction of
+    the plot height, as on screen, it ran into the axis titles once the figure shrank to a column. With ``grow``,
+    the figure grows taller where the legend would leave the plot less than half the height it was given."""
     legend = fig.layout.legend
     if legend.orientation != "h" or legend.y is None or legend.y >= 0 or legend.yref == "container":
         return
-    names = [t.name or "" for t in fig.data if t.showlegend is not False and t.name]
-    if not names:
+    legend_px = _legend_rows_px(fig, (legend.font.size or px) if legend.font else px)
+    if not legend_px:
         return
-    entry_px = [len(name) * 0.55 * px + 3.5 * px for name in dict.fromkeys(names)]  # symbol + gap + text
-    rows, used = 1, 0.0
-    for width in entry_px:
-        if used and used + width > fig.layout.width:
-            rows, used = rows + 1, 0.0
-        used += width
-    legend_px = rows * 1.5 * px + 0.5 * px
     axis_px = 4.0 * px  # tick labels and a one-line axis title
-    fig.update_layout(legend=dict(yref="container", y=0.0, yanchor="bottom"),
-                      margin=dict(b=max(fig.layout.margin.b or 0, axis_px + legend_px + px)))
+    # Captions under the plot (add_caption) were placed for the screen legend; at the paper size the legend takes
+    # other rows, so they go beneath it, stacked at the figure's bottom edge.
+    captions = [a for a in fig.layout.annotations or () if a.name == NOTE_NAME and (a.y or 0) <= 0]
+    for annotation in captions:  # a screen caption's lines run past a column's width: wrap them
+        chars = int((fig.layout.width - (fig.layout.margin.l or 0)) / (0.55 * (annotation.font.size or px)))
+        annotation.text = "<br>".join(textwrap.fill(line, max(chars, 20)).replace("\n", "<br>")
+                                      for line in (annotation.text or "").split("<br>"))
+    caption_px = [((a.text or "").count("<br>") + 1) * 1.35 * (a.font.size or px) + 0.3 * px for a in captions]
+    below_legend_px = sum(caption_px)
+    bottom = max(fig.layout.margin.b or 0, axis_px + legend_px + below_legend_px + px)
+    height = fig.layout.height or 450
+    top = fig.layout.margin.t or 0
+    if grow and height - top - bottom < 0.5 * height:
+        height = top + bottom + 0.5 * height
+    # plotly clips a horizontal legend at half the figure's height unless told its size
+    fig.update_layout(height=round(height), margin=dict(b=bottom),
+                      legend=dict(yref="container", y=(below_legend_px + 0.3 * px) / round(height) if captions else 0,
+                                  yanchor="bottom",
+                                  maxheight=legend_px + 2 * px))
+    height = round(height)
+    plot_px = height - top - bottom
+    top_px = below_legend_px  # each caption's top, in px above the figure's bottom edge
+    for annotation, own_px in zip(captions, caption_px):
+        annotation.update(yref="paper", y=-(bottom - top_px) / plot_px, yanchor="top", yshift=0)
+        top_px -= own_px
 
 
 def _room_for_titles(fig: go.Figure, px: float) -> None:

@@ -36,6 +36,41 @@ def test_paper_legend_below_the_plot_clears_the_axis_titles():
     fig.update_layout(legend=dict(orientation="h", y=-0.25, x=0.0))
     paper = paper_style(fig, width="single")
     px = PAPER_FONT_PT * CSS_DPI / POINTS_PER_INCH
-    assert paper.layout.legend.yref == "container" and paper.layout.legend.y == 0
+    assert paper.layout.legend.yref == "container" and paper.layout.legend.y == 0  # no caption beneath it
     assert paper.layout.margin.b >= 4 * px + 2 * 1.5 * px  # ticks + axis title + at least two legend rows
     assert paper.layout.legend.font.size == px * 0.95 and paper.layout.xaxis.title.font.size == px
+
+
+def test_paper_caption_goes_beneath_a_grouped_legend_that_keeps_every_row():
+    """A screen figure with a caption under its legend (add_caption): at the paper width the legend wraps into more
+    rows (grouped entries stacked), so the caption moves beneath it, wrapped to the width; plotly's default cap of
+    half the figure's height would clip the legend, so its height is given; the figure grows rather than leaving
+    the plot less than half the height its aspect ratio gave."""
+    import plotly.graph_objects as go
+
+    from sinkviz.plots.style import NOTE_NAME, _legend_rows_px, add_caption, apply_style
+
+    fig = go.Figure()
+    for i in range(14):  # a run's Sink_1 and Sink_* share a legend group: stacked, as in the lab's contrast figure
+        fig.add_trace(go.Scatter(x=[0, 1], y=[0, i], name=f"contrast number {i}: Sink₁ (paper 1.{i})", legendgroup=str(i)))
+        if i % 3 == 0:
+            fig.add_trace(go.Scatter(x=[0, 1], y=[i, 0], name=f"contrast number {i}: Sink_*", legendgroup=str(i)))
+    fig.update_xaxes(title_text="tokens seen")
+    apply_style(fig, title="t", width=1100, height=700)
+    fig = add_caption(fig, "a caption long enough to need wrapping at a column's width, " * 4, y=-1.0)
+    fig.update_layout(legend=dict(orientation="h", y=-0.2, x=0.0), margin=dict(b=300))
+    paper = paper_style(fig, width="double")
+    px = PAPER_FONT_PT * CSS_DPI / POINTS_PER_INCH
+    layout = paper.layout
+    legend_px = _legend_rows_px(paper, layout.legend.font.size)
+    assert legend_px > 5 * (16 + 3)  # several rows of 19 px entries at least
+    assert layout.legend.maxheight >= legend_px  # not clipped at half the height
+    (caption,) = [a for a in layout.annotations if a.name == NOTE_NAME]
+    plot_px = layout.height - layout.margin.t - layout.margin.b
+    caption_top_above_bottom = layout.margin.b + caption.y * plot_px  # px above the figure's bottom edge
+    legend_bottom_above_bottom = layout.legend.y * layout.height
+    assert caption.yanchor == "top" and 0 < caption_top_above_bottom <= legend_bottom_above_bottom
+    lines = caption.text.split("<br>")
+    assert len(lines) >= 2 and max(len(line) for line in lines) * 0.55 * caption.font.size <= layout.width
+    given_px = layout.width * 700 / 1100  # the height the figure's own aspect ratio gives at this width
+    assert layout.height > given_px and plot_px >= 0.5 * given_px - 1 and layout.margin.b >= 4 * px + legend_px

@@ -71,6 +71,10 @@ CONFIGS = [
     ("8M compile 64x1024 bf16 weights", MODEL_8M, 64, 1024, "default", True, None, ()),
     ("8M compile 64x1024 bf16 weights + eager rotary", MODEL_8M, 64, 1024, "default", True, None, ("eager_rotary",)),
     ("8M compile 512x256 bf16 weights + eager rotary", MODEL_8M, 512, 256, "default", True, None, ("eager_rotary",)),
+    # the 8.1M model's fastest path (5.77M tokens/s) with larger steps and with CUDA graphs, toward 6M
+    ("8M compile 1024x256 bf16 weights + eager rotary", MODEL_8M, 1024, 256, "default", True, None, ("eager_rotary",)),
+    ("8M reduce-overhead 512x256 bf16 weights + eager rotary", MODEL_8M, 512, 256, "reduce-overhead", True, None,
+     ("eager_rotary",)),
 ]
 
 

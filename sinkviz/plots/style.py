@@ -365,12 +365,11 @@ def _legend_below_axis_titles(fig: go.Figure, px: float, grow: bool = True) -> N
     top = fig.layout.margin.t or 0
     if grow and height - top - bottom < 0.5 * height:
         height = top + bottom + 0.5 * height
-    # plotly clips a horizontal legend at half the figure's height unless told its size
-    fig.update_layout(height=round(height), margin=dict(b=bottom),
-                      legend=dict(yref="container", y=(below_legend_px + 0.3 * px) / round(height) if captions else 0,
-                                  yanchor="bottom",
-                                  maxheight=legend_px + 2 * px))
     height = round(height)
+    legend_y = (below_legend_px + 0.3 * px) / height if captions else 0
+    # plotly clips a horizontal legend at half the figure's height unless told its size
+    fig.update_layout(height=height, margin=dict(b=bottom),
+                      legend=dict(yref="container", y=legend_y, yanchor="bottom", maxheight=legend_px + 2 * px))
     plot_px = height - top - bottom
     top_px = below_legend_px  # each caption's top, in px above the figure's bottom edge
     for annotation, own_px in zip(captions, caption_px):

@@ -311,10 +311,11 @@ def contrast_rows(runs: dict[str, dict[str, Any]], control: str = "control") -> 
     committed, stand beside it the same way ("seed 1: 22.04; seed 2: …", "not run" when there is none), each marked
     "diverged" when its validation loss there lies more than ``DIVERGED_LOSS`` above the first seed's. The last
     column says whether the contrast ran as far as the control ("complete": within ``MATCHED_TOKENS`` of its final
-    tokens seen) or is a partial run, to be resumed from its carried checkpoint."""
+    tokens seen) or is a partial run, to be resumed from its carried checkpoint; the one before it places each seed
+    of the contrast against the control's two seeds at the same tokens (:func:`against_control_seeds`)."""
     header = ["contrast", "change", "tokens seen (M)", "Sink_1 (%)", "Sink_* (%)", "frame verdict",
               "control Sink_1 (%) at those tokens", "control seed 1 Sink_1 (%) there", "paper", "paper value",
-              "this contrast, further seeds: Sink_1 (%) there", "run"]
+              "this contrast, further seeds: Sink_1 (%) there", "Sink_1 against the control's seeds", "run"]
     base = runs.get(control)
     second_seed = runs.get(f"{control}_seed1")
     rows = []
@@ -322,7 +323,7 @@ def contrast_rows(runs: dict[str, dict[str, Any]], control: str = "control") -> 
         paper_label, paper = contrast_paper(name)
         run = runs.get(name)
         if run is None:
-            rows.append([label, change, "not run", "–", "–", "–", "–", "–", paper_label, paper, "–", "not run"])
+            rows.append([label, change, "not run", "–", "–", "–", "–", "–", paper_label, paper, "–", "–", "not run"])
             continue
         entry, reference, extent = final(run), "no control", "–"
         if base is not None:
@@ -336,14 +337,43 @@ def contrast_rows(runs: dict[str, dict[str, Any]], control: str = "control") -> 
         star = "–" if entry.get("sink_star") is None else f"{entry['sink_star']:.2f}"
         tokens = entry["tokens_seen"]
         if run is second_seed:
-            seed_1 = own_seeds = "–"
+            seed_1 = own_seeds = placed = "–"
         else:
             seed_1 = "–" if second_seed is None else _sink_1_cell(matched_entry(second_seed, tokens), tokens)
             own_seeds = _further_seeds_cell(further_seeds(name, runs), entry)
+            placed = ("–" if base is None or second_seed is None
+                      else against_control_seeds(entry, further_seeds(name, runs), (base, second_seed)))
         rows.append([label, change, round(tokens / 1e6), sink_1, star,
                      final(run).get("frames", {}).get("label", "–"), reference, seed_1, paper_label, paper,
-                     own_seeds, extent])
+                     own_seeds, placed, extent])
     return header, rows
+
+
+def control_spread_position(value: float, control_values: list[float]) -> str:
+    """"below both", "inside" or "above both": where ``value`` lies against the control seeds' values (the
+    closed range between their smallest and largest)."""
+    low, high = min(control_values), max(control_values)
+    return "below both" if value < low else "above both" if value > high else "inside"
+
+
+def against_control_seeds(entry: dict[str, Any], seeds: list[tuple[int, dict[str, Any]]],
+                          controls: tuple[dict[str, Any], ...]) -> str:
+    """Each seed of a contrast placed against the control's seeds at the same tokens seen: "below both",
+    "inside" their range or "above both" by Sink_1, e.g. "seed 0 inside; seed 1 above both".
+
+    ``entry`` is the contrast's compared evaluation (its seed 0), ``seeds`` its further seeds (each read at the
+    evaluation closest to ``entry``'s tokens; one that :func:`diverged` is named so, not placed), ``controls`` the
+    control's runs. With two control seeds the range is what two samples of the noise span, not an interval with a
+    coverage: "inside" says the contrast is not separated from the control by these runs, "below/above both" that it
+    lies outside what the control's seeds gave, and neither is a significance test."""
+    tokens = entry["tokens_seen"]
+    control_values = [matched_entry(run, tokens)["sink_1"] for run in controls]
+    cells = [f"seed 0 {control_spread_position(entry['sink_1'], control_values)}"]
+    for seed, run in seeds:
+        at = matched_entry(run, tokens)
+        where = "diverged" if diverged(at, entry) else control_spread_position(at["sink_1"], control_values)
+        cells.append(f"seed {seed} {where}")
+    return "; ".join(cells) if seeds else cells[0][len("seed 0 "):]
 
 
 def _further_seeds_cell(seeds: list[tuple[int, dict[str, Any]]], entry: dict[str, Any]) -> str:

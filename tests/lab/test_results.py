@@ -381,6 +381,38 @@ def test_second_session_runs_as_the_write_ups_quote_them():
         assert 1.875 < min(late) and max(late) < 1.92
 
 
+def test_contrast_spread_position_on_hand_built_values():
+    from sinkviz.lab.results import against_control_seeds, control_spread_position
+
+    assert [control_spread_position(v, [12.0, 30.0]) for v in (0.0, 12.0, 20.0, 30.0, 31.0)] == [
+        "below both", "inside", "inside", "inside", "above both"]
+    controls = ({"history": [{"tokens_seen": 100, "sink_1": 10.0}]}, {"history": [{"tokens_seen": 90, "sink_1": 20.0}]})
+    entry = {"tokens_seen": 100, "sink_1": 25.0, "valid_loss": 1.7}
+    seeds = [(1, {"history": [{"tokens_seen": 100, "sink_1": 5.0, "valid_loss": 1.8}]}),
+             (2, {"history": [{"tokens_seen": 100, "sink_1": 15.0, "valid_loss": 3.0}]})]  # seed 2 diverged
+    assert against_control_seeds(entry, [], controls) == "above both"
+    assert against_control_seeds(entry, seeds, controls) == "seed 0 above both; seed 1 below both; seed 2 diverged"
+
+
+def test_contrast_table_places_each_seed_as_the_write_ups_do():
+    """The table's placement of every contrast's seeds against the control's two seeds at matched tokens is what
+    the README, NOTES and notebook say in words: the removals and lr 5e-4 and the two memorising data runs below
+    both; NoPE, ALiBi, 100 MB, context 256 and bf16 weights inside; learned positions' seed 0 above both."""
+    from sinkviz.lab.results import contrast_rows
+
+    header, rows = contrast_rows(RUNS)
+    assert header[11] == "Sink_1 against the control's seeds" and header[-1] == "run"
+    placed = {row[0]: row[11] for row in rows}
+    below = ("weight decay 5", "sigmoid, Z = 1 (proxy)", "K biases", "sink token", "window 32", "lr 5e-4",
+             "50 MB of data", "25 MB of data")
+    assert {label: placed[label] for label in below} == dict.fromkeys(below, "below both")
+    assert placed["context 256"] == placed["bf16 weights"] == "inside"
+    assert placed["NoPE"] == "seed 0 inside; seed 1 diverged; seed 2 inside"
+    assert placed["ALiBi"] == placed["100 MB of data"] == "seed 0 inside; seed 1 inside"
+    assert placed["learned positions"] == "seed 0 above both; seed 1 inside"
+    assert placed["control, seed 1"] == "–"
+
+
 def test_contrast_figure_gives_each_contrast_its_own_colour_and_flags_other_corpora():
     from sinkviz.lab.results import CONTRASTS
 

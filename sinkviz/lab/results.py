@@ -340,9 +340,10 @@ def contrast_rows(runs: dict[str, dict[str, Any]], control: str = "control") -> 
             seed_1 = own_seeds = placed = "–"
         else:
             seed_1 = "–" if second_seed is None else _sink_1_cell(matched_entry(second_seed, tokens), tokens)
-            own_seeds = _further_seeds_cell(further_seeds(name, runs), entry)
-            placed = ("–" if base is None or second_seed is None
-                      else against_control_seeds(entry, further_seeds(name, runs), (base, second_seed)))
+            seeds = further_seeds(name, runs)
+            own_seeds = _further_seeds_cell(seeds, entry)
+            placed = "–" if base is None or second_seed is None else against_control_seeds(entry, seeds,
+                                                                                            (base, second_seed))
         rows.append([label, change, round(tokens / 1e6), sink_1, star,
                      final(run).get("frames", {}).get("label", "–"), reference, seed_1, paper_label, paper,
                      own_seeds, placed, extent])
@@ -368,12 +369,15 @@ def against_control_seeds(entry: dict[str, Any], seeds: list[tuple[int, dict[str
     lies outside what the control's seeds gave, and neither is a significance test."""
     tokens = entry["tokens_seen"]
     control_values = [matched_entry(run, tokens)["sink_1"] for run in controls]
-    cells = [f"seed 0 {control_spread_position(entry['sink_1'], control_values)}"]
+    first = control_spread_position(entry["sink_1"], control_values)
+    if not seeds:
+        return first
+    cells = [f"seed 0 {first}"]
     for seed, run in seeds:
         at = matched_entry(run, tokens)
         where = "diverged" if diverged(at, entry) else control_spread_position(at["sink_1"], control_values)
         cells.append(f"seed {seed} {where}")
-    return "; ".join(cells) if seeds else cells[0][len("seed 0 "):]
+    return "; ".join(cells)
 
 
 def _further_seeds_cell(seeds: list[tuple[int, dict[str, Any]]], entry: dict[str, Any]) -> str:

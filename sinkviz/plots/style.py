@@ -235,8 +235,9 @@ def paper_style(fig: Any, width: str | float | None = "single", height: float | 
     fig.update_layout(width=round(w_px), height=round(h_px))
     if style is None:
         return fig
-    _paper_fonts(fig, shrink=(w_px / own_w) if own_w else 1.0, grow=not height and aspect is None)
-    if not height and aspect is None:
+    auto_height = not height and aspect is None  # the height follows the content (legend rows, table rows)
+    _paper_fonts(fig, shrink=(w_px / own_w) if own_w else 1.0, grow=auto_height)
+    if auto_height:
         _fit_tables(fig, PAPER_FONT_PT * CSS_DPI / POINTS_PER_INCH)
     if isinstance(style, dict):
         fig.update_layout(**style)

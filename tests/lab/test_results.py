@@ -3,6 +3,8 @@ tables and figures."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from sinkviz.lab import figures
@@ -332,7 +334,6 @@ def test_further_seeds_as_the_write_ups_quote_them():
     assert round(at[4000]["sink_1"], 2) == 11.79 and round(nope["history"][-1]["sink_1"], 2) == 1.04
     assert min(h["valid_loss"] for h in nope["history"] if h["step"] >= 5000) > 2.6  # it never came back
     import json
-    from pathlib import Path
 
     root = Path(__file__).resolve().parents[2]
     notebook = json.loads((root / "sinkviz" / "notebooks" / "lab.ipynb").read_text())
@@ -364,7 +365,10 @@ def test_second_session_runs_as_the_write_ups_quote_them():
     assert round(last["valid_loss"], 2) == round(RUNS["control"]["history"][-1]["valid_loss"], 2) == 1.59
     at_5000 = {n: {h["step"]: h for h in RUNS[n]["history"]}[5000]["sink_1"] for n in ("control_bf16", "control",
                                                                                           "control_seed1")}
-    assert [f"{v:.2f}" for v in at_5000.values()] == ["11.00", "2.46", "7.04"]
+    assert at_5000["control_bf16"] > max(at_5000["control"], at_5000["control_seed1"])  # "earlier than either"
+    notes = " ".join((Path(__file__).resolve().parents[2] / "sinkviz" / "lab" / "NOTES.md").read_text().split())
+    assert (f"{at_5000['control_bf16']:.2f} % at 5,000 steps against {at_5000['control']:.2f} % and "
+            f"{at_5000['control_seed1']:.2f} %") in notes
 
     h_last = half["history"][-1]
     assert round(h_last["sink_1"], 2) == 7.29 and round(h_last["tokens_seen"] / half["data"]["train_tokens"]) == 107
@@ -457,7 +461,6 @@ def test_write_ups_quote_each_control_and_contrast_as_committed():
     (Sink_1, and Sink_* for runs with a slot) as its result JSON holds it, two decimals and a percent sign; a run
     committed without being written up, or a write-up left at an older number, fails here."""
     import json
-    from pathlib import Path
 
     from sinkviz.lab.results import CONTRASTS
 

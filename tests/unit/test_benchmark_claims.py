@@ -56,10 +56,9 @@ def test_readme_quotes_what_the_per_batch_sharing_saved():
     assert f"more than the {100 * (1.3 / now[32768]['census_ratio'] - 1):.1f} % margin" in readme
     fixed_ms = {name: 1e3 * (rows[1024]["census_s"] - rows[1024]["plain_s"]) / 32 for name, rows in
                 (("before", before), ("now", now))}
-    assert (f"2.21× at 1k and 1.15× at 2k, from {before[1024]['census_ratio']:.2f}× and "
-            f"{before[2048]['census_ratio']:.2f}×") in readme
+    assert (f"{now[1024]['census_ratio']:.2f}× at 1k and {now[2048]['census_ratio']:.2f}× at 2k, from "
+            f"{before[1024]['census_ratio']:.2f}× and {before[2048]['census_ratio']:.2f}×") in readme
     assert f"is now {fixed_ms['now']:.1f} ms a layer, from {fixed_ms['before']:.1f}" in readme
-    assert f"{now[1024]['census_ratio']:.2f}" == "2.21" and f"{now[2048]['census_ratio']:.2f}" == "1.15"
 
 
 def test_readme_quotes_the_hopper_kernel_run_as_committed():

@@ -251,3 +251,31 @@ def test_readme_and_notes_quote_the_bf16_switch_throughput():
                          rf"\**{r['mfu_issue_convention']:.3f}\** \|", notes), label
     for bf16_row, plain_row in ((big_bf16, big), (small_bf16, small)):
         assert min(bf16_row["window_tokens_per_second"]) > max(plain_row["window_tokens_per_second"])
+
+
+def test_readme_and_notes_quote_the_larger_step_throughput():
+    """The 8.1M model on the bf16 switch at larger steps (``lab_throughput_8m.json``): the 6M goal met on the median
+    and by as little as said, the windows under 6M counted, and the README sentence and NOTES table as committed."""
+    doc = json.loads((ROOT / "benchmarks/results/lab_throughput_8m.json").read_text())
+    readme = " ".join((ROOT / "README.md").read_text().split())
+    notes = (ROOT / "sinkviz/lab/NOTES.md").read_text()
+    row = {r["label"]: r for r in doc["configurations"]}
+    best = row["8M compile 1024x256 bf16 weights + eager rotary"]
+    windows = best["window_tokens_per_second"]
+    assert doc["device"] == "NVIDIA H200" and "f41b634" in doc["code"] and "--only" in doc["command"]
+    assert best["weights"].startswith("bf16") and best["tokens_per_step"] == 1024 * 256
+    assert best["tokens_per_second"] >= 6e6 and best["tokens_per_second"] == sorted(windows)[len(windows) // 2]
+    assert f"by {100 * (best['tokens_per_second'] / 6e6 - 1):.1f} %" in readme
+    under = sum(w < 6e6 for w in windows)
+    assert (f"windows {min(windows) / 1e6:.2f}–{max(windows) / 1e6:.2f}M, "
+            f"{['no', 'one', 'two', 'three', 'four'][under]} of them under 6M") in readme
+    graphs, plain = row["8M reduce-overhead 512x256 bf16 weights + eager rotary"], row[
+        "8M compile 512x256 bf16 weights + eager rotary"]
+    assert (f"512 × 256 gave {plain['tokens_per_second'] / 1e6:.2f}M there and CUDA graphs on it "
+            f"{graphs['tokens_per_second'] / 1e6:.2f}M") in readme
+    for label, r in row.items():
+        shape = "1024 × 256" if "1024x256" in label else "512 × 256"
+        graphs_note = " + CUDA graphs (reduce-overhead)" if "reduce-overhead" in label else ""
+        assert re.search(rf"\| 8\.1M compiled{re.escape(graphs_note)}, {shape}, bf16 weights \+ `eager_rotary` \| "
+                         rf"\**{r['tokens_per_second'] / 1e6:.2f}M\** \| {r['mfu_issue_convention']:.3f} \|",
+                         notes), label

@@ -296,6 +296,8 @@ def test_a_contrasts_further_seeds_stand_beside_it_at_matched_tokens():
     assert by_label["learned positions"][10] == "seed 1: 28.58"
     assert by_label["K biases"][10] == "not run"
     assert by_label["100 MB of data"][10] == "seed 1: 16.88"
+    assert by_label["context 256"][10] == "seed 1: 17.92" and by_label["weight decay 5"][10] == "seed 1: 0.00"
+    assert by_label["lr 5e-4"][10] == "seed 1: 4.42 (tokens differ by 21%)"  # its job stopped short: flagged
     assert [seed for seed, _ in further_seeds("control_nope", RUNS)] == [1, 2]
     third = copy.deepcopy(RUNS["control_alibi"])
     for h in third["history"]:
@@ -312,7 +314,7 @@ def test_a_contrasts_further_seeds_stand_beside_it_at_matched_tokens():
     seeded = [re.fullmatch(r"(control\w*?)_seed(\d+)", name) for name in list_configs()]
     pairs = [(m.group(1), int(m.group(2))) for m in seeded if m and m.group(1) != "control"]
     assert {("control_alibi", 1), ("control_nope", 1), ("control_pe_learned", 1), ("control_nope", 2),
-            ("control_data_100mb", 1)} <= set(pairs)
+            ("control_data_100mb", 1), ("control_ctx256", 1), ("control_lr_low", 1), ("control_wd5", 1)} <= set(pairs)
     for name, seed in pairs:  # every contrast's _seedN config is that contrast but for its seed
         seed_0, other = load_config(name).to_dict(), load_config(f"{name}_seed{seed}").to_dict()
         assert other.pop("seed") == seed and seed_0.pop("seed") == 0
@@ -385,6 +387,35 @@ def test_second_session_runs_as_the_write_ups_quote_them():
         assert 1.875 < min(late) and max(late) < 1.92
 
 
+def test_lever_test_and_weight_decay_second_seeds_as_the_write_ups_quote_them():
+    """2026-12-02's third session: context 256's seed 1 (17.92 % at 1.40B tokens) sits inside the control's seeds at
+    matched tokens and lr 5e-4's seed 1 (4.42 % at 1.12B, its job 21 % short of seed 0's tokens) below both, so the
+    lever test holds in two seeds each; weight decay 5's seed 1 ends at 0.00 % (never above 0.04 %) with a validation
+    loss of 4.50: no sink, and a model that barely learns."""
+    from sinkviz.lab.results import matched_pair
+
+    ctx_1, lr_1, wd_1 = (RUNS[f"control_{n}_seed1"] for n in ("ctx256", "lr_low", "wd5"))
+    assert ctx_1["config"]["seed"] == lr_1["config"]["seed"] == wd_1["config"]["seed"] == 1
+    notes = " ".join((Path(__file__).resolve().parents[2] / "sinkviz" / "lab" / "NOTES.md").read_text().split())
+    for run, seed_0, where in ((ctx_1, RUNS["control_ctx256"], "inside"), (lr_1, RUNS["control_lr_low"], "below")):
+        last = run["history"][-1]
+        at_control = [matched_pair(run, RUNS[n])[1]["sink_1"] for n in ("control", "control_seed1")]
+        if where == "inside":
+            assert min(at_control) < last["sink_1"] < max(at_control)
+        else:
+            assert last["sink_1"] < min(at_control) and seed_0["history"][-1]["sink_1"] < min(at_control)
+        assert f"{last['sink_1']:.2f} % at {last['tokens_seen'] / 1e9:.2f}B tokens" in notes
+    lr_short = 1 - lr_1["history"][-1]["tokens_seen"] / RUNS["control_lr_low"]["history"][-1]["tokens_seen"]
+    assert round(100 * lr_short) == 21 and f"{100 * lr_short:.0f} % short of seed 0's" in notes
+    at_control = [matched_pair(lr_1, RUNS[n])[1] for n in ("control", "control_seed1")]
+    assert (f"the control's seeds are at {at_control[0]['sink_1']:.2f} % and {at_control[1]['sink_1']:.2f} %: below "
+            "both") in notes
+    wd_last = wd_1["history"][-1]
+    assert wd_last["sink_1"] == 0.0 and round(max(h["sink_1"] for h in wd_1["history"]), 2) == 0.04
+    assert round(wd_last["valid_loss"], 2) == 4.50 and "validation loss 4.50" in notes
+    assert wd_last["valid_loss"] > 2 * RUNS["control"]["history"][-1]["valid_loss"]  # "barely learns"
+
+
 def test_contrast_spread_position_on_hand_built_values():
     from sinkviz.lab.results import against_control_seeds, control_spread_position
 
@@ -407,10 +438,10 @@ def test_contrast_table_places_each_seed_as_the_write_ups_do():
     header, rows = contrast_rows(RUNS)
     assert header[11] == "Sink_1 against the control's seeds" and header[-1] == "run"
     placed = {row[0]: row[11] for row in rows}
-    below = ("weight decay 5", "sigmoid, Z = 1 (proxy)", "K biases", "sink token", "window 32", "lr 5e-4",
-             "50 MB of data", "25 MB of data")
+    below = ("sigmoid, Z = 1 (proxy)", "K biases", "sink token", "window 32", "50 MB of data", "25 MB of data")
     assert {label: placed[label] for label in below} == dict.fromkeys(below, "below both")
-    assert placed["context 256"] == placed["bf16 weights"] == "inside"
+    assert placed["weight decay 5"] == placed["lr 5e-4"] == "seed 0 below both; seed 1 below both"
+    assert placed["bf16 weights"] == "inside" and placed["context 256"] == "seed 0 inside; seed 1 inside"
     assert placed["NoPE"] == "seed 0 inside; seed 1 diverged; seed 2 inside"
     assert placed["ALiBi"] == placed["100 MB of data"] == "seed 0 inside; seed 1 inside"
     assert placed["learned positions"] == "seed 0 above both; seed 1 inside"
@@ -469,8 +500,11 @@ def test_write_ups_quote_each_control_and_contrast_as_committed():
     texts = {"README.md": (root / "README.md").read_text(),
              "NOTES.md": (root / "sinkviz" / "lab" / "NOTES.md").read_text(),
              "lab.ipynb": "".join("".join(c["source"]) for c in notebook["cells"] if c["cell_type"] == "markdown")}
+    import re
+
     names = ["control"] + [name for name, *_ in CONTRASTS if name in RUNS]
     assert len(names) >= 10
+    names += sorted(n for n in RUNS if re.fullmatch(r"control\w*_seed\d+", n) and n != "control_seed1")  # further seeds
     for name in names:
         last = RUNS[name]["history"][-1]
         quoted = [f"{last['sink_star']:.2f} %"] if last.get("sink_star") is not None else [f"{last['sink_1']:.2f} %"]

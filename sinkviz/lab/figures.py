@@ -19,6 +19,7 @@ Every title says "scaled down" and names the paper's value beside the lab's.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
 
 import plotly.graph_objects as go
@@ -27,6 +28,7 @@ from plotly.subplots import make_subplots
 from sinkviz.lab.results import (
     CONTRASTS,
     PAPER,
+    TABLE_RUNS,
     contrast_paper,
     diverged,
     final,
@@ -39,7 +41,7 @@ from sinkviz.lab.results import (
 )
 from sinkviz.plots.frames import frames_over_training_figure
 from sinkviz.plots.lines import massive_activation_figure, sink_by_position_figure
-from sinkviz.plots.style import COLORS, COLORS_EXTENDED, add_caption, apply_style, titled
+from sinkviz.plots.style import COLORS, COLORS_EXTENDED, SYMBOLS, add_caption, apply_style, titled
 from sinkviz.plots.tables import comparison_table
 
 
@@ -48,6 +50,20 @@ def _setting(run: dict[str, Any]) -> str:
     d = run["data"]
     return (f"{p:.1f}M params, {run['tokens_per_step']:,} tok/step, {d['source']} "
             f"{d['train_tokens'] / 1e6:.2f}M tok ({d['distinct_tokens']['train']:,} distinct), {run['device']}")
+
+
+def _shared_setting(runs: Iterable[dict[str, Any]]) -> str:
+    """The setting line of a figure that shows several runs: theirs when they share one, else each distinct
+    setting with the runs that have it, so that a title never gives one run's corpus or device to another's
+    numbers."""
+    names_by_setting: dict[str, list[str]] = {}
+    for run in runs:
+        names_by_setting.setdefault(_setting(run), []).append(run["name"])
+    if not names_by_setting:
+        return "no committed run"
+    if len(names_by_setting) == 1:
+        return next(iter(names_by_setting))
+    return "; ".join(f"{', '.join(names)}: {setting}" for setting, names in names_by_setting.items())
 
 
 def emergence_figure(run: dict[str, Any], *, title: str | None = None) -> go.Figure:
@@ -95,7 +111,7 @@ def lr_figure(runs: dict[str, dict[str, Any]], *, title: str | None = None) -> g
     rows = paper_reference("table9_learning_rate")["rows"]
     paper = ", ".join(f"lr {lr:g}: {v[0]}%" for lr, v in rows.items())
     title = title or titled("Learning rate vs sink (lab Fig. 4 right, scaled down)",
-                            setting=_setting(next(iter(runs.values()))))
+                            setting=_shared_setting(runs.values()))
     apply_style(fig, title=title, height=500, width=900)
     fig.update_layout(legend=dict(orientation="v", x=1.08, xanchor="left", y=1.0))
     return add_caption(fig, f"paper (60M, Sink₁ at 20k steps): {paper}")
@@ -105,9 +121,9 @@ def table_figure(item: str, runs: dict[str, dict[str, Any]], *, title: str | Non
     """A lab-vs-paper table (``sinkviz.lab.results.TABLE_RUNS`` items); lab columns are tinted."""
     header, rows = table_rows(item, runs)
     n_lab = (len(header) - 1) // 2 + 1
-    any_run = next(iter(runs.values()))
+    shown = [runs[name] for _, name, _ in TABLE_RUNS[item] if name in runs]
     title = title or titled(paper_reference(item)["caption"].replace("(60M)", "").strip(),
-                            setting=f"lab: {_setting(any_run)}", scaled_down=True, paper="60M, 5B Pile tokens")
+                            setting=f"lab: {_shared_setting(shown)}", scaled_down=True, paper="60M, 5B Pile tokens")
     fig = comparison_table(header, rows, title=title, highlight_cols=list(range(1, n_lab + 1)), width=1100)
     return fig.update_layout(height=30 * len(rows) + 190)
 
@@ -124,10 +140,9 @@ def massive_figure(runs: dict[str, Any], *, title: str | None = None, paper: str
             raise KeyError(f"run {run['name']!r} has no {key!r} (available: "
                            f"{[k for k in last if k.startswith('massive')]})")
         ratios[label] = last[key]
-    first = next(iter(runs.values()))
-    any_run = first[0] if isinstance(first, tuple) else first
+    shown = [value[0] if isinstance(value, tuple) else value for value in runs.values()]
     title = title or titled("Massive activations: ‖h₁‖ / mean ‖hₜ‖ per block (lab Figs 7/8)",
-                            setting=_setting(any_run), scaled_down=True, paper=paper)
+                            setting=_shared_setting(shown), scaled_down=True, paper=paper)
     return massive_activation_figure(ratios, title=title, log_y=True, width=760, height=420)
 
 
@@ -143,8 +158,8 @@ def sink_position_figure(runs: dict[str, dict[str, Any]], *, title: str | None =
                          paper: str | None = None) -> go.Figure:
     """Sink_k (%) for k = 1..10 at the end of each labelled run."""
     series_k = {label: final(run)["sink_k"] for label, run in runs.items()}
-    any_run = next(iter(runs.values()))
-    title = title or titled("Sink by position k", setting=_setting(any_run), scaled_down=True, paper=paper)
+    title = title or titled("Sink by position k", setting=_shared_setting(runs.values()), scaled_down=True,
+                            paper=paper)
     return sink_by_position_figure(series_k, title=title, width=700, height=400)
 
 
@@ -189,9 +204,6 @@ def data_amount_figure(runs: dict[str, dict[str, Any]], *, title: str | None = N
     return fig
 
 
-#: Marker shapes of the contrasts, so that runs lying on the same values (several at Sink_1 = 0) stay apart.
-SYMBOLS = ("circle", "square", "diamond", "triangle-up", "cross", "x", "star", "triangle-down", "pentagon", "hexagon")
-
 #: Sink_1 (%) the lab's control must reach in every seed (the paper's default run: 18.18%).
 CONTROL_TARGET = 10.0
 
@@ -221,8 +233,8 @@ def control_figure(runs: dict[str, dict[str, Any]], *, title: str | None = None)
         fig.update_xaxes(title_text="tokens seen (B)", rangemode="tozero", row=1, col=col)
     fig.update_yaxes(title_text="Sink₁ (%)", rangemode="tozero", row=1, col=1)
     fig.update_yaxes(title_text="loss (log)", type="log", row=1, col=2)
-    any_run = next(iter(runs.values()))
-    title = title or titled("The lab's control: first-token sink emergence (scaled down)", setting=_setting(any_run))
+    title = title or titled("The lab's control: first-token sink emergence (scaled down)",
+                            setting=_shared_setting(runs.values()))
     apply_style(fig, title=title, height=560, width=1100)
     fig.update_layout(legend=dict(orientation="h", y=-0.25, yanchor="top", x=0.0, xanchor="left"),
                       margin=dict(b=150))

@@ -13,7 +13,7 @@ import numpy as np
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-from sinkviz.plots.style import COLORS, GU_BASE, apply_style, index_label
+from sinkviz.plots.style import COLORS, GU_BASE, SYMBOLS, apply_style, index_label
 
 __all__ = [
     "norms_figure",
@@ -144,12 +144,16 @@ def sink_by_position_figure(series: Mapping[str, Sequence[float]], *, max_k: int
     """Figure 5 (middle) style: Sink_k^ε (%) vs token position k = 1..max_k, one line per label (each value
     vector indexed from k = 1, e.g. :func:`sinkviz.metrics.sink.sink_metric` output)."""
     fig = go.Figure()
+    top = 1.0
     for i, (label, v) in enumerate(series.items()):
         v = np.asarray(v, dtype=float)[:max_k]
-        fig.add_trace(go.Scatter(x=np.arange(1, len(v) + 1), y=v, mode="lines+markers", name=label,
+        top = max(top, float(np.nanmax(v, initial=0.0)))
+        # markers shrink with each series so that lines lying on the same values (all 0 %) stay visible
+        marker = dict(symbol=SYMBOLS[i % len(SYMBOLS)], size=max(14 - 3 * i, 5))
+        fig.add_trace(go.Scatter(x=np.arange(1, len(v) + 1), y=v, mode="lines+markers", name=label, marker=marker,
                                  line=dict(color=COLORS[i % len(COLORS)])))
     fig.update_xaxes(title_text=index_label("token position k", base=GU_BASE), dtick=1)
-    fig.update_yaxes(title_text="Sink_k^ε (%)")
+    fig.update_yaxes(title_text="Sink_k^ε (%)", range=[-0.03 * top, 1.05 * top])  # a share: never below 0
     return apply_style(fig, title=title, height=height, width=width)
 
 

@@ -35,7 +35,7 @@ if TYPE_CHECKING:
     import plotly.graph_objects as go
 
 __all__ = [
-    "COLORS", "COLORS_EXTENDED", "SEQUENTIAL", "DIVERGING", "TEMPLATE_NAME", "SCREEN_FONT", "SCREEN_FONT_PX", "PAPER_FONT",
+    "COLORS", "COLORS_EXTENDED", "SYMBOLS", "SEQUENTIAL", "DIVERGING", "TEMPLATE_NAME", "SCREEN_FONT", "SCREEN_FONT_PX", "PAPER_FONT",
     "PAPER_FONT_FILE_FAMILY", "PAPER_FONT_PT", "COLUMN_WIDTHS_IN", "CSS_DPI", "MAX_AUTO_HEIGHT_IN",
     "apply_style", "titled", "add_caption", "legend_in_title_band", "save_figure", "screen_template",
     "paper_style", "width_inches", "index_label", "GU_BASE", "RUSCIO_BASE", "EXPLORER_BASE", "NOTE_NAME",
@@ -47,6 +47,8 @@ COLORS = ["#0072B2", "#D55E00", "#009E73", "#CC79A7", "#E69F00", "#56B4E9", "#F0
 #: COLORS and eight more (four of them from Paul Tol's muted scheme), for figures with more than eight series (a
 #: repeated colour reads as the same run).
 COLORS_EXTENDED = COLORS + ["#8C564B", "#6A3D9A", "#999933", "#882255", "#332288", "#117733", "#AA4499", "#661100"]
+#: Marker shapes, one per series, so that series lying on the same values (several runs at 0 %) stay apart.
+SYMBOLS = ("circle", "square", "diamond", "triangle-up", "cross", "x", "star", "triangle-down", "pentagon", "hexagon")
 SEQUENTIAL = "Viridis"
 DIVERGING = "RdBu_r"
 

@@ -81,6 +81,24 @@ def test_figures_build_from_committed_results():
     assert figures.sink_position_figure({"a": RUNS["default"]}).data
 
 
+def test_figure_titles_name_the_setting_of_the_runs_they_show():
+    """A lab figure's title gives the corpus and device of the runs it shows, not of whichever run was loaded
+    first: the paper tables hold the first round's King James runs (one H100), the control figure the control's
+    (one H200); a figure mixing settings names each with its runs."""
+    from sinkviz.lab.results import TABLE_RUNS
+
+    for item in TABLE_RUNS:
+        title = figures.table_figure(item, RUNS).layout.title.text
+        assert "kjv 0.91M tok" in title and "H100" in title and "site-packages" not in title, item
+    control = figures.control_figure({"seed 0": RUNS["control"], "seed 1": RUNS["control_seed1"]}).layout.title.text
+    assert "site-packages 113.76M tok" in control and "H200" in control and "kjv" not in control
+    mixed = figures.sink_position_figure({"KJV": RUNS["default"], "control": RUNS["control"]}).layout.title.text
+    assert "default: 8.1M params, 16,384 tok/step, kjv" in mixed and "control: 8.1M params, 65,536 tok/step" in mixed
+    assert "lab: no committed run" in figures.table_figure("table2_weight_decay", {"control": RUNS["control"]}).layout.title.text
+    kjv = {name: run["history"][-1]["sink_1"] for name, run in RUNS.items() if run["data"]["source"] == "kjv"}
+    assert len(kjv) == 14 and round(max(kjv.values()), 2) == 0.04  # the notebook: "at most 0.04 % in all 14"
+
+
 def test_data_rows_report_corpus_size_and_repetition():
     """Fig. 28's question: how much data each run had, how often it repeated, and its sink."""
     header, rows = data_rows({"default": RUNS["default"], "site_default": RUNS["site_default"]})

@@ -55,6 +55,12 @@ def test_massive_and_position_lines():
     np.testing.assert_allclose(fig.data[0].y, [1.0, 5.0, 9.0])
     fig = lines.sink_by_position_figure({"s": np.arange(20.0)}, max_k=10)
     assert list(fig.data[0].x) == list(range(1, 11))
+    assert fig.layout.yaxis.range[0] <= 0 and fig.layout.yaxis.range[1] >= 9  # holds the shown values only
+    # runs lying on the same values (all at 0 %) stay apart: each its own marker, smaller than the one beneath
+    fig = lines.sink_by_position_figure({"a": np.zeros(10), "b": np.zeros(10), "c": np.zeros(10)})
+    assert len({t.marker.symbol for t in fig.data}) == 3
+    assert [t.marker.size for t in fig.data] == sorted((t.marker.size for t in fig.data), reverse=True)
+    assert -0.1 < fig.layout.yaxis.range[0] <= 0 < fig.layout.yaxis.range[1]  # a share is never drawn below 0
 
 
 def test_alpha_heatmaps():

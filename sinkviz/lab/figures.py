@@ -192,9 +192,11 @@ def data_amount_figure(runs: dict[str, dict[str, Any]], *, title: str | None = N
         fig.update_xaxes(title_text="tokens seen (M, log)", type="log", row=1, col=col)
     fig.update_yaxes(title_text="Sink₁ (%)", rangemode="tozero", row=1, col=1)
     fig.update_yaxes(title_text="loss", row=1, col=2)
-    any_run = next(iter(runs.values()))
+    # the corpora differ by design (the legend names each); the model and device are said only where all share them
+    params = sorted({f"{run['parameters']['total'] / 1e6:.1f}M params" for run in runs.values()})
+    devices = sorted({run["device"] for run in runs.values()})
     title = title or titled("Data amount vs first-token sink (lab Fig. 28, scaled down)",
-                            setting=f"{any_run['parameters']['total'] / 1e6:.1f}M params, {any_run['device']}")
+                            setting=f"{' / '.join(params)}, {' / '.join(devices)}")
     apply_style(fig, title=title, height=600, width=1100)
     fig = add_caption(fig, "paper (60M, 1M tokens/step, Fig. 28): 5B tokens of data → Sink₁ ≈ 7% by 3–5k steps; "
                            "50M or 100M → below 1%<br>valid losses are on each run's own corpus and tokeniser: "

@@ -344,19 +344,21 @@ def _legend_rows_px(fig: go.Figure, font_px: float) -> float:
 
 def _legend_below_axis_titles(fig: go.Figure, px: float, grow: bool = True) -> None:
     """A horizontal legend under the plot sits at the figure's bottom edge, below the x tick labels and axis
-    title, with the bottom margin grown to hold it and any caption beneath it (in place). Placed as a fraction of
-    the plot height, as on screen, it ran into the axis titles once the figure shrank to a column. With ``grow``,
-    the figure grows taller where the legend would leave the plot less than half the height it was given."""
+    title, with the bottom margin grown to hold it and any caption beneath it (in place); captions without such a
+    legend sit there too. Placed as a fraction of the plot height, as on screen, the legend ran into the axis
+    titles once the figure shrank to a column, and a caption's last line fell off the figure's bottom edge. With
+    ``grow``, the figure grows taller where the legend would leave the plot less than half the height it was
+    given."""
     legend = fig.layout.legend
-    if legend.orientation != "h" or legend.y is None or legend.y >= 0 or legend.yref == "container":
-        return
-    legend_px = _legend_rows_px(fig, (legend.font.size or px) if legend.font else px)
-    if not legend_px:
+    below = legend.orientation == "h" and legend.y is not None and legend.y < 0 and legend.yref != "container"
+    legend_px = _legend_rows_px(fig, (legend.font.size or px) if legend.font else px) if below else 0.0
+    # Captions under the plot (add_caption) were placed for the screen layout; at the paper size the legend takes
+    # other rows and the fonts other heights, so they go beneath the axis title and any legend, stacked at the
+    # figure's bottom edge.
+    captions = [a for a in fig.layout.annotations or () if a.name == NOTE_NAME and (a.y or 0) <= 0]
+    if not legend_px and not captions:
         return
     axis_px = 4.0 * px  # tick labels and a one-line axis title
-    # Captions under the plot (add_caption) were placed for the screen legend; at the paper size the legend takes
-    # other rows, so they go beneath it, stacked at the figure's bottom edge.
-    captions = [a for a in fig.layout.annotations or () if a.name == NOTE_NAME and (a.y or 0) <= 0]
     for annotation in captions:  # a screen caption's lines run past a column's width: wrap them
         chars = int((fig.layout.width - (fig.layout.margin.l or 0)) / (0.55 * (annotation.font.size or px)))
         annotation.text = "<br>".join(textwrap.fill(line, max(chars, 20)).replace("\n", "<br>")
@@ -369,10 +371,11 @@ def _legend_below_axis_titles(fig: go.Figure, px: float, grow: bool = True) -> N
     if grow and height - top - bottom < 0.5 * height:
         height = top + bottom + 0.5 * height
     height = round(height)
-    legend_y = (below_legend_px + 0.3 * px) / height if captions else 0
-    # plotly clips a horizontal legend at half the figure's height unless told its size
-    fig.update_layout(height=height, margin=dict(b=bottom),
-                      legend=dict(yref="container", y=legend_y, yanchor="bottom", maxheight=legend_px + 2 * px))
+    fig.update_layout(height=height, margin=dict(b=bottom))
+    if legend_px:
+        legend_y = (below_legend_px + 0.3 * px) / height if captions else 0
+        # plotly clips a horizontal legend at half the figure's height unless told its size
+        fig.update_layout(legend=dict(yref="container", y=legend_y, yanchor="bottom", maxheight=legend_px + 2 * px))
     plot_px = height - top - bottom
     top_px = below_legend_px  # each caption's top, in px above the figure's bottom edge
     for annotation, own_px in zip(captions, caption_px):

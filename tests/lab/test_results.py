@@ -95,6 +95,8 @@ def test_figure_titles_name_the_setting_of_the_runs_they_show():
     mixed = figures.sink_position_figure({"KJV": RUNS["default"], "control": RUNS["control"]}).layout.title.text
     assert "default: 8.1M params, 16,384 tok/step, kjv" in mixed and "control: 8.1M params, 65,536 tok/step" in mixed
     assert "lab: no committed run" in figures.table_figure("table2_weight_decay", {"control": RUNS["control"]}).layout.title.text
+    sweep = figures.data_amount_figure({"KJV": RUNS["default"], "control": RUNS["control"]}).layout.title.text
+    assert "NVIDIA H100 80GB HBM3 / NVIDIA H200" in sweep  # runs from two devices: both named
     kjv = {name: run["history"][-1]["sink_1"] for name, run in RUNS.items() if run["data"]["source"] == "kjv"}
     assert len(kjv) == 14 and round(max(kjv.values()), 2) == 0.04  # the notebook: "at most 0.04 % in all 14"
 

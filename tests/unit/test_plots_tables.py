@@ -74,3 +74,28 @@ def test_paper_caption_goes_beneath_a_grouped_legend_that_keeps_every_row():
     assert len(lines) >= 2 and max(len(line) for line in lines) * 0.55 * caption.font.size <= layout.width
     given_px = layout.width * 700 / 1100  # the height the figure's own aspect ratio gives at this width
     assert layout.height > given_px and plot_px >= 0.5 * given_px - 1 and layout.margin.b >= 4 * px + legend_px
+
+
+def test_paper_caption_without_a_legend_beneath_stays_inside_the_figure():
+    """A caption under the plot of a figure whose legend sits at the side (the lab's learning-rate figure): at the
+    paper width it goes beneath the tick labels and axis title, and its last line ends inside the figure (placed as
+    on screen, 42 px under the plot in a margin shrunk with the figure, its last line fell off the bottom edge)."""
+    import plotly.graph_objects as go
+
+    from sinkviz.plots.style import NOTE_NAME, add_caption, apply_style
+
+    fig = go.Figure(go.Scatter(x=[0, 1], y=[0, 1], name="run"))
+    fig.update_xaxes(title_text="training step")
+    apply_style(fig, title="t", width=900, height=500)
+    fig.update_layout(legend=dict(orientation="v", x=1.08, xanchor="left", y=1.0))
+    fig = add_caption(fig, "paper (60M, Sink₁ at 20k steps): lr 0.0008: 32.23%, lr 0.0004: 18.18%, lr 0.0001: 2.9%")
+    paper = paper_style(fig, width="double")
+    px = PAPER_FONT_PT * CSS_DPI / POINTS_PER_INCH
+    layout = paper.layout
+    (caption,) = [a for a in layout.annotations if a.name == NOTE_NAME]
+    plot_px = layout.height - layout.margin.t - layout.margin.b
+    below_plot_px = -caption.y * plot_px  # the caption's top, px under the plot
+    caption_px = (caption.text.count("<br>") + 1) * 1.35 * caption.font.size
+    assert caption.yanchor == "top" and caption.yshift == 0
+    assert below_plot_px >= 4 * px  # under the tick labels and the axis title
+    assert below_plot_px + caption_px <= layout.margin.b  # its last line inside the figure

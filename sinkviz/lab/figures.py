@@ -192,7 +192,7 @@ def data_amount_figure(runs: dict[str, dict[str, Any]], *, title: str | None = N
         fig.update_xaxes(title_text="tokens seen (M, log)", type="log", row=1, col=col)
     fig.update_yaxes(title_text="Sink₁ (%)", rangemode="tozero", row=1, col=1)
     fig.update_yaxes(title_text="loss", row=1, col=2)
-    # the corpora differ by design (the legend names each); the model and device are said only where all share them
+    # the corpora differ by design (the legend names each); every model size and device among the runs is named
     params = sorted({f"{run['parameters']['total'] / 1e6:.1f}M params" for run in runs.values()})
     devices = sorted({run["device"] for run in runs.values()})
     title = title or titled("Data amount vs first-token sink (lab Fig. 28, scaled down)",

@@ -574,3 +574,26 @@ def test_each_contrast_config_is_the_control_with_one_switch():
         assert differs == switch, name
         tokens_per_step = config["train.batch_size"] * config["train.seq_len"]
         assert tokens_per_step == control["train.batch_size"] * control["train.seq_len"], name
+
+
+def test_every_gpu_job_result_has_the_job_record_that_made_it():
+    """Provenance: each committed result of a lab job (`python -m sinkviz.lab.job`, the H200 runs) has its job
+    record in ``benchmarks/results/lab_job_*.json`` on the same device, ending at the same step with the same
+    Sink_1; a result copied in without its record, or a record left at another run's numbers, fails here."""
+    import json
+
+    root = Path(__file__).resolve().parents[2]
+    records: dict[str, list[tuple[dict, dict]]] = {}
+    for path in sorted((root / "benchmarks" / "results").glob("lab_job_*.json")):
+        job = json.loads(path.read_text())
+        for name, entry in job["runs"].items():
+            records.setdefault(name, []).append((job, entry))
+    job_runs = [name for name, run in RUNS.items() if run["device"] == "NVIDIA H200"]
+    assert len(job_runs) >= 24
+    for name in job_runs:
+        last = RUNS[name]["history"][-1]
+        final_records = [(job, entry) for job, entry in records.get(name, []) if entry["step"] == RUNS[name]["step"]]
+        assert final_records, f"{name}: no job record ends at step {RUNS[name]['step']}"
+        (job, entry), = final_records
+        assert job["device"] == RUNS[name]["device"] and entry["sink_1"] == last["sink_1"], name
+        assert entry["tokens_seen"] == last["tokens_seen"], name

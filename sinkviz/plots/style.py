@@ -292,7 +292,8 @@ def _size_px(w_in: float | None, height_in: float | None, own_w: float | None,
 
 def _paper_fonts(fig: go.Figure, shrink: float, grow: bool = True) -> None:
     """Serif text at :data:`PAPER_FONT_PT`, white background, margins shrunk with the figure (in place); ``grow``
-    lets a legend beneath the plot make the figure taller instead of squeezing the plot (no height was asked)."""
+    lets a legend or captions beneath the plot make the figure taller instead of squeezing the plot (no height was
+    asked)."""
     px = PAPER_FONT_PT * CSS_DPI / POINTS_PER_INCH
     margin = fig.layout.margin
     fig.update_layout(
@@ -312,7 +313,7 @@ def _paper_fonts(fig: go.Figure, shrink: float, grow: bool = True) -> None:
     fig.update_traces(colorbar=dict(thickness=8, tickfont=dict(size=px * 0.9)),
                       selector=lambda t: hasattr(t, "colorbar"))
     _room_for_titles(fig, px)
-    _legend_below_axis_titles(fig, px, grow)
+    _bottom_band_below_axis_titles(fig, px, grow)
     _thin_listed_ticks(fig, px * 0.9)
 
 
@@ -342,10 +343,10 @@ def _legend_rows_px(fig: go.Figure, font_px: float) -> float:
     return total + row_items * item_px + gap
 
 
-def _legend_below_axis_titles(fig: go.Figure, px: float, grow: bool = True) -> None:
-    """A horizontal legend under the plot sits at the figure's bottom edge, below the x tick labels and axis
-    title, with the bottom margin grown to hold it and any caption beneath it (in place); captions without such a
-    legend sit there too. Placed as a fraction of the plot height, as on screen, the legend ran into the axis
+def _bottom_band_below_axis_titles(fig: go.Figure, px: float, grow: bool = True) -> None:
+    """The band under the plot, at the figure's bottom edge below the x tick labels and axis title: a horizontal
+    legend placed under the plot and the captions beneath it (either may be absent), with the bottom margin grown
+    to hold them (in place). Placed as a fraction of the plot height, as on screen, the legend ran into the axis
     titles once the figure shrank to a column, and a caption's last line fell off the figure's bottom edge. With
     ``grow``, the figure grows taller where the legend would leave the plot less than half the height it was
     given."""

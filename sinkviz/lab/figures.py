@@ -311,7 +311,7 @@ def _add_further_seed(fig: go.Figure, other: dict[str, Any], seed_0: dict[str, A
                       seed: int) -> None:
     """A contrast's further seed beside its first, in the same colour with its own dash (:data:`SEED_DASHES`); named
     "diverged" when its final validation loss lies more than ``results.DIVERGED_LOSS`` above the first seed's at the
-    same tokens."""
+    same tokens. A run with a slot also draws its Sink_* in that dash, with open circles to tell it from Sink₁."""
     hist = other["history"]
     xs = [h["tokens_seen"] / 1e9 for h in hist]
     last = hist[-1]
@@ -320,6 +320,11 @@ def _add_further_seed(fig: go.Figure, other: dict[str, Any], seed_0: dict[str, A
     line = dict(color=color, dash=SEED_DASHES[(seed - 1) % len(SEED_DASHES)], width=1.5)
     fig.add_trace(go.Scatter(x=xs, y=[h["sink_1"] for h in hist], name=name, legendgroup=name, mode="lines",
                              line=line), row=1, col=1)
+    star = [(x, h["sink_star"]) for x, h in zip(xs, hist) if h.get("sink_star") is not None]
+    if star:
+        fig.add_trace(go.Scatter(x=[x for x, _ in star], y=[y for _, y in star], name=f"{label}: Sink_*{note}",
+                                 legendgroup=name, mode="lines+markers", line=line,
+                                 marker=dict(symbol="circle-open", size=5)), row=1, col=1)
     fig.add_trace(go.Scatter(x=xs, y=[h["valid_loss"] for h in hist], name=name, legendgroup=name,
                              showlegend=False, mode="lines", line=line), row=1, col=2)
 

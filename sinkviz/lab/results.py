@@ -315,7 +315,7 @@ def contrast_rows(runs: dict[str, dict[str, Any]], control: str = "control") -> 
     of the contrast against the control's two seeds at the same tokens (:func:`against_control_seeds`)."""
     header = ["contrast", "change", "tokens seen (M)", "Sink_1 (%)", "Sink_* (%)", "frame verdict",
               "control Sink_1 (%) at those tokens", "control seed 1 Sink_1 (%) there", "paper", "paper value",
-              "this contrast, further seeds: Sink_1 (%) there", "Sink_1 against the control's seeds", "run"]
+              "this contrast, further seeds: Sink_1 (%) there, Sink_* with a slot", "Sink_1 against the control's seeds", "run"]
     base = runs.get(control)
     second_seed = runs.get(f"{control}_seed1")
     rows = []
@@ -341,7 +341,7 @@ def contrast_rows(runs: dict[str, dict[str, Any]], control: str = "control") -> 
         else:
             seed_1 = "–" if second_seed is None else _sink_1_cell(matched_entry(second_seed, tokens), tokens)
             seeds = further_seeds(name, runs)
-            own_seeds = _further_seeds_cell(seeds, entry)
+            own_seeds = _further_seeds_cell(seeds, entry, proxy)
             placed = "–" if base is None or second_seed is None else against_control_seeds(entry, seeds,
                                                                                             (base, second_seed))
         rows.append([label, change, round(tokens / 1e6), sink_1, star,
@@ -364,31 +364,38 @@ def against_control_seeds(entry: dict[str, Any], seeds: list[tuple[int, dict[str
 
     ``entry`` is the contrast's compared evaluation (its seed 0), ``seeds`` its further seeds (each read at the
     evaluation closest to ``entry``'s tokens; one that :func:`diverged` is named so, not placed), ``controls`` the
-    control's runs. With two control seeds the range is what two samples of the noise span, not an interval with a
+    control's runs, each read where the placed evaluation is: a further seed whose job stopped short is set beside
+    the control at its own last tokens, not at seed 0's. With two control seeds the range is what two samples of the noise span, not an interval with a
     coverage: "inside" says the contrast is not separated from the control by these runs, "below/above both" that it
     lies outside what the control's seeds gave, and neither is a significance test."""
-    tokens = entry["tokens_seen"]
-    control_values = [matched_entry(run, tokens)["sink_1"] for run in controls]
-    first = control_spread_position(entry["sink_1"], control_values)
+    def placed(at: dict[str, Any]) -> str:
+        control_values = [matched_entry(run, at["tokens_seen"])["sink_1"] for run in controls]
+        return control_spread_position(at["sink_1"], control_values)
+
+    first = placed(entry)
     if not seeds:
         return first
     cells = [f"seed 0 {first}"]
     for seed, run in seeds:
-        at = matched_entry(run, tokens)
-        where = "diverged" if diverged(at, entry) else control_spread_position(at["sink_1"], control_values)
-        cells.append(f"seed {seed} {where}")
+        at = matched_entry(run, entry["tokens_seen"])
+        cells.append(f"seed {seed} " + ("diverged" if diverged(at, entry) else placed(at)))
     return "; ".join(cells)
 
 
-def _further_seeds_cell(seeds: list[tuple[int, dict[str, Any]]], entry: dict[str, Any]) -> str:
-    """"seed 1: 1.04 (diverged: …); seed 2: 16.96": each further seed read at ``entry``'s tokens, or "not run"."""
+def _further_seeds_cell(seeds: list[tuple[int, dict[str, Any]]], entry: dict[str, Any], proxy: bool = False) -> str:
+    """"seed 1: 1.04 (diverged: …); seed 2: 16.96": each further seed read at ``entry``'s tokens, or "not run". A run
+    with a slot adds its Sink_* ("seed 1: 0.00, Sink_* 57.08"); ``proxy`` marks Sink_1 with "*" as the contrast's
+    own cell is (a proxy statistic, not softmax attention)."""
     if not seeds:
         return "not run"
     tokens = entry["tokens_seen"]
     cells = []
     for seed, run in seeds:
         at = matched_entry(run, tokens)
-        cells.append(f"seed {seed}: " + _sink_1_cell(at, tokens) + _divergence_note(at, entry))
+        sink_1, _, tokens_note = _sink_1_cell(at, tokens).partition(" ")
+        star = "" if at.get("sink_star") is None else f", Sink_* {at['sink_star']:.2f}"
+        cells.append(f"seed {seed}: {sink_1}{'*' if proxy else ''}{star}" + (f" {tokens_note}" if tokens_note else "")
+                     + _divergence_note(at, entry))
     return "; ".join(cells)
 
 

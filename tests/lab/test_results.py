@@ -309,12 +309,16 @@ def test_a_contrasts_further_seeds_stand_beside_it_at_matched_tokens():
     from sinkviz.lab.results import contrast_rows, further_seeds
 
     header, rows = contrast_rows(RUNS)
-    assert header[10] == "this contrast, further seeds: Sink_1 (%) there" and header[-1] == "run"
+    assert header[10] == "this contrast, further seeds: Sink_1 (%) there, Sink_* with a slot" and header[-1] == "run"
     by_label = {row[0]: row for row in rows}
     assert by_label["ALiBi"][10] == "seed 1: 22.04" and by_label["control, seed 1"][10] == "–"
     assert by_label["NoPE"][10] == "seed 1: 1.04 (diverged: valid loss 2.63 against 1.70); seed 2: 16.96"
     assert by_label["learned positions"][10] == "seed 1: 28.58"
-    assert by_label["K biases"][10] == "not run"
+    assert by_label["window 32"][10] == "not run"
+    # jobs that stopped short of seed 0's tokens are flagged; a slot's Sink_* and a proxy's "*" come along
+    assert by_label["K biases"][10] == "seed 1: 0.00, Sink_* 57.08 (tokens differ by 39%)"
+    assert by_label["sink token"][10] == "seed 1: 0.00, Sink_* 66.38 (tokens differ by 20%)"
+    assert by_label["sigmoid, Z = 1 (proxy)"][10] == "seed 1: 0.17* (tokens differ by 47%)"
     assert by_label["100 MB of data"][10] == "seed 1: 16.88"
     assert by_label["context 256"][10] == "seed 1: 17.92" and by_label["weight decay 5"][10] == "seed 1: 0.00"
     assert by_label["lr 5e-4"][10] == "seed 1: 4.42 (tokens differ by 21%)"  # its job stopped short: flagged
@@ -334,7 +338,9 @@ def test_a_contrasts_further_seeds_stand_beside_it_at_matched_tokens():
     seeded = [re.fullmatch(r"(control\w*?)_seed(\d+)", name) for name in list_configs()]
     pairs = [(m.group(1), int(m.group(2))) for m in seeded if m and m.group(1) != "control"]
     assert {("control_alibi", 1), ("control_nope", 1), ("control_pe_learned", 1), ("control_nope", 2),
-            ("control_data_100mb", 1), ("control_ctx256", 1), ("control_lr_low", 1), ("control_wd5", 1)} <= set(pairs)
+            ("control_data_100mb", 1), ("control_ctx256", 1), ("control_lr_low", 1), ("control_wd5", 1),
+            ("control_sigmoid_nonorm", 1), ("control_k_bias", 1), ("control_sink_token", 1),
+            ("control_window", 1)} <= set(pairs)
     for name, seed in pairs:  # every contrast's _seedN config is that contrast but for its seed
         seed_0, other = load_config(name).to_dict(), load_config(f"{name}_seed{seed}").to_dict()
         assert other.pop("seed") == seed and seed_0.pop("seed") == 0
@@ -436,6 +442,34 @@ def test_lever_test_and_weight_decay_second_seeds_as_the_write_ups_quote_them():
     assert wd_last["valid_loss"] > 2 * RUNS["control"]["history"][-1]["valid_loss"]  # "barely learns"
 
 
+def test_removals_second_seeds_as_the_write_ups_quote_them():
+    """2026-12-02's fourth session: K biases' and the sink token's seed 1 keep Sink_1 at 0.00 % with the sink on their
+    slot (57.08 % at 0.92B, 66.38 % at 1.14B); sigmoid without normalisation's seed 1 ends at 0.17 % at 0.79B, below
+    both control seeds there. Each job stopped short of seed 0's tokens, so each is read at its own end."""
+    from sinkviz.lab.results import matched_entry
+
+    notes = " ".join((Path(__file__).resolve().parents[2] / "sinkviz" / "lab" / "NOTES.md").read_text().split())
+    readme = " ".join((Path(__file__).resolve().parents[2] / "README.md").read_text().split())
+    for name, star in (("control_k_bias", 57.08), ("control_sink_token", 66.38), ("control_sigmoid_nonorm", None)):
+        seed_1, seed_0 = RUNS[f"{name}_seed1"], RUNS[name]
+        last = seed_1["history"][-1]
+        assert seed_1["config"]["seed"] == 1 and last["tokens_seen"] < 0.85 * seed_0["history"][-1]["tokens_seen"]
+        controls = [matched_entry(RUNS[n], last["tokens_seen"])["sink_1"] for n in ("control", "control_seed1")]
+        assert last["sink_1"] < min(controls)
+        at_0 = matched_entry(seed_0, last["tokens_seen"])
+        tokens = f"{last['tokens_seen'] / 1e9:.2f}B"
+        if star is None:
+            assert f"{last['sink_1']:.2f} % at {tokens}" in notes and f"{last['sink_1']:.2f} % at {tokens}" in readme
+            assert (f"{controls[0]:.2f} % / {controls[1]:.2f} %" in readme
+                    and f"control {controls[0]:.2f} % / {controls[1]:.2f} %" in notes)
+            assert round(max(h["sink_1"] for h in seed_1["history"] if h["step"] >= 250), 2) == 1.83  # "at or below"
+        else:
+            assert last["sink_1"] == 0.0 and round(last["sink_star"], 2) == star
+            assert f"Sink_* {star:.2f} % at {tokens}" in readme.replace("Sink₁ 0.00 %, ", "")
+            assert f"{at_0['sink_star']:.2f} %" in notes and f"{at_0['sink_star']:.2f} %" in readme
+            assert last["sink_star"] < 100 and at_0["sink_1"] == 0.0  # both seeds: the sink on the slot
+
+
 def test_contrast_spread_position_on_hand_built_values():
     from sinkviz.lab.results import against_control_seeds, control_spread_position
 
@@ -447,20 +481,27 @@ def test_contrast_spread_position_on_hand_built_values():
              (2, {"history": [{"tokens_seen": 100, "sink_1": 15.0, "valid_loss": 3.0}]})]  # seed 2 diverged
     assert against_control_seeds(entry, [], controls) == "above both"
     assert against_control_seeds(entry, seeds, controls) == "seed 0 above both; seed 1 below both; seed 2 diverged"
+    # a seed whose job stopped at 50 tokens is set beside the control at 50 tokens (3 and 4), not at 100 (10 and 20)
+    controls = ({"history": [{"tokens_seen": 50, "sink_1": 3.0}, {"tokens_seen": 100, "sink_1": 10.0}]},
+                {"history": [{"tokens_seen": 50, "sink_1": 4.0}, {"tokens_seen": 100, "sink_1": 20.0}]})
+    short = [(1, {"history": [{"tokens_seen": 50, "sink_1": 5.0, "valid_loss": 1.8}]})]
+    assert against_control_seeds(entry, short, controls) == "seed 0 above both; seed 1 above both"
 
 
 def test_contrast_table_places_each_seed_as_the_write_ups_do():
     """The table's placement of every contrast's seeds against the control's two seeds at matched tokens is what
-    the README, NOTES and notebook say in words: the removals and lr 5e-4 and the two memorising data runs below
-    both; NoPE, ALiBi, 100 MB, context 256 and bf16 weights inside; learned positions' seed 0 above both."""
+    the README, NOTES and notebook say in words: the removals and lr 5e-4 (two seeds each but the window's) and
+    the two memorising data runs below both; NoPE, ALiBi, 100 MB, context 256 and bf16 weights inside; learned positions' seed 0 above both."""
     from sinkviz.lab.results import contrast_rows
 
     header, rows = contrast_rows(RUNS)
     assert header[11] == "Sink_1 against the control's seeds" and header[-1] == "run"
     placed = {row[0]: row[11] for row in rows}
-    below = ("sigmoid, Z = 1 (proxy)", "K biases", "sink token", "window 32", "50 MB of data", "25 MB of data")
+    below = ("window 32", "50 MB of data", "25 MB of data")
     assert {label: placed[label] for label in below} == dict.fromkeys(below, "below both")
-    assert placed["weight decay 5"] == placed["lr 5e-4"] == "seed 0 below both; seed 1 below both"
+    below_in_two = ("weight decay 5", "lr 5e-4", "sigmoid, Z = 1 (proxy)", "K biases", "sink token")
+    assert {label: placed[label] for label in below_in_two} == dict.fromkeys(below_in_two,
+                                                                             "seed 0 below both; seed 1 below both")
     assert placed["bf16 weights"] == "inside" and placed["context 256"] == "seed 0 inside; seed 1 inside"
     assert placed["NoPE"] == "seed 0 inside; seed 1 diverged; seed 2 inside"
     assert placed["ALiBi"] == placed["100 MB of data"] == "seed 0 inside; seed 1 inside"
@@ -505,6 +546,9 @@ def test_contrast_figure_draws_further_seeds_in_their_contrasts_colour_one_dash_
     nope_2 = by_name["NoPE, seed 2: Sink₁"][0]
     assert nope_2.line.dash == "dashdot" and round(nope_2.y[-1], 2) == 16.96
     assert by_name["learned positions, seed 1: Sink₁"][0].line.dash == "dot"
+    k_bias_star = by_name["K biases, seed 1: Sink_*"][0]  # a further seed with a slot draws its Sink_* too
+    assert k_bias_star.line.dash == "dot" and k_bias_star.marker.symbol == "circle-open"
+    assert round(k_bias_star.y[-1], 2) == 57.08 and k_bias_star.line.color == by_name["K biases, seed 1: Sink₁"][0].line.color
 
 
 def test_write_ups_quote_each_control_and_contrast_as_committed():

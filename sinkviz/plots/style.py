@@ -312,8 +312,12 @@ def _paper_fonts(fig: go.Figure, shrink: float, grow: bool = True) -> None:
         annotation.font.family = PAPER_FONT
     fig.update_traces(colorbar=dict(thickness=8, tickfont=dict(size=px * 0.9)),
                       selector=lambda t: hasattr(t, "colorbar"))
+    _title_band_legend_beneath(fig)
+    _wrap_titles(fig, px)
     _room_for_titles(fig, px)
     _bottom_band_below_axis_titles(fig, px, grow)
+    if grow and _room_between_panels(fig, px):
+        _bottom_band_below_axis_titles(fig, px, grow)  # the legend and captions are placed by the figure's height
     _thin_listed_ticks(fig, px * 0.9)
 
 
@@ -359,7 +363,9 @@ def _bottom_band_below_axis_titles(fig: go.Figure, px: float, grow: bool = True)
     captions = [a for a in fig.layout.annotations or () if a.name == NOTE_NAME and (a.y or 0) <= 0]
     if not legend_px and not captions:
         return
-    axis_px = 4.0 * px  # tick labels and a one-line axis title
+    title_lines = max(((fig.layout[k].title.text or "").count("<br>") + 1 for k in fig.layout
+                       if k.startswith("xaxis")), default=1)
+    axis_px = (3.0 + title_lines) * px  # tick labels and the axis title's lines
     for annotation in captions:  # a screen caption's lines run past a column's width: wrap them
         chars = int((fig.layout.width - (fig.layout.margin.l or 0)) / (0.55 * (annotation.font.size or px)))
         annotation.text = "<br>".join(textwrap.fill(line, max(chars, 20)).replace("\n", "<br>")
@@ -382,6 +388,68 @@ def _bottom_band_below_axis_titles(fig: go.Figure, px: float, grow: bool = True)
     for annotation, own_px in zip(captions, caption_px):
         annotation.update(yref="paper", y=-(bottom - top_px) / plot_px, yanchor="top", yshift=0)
         top_px -= own_px
+
+
+def _title_band_legend_beneath(fig: go.Figure) -> None:
+    """A legend placed beside the title (:func:`legend_in_title_band`) goes under the plot (in place): at a column's
+    width the title's lines fill the band and the legend printed over them."""
+    legend = fig.layout.legend
+    if legend.orientation == "h" and legend.yref == "container" and (legend.y or 0) > 0.9:
+        fig.update_layout(legend=dict(xref="paper", x=0.0, xanchor="left", yref="paper", y=-0.1, yanchor="top"))
+
+
+def _wrapped(text: str, chars: int, font_px: float | None = None) -> str:
+    """``text``'s lines wrapped at ``chars`` characters; a line that is one ``<span>`` (a :func:`titled` subtitle)
+    keeps its span on every piece, at ``font_px`` where given. A line with other markup inside is left whole, so
+    that no tag is cut in two."""
+    lines = []
+    for line in text.split("<br>"):
+        match = re.fullmatch(r"(<span[^>]*>)([^<]*)(</span>)", line)
+        opening, inner, closing = match.groups() if match else ("", line, "")
+        if font_px is not None:
+            opening = re.sub(r"font-size:\s*[\d.]+px", f"font-size:{font_px:.1f}px", opening)
+        if "<" in inner or len(inner) <= chars:
+            lines.append(opening + inner + closing)
+        else:
+            lines += [opening + piece + closing for piece in textwrap.wrap(inner, chars)]
+    return "<br>".join(lines)
+
+
+def _wrap_titles(fig: go.Figure, px: float) -> None:
+    """The figure title and the x-axis titles wrapped at the paper width, the subtitle at the paper size (in place):
+    at a column's width a screen title ran past the figure's right edge and an axis title past both."""
+    width = fig.layout.width or 700
+    margin = fig.layout.margin
+    plot_px = width - (margin.l or 0) - (margin.r or 0)
+    if fig.layout.title.text:
+        size = fig.layout.title.font.size or px
+        fig.update_layout(title_text=_wrapped(fig.layout.title.text, max(int(plot_px / (0.58 * size)), 20), px))
+    for name in [key for key in fig.layout if key.startswith("xaxis")]:
+        axis = fig.layout[name]
+        if axis.title.text:
+            low, high = axis.domain or (0, 1)
+            chars = max(int((high - low) * plot_px / (0.58 * (axis.title.font.size or px))), 12)
+            axis.title.text = _wrapped(axis.title.text, chars)
+
+
+def _room_between_panels(fig: go.Figure, px: float) -> bool:
+    """A figure tall enough that the gap between panels stacked one above the other holds the upper panel's x tick
+    marks and the lower one's subplot title (in place): the gaps are fractions of the plot height, and at a column's
+    width they shrank below a line of text, so the subplot titles ran into the panel above. Returns whether the
+    figure grew."""
+    domains = sorted({tuple(fig.layout[k].domain) for k in fig.layout
+                      if k.startswith("yaxis") and fig.layout[k].domain and fig.layout[k].overlaying is None})
+    gaps = [upper[0] - lower[1] for lower, upper in zip(domains, domains[1:]) if upper[0] - lower[1] > 0]
+    titled_panels = any(a.text and a.yref == "paper" and a.name != NOTE_NAME for a in fig.layout.annotations or ())
+    if not gaps or not titled_panels:
+        return False
+    margin = fig.layout.margin
+    needed_plot_px = 2.6 * px / min(gaps)  # tick marks, a subplot title line and a little air
+    plot_px = (fig.layout.height or 450) - (margin.t or 0) - (margin.b or 0)
+    if plot_px >= needed_plot_px:
+        return False
+    fig.update_layout(height=round((margin.t or 0) + (margin.b or 0) + needed_plot_px))
+    return True
 
 
 def _room_for_titles(fig: go.Figure, px: float) -> None:

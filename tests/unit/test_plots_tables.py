@@ -41,6 +41,29 @@ def test_paper_legend_below_the_plot_clears_the_axis_titles():
     assert paper.layout.legend.font.size == px * 0.95 and paper.layout.xaxis.title.font.size == px
 
 
+def test_paper_moves_a_legend_beside_the_title_beneath_the_plot():
+    """On screen the key-PCA and RoPE-plane legends sit beside the title (legend_in_title_band); at a paper width
+    the title fills that band, so the legend goes under the plot, below the axis title."""
+    import plotly.graph_objects as go
+
+    from sinkviz.plots.style import apply_style, legend_in_title_band
+
+    fig = go.Figure([go.Scatter(x=[0, 1], y=[0, 1], name="keys t≠1 (darker = later)"),
+                     go.Scatter(x=[0], y=[0], name="k₁ (first token)")])
+    fig.update_xaxes(title_text="PC1")
+    apply_style(fig, title="Key PCA per KV head (k₁ starred): sinkviz's view of the 'different manifold' claim<br>"
+                "smollm2-135m<br>post-rotary keys of 20 texts", width=1100, height=900)
+    legend_in_title_band(fig)
+    for width in ("single", "double"):
+        paper = paper_style(fig, width=width)
+        px = PAPER_FONT_PT * CSS_DPI / POINTS_PER_INCH
+        legend = paper.layout.legend
+        assert legend.yref == "container" and legend.y == 0 and legend.yanchor == "bottom"  # at the bottom edge
+        assert legend.xref == "paper" and legend.x == 0.0
+        assert paper.layout.margin.b >= 4 * px + 1.5 * px  # tick labels, the axis title and a legend row
+    assert fig.layout.legend.yref == "container" and fig.layout.legend.y > 0.9  # the screen figure is unchanged
+
+
 def test_paper_caption_goes_beneath_a_grouped_legend_that_keeps_every_row():
     """A screen figure with a caption under its legend (add_caption): at the paper width the legend wraps into more
     rows (grouped entries stacked), so the caption moves beneath it, wrapped to the width; plotly's default cap of
@@ -99,3 +122,52 @@ def test_paper_caption_without_a_legend_beneath_stays_inside_the_figure():
     assert caption.yanchor == "top" and caption.yshift == 0
     assert below_plot_px >= 4 * px  # under the tick labels and the axis title
     assert below_plot_px + caption_px <= layout.margin.b  # its last line inside the figure
+
+
+def test_paper_titles_wrap_at_a_column_and_the_subtitle_takes_the_paper_size():
+    """At a column's width a screen title ran past the figure's right edge and the x-axis title past both edges;
+    the paper style wraps them, keeps the subtitle's span on each of its lines, and sets it at the paper size."""
+    import re
+
+    import plotly.graph_objects as go
+
+    from sinkviz.plots.style import apply_style, titled
+
+    fig = go.Figure(go.Bar(x=["1", "2"], y=[1, 2]))
+    fig.update_xaxes(title_text="rotation plane i (1-indexed); plane 1 rotates fastest, θᵢ = rope_theta^(−2(i−1)/d)")
+    apply_style(fig, title=titled("RoPE planes: which rotation planes carry the logit toward k₁",
+                                  model="smollm2-135m", setting="block 19, 20 texts, a setting long enough to wrap"),
+                width=720, height=400)
+    paper = paper_style(fig, width="single")
+    px = PAPER_FONT_PT * CSS_DPI / POINTS_PER_INCH
+    plot_px = paper.layout.width - paper.layout.margin.l - paper.layout.margin.r
+    title_lines = paper.layout.title.text.split("<br>")
+    assert len(title_lines) >= 4  # the title and the subtitle each took a second line
+    visible = [re.sub(r"<[^>]+>", "", line) for line in title_lines]
+    assert max(len(line) for line in visible) * 0.58 * paper.layout.title.font.size <= plot_px
+    assert " ".join(visible[:2]) == "RoPE planes: which rotation planes carry the logit toward k₁"
+    subtitle = title_lines[2:]
+    assert all(line.startswith(f"<span style='font-size:{px:.1f}px") and line.endswith("</span>") for line in subtitle)
+    axis_lines = paper.layout.xaxis.title.text.split("<br>")
+    assert len(axis_lines) >= 2 and max(len(line) for line in axis_lines) * 0.58 * px <= plot_px
+
+
+def test_paper_stacked_panels_leave_room_for_their_subplot_titles():
+    """Gaps between stacked panels are fractions of the plot height; at a column's width they shrank below a line,
+    so each subplot title ran into the panel above. The figure grows until every gap holds 2.6 lines."""
+    import numpy as np
+
+    from sinkviz.plots.qk import rope_planes_figure
+
+    rng = np.random.default_rng(0)
+    fig = rope_planes_figure({f"head {h}": (rng.random(33), rng.random(33)) for h in (0, 2, 8)})
+    paper = paper_style(fig, width="single")
+    px = PAPER_FONT_PT * CSS_DPI / POINTS_PER_INCH
+    layout = paper.layout
+    plot_px = layout.height - layout.margin.t - layout.margin.b
+    domains = sorted(tuple(layout[k].domain) for k in layout if k.startswith("yaxis"))
+    gap = min(upper[0] - lower[1] for lower, upper in zip(domains, domains[1:]))
+    assert gap * plot_px >= 2.6 * px - 0.5
+    assert layout.legend.yref == "container" and layout.legend.y == 0  # the title-band legend went beneath
+    fixed = paper_style(fig, width="single", height=2.0)  # a height the user asked for is kept
+    assert fixed.layout.height == round(2.0 * CSS_DPI)

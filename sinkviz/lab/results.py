@@ -12,8 +12,11 @@ from __future__ import annotations
 import json
 from importlib import resources
 from pathlib import Path
+from functools import lru_cache
 from typing import Any
 
+from sinkviz.metrics.nulls import null_baseline
+from sinkviz.metrics.rmt import rmt_corrected
 from sinkviz.papers.reported import reported_numbers
 
 RESULTS_DIR = Path(resources.files("sinkviz") / "data" / "lab_results")
@@ -141,9 +144,44 @@ def table_rows(item: str, runs: dict[str, dict[str, Any]]) -> tuple[list[str], l
     return header, rows
 
 
+#: The corrected MP-KS that the frames-over-training figure sets beside its nulls.
+NULL_RMT_KEY = "marchenko_pastur_ks"
+
+
+@lru_cache(maxsize=32)
+def rmt_nulls(n: int, heads: int, sliding_window: int | None = None) -> dict[str, float]:
+    """The corrected Marchenko–Pastur KS (Ruscio et al. 2025 §4.3, ``sinkviz.metrics.rmt.rmt_corrected``) of
+    the two null maps under the lab's mask, as ``sinkviz.lab.evaluate.rmt_summary`` reads a model: the head average of ``heads``
+    heads over ``n`` positions, causal (with a slot at index 0 that every query sees, the (T+1)-causal mask is
+    the same), with the model's sliding window. ``null_uniform_marchenko_pastur_ks`` is uniform attention's
+    (0.56 at n = 64), ``null_random_marchenko_pastur_ks`` the mean over 20 seeded random-logit draws: an
+    untrained model's near-uniform attention scores about the first, so a KS that falls with training falls
+    from the uniform null, not from a random matrix's."""
+    baseline = null_baseline(lambda m: rmt_corrected(m)[NULL_RMT_KEY], n, causal=True,
+                             sliding_window=sliding_window, heads=heads)
+    return {f"null_uniform_{NULL_RMT_KEY}": round(baseline.uniform, 4),
+            f"null_random_{NULL_RMT_KEY}": round(baseline.random_mean, 4)}
+
+
+def run_rmt_nulls(config: dict[str, Any]) -> dict[str, float]:
+    """:func:`rmt_nulls` for a run's saved config (``run["config"]``): probe length plus the slot, its heads and
+    window; empty for maps that are not softmax probabilities (§7.4 proxies have no softmax null) and for
+    prefix-LM masks (a bidirectional block that the nulls do not build)."""
+    model = config["model"]
+    if model.get("attn_op", "softmax") != "softmax" or model.get("prefix_length"):
+        return {}
+    slot = 1 if model.get("bias_mode") in ("k", "kv", "sink_token") else 0
+    window = model.get("sliding_window")
+    if slot and window is not None:
+        return {}  # the slot stays visible beyond the window: not the nulls' mask
+    return rmt_nulls(int(config["eval"]["length"]) + slot, int(model["num_heads"]),
+                     None if window is None else int(window))
+
+
 def frame_rows(run: dict[str, Any]) -> list[dict[str, Any]]:
     """One row per evaluation for ``sinkviz.plots.frames.frames_over_training_figure``: frame statistics
-    plus the RMT medians over samples and layers."""
+    plus the RMT medians over samples and layers, and the corrected MP-KS of the nulls under the run's mask
+    (:func:`run_rmt_nulls`), the same at every step."""
     rows = []
     for h in run["history"]:
         if "frames" not in h:
@@ -152,6 +190,8 @@ def frame_rows(run: dict[str, Any]) -> list[dict[str, Any]]:
         row = {"step": h["step"], "label": f["label"], "reason": f"layers: {f['counts']}",
                **{k: f[k] for k in ("sink_rate", "start_share", "end_share", "interior_share", "median_excess")}}
         row.update(h.get("rmt", {}).get("median", {}))
+        if f"corrected_{NULL_RMT_KEY}" in row:
+            row.update(run_rmt_nulls(run["config"]))
         rows.append(row)
     return rows
 

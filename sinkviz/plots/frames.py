@@ -17,6 +17,7 @@ from sinkviz.plots._ruscio_layout import room_for_title as _room_for_title
 
 __all__ = ["frame_panel_figure", "frames_over_training_figure"]
 
+_NULL_NAMES = {"uniform": "uniform null", "random": "random-logit null"}
 _SHARE_COLORS = {"start": COLORS[0], "end": COLORS[1], "interior": COLORS[4]}
 _ABBR = {"centralized": "C", "bidirectional": "B", "distributed": "D", "no-sink": "∅", "undetermined": "?"}
 
@@ -62,7 +63,10 @@ def frames_over_training_figure(rows: Sequence[Mapping[str, Any]], *, title: str
     """Layer-averaged sink rate and start / end / interior shares vs training step, with the model verdict
     letter at each step (rows of ``frame_statistics_over_training`` or ``sinkviz.papers.ruscio2025.frames_over_training``);
     if the rows carry RMT medians (``published_spectral_gap``, ``corrected_marchenko_pastur_ks``) they are
-    drawn in a second panel. On a log axis step 0 is drawn at half the smallest positive step.
+    drawn in a second panel, the corrected MP-KS beside its nulls where the rows carry them
+    (``null_uniform_marchenko_pastur_ks``, ``null_random_marchenko_pastur_ks``: uniform and random-logit attention
+    under the same mask and length; uniform causal attention scores 0.56 at n = 64, so a KS that falls from there
+    with training leaves the uniform null, not a random matrix's). On a log axis step 0 is drawn at half the smallest positive step.
     ``step_labels`` (one per row) switches to a categorical axis, e.g. ``["init", "trained"]``."""
     if not rows:
         raise ValueError("rows is empty: pass frame statistics for at least one checkpoint")
@@ -93,6 +97,12 @@ def frames_over_training_figure(rows: Sequence[Mapping[str, Any]], *, title: str
             if key in rows[0]:
                 fig.add_trace(go.Scatter(x=xs, y=[r[key] for r in rows], mode="lines+markers",
                                          name=key.replace("_", " "), line=dict(color=color)), row=1, col=2)
+        for null, dash in (("uniform", "dot"), ("random", "dash")):
+            key = f"null_{null}_marchenko_pastur_ks"
+            if key in rows[0]:  # the corrected KS beside what its nulls give at the same length and mask
+                fig.add_trace(go.Scatter(x=xs, y=[r[key] for r in rows], mode="lines",
+                                         name=f"corrected MP-KS: {_NULL_NAMES[null]}",
+                                         line=dict(color=COLORS[3], dash=dash, width=1.5)), row=1, col=2)
         fig.update_xaxes(title_text="training step", type=axis_type, row=1, col=2)
     fig.update_xaxes(title_text="training step", type=axis_type, row=1, col=1)
     fig.update_yaxes(range=[0, 1.12], title_text="share", row=1, col=1)

@@ -324,7 +324,9 @@ def _paper_fonts(fig: go.Figure, shrink: float, grow: bool = True) -> None:
 def _legend_rows_px(fig: go.Figure, font_px: float) -> float:
     """The height of ``fig``'s horizontal legend once plotly wraps it at the figure's width, in px.
 
-    As plotly.js lays it out: each entry is max(1.3 lines, 16 px) + 3 px high; a legend group (e.g. a run's Sink_1
+    As plotly.js lays it out within the plot area's width (the figure's for a legend placed on the container):
+    each entry is max(1.3 lines, 16 px) + 3 px high; ungrouped entries that do not fit in one row each take the
+    widest entry's width, so one long name puts fewer entries in each row; a legend group (e.g. a run's Sink_1
     and Sink_* entries) stacks its entries and is as wide as its widest; a row of groups is as high as its tallest
     group plus ``tracegroupgap``. Widths are estimated at 0.55 em a character plus the 40 px symbol."""
     groups: dict[str, list[str]] = {}
@@ -336,10 +338,15 @@ def _legend_rows_px(fig: go.Figure, font_px: float) -> float:
     grouped = any(t.legendgroup for t in fig.data)
     gap = (fig.layout.legend.tracegroupgap if fig.layout.legend.tracegroupgap is not None else 10) if grouped else 0
     item_px = max(1.3 * font_px, 16.0) + 3.0
+    margin = fig.layout.margin
+    available = fig.layout.width - (0 if fig.layout.legend.xref == "container" else (margin.l or 0) + (margin.r or 0))
+    widths = [max(len(name) for name in names) * 0.55 * font_px + 40.0 + 0.5 * font_px for names in groups.values()]
+    if not grouped:
+        per_row = len(widths) if sum(widths) < available else max(1, int(available // max(widths)))
+        return math.ceil(len(widths) / per_row) * item_px
     row_items, used, total = 0, 0.0, 0.0
-    for names in groups.values():
-        width = max(len(name) for name in names) * 0.55 * font_px + 40.0 + 0.5 * font_px
-        if used and used + width > fig.layout.width:
+    for names, width in zip(groups.values(), widths):
+        if used and used + width > available:
             total += row_items * item_px + gap
             row_items, used = 0, 0.0
         used += width

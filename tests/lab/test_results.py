@@ -81,6 +81,41 @@ def test_figures_build_from_committed_results():
     assert figures.sink_position_figure({"a": RUNS["default"]}).data
 
 
+def test_lab_rmt_nulls_are_the_corrected_ks_of_uniform_and_random_logit_attention_under_the_runs_mask():
+    """The corrected MP-KS of the lab's frame figure stands beside its nulls at the probe length, heads and mask of
+    the run (a slot adds a position, a window narrows the mask; proxies and prefix-LM masks get none); the
+    control's untrained model scores the uniform null to four digits and its trained one falls below the
+    random-logit null, which is what the figure has to let a reader see."""
+    import numpy as np
+
+    from sinkviz.lab.results import run_rmt_nulls
+    from sinkviz.metrics.nulls import masked_uniform_attention, random_logit_attention
+    from sinkviz.metrics.rmt import rmt_corrected
+
+    control = run_rmt_nulls(RUNS["control"]["config"])
+    uniform_64 = rmt_corrected(masked_uniform_attention(64, causal=True))["marchenko_pastur_ks"]
+    assert control["null_uniform_marchenko_pastur_ks"] == round(uniform_64, 4) == 0.5605
+    randoms = [rmt_corrected(random_logit_attention(64, causal=True, seed=d, heads=4).mean(axis=0))
+               ["marchenko_pastur_ks"] for d in range(20)]  # independently: the head average of 4 random heads
+    assert control["null_random_marchenko_pastur_ks"] == round(float(np.mean(randoms)), 4)
+    slot = run_rmt_nulls(RUNS["control_k_bias"]["config"])
+    window = run_rmt_nulls(RUNS["control_window"]["config"])
+    assert slot["null_uniform_marchenko_pastur_ks"] == round(
+        rmt_corrected(masked_uniform_attention(65, causal=True))["marchenko_pastur_ks"], 4)
+    assert window["null_uniform_marchenko_pastur_ks"] == round(
+        rmt_corrected(masked_uniform_attention(64, causal=True, sliding_window=32))["marchenko_pastur_ks"], 4)
+    assert run_rmt_nulls(RUNS["control_sigmoid_nonorm"]["config"]) == {}  # a proxy has no softmax null
+    rows = frame_rows(RUNS["control"])
+    first, last = rows[0], rows[-1]
+    assert first["step"] == 0 and first["corrected_marchenko_pastur_ks"] == first["null_uniform_marchenko_pastur_ks"]
+    assert last["corrected_marchenko_pastur_ks"] < last["null_random_marchenko_pastur_ks"]
+    fig = figures.frame_emergence_figure(RUNS["control"])
+    nulls = {t.name: t for t in fig.data if "null" in (t.name or "")}
+    assert set(nulls) == {"corrected MP-KS: uniform null", "corrected MP-KS: random-logit null"}
+    assert set(nulls["corrected MP-KS: uniform null"].y) == {0.5605}
+    assert nulls["corrected MP-KS: uniform null"].xaxis == "x2"  # in the random-matrix panel
+
+
 def test_figure_titles_name_the_setting_of_the_runs_they_show():
     """A lab figure's title gives the corpus and device of the runs it shows, not of whichever run was loaded
     first: the paper tables hold the first round's King James runs (one H100), the control figure the control's

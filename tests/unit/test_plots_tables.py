@@ -171,3 +171,24 @@ def test_paper_stacked_panels_leave_room_for_their_subplot_titles():
     assert layout.legend.yref == "container" and layout.legend.y == 0  # the title-band legend went beneath
     fixed = paper_style(fig, width="single", height=2.0)  # a height the user asked for is kept
     assert fixed.layout.height == round(2.0 * CSS_DPI)
+
+
+def test_legend_rows_follow_plotlys_wrapping_of_ungrouped_entries():
+    """plotly.js puts ungrouped entries that do not fit one row each in the widest entry's width: one long name
+    gives every entry its own row (the frames-over-training legend lost its last entries off the figure)."""
+    import plotly.graph_objects as go
+
+    from sinkviz.plots.style import _legend_rows_px
+
+    px = 10.0
+    item_px = max(1.3 * px, 16.0) + 3.0
+    fig = go.Figure(layout=dict(width=500, margin=dict(l=50, r=50)))  # a 400 px plot area
+    for name in ("a", "b", "c"):
+        fig.add_trace(go.Scatter(x=[0], y=[0], name=name))
+    assert _legend_rows_px(fig, px) == item_px  # short names: one row
+    fig.add_trace(go.Scatter(x=[0], y=[0], name="x" * 50))  # 50 chars ≈ 320 px: wider than half the plot
+    assert _legend_rows_px(fig, px) == 4 * item_px  # no two entries fit side by side
+    fig.data[-1].name = "x" * 25  # ≈ 183 px: two of that width a row
+    for name in "efghi":
+        fig.add_trace(go.Scatter(x=[0], y=[0], name=name))  # nine entries, too wide together for one row
+    assert _legend_rows_px(fig, px) == 5 * item_px

@@ -1,12 +1,13 @@
-"""The one atomic write: every file sinkviz produces goes through a temporary file and a rename."""
+"""The one atomic write: every file and folder sinkviz produces goes through a temporary one and a rename."""
 
 from __future__ import annotations
 
 import contextlib
 import json
 import os
+import shutil
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import IO, Any
 
@@ -15,6 +16,7 @@ from sinkviz.errors import InputError, OutputExistsError
 # Files sinkviz writes are for sharing (figures, census JSON, lab results): readable by others, like `open()`
 # would make them under a usual umask, not mkstemp's private 0600.
 FILE_MODE = 0o644
+FOLDER_MODE = 0o755
 
 
 def atomic_write(
@@ -63,6 +65,32 @@ def atomic_write(
         with contextlib.suppress(OSError):
             os.unlink(tmp)
     return target
+
+
+@contextlib.contextmanager
+def atomic_folder(path: str | os.PathLike, *, replace: bool = False, complete: str | None = None) -> Iterator[Path]:
+    """Build the folder ``path`` all at once: the ``with`` body fills a hidden staging folder beside it, which is
+    then renamed to ``path``; a reader sees a complete folder or none, and a failure leaves no staging behind.
+
+    With ``replace`` an existing folder is removed first (a checkpoint written again). Without it, an existing
+    folder holding the file ``complete`` means another process finished first: its copy is kept and the staged
+    one dropped; without ``complete`` the rename's error propagates.
+    """
+    target = Path(path).expanduser().absolute()
+    target.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{target.name}-", dir=target.parent))
+    os.chmod(staging, FOLDER_MODE & ~_umask())  # shared like the files in it, not mkdtemp's private 0700
+    try:
+        yield staging
+        if replace and target.exists():
+            shutil.rmtree(target)
+        try:
+            os.replace(staging, target)
+        except OSError:
+            if replace or complete is None or not (target / complete).is_file():
+                raise
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
 
 
 def _move_into_place(tmp: str, target: Path, overwrite: bool) -> None:

@@ -27,7 +27,7 @@ from sinkviz.errors import (
     NoAttentionLayersError,
     NonFiniteAttentionError,
 )
-from sinkviz.metrics._validate import visibility_mask
+from sinkviz.metrics import visibility_mask
 from sinkviz.models import LoadedModel, ModelInfo, attention_modules, layer_modules, load, text_config
 
 CAPTURE_ALL = ("attn", "qk", "v", "hidden")

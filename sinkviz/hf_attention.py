@@ -29,7 +29,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from sinkviz.metrics._validate import visibility_mask
+from sinkviz.metrics import visibility_mask
 
 CAPTURE_IMPLEMENTATION = "sinkviz"
 CENSUS_IMPLEMENTATION = "sinkviz_census"

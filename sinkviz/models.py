@@ -15,11 +15,11 @@ own access. ``trust_remote_code`` stays off unless the caller asks for it.
 
 from __future__ import annotations
 
+import hashlib
 import importlib.util
 import json
 import os
 import shutil
-import tempfile
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -27,6 +27,7 @@ from typing import Any
 import torch
 
 from sinkviz import hf_attention
+from sinkviz._files import atomic_folder
 from sinkviz.errors import InputError, ModelNotFoundError, MissingDependencyError, NoAttentionLayersError
 
 DEFAULT_MODEL = "smollm2-135m"
@@ -198,10 +199,37 @@ def cache_dir() -> Path:
     return Path(os.environ.get("SINKVIZ_CACHE", Path.home() / ".cache" / "sinkviz"))
 
 
+#: Bytes read from each end of a GGUF file for its cache key (its header and its last tensors).
+_FINGERPRINT_BYTES = 1 << 20
+
+
 def _gguf_cache_folder(entry: RegistryEntry, gguf_path: Path) -> Path:
-    stat = gguf_path.stat()
-    # Size and mtime identify the installed file well enough; a reinstall gives a new folder.
-    return cache_dir() / f"{entry.name}-{stat.st_size}-{int(stat.st_mtime)}"
+    """The cache folder of a GGUF file's plain copy, named by its content: the size and a hash of its first and
+    last MiB. Every environment that installed the same file shares one copy (an mtime in the name gave each
+    install its own, and each dequantisation deleted the others' copies, even while another process used them)."""
+    size = gguf_path.stat().st_size
+    digest = hashlib.sha256(str(size).encode())
+    with gguf_path.open("rb") as fh:
+        digest.update(fh.read(_FINGERPRINT_BYTES))
+        fh.seek(max(size - _FINGERPRINT_BYTES, 0))
+        digest.update(fh.read(_FINGERPRINT_BYTES))
+    return cache_dir() / f"{entry.name}-{size}-{digest.hexdigest()[:16]}"
+
+
+def _orphaned_copies(entry: RegistryEntry, keep: Path) -> list[Path]:
+    """Cached copies of ``entry`` whose GGUF file (named in their ``sinkviz_source.json``) no longer exists: an
+    uninstalled package's, safe to delete; a copy another environment still has its GGUF for stays."""
+    orphaned = []
+    for copy in keep.parent.glob(f"{entry.name}-*"):
+        if copy == keep or not copy.is_dir() or copy.name.startswith("."):
+            continue
+        try:
+            source = Path(json.loads((copy / "sinkviz_source.json").read_text())["gguf"])
+        except (OSError, ValueError, KeyError):
+            continue  # not one of ours, or half-written: leave it
+        if not source.is_file():
+            orphaned.append(copy)
+    return orphaned
 
 
 def dequantised_folder(entry: RegistryEntry, *, progress: bool = True) -> Path:
@@ -229,23 +257,12 @@ def dequantised_folder(entry: RegistryEntry, *, progress: bool = True) -> Path:
     config = AutoConfig.for_model(**config_dict)
     plain = AutoModelForCausalLM.from_config(config, dtype=torch.float32)
     plain.load_state_dict(gguf_model.state_dict())
-    target.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{target.name}-", dir=target.parent))
-    try:
+    with atomic_folder(target, complete="model.safetensors") as staging:  # another process may finish first
         plain.save_pretrained(staging, safe_serialization=True)
         tokenizer.save_pretrained(staging)
         (staging / "sinkviz_source.json").write_text(json.dumps({"gguf": str(gguf_path)}))
-        try:
-            os.replace(staging, target)
-        except OSError:  # another process finished first: keep its copy
-            if not (target / "model.safetensors").is_file():
-                raise
-    finally:
-        shutil.rmtree(staging, ignore_errors=True)
-    # Copies made from an earlier install of the package are stale now: free their ~0.5 GB.
-    for stale in target.parent.glob(f"{entry.name}-*"):
-        if stale != target and stale.is_dir() and not stale.name.startswith("."):
-            shutil.rmtree(stale, ignore_errors=True)
+    for stale in _orphaned_copies(entry, target):  # free an uninstalled package's ~0.5 GB
+        shutil.rmtree(stale, ignore_errors=True)
     return target
 
 

@@ -113,8 +113,8 @@ def _mask_block(mask: torch.Tensor, b: int, a: int, e: int, lo: int, hi: int) ->
     return mb[:, a:e, lo:hi]
 
 
-def _hidden_block(mask: torch.Tensor | None, b: int, a: int, e: int, lo: int, hi: int, pos: torch.Tensor,
-                  causal: bool, window: int | None) -> torch.Tensor | None:
+def hidden_block(mask: torch.Tensor | None, b: int, a: int, e: int, lo: int, hi: int, pos: torch.Tensor,
+                 causal: bool, window: int | None) -> torch.Tensor | None:
     """Which entries of the logit block (queries [a, e), keys [lo, hi)) are hidden, as a bool tensor over the last
     keys of the block only (the keys before it are visible to every query of the block); None when none is hidden.
     With a dense mask the whole block is covered ((Hm, C, hi - lo)); under a structural pattern only the keys past
@@ -253,7 +253,7 @@ def stats_torch(
                           out=s_kv)
             if softcap is not None:
                 s.div_(softcap).tanh_().mul_(softcap)
-            hidden = _hidden_block(mask, b, a, e, lo, hi, pos, causal, window)  # (1 or Hm, C, cols) or None
+            hidden = hidden_block(mask, b, a, e, lo, hi, pos, causal, window)  # (1 or Hm, C, cols) or None
             if hidden is not None:
                 cols = slice(K - hidden.shape[-1], K)  # the block's hidden entries lie in these keys
                 if mask is not None and mask.dtype != torch.bool:

@@ -24,7 +24,7 @@ import numpy as np
 import torch
 
 from sinkviz.census.engine import Census, LayerCall
-from sinkviz.census.kernels import LayerStats, _hidden_block, chunk_elems_for
+from sinkviz.census.kernels import LayerStats, chunk_elems_for, hidden_block
 from sinkviz.census.result import CensusResult
 from sinkviz.models import text_config, unwrap
 
@@ -78,7 +78,7 @@ class LayerQK:
         if self.softcap is not None:
             s.div_(self.softcap).tanh_().mul_(self.softcap)
         pos = torch.arange(max(rows[1], cols[1]), device=s.device)
-        hidden = _hidden_block(None, 0, rows[0], rows[1], cols[0], cols[1], pos, self.causal, self.window)
+        hidden = hidden_block(None, 0, rows[0], rows[1], cols[0], cols[1], pos, self.causal, self.window)
         if hidden is not None:  # only the last keys of the block can be hidden (the diagonal, a window's edge)
             s[:, s.shape[1] - hidden.shape[-1]:].masked_fill_(hidden[0], float("-inf"))
         return s

@@ -21,10 +21,7 @@ from __future__ import annotations
 import hashlib
 import io
 import json
-import os
-import shutil
 import tarfile
-import tempfile
 import zlib
 from pathlib import Path
 from typing import Any
@@ -34,7 +31,7 @@ import torch
 from safetensors import safe_open
 from safetensors.torch import load_file, save_file
 
-from sinkviz._files import atomic_write
+from sinkviz._files import atomic_folder, atomic_write
 
 FORMAT = 1
 MAX_FILE_BYTES = 16 * 2**20
@@ -72,9 +69,9 @@ def _decode_tensor(index: dict[str, Any], data: bytes) -> torch.Tensor:
 
 
 def newest_checkpoint(run_dir: Path) -> tuple[int, Path]:
-    from sinkviz.lab.train import _checkpoints
+    from sinkviz.lab.train import saved_checkpoints
 
-    found = _checkpoints(run_dir)
+    found = saved_checkpoints(run_dir)
     if not found:
         raise CarryError(f"{run_dir} holds no checkpoint to carry; run the lab there first.")
     return found[-1]
@@ -129,7 +126,7 @@ def unpack(src: str | Path, run_dir: str | Path, prefix: str) -> Path:
     """Restore a carried checkpoint into ``run_dir/checkpoints/step_N`` (moments back in fp32) with the run's
     config.json and results.json, so that ``sinkviz.lab.run`` resumes from it; returns the checkpoint folder.
     Refuses a pack whose checksums do not match, and a run folder that already holds a newer checkpoint."""
-    from sinkviz.lab.train import _checkpoints
+    from sinkviz.lab.train import saved_checkpoints
 
     src, run_dir = Path(src), Path(run_dir)
     shards = sorted(src.glob(f"{prefix}.carry.*"))
@@ -144,7 +141,7 @@ def unpack(src: str | Path, run_dir: str | Path, prefix: str) -> Path:
     for name, digest in manifest["sha256"].items():
         if hashlib.sha256(members.get(name, b"")).hexdigest() != digest:
             raise CarryError(f"{prefix}.carry.*: member {name} does not match its checksum; repack the run.")
-    existing = _checkpoints(run_dir)
+    existing = saved_checkpoints(run_dir)
     if existing and existing[-1][0] > manifest["step"]:
         raise CarryError(f"{run_dir} already holds step {existing[-1][0]}, newer than the carried step {manifest['step']}.")
     data = members.pop("tensors.bin")
@@ -156,11 +153,8 @@ def unpack(src: str | Path, run_dir: str | Path, prefix: str) -> Path:
             model[key] = tensor
         else:
             optimizer[key] = tensor.to(_DTYPES[index["original_dtype"]])
-    root = run_dir / "checkpoints"
-    root.mkdir(parents=True, exist_ok=True)
-    folder = root / manifest["checkpoint"]
-    staging = Path(tempfile.mkdtemp(prefix=f".{folder.name}-", dir=root))  # a complete folder or none
-    try:
+    folder = run_dir / "checkpoints" / manifest["checkpoint"]
+    with atomic_folder(folder, replace=True) as staging:  # a complete folder or none
         save_file(model, str(staging / "model.safetensors"), metadata=manifest["model_metadata"])
         save_file(optimizer, str(staging / "optimizer.safetensors"))
         for name, content in members.items():
@@ -170,11 +164,6 @@ def unpack(src: str | Path, run_dir: str | Path, prefix: str) -> Path:
         state = json.loads((staging / "trainer_state.json").read_text())
         state["optimizer_moments"] = "bfloat16 (carried)"
         (staging / "trainer_state.json").write_text(json.dumps(state, indent=1))
-        if folder.exists():
-            shutil.rmtree(folder)
-        os.replace(staging, folder)
-    finally:
-        shutil.rmtree(staging, ignore_errors=True)
     for name, content in members.items():
         group, rel = name.split("/", 1)
         if group == "run":

@@ -38,8 +38,6 @@ import importlib.util
 import json
 import math
 import os
-import shutil
-import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -47,6 +45,8 @@ from typing import Any
 
 import numpy as np
 import torch
+
+from sinkviz._files import atomic_folder
 
 SOURCES = {
     "kjv": {
@@ -359,9 +359,7 @@ def prepare_corpus(source: str = "kjv", tokenizer: str = "bpe-8192", data_dir: s
         encode_s = time.perf_counter() - started - read_s - bpe_s
         vocab = len(tok)
         dtype = np.uint16 if vocab <= 65535 else np.uint32
-        root.mkdir(parents=True, exist_ok=True)
-        staging = Path(tempfile.mkdtemp(prefix=f".{key}-", dir=root))
-        try:
+        with atomic_folder(folder, complete="meta.json") as staging:  # another process may finish first
             train.astype(dtype).tofile(staging / "train.bin")
             valid.astype(dtype).tofile(staging / "valid.bin")
             tok.save_pretrained(staging / "tokenizer")
@@ -386,13 +384,6 @@ def prepare_corpus(source: str = "kjv", tokenizer: str = "bpe-8192", data_dir: s
             if tokenizer.startswith("bpe-"):
                 meta["bpe_trained_on_characters"] = sum(map(len, bpe_sample(train_docs)))
             (staging / "meta.json").write_text(json.dumps(meta, indent=1))
-            try:
-                os.replace(staging, folder)
-            except OSError:  # another process finished first
-                if not (folder / "meta.json").is_file():
-                    raise
-        finally:
-            shutil.rmtree(staging, ignore_errors=True)
     meta = json.loads((folder / "meta.json").read_text())
     train = np.fromfile(folder / "train.bin", dtype=meta["dtype"]).astype(np.int64)
     valid = np.fromfile(folder / "valid.bin", dtype=meta["dtype"]).astype(np.int64)

@@ -33,7 +33,6 @@ import os
 import platform
 import re
 import shutil
-import tempfile
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -43,7 +42,7 @@ import torch
 import transformers
 from safetensors.torch import load_file, save_file
 
-from sinkviz._files import write_json
+from sinkviz._files import atomic_folder, write_json
 from sinkviz.lab.data import Batcher, Corpus, DataSpec, prepare_corpus
 from sinkviz.lab.evaluate import EvalSpec, evaluate, probe_ids
 from sinkviz.lab.model import SinkLabForCausalLM, count_parameters, model_from_size
@@ -194,9 +193,11 @@ def device_name(device: torch.device) -> str:
     return f"{platform.processor() or platform.machine()} CPU ({os.cpu_count()} cores)"
 
 
-def _checkpoints(out: Path) -> list[tuple[int, Path]]:
+def saved_checkpoints(run_dir: str | Path) -> list[tuple[int, Path]]:
+    """(step, folder) of every checkpoint a run wrote (``RUN/checkpoints/step_NNNNNN`` holding its
+    ``trainer_state.json``), sorted by step; empty when there is none."""
     found = []
-    for p in (out / "checkpoints").glob("step_*"):
+    for p in (Path(run_dir) / "checkpoints").glob("step_*"):
         m = re.fullmatch(r"step_(\d+)", p.name)
         if m and (p / "trainer_state.json").is_file():
             found.append((int(m.group(1)), p))
@@ -237,11 +238,8 @@ def save_checkpoint(out: Path, step: int, model, optimizer, tokenizer_dir: Path 
                     keep_last: int | None = None, state_tensors: dict[str, torch.Tensor] | None = None) -> Path:
     """Write checkpoints/step_N atomically (temp folder + rename); prune to ``keep_last`` if given.
     ``state_tensors`` (RNG states, the running loss sum) go to ``trainer_state.safetensors``."""
-    root = out / "checkpoints"
-    root.mkdir(parents=True, exist_ok=True)
-    final = root / f"step_{step:06d}"
-    staging = Path(tempfile.mkdtemp(prefix=f".step_{step:06d}-", dir=root))
-    try:
+    final = out / "checkpoints" / f"step_{step:06d}"
+    with atomic_folder(final, replace=True) as staging:
         model.save_pretrained(staging, safe_serialization=True)
         if tokenizer_dir is not None and tokenizer_dir.is_dir():
             for f in tokenizer_dir.iterdir():
@@ -251,13 +249,8 @@ def save_checkpoint(out: Path, step: int, model, optimizer, tokenizer_dir: Path 
             save_file({k: v.detach().cpu().contiguous() for k, v in state_tensors.items()},
                       str(staging / "trainer_state.safetensors"))
         (staging / "trainer_state.json").write_text(json.dumps({"step": step, **extra}, indent=1))
-        if final.exists():
-            shutil.rmtree(final)
-        os.replace(staging, final)
-    finally:
-        shutil.rmtree(staging, ignore_errors=True)
     if keep_last:
-        for s, p in _checkpoints(out)[:-keep_last]:
+        for s, p in saved_checkpoints(out)[:-keep_last]:
             shutil.rmtree(p, ignore_errors=True)
     return final
 
@@ -354,7 +347,7 @@ class _Training:
     # setup -------------------------------------------------------------------------------------
     def resume(self, previous: dict[str, Any] | None) -> None:
         """Load the newest checkpoint of ``out`` (if any) and the history up to it; record the config."""
-        checkpoints = _checkpoints(self.out)
+        checkpoints = saved_checkpoints(self.out)
         if checkpoints:
             self.start, folder = checkpoints[-1]
             state = json.loads((folder / "trainer_state.json").read_text())

@@ -17,7 +17,6 @@ Typical use (see sinkviz/notebooks/ruscio2025_what_are_you_sinking.ipynb)::
 """
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
@@ -525,14 +524,9 @@ def compare_rows(by_layer: dict[int, dict[str, dict[str, list[float]]]],
 def lab_checkpoints(run_dir: str | Path) -> list[tuple[int, Path]]:
     """(step, folder) of every checkpoint a pretraining-lab run wrote (``RUN/checkpoints/step_NNNNNN``,
     ``sinkviz lab run CONFIG --out RUN``), sorted by step. Empty if the folder has none."""
-    root = Path(run_dir) / "checkpoints"
-    out = []
-    if root.is_dir():
-        for p in root.iterdir():
-            m = re.fullmatch(r"step_(\d+)", p.name)
-            if m and p.is_dir():
-                out.append((int(m.group(1)), p))
-    return sorted(out)
+    from sinkviz.lab.train import saved_checkpoints  # the lab's own listing; importing it loads the trainer
+
+    return saved_checkpoints(run_dir)
 
 
 def untrained_copy(model: Any, seed: int = 0) -> Any:

@@ -101,3 +101,33 @@ def test_cuda_without_a_cuda_build_is_an_input_error(monkeypatch):
         models.resolve_device("cuda")
     with pytest.raises(InputError, match="sees no CUDA GPU"):
         sinkviz.load("smollm2-135m", device="cuda")  # before any weights are read
+
+
+def test_dequantised_copies_are_named_by_content_and_only_orphans_are_deleted(tmp_path, monkeypatch):
+    """Two environments that installed the same GGUF file (different mtimes) share one dequantised copy; a copy
+    is deleted only when the GGUF it was made from is gone (named by mtime, each install deleted the others'
+    copies, even one another process was loading)."""
+    import json
+    import os
+    from types import SimpleNamespace
+
+    from sinkviz.models import _gguf_cache_folder, _orphaned_copies
+
+    monkeypatch.setenv("SINKVIZ_CACHE", str(tmp_path / "cache"))
+    entry = SimpleNamespace(name="smollm2-135m")
+    content = os.urandom(3 << 20)
+    first, second, other = tmp_path / "a.gguf", tmp_path / "b.gguf", tmp_path / "c.gguf"
+    first.write_bytes(content)
+    second.write_bytes(content)
+    os.utime(second, (1_000_000, 1_000_000))
+    other.write_bytes(content[:-1] + bytes([content[-1] ^ 1]))  # one byte differs, in the last MiB
+    assert _gguf_cache_folder(entry, first) == _gguf_cache_folder(entry, second)
+    assert _gguf_cache_folder(entry, other) != _gguf_cache_folder(entry, first)
+    keep = _gguf_cache_folder(entry, first)
+    copies = {}
+    for name, source in (("mine", first), ("other-env", other), ("uninstalled", tmp_path / "gone.gguf")):
+        copies[name] = keep.parent / f"smollm2-135m-{name}"
+        copies[name].mkdir(parents=True)
+        (copies[name] / "sinkviz_source.json").write_text(json.dumps({"gguf": str(source)}))
+    (keep.parent / "smollm2-135m-foreign").mkdir()  # no sinkviz_source.json: not ours
+    assert _orphaned_copies(entry, keep) == [copies["uninstalled"]]

@@ -108,6 +108,37 @@ def test_json_and_figures_are_written_readable_by_others(tmp_path):
         assert path.is_absolute()
 
 
+def test_atomic_folder_is_complete_or_absent_and_shared(tmp_path):
+    """atomic_folder: a failure leaves neither the folder nor its staging; a finished folder is 0755 like its
+    0644 files; ``replace`` rewrites an existing folder; without it a complete folder another process wrote is
+    kept, and an incomplete one is an error, not silently replaced."""
+    from sinkviz._files import atomic_folder
+
+    target = tmp_path / "corpus"
+    with pytest.raises(RuntimeError):
+        with atomic_folder(target) as staging:
+            (staging / "train.bin").write_bytes(b"half")
+            raise RuntimeError("tokeniser failed")
+    assert list(tmp_path.iterdir()) == []  # no folder, no hidden staging
+    old = os.umask(0o022)
+    try:
+        with atomic_folder(target, complete="meta.json") as staging:
+            (staging / "meta.json").write_text("{}")
+    finally:
+        os.umask(old)
+    assert stat.S_IMODE(target.stat().st_mode) == 0o755 and (target / "meta.json").read_text() == "{}"
+    with atomic_folder(target, complete="meta.json") as staging:  # another process finished first: kept
+        (staging / "meta.json").write_text('{"late": true}')
+    assert (target / "meta.json").read_text() == "{}"
+    with atomic_folder(target, replace=True) as staging:  # a checkpoint written again
+        (staging / "model.safetensors").write_bytes(b"new")
+    assert sorted(p.name for p in target.iterdir()) == ["model.safetensors"]
+    with pytest.raises(OSError):
+        with atomic_folder(target, complete="meta.json") as staging:  # there, but not complete: say so
+            (staging / "meta.json").write_text("{}")
+    assert [p.name for p in tmp_path.iterdir()] == ["corpus"]
+
+
 @pytest.mark.real
 def test_census_cli_json_is_readable_by_others(tmp_path):
     from sinkviz.cli import main as cli_main

@@ -28,8 +28,10 @@ def test_paper_layer_selections():
 
 def test_lab_checkpoints(tmp_path):
     assert ruscio2025.lab_checkpoints(tmp_path) == []
-    for name in ("step_000500", "step_000000", ".step_000700-tmp", "step_x"):
+    for name in ("step_000500", "step_000000", ".step_000700-tmp", "step_x", "step_000900"):
         (tmp_path / "checkpoints" / name).mkdir(parents=True)
+        if name != "step_000900":  # a folder without its trainer state is not a checkpoint
+            (tmp_path / "checkpoints" / name / "trainer_state.json").write_text("{}")
     got = ruscio2025.lab_checkpoints(tmp_path)
     assert [s for s, _ in got] == [0, 500]
     assert got[1][1].name == "step_000500"

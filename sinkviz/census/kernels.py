@@ -95,7 +95,7 @@ def _structural_allowed(qpos: torch.Tensor, kpos: torch.Tensor, causal: bool, wi
     return allowed
 
 
-def _key_range(a: int, e: int, T: int, causal: bool, window: int | None, has_mask: bool) -> tuple[int, int]:
+def key_range(a: int, e: int, T: int, causal: bool, window: int | None, has_mask: bool) -> tuple[int, int]:
     """Keys [lo, hi) that queries [a, e) may see under the structural pattern (the whole row when a dense mask rules)."""
     if has_mask:
         return 0, T
@@ -243,7 +243,7 @@ def stats_torch(
         qb = q[b].to(torch.float32)  # (H, T, d)
         for a in range(0, T, rows):
             e = min(T, a + rows)
-            lo, hi = _key_range(a, e, T, causal, window, mask is not None)
+            lo, hi = key_range(a, e, T, causal, window, mask is not None)
             C, K = e - a, hi - lo
             s = s_buf[: H * C * K].view(H, C, K)
             # one product per KV head, its query heads' rows stacked: (Hkv, rep * C, K) is (H, C, K) in memory (a

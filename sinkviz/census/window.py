@@ -24,7 +24,7 @@ import numpy as np
 import torch
 
 from sinkviz.census.engine import Census, LayerCall
-from sinkviz.census.kernels import LayerStats, chunk_elems_for, hidden_block
+from sinkviz.census.kernels import LayerStats, chunk_elems_for, hidden_block, key_range
 from sinkviz.census.result import CensusResult
 from sinkviz.models import text_config, unwrap
 
@@ -90,14 +90,9 @@ class LayerQK:
 
     def visible_keys(self, rows: tuple[int, int], cols: tuple[int, int]) -> tuple[int, int]:
         """The part of keys [cols) that any query of [rows) may see under the layer's pattern (may be empty)."""
-        lo, hi = cols
-        if self.causal:
-            hi = min(hi, rows[1])
-            if self.window is not None:
-                lo = max(lo, rows[0] - self.window + 1)
-        elif self.window is not None:
-            lo, hi = max(lo, rows[0] - self.window + 1), min(hi, rows[1] + self.window - 1)
-        return lo, max(lo, hi)
+        lo, hi = key_range(rows[0], rows[1], cols[1], self.causal, self.window, has_mask=False)
+        lo = max(lo, cols[0])
+        return lo, max(lo, min(hi, cols[1]))
 
 
 def pooled_map(qk: LayerQK, head: int, rows: tuple[int, int], cols: tuple[int, int], factor: int = 1,

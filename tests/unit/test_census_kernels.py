@@ -151,3 +151,19 @@ def test_key_counts_with_padded_queries_match_brute_force(causal, window):
     # the same pattern given as a dense mask
     got_dense = ck.key_counts(T, causal=causal, mask=vis[None, None], q_valid=qv)
     assert torch.equal(got_dense, expect)
+
+
+def test_key_range_is_the_span_of_the_visibility_masks_keys():
+    """census.kernels.key_range (the keys a block of queries may see, used by the census and the long-context
+    window) spans exactly the keys that metrics.visibility_mask lets any query of the block see."""
+    import numpy as np
+
+    T = 23
+    for causal in (True, False):
+        for window in (None, 1, 4, 30):
+            vis = visibility_mask(T, causal, window)
+            for a in range(T):
+                for e in range(a + 1, T + 1):
+                    keys = np.flatnonzero(vis[a:e].any(axis=0))
+                    lo, hi = ck.key_range(a, e, T, causal, window, has_mask=False)
+                    assert (lo, hi) == (keys.min(), keys.max() + 1), (causal, window, a, e)

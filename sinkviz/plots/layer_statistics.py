@@ -77,7 +77,8 @@ def layer_comparison_figure(result: Mapping[str, Any], *, authors: Mapping[str, 
         fig.add_trace(go.Heatmap(z=np.array(z), x=pairs, y=rows, text=text, colorscale="Greys", zmin=0,
                                  zmax=max(2.0, float(np.nanmax(np.where(np.isfinite(z), z, np.nan)))),
                                  colorbar=dict(title=dict(text="−log₁₀ p")),
-                                 hovertemplate="%{y}<br>layers %{x}<br>%{text}<extra></extra>"), row=2, col=1)
+                                 hovertemplate="%{y}<br>" + index_label("layers", "%{x}", base=RUSCIO_BASE)
+                                 + "<br>%{text}<extra></extra>"), row=2, col=1)
     for col in (1, 2):
         fig.update_xaxes(title_text=index_label("layer", base=RUSCIO_BASE), type="category", row=1, col=col)
     fig.update_xaxes(title_text=index_label("layer pair", base=RUSCIO_BASE), row=2, col=1)

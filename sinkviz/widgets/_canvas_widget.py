@@ -146,8 +146,10 @@ function render({ model, el: host }) {
     const c = cell(ev);
     const v = c && state.z[c[0] * state.cols + c[1]];
     if (!c || v !== v) { tip.style.display = "none"; return; }
-    tip.textContent = model.get("hover_y") + ": " + state.yl[c[0]] + "\n" + model.get("hover_x") + ": " +
-      state.xl[c[1]] + "\n" + model.get("value_name") + " = " + fmt(v);
+    const tag = model.get("hover_tag");  // where the counts start, once, after the last index
+    tip.textContent = (model.get("hover_y") ? model.get("hover_y") + ": " + state.yl[c[0]] + "\n" : "") +
+      model.get("hover_x") + ": " + state.xl[c[1]] + (tag ? " " + tag : "") + "\n" +
+      model.get("value_name") + " = " + fmt(v);
     const rr = root.getBoundingClientRect();
     Object.assign(tip.style, { display: "block", left: ev.clientX - rr.left + 14 + "px", top: ev.clientY - rr.top + 10 + "px" });
   });
@@ -198,7 +200,8 @@ def _widget_class():
         x_title = t.Unicode("").tag(sync=True)
         y_title = t.Unicode("").tag(sync=True)
         hover_x = t.Unicode("x").tag(sync=True)
-        hover_y = t.Unicode("y").tag(sync=True)
+        hover_y = t.Unicode("y").tag(sync=True)  # "" leaves the row out of the tooltip (a one-row strip)
+        hover_tag = t.Unicode("").tag(sync=True)  # e.g. "(0-indexed)", written after the column's index
         value_name = t.Unicode("value").tag(sync=True)
         colorbar_title = t.Unicode("").tag(sync=True)
         selected = t.List(t.Int(), default_value=[]).tag(sync=True)  # [row, col] outlined, or []

@@ -19,6 +19,17 @@ MAP_PX = 560
 MAP_CANVAS_PX = 460
 OVERVIEW_WIDTH_PX = 330
 MAP_PLOT_PX = MAP_PX - 90 - 10  # the map's plot area (its width less the left and right margins)
+#: What the canvas tooltip writes after its last index (``"layer: 3\nhead: 5 (0-indexed)"``), in index_label's
+#: words, so that a tooltip says once where the explorer's counts start, as ``"layer 3, head 5 (0-indexed)"`` does.
+HOVER_TAG = index_label("", base=EXPLORER_BASE).strip()
+
+# The map's top margin, from the top edge down: the title (pinned to the top), a gap, the note (pooling, window;
+# anchored to the plot's top edge), the plot. plotly sets a text's lines LINE_SPACING font sizes apart.
+LINE_SPACING = 1.3
+TITLE_PAD_PX = 6  # above the title's first line
+NOTE_FONT_PX = 11
+NOTE_YSHIFT_PX = 4  # between the note's last line and the plot
+GAP_PX = 10  # between the title's last line and the note (or the plot)
 
 
 def overview_figure(alpha: np.ndarray, layers: list[int], heads: list[int], selected: tuple[int, int],
@@ -29,10 +40,12 @@ def overview_figure(alpha: np.ndarray, layers: list[int], heads: list[int], sele
     fig.add_trace(go.Heatmap(
         z=np.asarray(alpha, dtype=np.float32), x=list(heads), y=list(layers), zmin=0.0, zmax=1.0,
         colorscale=SEQUENTIAL, colorbar=dict(title=dict(text="\u03b1\u2081"), thickness=10, len=0.9),
-        hovertemplate="layer %{y}, head %{x}<br>\u03b1\u2081 = %{z:.3f}<extra>click to select</extra>",
+        hovertemplate=index_label(("layer", "head"), ("%{y}", "%{x}"), base=EXPLORER_BASE)
+        + "<br>\u03b1\u2081 = %{z:.3f}<extra>click to select</extra>",
         xgap=1, ygap=1, name="alpha1",
         meta=dict(canvas=[max(120, 26 * len(heads)), max(160, min(520, 14 * n_layers))], hover_x="head",
-                  hover_y="layer", value_name="α₁", y_axis_width=28, x_axis_height=22, tick_chars=6),
+                  hover_y="layer", hover_tag=HOVER_TAG, value_name="α₁", y_axis_width=28, x_axis_height=22,
+                  tick_chars=6),
     ))
     fig.add_trace(go.Scatter(
         x=[selected[1]], y=[selected[0]], mode="markers", hoverinfo="skip", showlegend=False, name="selected",
@@ -63,8 +76,28 @@ def selection_patch(layer: int, head: int) -> dict[str, Any]:
 
 
 def map_title(model: str, layer: int, head: int, view: MapSlice, kv_head: int | None = None) -> str:
-    kv = f" (KV head {kv_head})" if kv_head is not None else ""
-    return f"{model}<br>layer {layer}, head {head}{kv} \u00b7 {view.values}"
+    """``"model<br>layer 3, head 5, KV head 1 (0-indexed) · probabilities"`` (the KV head only under GQA)."""
+    names, indices = ("layer", "head"), (layer, head)
+    if kv_head is not None:
+        names, indices = names + ("KV head",), indices + (kv_head,)
+    return f"{model}<br>{index_label(names, indices, base=EXPLORER_BASE)} \u00b7 {view.values}"
+
+
+def _lines_px(text: str, font_px: float) -> float:
+    """Height of a plotly text of `text`'s lines at `font_px`."""
+    return (text.count("<br>") + 1) * LINE_SPACING * font_px
+
+
+def map_top_margin(title: str, note: str) -> int:
+    """Top margin of the map: the title's lines from TITLE_PAD_PX down, then the note's lines right above the plot,
+    GAP_PX apart (the note once sat at the top of a fixed margin, and touched a two-line title's second line)."""
+    note_px = _lines_px(note, NOTE_FONT_PX) + NOTE_YSHIFT_PX if note else 0.0
+    return int(np.ceil(TITLE_PAD_PX + _lines_px(title, SCREEN_FONT_PX) + GAP_PX + note_px))
+
+
+def _note_text(note: str) -> str:
+    """One clause a line: the parenthesis on a line of its own."""
+    return note.replace(" (", "<br>(")
 
 
 def _axis_ticks(labels: list[str], density: LabelDensity) -> dict[str, Any]:
@@ -80,18 +113,22 @@ def map_patch(view: MapSlice, title: str, labels: LabelDensity = "auto") -> tupl
     trace = dict(
         z=view.z, x=view.x_labels, y=view.y_labels, zmin=view.zmin, zmax=view.zmax,
         colorbar=dict(title=dict(text=view.colorbar_title)),
-        hovertemplate=f"query %{{y}}<br>key %{{x}}<br>{view.hover_value} = %{{z:.4g}}<extra></extra>",
-        meta=dict(canvas=[MAP_CANVAS_PX, MAP_CANVAS_PX], hover_x=index_label("key", base=EXPLORER_BASE), hover_y=index_label("query", base=EXPLORER_BASE), value_name=view.hover_value,
-                  y_axis_width=90, x_axis_height=80, tick_chars=TICK_LABEL_CHARS),
+        hovertemplate=f"query %{{y}}<br>{index_label('key', '%{x}', base=EXPLORER_BASE)}<br>"
+                      f"{view.hover_value} = %{{z:.4g}}<extra></extra>",
+        meta=dict(canvas=[MAP_CANVAS_PX, MAP_CANVAS_PX], hover_x="key", hover_y="query", hover_tag=HOVER_TAG,
+                  value_name=view.hover_value, y_axis_width=90, x_axis_height=80, tick_chars=TICK_LABEL_CHARS),
     )
+    note = _note_text(view.note) if view.note else ""
     layout = dict(
-        title=dict(text=title),
+        # The title is pinned to the top edge, so the margin below it is the note's (plotly anchors a multi-line
+        # title's first baseline: the pad holds the first line).
+        title=dict(text=title, yref="container", y=1, yanchor="top", pad=dict(t=TITLE_PAD_PX + SCREEN_FONT_PX)),
         # The note sits between the title and the plot, where no tick label can run into it.
         # (right-aligned, it may run left over the empty corner above the query labels; one clause a line).
-        annotations=[dict(text=view.note.replace(" (", "<br>("), showarrow=False, xref="paper", yref="paper", x=1,
-                          y=1, yshift=4, xanchor="right", yanchor="bottom", align="right",
-                          font=dict(size=11, color="#a0522d"), name=NOTE_NAME)] if view.note else [],
-        margin=dict(t=92 if view.note else 58),
+        annotations=[dict(text=note, showarrow=False, xref="paper", yref="paper", x=1, y=1, yshift=NOTE_YSHIFT_PX,
+                          xanchor="right", yanchor="bottom", align="right",
+                          font=dict(size=NOTE_FONT_PX, color="#a0522d"), name=NOTE_NAME)] if note else [],
+        margin=dict(t=map_top_margin(title, note)),
         xaxis=_axis_ticks(view.x_labels, labels),
         yaxis=_axis_ticks(view.y_labels, labels),
     )

@@ -15,9 +15,13 @@ from typing import Any, Callable
 import ipywidgets as widgets
 import numpy as np
 
-from sinkviz.plots.style import EXPLORER_BASE, index_label
+from sinkviz.plots.style import EXPLORER_BASE, apply_style, index_label
 
 QK_MAX_TOKENS = 1024
+#: Width of an average character of the screen font (Liberation Sans/Arial: digits 0.556 em, lower case less), in
+#: font sizes: what wrapping a title to a figure's width counts with.
+CHAR_EM = 0.55
+DETAIL_FONT_PX = 12  # the smaller lines of a panel's title (its numbers, a reason)
 TOPOLOGY_MAX_POINTS = 96
 
 
@@ -51,9 +55,35 @@ def _qk(ex) -> Any:
     k = tr.key(layer, tr.info.kv_head_of[head])
     decomp = metrics.qk_decomposition(q, k, causal=tr.info.causal, scaling=tr.info.scaling[layer])
     first = metrics.qk_first_vs_rest(decomp)
-    title = (f"{index_label(('layer', 'head'), (layer, head), base=EXPLORER_BASE)}: cos toward key 0 {first['cos'][0]:.2f} vs {first['cos'][1]:.2f} for "
-             f"the rest; norm product {first['norm_product'][0]:.1f} vs {first['norm_product'][1]:.1f}")
-    return plots.qk_heatmaps(decomp, panels=("cos", "norm_product"), title=title, base=EXPLORER_BASE)
+    fig = plots.qk_heatmaps(decomp, panels=("cos", "norm_product"), base=EXPLORER_BASE)
+    # The headline on a line of its own and the numbers under it, smaller, each wrapped to the figure's width (on
+    # one line, about 105 characters, it ran off the right edge of the 700 px figure at every length).
+    width_px = _title_width_px(fig)
+    headline = f"{index_label(('layer', 'head'), (layer, head), base=EXPLORER_BASE)}: first key against the rest"
+    numbers = (f"cos toward key 0 {first['cos'][0]:.2f} vs {first['cos'][1]:.2f} for the rest; norm product "
+               f"{first['norm_product'][0]:.1f} vs {first['norm_product'][1]:.1f} for the rest")
+    title = (f"{_wrap(headline, _chars_that_fit(width_px, _title_font_px(fig)))}<br><span style='font-size:"
+             f"{DETAIL_FONT_PX}px'>{_wrap(numbers, _chars_that_fit(width_px, DETAIL_FONT_PX))}</span>")
+    extra_lines = title.count("<br>")
+    return apply_style(fig, title=title, width=fig.layout.width, height=(fig.layout.height or 360) + 20 * extra_lines)
+
+
+def _title_font_px(fig: Any) -> float:
+    font = fig.layout.title.font.size or fig.layout.template.layout.title.font.size
+    return float(font or 17)  # plotly's own title size
+
+
+def _title_width_px(fig: Any) -> float:
+    """Width a left-aligned title of `fig` has: the figure's width less its left and right margins."""
+    margin, default = fig.layout.margin, fig.layout.template.layout.margin
+    left = margin.l if margin.l is not None else (default.l if default.l is not None else 80)
+    right = margin.r if margin.r is not None else (default.r if default.r is not None else 80)
+    return float((fig.layout.width or 700) - left - right)
+
+
+def _chars_that_fit(width_px: float, font_px: float) -> int:
+    """Characters of text at `font_px` in `width_px`, at CHAR_EM of the font size a character."""
+    return max(20, int(width_px / (CHAR_EM * font_px)))
 
 
 def _manifold(ex) -> Any:
@@ -83,8 +113,8 @@ def _topology(ex) -> Any:
     published = metrics.persistence_published(a)
     corrected = metrics.persistence_corrected(a, max_points=min(a.shape[0], TOPOLOGY_MAX_POINTS))
     note = "" if a.shape[0] <= TOPOLOGY_MAX_POINTS else f" (corrected: {TOPOLOGY_MAX_POINTS} of {a.shape[0]} tokens)"
-    fig = plots.persistence_diagram_figure(published, corrected,
-                                           title=f"layer {ex.layer}, head {ex.head}: persistence of one head{note}")
+    where = index_label(("layer", "head"), (ex.layer, ex.head), base=EXPLORER_BASE)
+    fig = plots.persistence_diagram_figure(published, corrected, title=f"{where}: persistence of one head{note}")
     return _one_legend_entry_per_name(fig)
 
 

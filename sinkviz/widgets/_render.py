@@ -244,7 +244,8 @@ class PlotlyWidgetView(_MirroredView):
 class CanvasView(_MirroredView):
     """The figure's heat-map drawn by `_canvas_widget` (a canvas, no plotly.js); a plotly figure is kept beside
     it for `current()` (export). Trace `meta` may carry canvas settings: canvas=[w, h], hover_x, hover_y,
-    value_name, y_axis_width, x_axis_height. A scatter trace with one point marks the selected cell."""
+    hover_tag (said once in the tooltip, after the column's index: "(0-indexed)"), value_name, y_axis_width,
+    x_axis_height. A scatter trace with one point marks the selected cell."""
 
     kind = "canvas"
 
@@ -279,6 +280,7 @@ class CanvasView(_MirroredView):
             w.x_title = _plain(fig.layout.xaxis.title.text or "")
             w.y_title = _plain(fig.layout.yaxis.title.text or "")
             w.hover_x, w.hover_y = meta.get("hover_x", "x"), meta.get("hover_y", "y")
+            w.hover_tag = meta.get("hover_tag", "")
             w.value_name = meta.get("value_name", "value")
             w.colorbar_title = _plain(colorbar or "")
             w.selected = _selected_cell(fig, xs, ys)

@@ -21,7 +21,7 @@ import ipywidgets as widgets
 import numpy as np
 import plotly.graph_objects as go
 
-from sinkviz.plots.style import SEQUENTIAL
+from sinkviz.plots.style import EXPLORER_BASE, SEQUENTIAL, index_label
 from sinkviz.widgets import _figures
 from sinkviz.widgets._controls import sync_sliders
 from sinkviz.widgets._render import make_view
@@ -95,8 +95,9 @@ def _strip_figure(z: np.ndarray, labels: list[str]) -> go.Figure:
     return go.Figure(go.Heatmap(
         z=np.asarray(z, dtype=np.float32).reshape(1, -1), x=labels, y=["\u03b1"], zmin=0.0, zmax=1.0,
         colorscale=SEQUENTIAL, showscale=False, name="alpha_keys",
-        meta=dict(canvas=[_figures.MAP_CANVAS_PX, 26], hover_x="key", hover_y="", value_name="α",
-                  y_axis_width=90, x_axis_height=4),
+        hovertemplate=index_label("key", "%{x}", base=EXPLORER_BASE) + "<br>\u03b1 = %{z:.3f}<extra></extra>",
+        meta=dict(canvas=[_figures.MAP_CANVAS_PX, 26], hover_x="key", hover_y="", hover_tag=_figures.HOVER_TAG,
+                  value_name="α", y_axis_width=90, x_axis_height=4),
     ), layout=dict(width=_figures.MAP_PX, height=60, margin=dict(l=90, r=10, t=4, b=4),
                    xaxis=dict(showticklabels=False, type="category"), yaxis=dict(type="category")))
 

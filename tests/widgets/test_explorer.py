@@ -76,7 +76,7 @@ def test_sliders_and_clicks_reslice_without_a_forward_pass(trace, monkeypatch):
     assert (ex.layer_slider.value, ex.head_slider.value) == (1, 3)
     overview = ex.overview_figure()
     assert list(overview.data[1].x) == [3] and list(overview.data[1].y) == [1]
-    assert "layer 1, head 3 (KV head 1)" in map_state(ex)[0]
+    assert "layer 1, head 3, KV head 1 (0-indexed)" in map_state(ex)[0]
 
 
 def test_logits_toggle_uses_trace_logits(trace):
@@ -200,7 +200,7 @@ def test_canvas_view_state(trace):
     assert np.isnan(z[np.triu_indices(n, 1)]).all()
     assert w.x_labels[0].startswith("0 ") and len(w.y_labels) == n
     assert "layer 1, head 2" in w.title and (w.zmin, w.zmax) == (0.0, 1.0)
-    assert (w.hover_x, w.hover_y, w.value_name) == ("key (0-indexed)", "query (0-indexed)", "weight")
+    assert (w.hover_x, w.hover_y, w.hover_tag, w.value_name) == ("key", "query", "(0-indexed)", "weight")
     ov = ex.overview_view.widget
     assert ov.shape == [3, 4] and ov.selected == [1, 2] and ov.x_values == [0, 1, 2, 3]
     ov._on_custom_msg(ov, {"event": "click", "x": 3, "y": 2}, [])  # as the front end reports a click

@@ -44,3 +44,26 @@ def forward_progress(model, bar: widgets.IntProgress) -> Iterator[None]:
         for handle in handles:
             handle.remove()
         bar.layout.display = "none"
+
+
+@contextlib.contextmanager
+def shown_while_building(*parts: widgets.Widget) -> Iterator[None]:
+    """In a notebook kernel, display ``parts`` (a status line, a progress bar) at once, and close that display when
+    the block ends. A widget that ``explore(model, text)`` builds is displayed only when the call returns, so the
+    memory estimate and the progress of the forward pass inside the call would show only once it was over.
+    Elsewhere (plain Python, tests) nothing is displayed."""
+    box = None
+    try:
+        from IPython import get_ipython
+        from IPython.display import display
+    except ImportError:
+        get_ipython = None
+    shell = get_ipython() if get_ipython is not None else None
+    if shell is not None and getattr(shell, "kernel", None) is not None:
+        box = widgets.VBox(list(parts))
+        display(box)
+    try:
+        yield
+    finally:
+        if box is not None:
+            box.close()  # the box only: its parts live on in the widget being built

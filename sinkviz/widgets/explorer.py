@@ -26,7 +26,7 @@ from sinkviz.metrics import visibility_mask
 from sinkviz.widgets import _figures, _panels
 from sinkviz.widgets._controls import sync_sliders
 from sinkviz.widgets._model_menu import ModelMenu
-from sinkviz.widgets._progress import forward_progress, progress_bar
+from sinkviz.widgets._progress import forward_progress, progress_bar, shown_while_building
 from sinkviz.widgets._render import anywidget_available, make_view
 from sinkviz.widgets._slices import MAX_DISPLAY_TOKENS, POOLED_SIDE, first_token_importance, head_map
 
@@ -193,8 +193,9 @@ class Explorer(widgets.VBox):
             self.loaded = model if hasattr(model, "tokenizer") else None
             self._use_trace(trace, layer, head, strict=True)
         elif text is not None:
-            self.set_input(text, model if model is not None else self.model_menu.value, layer=layer, head=head,
-                           _strict=True)
+            with shown_while_building(self.status, self.progress):  # the explorer shows only once built
+                self.set_input(text, model if model is not None else self.model_menu.value, layer=layer,
+                               head=head, _strict=True)
         else:
             self._info("Type a text and press Trace.")
 

@@ -24,6 +24,7 @@ import plotly.graph_objects as go
 from sinkviz.plots.style import EXPLORER_BASE, SEQUENTIAL, index_label
 from sinkviz.widgets import _figures
 from sinkviz.widgets._controls import sync_sliders
+from sinkviz.widgets._progress import shown_while_building
 from sinkviz.widgets._render import make_view
 from sinkviz.widgets._slices import POOLED_SIDE, head_map, token_labels
 
@@ -74,22 +75,6 @@ def _window_labels(labels: list[str], start: int, stop: int, factor: int) -> lis
     return [f"{a}\u2013{min(a + factor, stop) - 1}" for a in range(start, stop, factor)]
 
 
-def _show_now(explorer: widgets.VBox) -> widgets.VBox | None:
-    """In a notebook kernel, display a box with the explorer's status and progress bar at once (closed once the
-    forward pass is done, when the explorer itself is shown); elsewhere None."""
-    try:
-        from IPython import get_ipython
-        from IPython.display import display
-    except ImportError:
-        return None
-    shell = get_ipython()
-    if shell is None or getattr(shell, "kernel", None) is None:
-        return None
-    box = widgets.VBox([widgets.HTML(explorer.status.value), explorer.progress])
-    display(box)
-    return box
-
-
 def _strip_figure(z: np.ndarray, labels: list[str]) -> go.Figure:
     """alpha of the keys in view: a one-row heat-map under the map."""
     return go.Figure(go.Heatmap(
@@ -125,14 +110,10 @@ class LongContextExplorer(widgets.VBox):
         # change later without its anywidget views), and filled in once the census is done.
         self._build(values, scale, render, n_layers)
         self._say(f"Census forward over the text ({self.n_tokens} tokens) ...")
-        shown = _show_now(self)  # the explorer is displayed when built; its progress must show before that
         started = time.perf_counter()
-        try:
+        with shown_while_building(self.status, self.progress):  # the explorer shows only once built
             self.trace = LongContextTrace(model, text, progress=self._on_progress,
                                           qk_budget_bytes=qk_budget_bytes or QK_BUDGET_BYTES)
-        finally:
-            if shown is not None:
-                shown.close()
         self.open_seconds = time.perf_counter() - started
         self.progress.layout.display = "none"
         self.labels = token_labels(self.trace.tokens())

@@ -371,3 +371,31 @@ def test_export_row_controls(trace, tmp_path):
     box = re.findall(rb"/MediaBox\s*\[\s*([\d.]+)\s+([\d.]+)\s+([\d.]+)\s+([\d.]+)", (tmp_path / "overview.pdf").read_bytes())[0]
     assert float(box[2]) == pytest.approx(6.75 * 72, abs=1) and float(box[3]) == pytest.approx(6.75 * 72 / 2, abs=1)
     assert trace.model_name in ex.overview_figure().layout.title.text
+
+
+def test_first_trace_shows_its_estimate_and_progress_before_the_explorer_is_displayed(tiny, monkeypatch):
+    """explore(model, text) traces inside the call, before the widget can be displayed: in a notebook kernel the
+    status line (with the memory estimate) and the progress bar are displayed at once, live, and that display is
+    closed when the explorer is built."""
+    import IPython
+    import IPython.display
+    from types import SimpleNamespace
+
+    shown, seen_during = [], []
+    monkeypatch.setattr(IPython, "get_ipython", lambda: SimpleNamespace(kernel=object()))
+    monkeypatch.setattr(IPython.display, "display", lambda box: shown.append(box))
+    real_trace = sinkviz.capture.trace
+
+    def watched_trace(*args, **kwargs):
+        box = shown[-1]
+        seen_during.append((box.children[0].value, box.children[1].layout.display, box.comm is not None))
+        return real_trace(*args, **kwargs)
+
+    monkeypatch.setattr(sinkviz.capture, "trace", watched_trace)
+    ex = explore(tiny, text(24))
+    assert ex.error is None, ex.status.value
+    assert len(shown) == 1 and shown[0].children == (ex.status, ex.progress)  # the explorer's own widgets
+    status_then, bar_display, open_then = seen_during[0]
+    assert "dense attention needs about" in status_then and bar_display is None and open_then
+    assert shown[0].comm is None  # closed once the explorer exists; its status and bar live on in it
+    assert ex.status.comm is not None and ex.progress.comm is not None

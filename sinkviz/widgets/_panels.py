@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import html
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any, Callable
 
 import ipywidgets as widgets
@@ -105,17 +106,34 @@ def _manifold(ex) -> Any:
 
 
 def _topology(ex) -> Any:
-    """Ruscio et al.: persistence of the selected head's map, as published and corrected."""
+    """Ruscio et al.: persistence of the selected head's map, as published and corrected, the corrected one beside
+    the persistence of uniform attention under the same mask and length (its null: a diagram alone is not a
+    finding)."""
     from sinkviz.metrics import topology as metrics
     from sinkviz.plots import topology as plots
 
-    a = ex.trace.attention(ex.layer, ex.head)
+    tr = ex.trace
+    a = tr.attention(ex.layer, ex.head)
+    max_points = min(a.shape[0], TOPOLOGY_MAX_POINTS)
     published = metrics.persistence_published(a)
-    corrected = metrics.persistence_corrected(a, max_points=min(a.shape[0], TOPOLOGY_MAX_POINTS))
+    corrected = metrics.persistence_corrected(a, max_points=max_points)
+    null = _uniform_persistence(a.shape[0], tr.info.causal, tr.info.sliding_window[ex.layer], max_points)
     note = "" if a.shape[0] <= TOPOLOGY_MAX_POINTS else f" (corrected: {TOPOLOGY_MAX_POINTS} of {a.shape[0]} tokens)"
     where = index_label(("layer", "head"), (ex.layer, ex.head), base=EXPLORER_BASE)
-    fig = plots.persistence_diagram_figure(published, corrected, title=f"{where}: persistence of one head{note}")
+    fig = plots.persistence_diagram_figure(published, corrected, null=null,
+                                           title=f"{where}: persistence of one head{note}")
     return _one_legend_entry_per_name(fig)
+
+
+@lru_cache(maxsize=16)
+def _uniform_persistence(n: int, causal: bool, sliding_window: int | None, max_points: int) -> Any:
+    """Corrected persistence of uniform attention over ``n`` tokens under the mask (the same for every head of a
+    layer, so computed once per length and mask)."""
+    from sinkviz.metrics import topology as metrics
+    from sinkviz.metrics.toy_attention import masked_uniform_attention
+
+    uniform = masked_uniform_attention(n, causal=causal, sliding_window=sliding_window)
+    return metrics.persistence_corrected(uniform, max_points=max_points)
 
 
 def _one_legend_entry_per_name(fig: Any) -> Any:

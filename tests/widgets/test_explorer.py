@@ -399,3 +399,23 @@ def test_first_trace_shows_its_estimate_and_progress_before_the_explorer_is_disp
     assert "dense attention needs about" in status_then and bar_display is None and open_then
     assert shown[0].comm is None  # closed once the explorer exists; its status and bar live on in it
     assert ex.status.comm is not None and ex.progress.comm is not None
+
+
+def test_persistence_panel_shows_the_uniform_null_of_the_same_length_and_mask(trace):
+    """The explorer's persistence panel draws the corrected diagram beside uniform attention's under the model's
+    mask and the text's length (grey crosses), as the Ruscio notebook does: a diagram alone is not a finding."""
+    from sinkviz.metrics import topology
+    from sinkviz.metrics.toy_attention import masked_uniform_attention
+    from sinkviz.widgets import _panels
+
+    ex = Explorer(trace=trace)
+    fig = _panels._topology(ex)
+    null = [t for t in fig.data if t.name == "uniform-attention null"]
+    assert len(null) == 1 and null[0].xaxis == "x2"  # in the corrected panel
+    n = trace.n_tokens()
+    expected = topology.persistence_corrected(masked_uniform_attention(n, causal=True),
+                                              max_points=min(n, _panels.TOPOLOGY_MAX_POINTS))
+    points = np.concatenate([np.asarray(d, dtype=float).reshape(-1, 2) for d in expected.dgms])
+    finite = np.isfinite(points[:, 1])
+    np.testing.assert_allclose(np.asarray(null[0].x, dtype=float), points[:, 0])
+    np.testing.assert_allclose(np.asarray(null[0].y, dtype=float)[finite], points[finite, 1])

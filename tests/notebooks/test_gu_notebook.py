@@ -1,8 +1,10 @@
 """Execute sinkviz/notebooks/gu2025_attention_sink.ipynb headless (CPU, embedded models) and check what it shows."""
 from __future__ import annotations
 
+import ast
 from pathlib import Path
 
+import nbformat
 import pytest
 
 from nb_helpers import assert_committed_clean, assert_figures_written, execute_notebook, outputs_text
@@ -14,6 +16,36 @@ NOTEBOOK = ROOT / "sinkviz" / "notebooks" / "gu2025_attention_sink.ipynb"
 FIGURES = ["table1", "fig3", "fig4_left", "figs19_24_alpha", "fig2_top_norms", "norms_minilm-l6", "massive_ratio",
            "fig2_bottom_qk", "figs15_18_qk", "rope_planes", "key_pca", "key_offsubspace", "table7", "table7_minilm",
            "fig9_domains", "table8_models", "sink_vs_context_length", "alpha1_vs_context_length"]
+
+
+#: The table factories of sinkviz.plots.tables: each call in the notebook must say whose number each row or column is.
+TABLE_CALLS = ("table_markdown", "comparison_table")
+PROVENANCE_KEYWORDS = {"provenance", "column_provenance"}
+
+
+def markdown_tables(text: str) -> list[list[str]]:
+    """The header cells of every Markdown table in ``text`` (a header is the line above a ``|---|`` line)."""
+    lines = text.splitlines()
+    return [[cell.strip() for cell in lines[i - 1].strip().strip("|").split("|")]
+            for i in range(1, len(lines)) if lines[i].startswith("|---")]
+
+
+def says_whose(header: list[str]) -> bool:
+    """A "whose number" column (row provenance), or every column but the first labelled "(paper)"/"(sinkviz on …)"."""
+    return header[-1] == "whose number" or all(h.endswith(")") and ("(paper" in h or "(sinkviz on" in h)
+                                               for h in header[1:])
+
+
+def test_every_table_says_whose_number_it_is():
+    # issue 12 item 4: Table 1 (left and right), the q·k table, Table 7 (both), Fig. 9, Fig. 10 and Table 8 each pass
+    # provenance= (one label per row) or column_provenance= (one per column) to the table factories
+    nb = nbformat.read(NOTEBOOK, as_version=4)
+    nodes = [node for c in nb.cells if c.cell_type == "code" for node in ast.walk(ast.parse(c.source))]
+    calls = [node for node in nodes if isinstance(node, ast.Call)
+             and getattr(node.func, "attr", getattr(node.func, "id", None)) in TABLE_CALLS]
+    assert len(calls) >= 11, len(calls)
+    missing = [ast.unparse(call)[:80] for call in calls if not PROVENANCE_KEYWORDS & {k.arg for k in call.keywords}]
+    assert not missing, missing
 
 
 def test_committed_without_outputs_and_with_a_parameter_cell():
@@ -35,3 +67,12 @@ def test_notebook_executes_headless(tmp_path, monkeypatch):
     assert "Fig. 10 skipped: set FIG10_MODELS" in text and "Figs 25–27 skipped: set JAMBA_MODEL" in text
     assert "| meta-llama/Llama-2-7b-hf |" in text and "sinkviz on smollm2-135m" in text
     assert "T=   128: Sink_1^0.3 = " in text  # section 2b, the census against context length
+    # every displayed table says whose each number is (issue 12 item 4): Table 1 (left, right), the q·k table,
+    # Table 7 (both), Fig. 9's and Table 8 (Fig. 10's is skipped here)
+    headers = markdown_tables(text)
+    assert len(headers) >= 7
+    assert all(says_whose(h) for h in headers), [h for h in headers if not says_whose(h)]
+    assert "| Mistral-7B (paper) | 97.49 | 88.34 | paper |" in text  # Table 1 (right)
+    assert "| swap Sink_t (paper) | 57.63 | 50.22 | paper |" in text and "| sinkviz on a tiny random GPT-2 |" in text
+    assert "| swap Sink_t (ours) |" in text and "| sinkviz on minilm-l6 |" in text  # Table 7 on MiniLM
+    assert "| ‖q‖‖k‖ → k_j≠1 | whose number |" in text  # the q·k table of section 6

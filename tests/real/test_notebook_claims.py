@@ -7,6 +7,10 @@ in the notebook, not the test loosened.
 """
 from __future__ import annotations
 
+import ast
+import json
+from pathlib import Path
+
 import numpy as np
 import pytest
 import torch
@@ -16,10 +20,18 @@ from sinkviz.metrics import head_average, rmt
 from sinkviz.metrics.sink import sink_rate
 from sinkviz.papers import gu2025, ruscio2025
 from sinkviz.papers.probes import natural_texts, probe_inputs
+from sinkviz.papers.reported import reported_numbers
 
 pytestmark = pytest.mark.real
 
 N_TEXTS = 16  # fewer than the Ruscio notebook's 48: every claim below is about a share or a sign, not a count
+NOTEBOOKS = Path(sinkviz.__file__).parent / "notebooks"
+
+
+def notebook_cell(notebook: str, cell_id: str) -> str:
+    """The source of one cell of a curated notebook, by its id."""
+    nb = json.loads((NOTEBOOKS / notebook).read_text(encoding="utf-8"))
+    return "".join(next(c for c in nb["cells"] if c.get("id") == cell_id)["source"])
 
 
 @pytest.fixture(scope="module")
@@ -63,6 +75,32 @@ def test_minilm_is_a_bidirectional_learned_position_encoder_with_cls_first(mini)
     assert sinkviz.trace(mini, "A short sentence.").tokens[0][0] == "[CLS]"
     # ruscio ruscio-26: "An encoder without an LM head (all-MiniLM-L6 ships none) cannot be analysed."
     assert not any(name.startswith(("cls", "lm_head")) for name, _ in mini.model.named_modules())
+
+
+def test_smollm2_is_the_instruct_checkpoint_dequantised_from_q4_1(smol):
+    # gu2025 89ce8d3e: "it is the *Instruct* checkpoint, dequantised from a Q4_1 GGUF file (token embedding Q8_0, norms
+    # fp32)": the file's own header and tensor types, not only its name
+    gguf = pytest.importorskip("gguf")
+    from sinkviz.models import REGISTRY
+
+    entry = REGISTRY["smollm2-135m"]
+    assert "Instruct" in entry.gguf_file and "Q4_1" in notebook_cell("gu2025_attention_sink.ipynb", "89ce8d3e")
+    reader = gguf.GGUFReader(str(entry.directory() / entry.gguf_file))
+    field = reader.fields["general.file_type"]
+    assert int(field.parts[field.data[0]][0]) == gguf.LlamaFileType.MOSTLY_Q4_1
+    types = {t.name: t.tensor_type.name for t in reader.tensors}
+    assert types.pop("token_embd.weight") == "Q8_0"
+    assert {ty for name, ty in types.items() if name.endswith("norm.weight")} == {"F32"}
+    assert {ty for name, ty in types.items() if not name.endswith("norm.weight")} == {"Q4_1"}
+    assert any("dequantised" in note and "Q4_1" in note for note in smol.notes)
+
+
+def test_smollm2_maximum_positions_are_8192(smol):
+    # gu2025 d798bb43 (parameter cell): "CONTEXT_MAX = ... None = the model's maximum positions (8192 for SmolLM2)"
+    from sinkviz.census.lengths import max_context
+
+    assert "8192 for SmolLM2" in notebook_cell("gu2025_attention_sink.ipynb", "d798bb43")
+    assert max_context(smol) == smol.info.max_positions == 8192
 
 
 def test_repeated_tokens_rotary_vs_learned_positions(smol, mini):
@@ -127,15 +165,64 @@ def test_untrained_model_scores_like_the_uniform_null(smol, stem):
     assert abs(np.nanmedian(ks) - np.median(null)) < 0.1
 
 
-def test_smollm2_residual_stream_passes_1000_after_block_11(smol_traces):
+def test_smollm2_residual_stream_passes_1000_after_block_11_and_peaks_near_26000(smol):
     # ruscio-25: "SmolLM2's residual stream exceeds 1000 in every sentence from hidden state 12 on (after block 11,
-    # 0-indexed; about 26,000 at most), and stays below 1000 before"
-    per_sentence = torch.cat([tr.hidden_states.abs().amax(dim=(2, 3)) for tr in smol_traces], dim=1)  # (L+1, N)
+    # 0-indexed; about 26,000 at most), and stays below 1000 before" -- on the notebook's 48 sentences (the peak is
+    # the first token's massive activation, measured 26,377; the first 16 sentences alone peak lower, near 24,500)
+    texts = ruscio2025.stem_texts(48)
+    traces = [sinkviz.trace(smol, texts[i:i + 16], capture=("hidden",)) for i in range(0, len(texts), 16)]
+    per_sentence = torch.cat([tr.hidden_states.abs().amax(dim=(2, 3)) for tr in traces], dim=1)  # (L+1, N)
+    assert per_sentence.shape[1] == 48
     assert bool((per_sentence[12:] > 1000).all())
     assert bool((per_sentence[:12] < 1000).all())
+    assert abs(float(per_sentence.max()) - 26_000) < 1_000  # "about 26,000 at most"
 
 
 # ---------------------------------------------------------------------------- section 9 (Ruscio)
+def test_topology_truncation_cuts_no_shipped_sentence(smol, mini):
+    # ruscio-40: "The topology analyses tokenise with `max_length=48, truncation=True` ... (every shipped sentence is
+    # shorter — at most 41 tokens with either embedded tokenizer — so nothing is cut here)"
+    assert ruscio2025.TOPOLOGY_MAX_TOKENS == 48
+    texts = ruscio2025.stem_texts()
+    assert len(texts) == 225
+    for model in (smol, mini):
+        longest = max(len(model.tokenizer(t)["input_ids"]) for t in texts)
+        assert longest <= 41 < ruscio2025.TOPOLOGY_MAX_TOKENS, (model.name, longest)
+
+
+#: The authors' layer comparison in one phrase: the figure's subtitle (ruscio-43) and the summary (ruscio-31) say it.
+WELCH_PHRASE = ("10 of the 30 Welch tests with a p-value significant (50 tests; the 20 on Betti₁ and max attention, "
+                "constant at 0 and 1, have none)")
+
+
+def test_layer_comparison_wording_matches_the_authors_results():
+    # ruscio-43 (figure subtitle) and ruscio-31 (summary): "LLaMA-3.2-3B: 10 of the 30 Welch tests with a p-value
+    # significant (50 tests; the 20 on Betti₁ and max attention, constant at 0 and 1, have none); XLM-R: 36 of 46,
+    # each with a p-value", against the committed Results_sample numbers
+    records = reported_numbers("layer_comparison")
+    tests = {m: [r for r in records if r["model"] == m and r["column"].startswith("welch_p_")]
+             for m in ("llama-3.2-3b", "xlm-roberta-large")}
+    llama = tests["llama-3.2-3b"]
+    with_p = [r["value"] for r in llama if r["value"] is not None]
+    assert (len(llama), len(with_p), sum(p < 0.05 for p in with_p)) == (50, 30, 10)
+    assert len({r["setting"] for r in llama}) == 10  # 10 layer pairs x 5 statistics
+    undefined = [r["column"] for r in llama if r["value"] is None]
+    assert len(undefined) == 20 and set(undefined) == {"welch_p_betti1", "welch_p_max_attention"}
+    # why those have no p-value: both statistics are constant (Welch's t is 0/0)
+    topology = reported_numbers("topology")
+    assert {r["value"] for r in topology if r["model"] == "llama-3.2-3b" and r["column"] == "betti1"} == {0.0}
+    assert {r["value"] for r in records if r["model"] == "llama-3.2-3b" and r["column"] == "attention_max"} == {1.0}
+    xlmr = [r["value"] for r in tests["xlm-roberta-large"]]
+    assert (len(xlmr), sum(p is not None for p in xlmr), sum(p is not None and p < 0.05 for p in xlmr)) == (46, 46, 36)
+    # both places in the notebook say exactly this
+    summary = notebook_cell("ruscio2025_what_are_you_sinking.ipynb", "ruscio-31")
+    assert f"| LLaMA: {WELCH_PHRASE}; XLM-R: 36 of 46, each with a p-value |" in summary
+    figure_cell = ast.parse(notebook_cell("ruscio2025_what_are_you_sinking.ipynb", "ruscio-43"))
+    subtitles = [k.value.value for node in ast.walk(figure_cell) if isinstance(node, ast.Call)
+                 and getattr(node.func, "id", None) == "titled" for k in node.keywords if k.arg == "paper"]
+    assert subtitles == [f"authors' results, LLaMA-3.2-3B: {WELCH_PHRASE}"]
+
+
 def test_published_threshold_sweep_calls_nearly_every_tau_effective(smol_traces):
     # section 9: "nearly every τ is "effective"; uniform attention, which singles out nothing, is as dense as the
     # model at small τ"

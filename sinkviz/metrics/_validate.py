@@ -11,11 +11,18 @@ from typing import Any
 import numpy as np
 
 
-def as_array(x: Any, *, name: str = "array", dtype: Any = np.float64) -> np.ndarray:
-    """Convert numpy / torch / nested lists to a numpy array (torch via ``.detach().cpu()``)."""
+def _from_torch(x: Any) -> Any:
+    """A torch tensor as numpy (floating point as float64: exact for float16, bfloat16, float32 and float64 alike;
+    numpy has no bfloat16); anything else unchanged."""
     if hasattr(x, "detach") and hasattr(x, "cpu"):
-        x = x.detach().cpu().float().numpy()
-    arr = np.asarray(x, dtype=dtype)
+        x = x.detach().cpu()
+        return (x.double() if x.is_floating_point() else x).numpy()
+    return x
+
+
+def as_array(x: Any, *, name: str = "array", dtype: Any = np.float64) -> np.ndarray:
+    """Convert numpy / torch / nested lists to a numpy array (torch via ``.detach().cpu()``, without rounding)."""
+    arr = np.asarray(_from_torch(x), dtype=dtype)
     if not np.all(np.isfinite(arr)):
         raise ValueError(f"{name} contains NaN or inf values; clean the input (e.g. drop padded rows) first")
     return arr
@@ -69,10 +76,8 @@ def visibility_mask(n: int, causal: bool, sliding_window: int | None = None) -> 
 
 def as_float(x: Any, name: str) -> np.ndarray:
     """``x`` as float64 without a finiteness check (NaN marks padded keys in the sink metrics)."""
-    if hasattr(x, "detach") and hasattr(x, "cpu"):
-        x = x.detach().cpu().double().numpy()
     try:
-        return np.asarray(x, dtype=np.float64)
+        return np.asarray(_from_torch(x), dtype=np.float64)
     except (TypeError, ValueError) as exc:
         raise TypeError(f"{name} must be array-like of numbers (numpy array or torch tensor); got {type(x).__name__}") from exc
 

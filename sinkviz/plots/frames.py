@@ -57,6 +57,24 @@ def frame_panel_figure(verdict: Any, *, title: str | None = None, height: int = 
     return _room_for_title(fig, title)
 
 
+def _verdicts_to_letter(xs: Any, labels: Sequence[str], log_x: bool, min_gap: float = 0.035) -> list[int]:
+    """Indices of the steps whose verdict letter is drawn: the first, the last, every change of verdict, and others
+    at least ``min_gap`` of the axis from the last drawn (dense evaluations late in a run, on a log axis, printed
+    their letters over each other)."""
+    if not log_x:
+        return list(range(len(labels)))  # categorical or linear axes give each step its own room
+    at = np.log10(np.asarray(xs, dtype=float))
+    span = float(at.max() - at.min()) or 1.0
+    shown: list[int] = []
+    for i, label in enumerate(labels):
+        changed = i == 0 or label != labels[i - 1]
+        if changed or i == len(labels) - 1 or (at[i] - at[shown[-1]]) / span >= min_gap:
+            if shown and not changed and (at[i] - at[shown[-1]]) / span < min_gap:
+                shown.pop()  # the last step's letter replaces a nearby same-verdict one
+            shown.append(i)
+    return shown
+
+
 def frames_over_training_figure(rows: Sequence[Mapping[str, Any]], *, title: str | None = None,
                                 log_x: bool = True, step_labels: Sequence[str] | None = None,
                                 height: int = 420, width: int = 720) -> go.Figure:
@@ -88,7 +106,8 @@ def frames_over_training_figure(rows: Sequence[Mapping[str, Any]], *, title: str
                              ("end_share", COLORS[1], "dash"), ("interior_share", COLORS[4], "dot")):
         fig.add_trace(go.Scatter(x=xs, y=[r[key] for r in rows], mode="lines+markers", name=key.replace("_", " "),
                                  line=dict(color=color, dash=dash)), row=1, col=1)
-    for x, r in zip(xs, rows):
+    for i in _verdicts_to_letter(xs, [r["label"] for r in rows], log_x and step_labels is None):
+        x, r = xs[i], rows[i]
         fig.add_annotation(x=np.log10(x) if log_x else x, y=1.07, text=_ABBR.get(r["label"], "?"), showarrow=False,
                            row=1, col=1, hovertext=r.get("reason", ""))
     if has_rmt:

@@ -85,3 +85,27 @@ def test_frames_over_training_categorical_labels():
     assert list(fig.data[0].x) == ["init", "trained"] and fig.layout.xaxis.type == "category"
     with pytest.raises(ValueError, match="labels"):
         frames_over_training_figure(rows, step_labels=["only one"])
+
+
+def test_frames_over_training_letters_never_overlap_and_every_change_is_shown():
+    """Verdict letters over dense late evaluations (log axis) are thinned to one per 3.5 % of the axis; the first,
+    the last and every change of verdict are always drawn."""
+    import numpy as np
+
+    from sinkviz.plots.frames import _verdicts_to_letter, frames_over_training_figure
+
+    steps = [0, 100, 250, 500, 1000, 1500, 2000, 3000, 4000, 5000, 6000, 7000, 8000, 10000, 12000, 14000, 16000,
+             18000, 20000, 22000, 22903]
+    labels = ["undetermined"] + ["distributed"] * 10 + ["centralized"] * 10
+    rows = [{"step": s, "label": lab, "sink_rate": 0.5, "start_share": 0.2, "end_share": 0.0,
+             "interior_share": 0.8} for s, lab in zip(steps, labels)]
+    fig = frames_over_training_figure(rows)
+    letters = [(a.x, a.text) for a in fig.layout.annotations if a.text in ("?", "D", "C")]
+    xs = sorted(x for x, _ in letters)
+    span = np.log10(22903) - np.log10(50)  # step 0 is drawn at half the smallest positive step
+    assert min(np.diff(xs)) / span >= 0.035 - 1e-9 or len(xs) < 2
+    assert [t for _, t in sorted(letters)][0] == "?" and sorted(letters)[-1][1] == "C"
+    first_c = np.log10(steps[labels.index("centralized")])
+    assert any(abs(x - first_c) < 1e-9 for x, t in letters if t == "C")  # the change is marked where it happens
+    assert len(letters) < len(rows)
+    assert _verdicts_to_letter(steps[1:], labels[1:], log_x=False) == list(range(len(steps) - 1))

@@ -72,7 +72,8 @@ def _add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--batch-size", type=int, default=1)
     p.add_argument("--allow-shorter", action="store_true",
                    help="keep texts shorter than --seq-len (right-padded; padding is excluded) instead of skipping them")
-    p.add_argument("--limit", type=int, default=None, help="use at most this many texts from the file")
+    p.add_argument("--limit", type=int, default=None,
+                   help="use at most this many texts from the file; with --join, this many joined texts at each length")
     p.add_argument("--out", required=True, help="result JSON (written atomically)")
     p.add_argument("--save-arrays", default=None, help="also write every array (.npz): per-sample alpha, sums, ...")
     p.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:1, ...")
@@ -122,7 +123,9 @@ def _texts(args: argparse.Namespace) -> list[str]:
     if args.n_keys < N_REPORTED:
         raise ValueError(f"--n-keys must be at least {N_REPORTED} (the JSON reports Sink_1..Sink_{N_REPORTED})")
     try:
-        texts = read_texts(args.texts)[: args.limit]
+        texts = read_texts(args.texts)
+        if not args.join:  # joined texts are counted at each length, where they are made
+            texts = texts[: args.limit]
     except FileNotFoundError as e:
         raise ValueError(str(e)) from None
     if not texts:
@@ -147,7 +150,7 @@ def run(args: argparse.Namespace) -> int:
         return _fail(f"cannot load {args.model!r}: {e}")
     parts = []
     for seq_len in args.seq_lens:
-        chosen = join_texts(m.tokenizer, texts, seq_len) if args.join else texts
+        chosen = join_texts(m.tokenizer, texts, seq_len, limit=args.limit) if args.join else texts
         if not chosen:
             return _fail(f"the texts hold fewer than {seq_len} tokens in all: give more or longer texts, or a "
                          "shorter --seq-len")

@@ -68,8 +68,9 @@ def test_cli_skips_short_texts_and_says_so(tmp_path, capsys):
 
 def test_cli_sweeps_lengths_into_one_json(tmp_path, capsys):
     """--seq-len 32,1200 --join: one census per length, one JSON with an entry per length; the 1200-token texts are
-    joined from consecutive lines of the shipped file (each line has fewer than 1,400 tokens); every epsilon asked
-    for is reported, the first as the headline."""
+    joined from consecutive lines of the shipped file (each line has fewer than 1,400 tokens), and --limit counts
+    the joined texts of each length (4 at both), not the lines read; every epsilon asked for is reported, the first
+    as the headline."""
     out = tmp_path / "lengths.json"
     arrays = tmp_path / "a.npz"
     code = cli_main(["census", "smollm2-135m", "--texts", str(SAMPLE), "--seq-len", "32,1200", "--join", "--limit",
@@ -80,7 +81,7 @@ def test_cli_sweeps_lengths_into_one_json(tmp_path, capsys):
     assert doc["seq_lens"] == [32, 1200] and doc["eps"] == [0.3, 0.5] and len(doc["runs"]) == 2
     short, long = doc["runs"]
     assert short["seq_len"] == 32 and long["seq_len"] == 1200 and long["joined_texts"] is True
-    assert short["n_samples"] == 4 and 1 <= long["n_samples"] <= 2  # 4 lines of 1,030-1,357 tokens: 1 or 2 texts
+    assert short["n_samples"] == long["n_samples"] == 4 and short["n_texts"] == long["n_texts"] == 4
     for run, T in ((short, 32), (long, 1200)):
         res = CensusResult.load(tmp_path / f"a_T{T}.npz")
         assert res.seq_len == T and res.layers == [0, 29]

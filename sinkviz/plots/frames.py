@@ -57,7 +57,11 @@ def frame_panel_figure(verdict: Any, *, title: str | None = None, height: int = 
     return _room_for_title(fig, title)
 
 
-def _verdicts_to_letter(xs: Any, labels: Sequence[str], log_x: bool, min_gap: float = 0.035) -> list[int]:
+#: The share of a log step axis a verdict letter needs to itself.
+_LETTER_GAP = 0.06
+
+
+def _verdicts_to_letter(xs: Any, labels: Sequence[str], log_x: bool, min_gap: float = _LETTER_GAP) -> list[int]:
     """Indices of the steps whose verdict letter is drawn: the first, the last, every change of verdict, and others
     at least ``min_gap`` of the axis from the last drawn (dense evaluations late in a run, on a log axis, printed
     their letters over each other)."""
@@ -66,12 +70,18 @@ def _verdicts_to_letter(xs: Any, labels: Sequence[str], log_x: bool, min_gap: fl
     at = np.log10(np.asarray(xs, dtype=float))
     span = float(at.max() - at.min()) or 1.0
     shown: list[int] = []
+    kept: set[int] = set()  # the first step and every change: never dropped
     for i, label in enumerate(labels):
         changed = i == 0 or label != labels[i - 1]
-        if changed or i == len(labels) - 1 or (at[i] - at[shown[-1]]) / span >= min_gap:
-            if shown and not changed and (at[i] - at[shown[-1]]) / span < min_gap:
-                shown.pop()  # the last step's letter replaces a nearby same-verdict one
+        close = bool(shown) and (at[i] - at[shown[-1]]) / span < min_gap
+        if not close:
             shown.append(i)
+        elif changed or i == len(labels) - 1:
+            if shown[-1] not in kept:
+                shown.pop()  # a change, or the last step, takes the place of a nearby letter of no change
+            shown.append(i)
+        if changed:
+            kept.add(i)
     return shown
 
 
@@ -106,10 +116,16 @@ def frames_over_training_figure(rows: Sequence[Mapping[str, Any]], *, title: str
                              ("end_share", COLORS[1], "dash"), ("interior_share", COLORS[4], "dot")):
         fig.add_trace(go.Scatter(x=xs, y=[r[key] for r in rows], mode="lines+markers", name=key.replace("_", " "),
                                  line=dict(color=color, dash=dash)), row=1, col=1)
-    for i in _verdicts_to_letter(xs, [r["label"] for r in rows], log_x and step_labels is None):
+    lettered = _verdicts_to_letter(xs, [r["label"] for r in rows], log_x and step_labels is None)
+    raised = False
+    for previous, i in zip([None] + lettered[:-1], lettered):
         x, r = xs[i], rows[i]
+        # two changes of verdict closer than a letter's width: the later one a line higher, both readable
+        near = log_x and previous is not None and (np.log10(x) - np.log10(xs[previous])) < _LETTER_GAP * np.ptp(
+            np.log10(np.asarray(xs, dtype=float)))
+        raised = near and not raised
         fig.add_annotation(x=np.log10(x) if log_x else x, y=1.07, text=_ABBR.get(r["label"], "?"), showarrow=False,
-                           row=1, col=1, hovertext=r.get("reason", ""))
+                           row=1, col=1, hovertext=r.get("reason", ""), yshift=12 if raised else 0)
     if has_rmt:
         for key, color in (("published_spectral_gap", COLORS[2]), ("corrected_marchenko_pastur_ks", COLORS[3]),
                            ("published_marchenko_pastur_kl", COLORS[5])):

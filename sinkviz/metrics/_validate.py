@@ -20,10 +20,15 @@ def _from_torch(x: Any) -> Any:
     return x
 
 
-def as_array(x: Any, *, name: str = "array", dtype: Any = np.float64) -> np.ndarray:
-    """Convert numpy / torch / nested lists to a numpy array (torch via ``.detach().cpu()``, without rounding)."""
-    arr = np.asarray(_from_torch(x), dtype=dtype)
-    if not np.all(np.isfinite(arr)):
+def as_array(x: Any, *, name: str = "array", dtype: Any = np.float64, finite: bool = True) -> np.ndarray:
+    """Convert numpy / torch / nested lists to a numpy array (torch via ``.detach().cpu()``, without rounding).
+    ``finite=False`` lets NaN through (the sink metrics mark padded keys with it)."""
+    try:
+        arr = np.asarray(_from_torch(x), dtype=dtype)
+    except (TypeError, ValueError) as exc:
+        raise TypeError(f"{name} must be array-like of numbers (numpy array or torch tensor); got "
+                        f"{type(x).__name__}") from exc
+    if finite and not np.all(np.isfinite(arr)):
         raise ValueError(f"{name} contains NaN or inf values; clean the input (e.g. drop padded rows) first")
     return arr
 
@@ -72,14 +77,6 @@ def visibility_mask(n: int, causal: bool, sliding_window: int | None = None) -> 
         if not causal:
             visible &= (j - i) < sliding_window
     return visible
-
-
-def as_float(x: Any, name: str) -> np.ndarray:
-    """``x`` as float64 without a finiteness check (NaN marks padded keys in the sink metrics)."""
-    try:
-        return np.asarray(_from_torch(x), dtype=np.float64)
-    except (TypeError, ValueError) as exc:
-        raise TypeError(f"{name} must be array-like of numbers (numpy array or torch tensor); got {type(x).__name__}") from exc
 
 
 def check_square(attn: np.ndarray, name: str = "attn") -> int:

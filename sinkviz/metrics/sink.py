@@ -19,7 +19,7 @@ from typing import Sequence
 
 import numpy as np
 
-from ._validate import as_float as _as_float, check_lengths as _check_lengths, check_square as _check_square
+from ._validate import as_array as _as_array, check_lengths as _check_lengths, check_square as _check_square
 
 __all__ = [
     "PAPER_EPS",
@@ -84,7 +84,7 @@ def importance_scores(attn, *, causal: bool = True, lengths: Sequence[int] | Non
     -------
     ``(..., T)`` array of importance scores, one per key.
     """
-    a = _as_float(attn, "attn")
+    a = _as_array(attn, name="attn", finite=False)
     T = _check_square(a)
     if lengths is not None and a.ndim < 3:
         raise ValueError(f"with lengths, attn needs a leading sample axis: (B, ..., T, T); got {a.shape}")
@@ -130,7 +130,7 @@ def importance_scores_published(attn) -> np.ndarray:
     For a causal map without padding this equals :func:`importance_scores` (the causal zeros drop out).  It
     has no notion of padding or of bidirectional models: kept as the published reference.
     """
-    a = _as_float(attn, "attn")
+    a = _as_array(attn, name="attn", finite=False)
     T = _check_square(a)
     ratios = np.arange(T, 0, -1, dtype=np.float64)
     return (a / ratios).sum(axis=-2)
@@ -149,7 +149,7 @@ def importance_scores_prefix_published(attn, prefix_length: int) -> np.ndarray:
     :func:`importance_scores_prefix_corrected`.  ``prefix_length`` is checked, not used: the official code
     has no notion of it.
     """
-    a = _as_float(attn, "attn")
+    a = _as_array(attn, name="attn", finite=False)
     _check_prefix(prefix_length, _check_square(a))
     return importance_scores_published(a)
 
@@ -183,7 +183,7 @@ def sink_rate(alpha, eps: float = PAPER_EPS) -> np.ndarray:
     ``(T,)`` array: Sink_k in % for every key position (index 0 = paper's k = 1); ``NaN`` where no sample
     has that position.
     """
-    a = _as_float(alpha, "alpha")
+    a = _as_array(alpha, name="alpha", finite=False)
     if a.ndim < 1:
         raise ValueError("alpha must have at least one axis (the key position)")
     flat = a.reshape(-1, a.shape[-1])
@@ -241,7 +241,7 @@ def alpha_vs_length(column, lengths_grid: Sequence[int], *, k: int = 0,
     -------
     ``(len(lengths_grid), ...)`` array.
     """
-    c = _as_float(column, "column")
+    c = _as_array(column, name="column", finite=False)
     Tmax = c.shape[-1]
     grid = [int(T) for T in lengths_grid]
     for T in grid:
@@ -278,7 +278,7 @@ def sink_vs_length(column, lengths_grid: Sequence[int],
 def alpha_layer_head(alpha, k: int = 0) -> np.ndarray:
     """Figures 19–24: ``alpha_k^{l,h}`` averaged over samples, from ``alpha`` of shape ``(B, L, H, T)``;
     returns ``(L, H)`` (``k`` 0-indexed; NaNs from padding are ignored)."""
-    a = _as_float(alpha, "alpha")
+    a = _as_array(alpha, name="alpha", finite=False)
     if a.ndim != 4:
         raise ValueError(f"alpha must have shape (samples, layers, heads, T); got {a.shape}")
     col = a[..., k]
@@ -305,7 +305,7 @@ def proxy_scores_rownorm(sim, *, causal: bool = True, eps: float = 1e-8) -> np.n
 
     ``sim``: ``(..., T, T)`` similarities (e.g. ``sigmoid(q k^T / sqrt(d))``) before masking.
     """
-    s = _as_float(sim, "sim")
+    s = _as_array(sim, name="sim", finite=False)
     T = _check_square(s, "sim")
     if causal:
         s = np.where(_causal_keep(T, T), s, 0.0)
@@ -322,7 +322,7 @@ def proxy_scores_abs(sim, *, causal: bool = True, eps: float = 1e-8) -> np.ndarr
     ``|x / Z| / sum |x / Z| = |x| / sum |x|`` for any positive per-row ``Z``, it does not matter whether
     ``sim`` is taken before or after the model's ``max(|sum|, 1)`` normaliser.
     """
-    s = np.abs(_as_float(sim, "sim"))
+    s = np.abs(_as_array(sim, name="sim", finite=False))
     T = _check_square(s, "sim")
     if causal:
         s = np.where(_causal_keep(T, T), s, 0.0)

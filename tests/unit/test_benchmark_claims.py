@@ -294,3 +294,20 @@ def test_readme_and_notes_quote_the_larger_step_throughput():
         assert re.search(rf"\| 8\.1M compiled{re.escape(graphs_note)}, {shape}, bf16 weights \+ `eager_rotary` \| "
                          rf"\**{r['tokens_per_second'] / 1e6:.2f}M\** \| {r['mfu_issue_convention']:.3f} \|",
                          notes), label
+
+
+def test_readme_quotes_the_cpu_sweep_to_8k():
+    """Issue 16's "runnable on the embedded model on a CPU up to 8k tokens": the committed CLI sweep holds every
+    power of two from 64 to 8,192, two joined texts each, and the README quotes its time, memory and numbers."""
+    doc = json.loads((ROOT / "benchmarks/results/context_length_cpu.json").read_text())
+    result = doc["result"]
+    assert result["seq_lens"] == [64 * 2**i for i in range(8)] and result["model"] == "smollm2-135m"
+    runs = {run["seq_len"]: run for run in result["runs"]}
+    assert all(run["n_samples"] == 2 and run["n_skipped"] == 0 and run["device"] == "cpu" for run in runs.values())
+    readme = " ".join((ROOT / "README.md").read_text().split())
+    assert (f"took {doc['wall_seconds'] / 60:.1f} minutes and {doc['max_rss_gib']:.2f} GiB "
+            "(`benchmarks/results/context_length_cpu.json`)") in readme
+    sink = {T: runs[T]["sink_by_eps"]["0.3"]["1"] for T in (64, 1024, 8192)}
+    alpha = {T: runs[T]["mean_alpha_first"] for T in (64, 1024, 8192)}
+    assert (f"was {sink[64]:.2f} % at 64 tokens, {sink[1024]:.2f} % at 1,024 and {sink[8192]:.2f} % at 8,192; the "
+            f"mean α₁ {alpha[64]:.2f}, {alpha[1024]:.2f} and {alpha[8192]:.2f}") in readme

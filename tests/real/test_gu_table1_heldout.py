@@ -1,6 +1,7 @@
 """An independent computation of Table 1's repeated-token Sink_1 (Gu et al. 2025 §3.2–3.3) on a model no other test
 uses for it — the embedded MiniLM-L6 encoder — agrees with ``sinkviz.gu2025.table1(...)["repeat"]["sink_1"]`` on the
-paper's protocol (one random token repeated T times, no prefix).  The reference uses plain transformers eager
+paper's protocol (one random token repeated T times, no prefix); so do the repeated- and random-token rows of a
+causal decoder, the embedded SmolLM2-135M.  The reference uses plain transformers eager
 attention (``output_attentions=True``) and the paper's formula in numpy, not ``sinkviz.metrics``."""
 from __future__ import annotations
 
@@ -61,3 +62,30 @@ def test_the_cls_variant_is_the_extra_labelled_entry(minilm, table):
     extra = table["repeat (after [CLS])"]
     assert extra["protocol"] == "tokenizer prefix [CLS]"
     assert (extra["batch"].input_ids[:, 0] == minilm.tokenizer.cls_token_id).all()
+
+
+@pytest.fixture(scope="module")
+def smollm2():
+    try:
+        return sinkviz.load("smollm2-135m", device="cpu", dtype="fp32", progress=False)
+    except sinkviz.ModelNotFoundError as exc:  # a declared dependency: fail loudly, never skip
+        pytest.fail(f"embedded SmolLM2 not installed: {exc}")
+
+
+@pytest.mark.parametrize("kind", ["repeat", "random"])
+def test_a_decoders_table_1_agrees_with_an_independent_computation(smollm2, kind):
+    """The same check on a causal decoder (SmolLM2-135M): every query sees the first key, so α₁ is the mean of the
+    first column over all T queries; the paper's protocol puts no BOS in front (SmolLM2's tokenizer adds none
+    either way, so there is no extra labelled row)."""
+    table = sinkviz.gu2025.table1(smollm2, T=T, n=4, seed=SEED, eps=EPS, kinds=(kind,), batch_size=4)
+    entry = table[kind]
+    ids = entry["batch"].input_ids.numpy()
+    assert ids.shape == (4, T) and not set(ids.ravel()) & set(smollm2.tokenizer.all_special_ids)
+    if kind == "repeat":
+        assert all(len(set(row)) == 1 for row in ids.tolist())
+    alpha = alpha_1_by_hand(smollm2.model, ids)
+    np.testing.assert_allclose(entry["alpha"][..., 0], alpha, atol=1e-5)
+    ref = 100.0 * float(np.mean(alpha > EPS))
+    borderline = 100.0 * float(np.mean(np.abs(alpha - EPS) < 1e-5))
+    assert abs(entry["sink_1"] - ref) <= borderline
+    assert [k for k in table if k.startswith(kind)] == [kind]

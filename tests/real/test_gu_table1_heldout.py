@@ -18,12 +18,16 @@ pytestmark = pytest.mark.real
 T, N, EPS, SEED = 64, 8, 0.3, 0
 
 
+def _embedded(name: str):
+    try:
+        return sinkviz.load(name, device="cpu", dtype="fp32", progress=False)
+    except sinkviz.ModelNotFoundError as exc:  # a declared dependency: fail loudly, never skip
+        pytest.fail(f"embedded model {name} not installed: {exc}")
+
+
 @pytest.fixture(scope="module")
 def minilm():
-    try:
-        return sinkviz.load("minilm-l6", device="cpu", dtype="fp32", progress=False)
-    except sinkviz.ModelNotFoundError as exc:  # a declared dependency: fail loudly, never skip
-        pytest.fail(f"embedded MiniLM not installed: {exc}")
+    return _embedded("minilm-l6")
 
 
 @pytest.fixture(scope="module")
@@ -66,10 +70,7 @@ def test_the_cls_variant_is_the_extra_labelled_entry(minilm, table):
 
 @pytest.fixture(scope="module")
 def smollm2():
-    try:
-        return sinkviz.load("smollm2-135m", device="cpu", dtype="fp32", progress=False)
-    except sinkviz.ModelNotFoundError as exc:  # a declared dependency: fail loudly, never skip
-        pytest.fail(f"embedded SmolLM2 not installed: {exc}")
+    return _embedded("smollm2-135m")
 
 
 @pytest.mark.parametrize("kind", ["repeat", "random"])

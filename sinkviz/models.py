@@ -217,8 +217,9 @@ def _gguf_cache_folder(entry: RegistryEntry, gguf_path: Path) -> Path:
 
 
 def _orphaned_copies(entry: RegistryEntry, keep: Path) -> list[Path]:
-    """Cached copies of ``entry`` whose GGUF file (named in their ``sinkviz_source.json``) no longer exists: an
-    uninstalled package's, safe to delete; a copy another environment still has its GGUF for stays."""
+    """Cached copies of ``entry`` that no installed GGUF file would use: their GGUF (named in their
+    ``sinkviz_source.json``) is gone (an uninstalled package's) or is now cached under another name (a copy named
+    by an earlier sinkviz, or the file changed since). A copy another environment's GGUF still names stays."""
     orphaned = []
     for copy in keep.parent.glob(f"{entry.name}-*"):
         if copy == keep or not copy.is_dir() or copy.name.startswith("."):
@@ -227,7 +228,7 @@ def _orphaned_copies(entry: RegistryEntry, keep: Path) -> list[Path]:
             source = Path(json.loads((copy / "sinkviz_source.json").read_text())["gguf"])
         except (OSError, ValueError, KeyError):
             continue  # not one of ours, or half-written: leave it
-        if not source.is_file():
+        if not source.is_file() or _gguf_cache_folder(entry, source) != copy:
             orphaned.append(copy)
     return orphaned
 

@@ -105,8 +105,8 @@ def test_cuda_without_a_cuda_build_is_an_input_error(monkeypatch):
 
 def test_dequantised_copies_are_named_by_content_and_only_orphans_are_deleted(tmp_path, monkeypatch):
     """Two environments that installed the same GGUF file (different mtimes) share one dequantised copy; a copy
-    is deleted only when the GGUF it was made from is gone (named by mtime, each install deleted the others'
-    copies, even one another process was loading)."""
+    is deleted only when no installed GGUF would use it: its GGUF is gone, or it carries an earlier sinkviz's
+    mtime name (named by mtime, each install deleted the others' copies, even one another process was loading)."""
     import json
     import os
     from types import SimpleNamespace
@@ -124,10 +124,12 @@ def test_dequantised_copies_are_named_by_content_and_only_orphans_are_deleted(tm
     assert _gguf_cache_folder(entry, first) == _gguf_cache_folder(entry, second)
     assert _gguf_cache_folder(entry, other) != _gguf_cache_folder(entry, first)
     keep = _gguf_cache_folder(entry, first)
-    copies = {}
-    for name, source in (("mine", first), ("other-env", other), ("uninstalled", tmp_path / "gone.gguf")):
-        copies[name] = keep.parent / f"smollm2-135m-{name}"
+    copies = {"mine": keep, "other-env": _gguf_cache_folder(entry, other),
+              "uninstalled": keep.parent / "smollm2-135m-1-0123456789abcdef",
+              "old-name": keep.parent / f"smollm2-135m-{len(content)}-1700000000"}  # an earlier sinkviz's mtime name
+    for name, source in (("mine", first), ("other-env", other), ("uninstalled", tmp_path / "gone.gguf"),
+                         ("old-name", second)):
         copies[name].mkdir(parents=True)
         (copies[name] / "sinkviz_source.json").write_text(json.dumps({"gguf": str(source)}))
     (keep.parent / "smollm2-135m-foreign").mkdir()  # no sinkviz_source.json: not ours
-    assert _orphaned_copies(entry, keep) == [copies["uninstalled"]]
+    assert sorted(_orphaned_copies(entry, keep)) == sorted([copies["uninstalled"], copies["old-name"]])

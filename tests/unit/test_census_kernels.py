@@ -167,3 +167,14 @@ def test_key_range_is_the_span_of_the_visibility_masks_keys():
                     keys = np.flatnonzero(vis[a:e].any(axis=0))
                     lo, hi = ck.key_range(a, e, T, causal, window, has_mask=False)
                     assert (lo, hi) == (keys.min(), keys.max() + 1), (causal, window, a, e)
+
+
+def test_the_census_device_side_mask_rule_is_the_visibility_mask():
+    """census.kernels' per-block rule on position vectors (torch, on the device) gives metrics.visibility_mask,
+    the one mask builder, for causal and bidirectional layers with and without a sliding window."""
+    T = 19
+    pos = torch.arange(T)
+    for causal in (True, False):
+        for window in (None, 1, 5, 40):
+            got = ck._structural_allowed(pos, pos, causal, window).numpy()
+            assert (got == visibility_mask(T, causal, window)).all(), (causal, window)

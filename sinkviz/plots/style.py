@@ -431,12 +431,26 @@ def _wrap_titles(fig: go.Figure, px: float) -> None:
     if fig.layout.title.text:
         size = fig.layout.title.font.size or px
         fig.update_layout(title_text=_wrapped(fig.layout.title.text, max(int(plot_px / (0.58 * size)), 20), px))
+    domains = []
     for name in [key for key in fig.layout if key.startswith("xaxis")]:
         axis = fig.layout[name]
+        low, high = axis.domain or (0, 1)
+        domains.append((low, high))
         if axis.title.text:
-            low, high = axis.domain or (0, 1)
             chars = max(int((high - low) * plot_px / (0.58 * (axis.title.font.size or px))), 12)
             axis.title.text = _wrapped(axis.title.text, chars)
+    for annotation in _subplot_titles(fig):  # each over its own panel: wrapped at that panel's width
+        x = annotation.x if annotation.x is not None else 0.5
+        low, high = min((d for d in domains if d[0] - 1e-6 <= x <= d[1] + 1e-6), key=lambda d: d[1] - d[0],
+                        default=(0, 1))
+        chars = max(int((high - low) * plot_px / (0.58 * (annotation.font.size or px))), 12)
+        annotation.text = _wrapped(annotation.text, chars)
+
+
+def _subplot_titles(fig: go.Figure) -> list:
+    """The annotations make_subplots puts above each panel (not notes, captions or in-plot labels)."""
+    return [a for a in fig.layout.annotations or () if a.text and a.name != NOTE_NAME and a.xref == "paper"
+            and a.yref == "paper" and a.yanchor == "bottom" and not a.showarrow]
 
 
 def _room_between_panels(fig: go.Figure, px: float) -> bool:
@@ -447,11 +461,11 @@ def _room_between_panels(fig: go.Figure, px: float) -> bool:
     domains = sorted({tuple(fig.layout[k].domain) for k in fig.layout
                       if k.startswith("yaxis") and fig.layout[k].domain and fig.layout[k].overlaying is None})
     gaps = [upper[0] - lower[1] for lower, upper in zip(domains, domains[1:]) if upper[0] - lower[1] > 0]
-    titled_panels = any(a.text and a.yref == "paper" and a.name != NOTE_NAME for a in fig.layout.annotations or ())
-    if not gaps or not titled_panels:
+    lines = max(((a.text or "").count("<br>") + 1 for a in _subplot_titles(fig)), default=0)
+    if not gaps or not lines:
         return False
     margin = fig.layout.margin
-    needed_plot_px = 2.6 * px / min(gaps)  # tick marks, a subplot title line and a little air
+    needed_plot_px = (1.3 + 1.3 * lines) * px / min(gaps)  # tick marks, the subplot title's lines, a little air
     plot_px = (fig.layout.height or 450) - (margin.t or 0) - (margin.b or 0)
     if plot_px >= needed_plot_px:
         return False

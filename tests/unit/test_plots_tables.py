@@ -192,3 +192,32 @@ def test_legend_rows_follow_plotlys_wrapping_of_ungrouped_entries():
     for name in "efghi":
         fig.add_trace(go.Scatter(x=[0], y=[0], name=name))  # nine entries, too wide together for one row
     assert _legend_rows_px(fig, px) == 5 * item_px
+
+
+def test_paper_subplot_titles_wrap_over_their_own_panel():
+    """Key-PCA subplot titles ran into their neighbours at the paper width: each wraps at its panel's width, and
+    the gap under the panel above grows to hold its lines."""
+    import numpy as np
+    import plotly.graph_objects as go
+    from plotly.subplots import make_subplots
+
+    from sinkviz.plots.style import apply_style
+
+    titles = [f"block {b}, KV head {h} (1-indexed) · off 0.79 vs 0.68 (r=6)" for b in (2, 16) for h in (1, 2, 3)]
+    fig = make_subplots(rows=2, cols=3, subplot_titles=titles)
+    for i in range(6):
+        fig.add_trace(go.Scatter(x=[0, 1], y=[0, 1]), row=i // 3 + 1, col=i % 3 + 1)
+    apply_style(fig, title="Key PCA", width=1000, height=700)
+    paper = paper_style(fig, width="double")
+    px = PAPER_FONT_PT * CSS_DPI / POINTS_PER_INCH
+    plot_px = paper.layout.width - paper.layout.margin.l - paper.layout.margin.r
+    panel_px = (paper.layout.xaxis.domain[1] - paper.layout.xaxis.domain[0]) * plot_px
+    wrapped = [a.text for a in paper.layout.annotations if "KV head" in a.text]
+    assert len(wrapped) == 6 and all("<br>" in t for t in wrapped)
+    longest = max(len(line) for t in wrapped for line in t.split("<br>"))
+    assert longest * 0.58 * px * 0.9 <= panel_px  # annotation text is 0.9 of the paper size
+    lines = max(t.count("<br>") + 1 for t in wrapped)
+    height_px = paper.layout.height - paper.layout.margin.t - paper.layout.margin.b
+    gap = paper.layout.yaxis.domain[0] - paper.layout.yaxis4.domain[1]  # row 1 above row 2
+    assert gap * height_px >= (1.3 + 1.3 * lines) * px - 0.5
+    assert np.isclose(fig.layout.annotations[0].text.count("<br>"), 0)  # the screen figure is untouched

@@ -424,13 +424,18 @@ def _wrapped(text: str, chars: int, font_px: float | None = None) -> str:
 
 def _wrap_titles(fig: go.Figure, px: float) -> None:
     """The figure title and the x-axis titles wrapped at the paper width, the subtitle at the paper size (in place):
-    at a column's width a screen title ran past the figure's right edge and an axis title past both."""
+    at a column's width a screen title ran past the figure's right edge and an axis title past both. The title
+    starts at the left margin of the figure, not of the plot, which long y tick labels push right once plotly
+    fits its margins to them (the title then ran past the edge however it was wrapped)."""
     width = fig.layout.width or 700
     margin = fig.layout.margin
     plot_px = width - (margin.l or 0) - (margin.r or 0)
     if fig.layout.title.text:
         size = fig.layout.title.font.size or px
-        fig.update_layout(title_text=_wrapped(fig.layout.title.text, max(int(plot_px / (0.58 * size)), 20), px))
+        left = margin.l or 0
+        fig.update_layout(title=dict(xref="container", x=left / width, xanchor="left"))
+        chars = max(int((width - left - px) / (0.58 * size)), 20)
+        fig.update_layout(title_text=_wrapped(fig.layout.title.text, chars, px))
     domains = []
     for name in [key for key in fig.layout if key.startswith("xaxis")]:
         axis = fig.layout[name]

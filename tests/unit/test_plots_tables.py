@@ -221,3 +221,20 @@ def test_paper_subplot_titles_wrap_over_their_own_panel():
     gap = paper.layout.yaxis.domain[0] - paper.layout.yaxis4.domain[1]  # row 1 above row 2
     assert gap * height_px >= (1.3 + 1.3 * lines) * px - 0.5
     assert np.isclose(fig.layout.annotations[0].text.count("<br>"), 0)  # the screen figure is untouched
+
+
+def test_paper_title_starts_at_the_figures_margin_not_the_plots():
+    """Long y tick labels push the plot right once plotly fits its margins; a title anchored to the plot then ran
+    past the figure's edge however it was wrapped. The paper title starts at the figure's left margin and is
+    wrapped to the width from there."""
+    import plotly.graph_objects as go
+
+    from sinkviz.plots.style import apply_style, titled
+
+    fig = go.Figure(go.Heatmap(z=[[0, 1], [1, 0]], y=["published: avg dim-0 persistence " * 2, "b"]))
+    apply_style(fig, title=titled("Layer comparison", paper="authors' results: " + "ten of thirty tests " * 8),
+                width=1000, height=500)
+    paper = paper_style(fig, width="double")
+    title = paper.layout.title
+    assert title.xref == "container" and title.xanchor == "left"
+    assert title.x == paper.layout.margin.l / paper.layout.width

@@ -432,9 +432,8 @@ def _further_seeds_cell(seeds: list[tuple[int, dict[str, Any]]], entry: dict[str
     cells = []
     for seed, run in seeds:
         at = matched_entry(run, tokens)
-        sink_1, _, tokens_note = _sink_1_cell(at, tokens).partition(" ")
         star = "" if at.get("sink_star") is None else f", Sink_* {at['sink_star']:.2f}"
-        cells.append(f"seed {seed}: {sink_1}{'*' if proxy else ''}{star}" + (f" {tokens_note}" if tokens_note else "")
+        cells.append(f"seed {seed}: {at['sink_1']:.2f}{'*' if proxy else ''}{star}" + _tokens_note(at, tokens)
                      + _divergence_note(at, entry))
     return "; ".join(cells)
 
@@ -456,5 +455,11 @@ def _divergence_note(seed_1: dict[str, Any], seed_0: dict[str, Any]) -> str:
 def _sink_1_cell(entry: dict[str, Any], tokens: int) -> str:
     """An evaluation's Sink_1 read beside a run at ``tokens``, marked when its own tokens seen are more than
     ``MATCHED_TOKENS`` away."""
+    return f"{entry['sink_1']:.2f}" + _tokens_note(entry, tokens)
+
+
+def _tokens_note(entry: dict[str, Any], tokens: int) -> str:
+    """" (tokens differ by 39%)" when evaluation ``entry`` lies more than ``MATCHED_TOKENS`` from ``tokens``, else
+    ""."""
     off = abs(entry["tokens_seen"] - tokens) / max(tokens, 1)
-    return f"{entry['sink_1']:.2f}" + ("" if off <= MATCHED_TOKENS else f" (tokens differ by {off:.0%})")
+    return "" if off <= MATCHED_TOKENS else f" (tokens differ by {off:.0%})"

@@ -117,12 +117,12 @@ def frames_over_training_figure(rows: Sequence[Mapping[str, Any]], *, title: str
         fig.add_trace(go.Scatter(x=xs, y=[r[key] for r in rows], mode="lines+markers", name=key.replace("_", " "),
                                  line=dict(color=color, dash=dash)), row=1, col=1)
     lettered = _verdicts_to_letter(xs, [r["label"] for r in rows], log_x and step_labels is None)
+    at = np.log10(np.asarray(xs, dtype=float)) if log_x else None
     raised = False
     for previous, i in zip([None] + lettered[:-1], lettered):
         x, r = xs[i], rows[i]
         # two changes of verdict closer than a letter's width: the later one a line higher, both readable
-        near = log_x and previous is not None and (np.log10(x) - np.log10(xs[previous])) < _LETTER_GAP * np.ptp(
-            np.log10(np.asarray(xs, dtype=float)))
+        near = at is not None and previous is not None and at[i] - at[previous] < _LETTER_GAP * np.ptp(at)
         raised = near and not raised
         fig.add_annotation(x=np.log10(x) if log_x else x, y=1.07, text=_ABBR.get(r["label"], "?"), showarrow=False,
                            row=1, col=1, hovertext=r.get("reason", ""), yshift=12 if raised else 0)

@@ -375,8 +375,7 @@ def _bottom_band_below_axis_titles(fig: go.Figure, px: float, grow: bool = True)
     axis_px = (3.0 + title_lines) * px  # tick labels and the axis title's lines
     for annotation in captions:  # a screen caption's lines run past a column's width: wrap them
         chars = int((fig.layout.width - (fig.layout.margin.l or 0)) / (0.55 * (annotation.font.size or px)))
-        annotation.text = "<br>".join(textwrap.fill(line, max(chars, 20)).replace("\n", "<br>")
-                                      for line in (annotation.text or "").split("<br>"))
+        annotation.text = _wrapped(annotation.text or "", max(chars, 20))
     caption_px = [((a.text or "").count("<br>") + 1) * 1.35 * (a.font.size or px) + 0.3 * px for a in captions]
     below_legend_px = sum(caption_px)
     bottom = max(fig.layout.margin.b or 0, axis_px + legend_px + below_legend_px + px)

@@ -80,7 +80,8 @@ def test_minilm_is_a_bidirectional_learned_position_encoder_with_cls_first(mini)
 def test_smollm2_is_the_instruct_checkpoint_dequantised_from_q4_1(smol):
     # gu2025 89ce8d3e: "it is the *Instruct* checkpoint, dequantised from a Q4_1 GGUF file (token embedding Q8_0, norms
     # fp32)": the file's own header and tensor types, not only its name
-    gguf = pytest.importorskip("gguf")
+    import gguf  # a declared dependency: a missing one fails here, it is never skipped
+
     from sinkviz.models import REGISTRY
 
     entry = REGISTRY["smollm2-135m"]

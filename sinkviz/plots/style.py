@@ -44,9 +44,9 @@ __all__ = [
 
 #: Okabe–Ito palette (colour-blind safe), black last.
 COLORS = ["#0072B2", "#D55E00", "#009E73", "#CC79A7", "#E69F00", "#56B4E9", "#F0E442", "#000000"]
-#: COLORS and eight more (four of them from Paul Tol's muted scheme), for figures with more than eight series (a
+#: COLORS and eight more (from Paul Tol's muted scheme, and a mid grey), for figures with more than eight series (a
 #: repeated colour reads as the same run).
-COLORS_EXTENDED = COLORS + ["#8C564B", "#6A3D9A", "#999933", "#882255", "#332288", "#117733", "#AA4499", "#661100"]
+COLORS_EXTENDED = COLORS + ["#8C564B", "#6A3D9A", "#999933", "#882255", "#7F7F7F", "#117733", "#AA4499", "#661100"]
 #: Marker shapes, one per series, so that series lying on the same values (several runs at 0 %) stay apart.
 SYMBOLS = ("circle", "square", "diamond", "triangle-up", "cross", "x", "star", "triangle-down", "pentagon", "hexagon")
 SEQUENTIAL = "Viridis"

@@ -313,3 +313,30 @@ def test_readme_quotes_the_cpu_sweep_to_8k():
     alpha = {T: runs[T]["mean_alpha_first"] for T in (64, 1024, 8192)}
     assert (f"was {sink[64]:.2f} % at 64 tokens, {sink[1024]:.2f} % at 1,024 and {sink[8192]:.2f} % at 8,192; the "
             f"mean α₁ {alpha[64]:.2f}, {alpha[1024]:.2f} and {alpha[8192]:.2f}") in readme
+
+
+def test_readme_quotes_the_long_context_widget_on_the_gpu():
+    """The README's sentence on ``sinkviz.explore`` at 32k through the widget on an H200: the cold first process and
+    the two with warm caches, as ``benchmarks/results/long_context_widget_gpu.json`` holds them."""
+    doc = json.loads((ROOT / "benchmarks/results/long_context_widget_gpu.json").read_text())
+    readme = " ".join((ROOT / "README.md").read_text().split())
+    cold, *warm = doc["runs"]
+    assert doc["device"] == "NVIDIA H200" and len(warm) == 2
+    assert all(r["n_tokens"] == 32768 and r["device"] == "NVIDIA H200" and "random weights" in r["model"]
+               for r in doc["runs"])
+    assert "no census kernel or configuration was cached" in cold["process"] and all("caches" in r["process"] for r in warm)
+    assert cold["open_s"] > 2 * max(r["open_s"] for r in warm)  # "which includes compiling the Triton kernels"
+    assert (f"the first process to open a head dimension of 64 on that machine opened in {cold['open_s']:.1f} s (census forward "
+            f"{cold['census_forward_s']:.1f} s") in readme
+    assert (f"in {warm[0]['open_s']:.2f} s and {warm[1]['open_s']:.2f} s (census forward "
+            f"{warm[0]['census_forward_s']:.2f} s and {warm[1]['census_forward_s']:.2f} s, against "
+            f"{warm[0]['plain_forward_s']:.3f} s for the model's own forward") in readme
+
+    def spread(key: str) -> str:
+        values = [1e3 * r[key]["median_s"] for r in doc["runs"]]
+        return f"{min(values):.0f}–{max(values):.0f} ms"
+
+    assert (f"A head switch over the whole text took {spread('head_switch_whole_text')}, a 512-token window move "
+            f"{spread('window_move_512')}, a 64-token one {spread('window_move_64')}") in readme
+    assert (f"GPU memory peaked at {cold['gpu_peak_gib']:.2f} GiB, of which the trace (q/k kept for "
+            f"{cold['kept_layers']} of 30 layers, row lse) {cold['memory_gib']:.2f} GiB") in readme

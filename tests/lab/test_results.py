@@ -349,9 +349,9 @@ def test_a_contrasts_further_seeds_stand_beside_it_at_matched_tokens():
     assert by_label["ALiBi"][10] == "seed 1: 22.04" and by_label["control, seed 1"][10] == "–"
     assert by_label["NoPE"][10] == "seed 1: 1.04 (diverged: valid loss 2.63 against 1.70); seed 2: 16.96"
     assert by_label["learned positions"][10] == "seed 1: 28.58"
-    assert by_label["window 32"][10] == "not run"
-    # jobs that stopped short of seed 0's tokens are flagged; a slot's Sink_* and a proxy's "*" come along
-    assert by_label["K biases"][10] == "seed 1: 0.00, Sink_* 57.08 (tokens differ by 39%)"
+    assert by_label["window 32"][10] == "seed 1: 0.00"  # 1.40B against seed 0's 1.41B: matched, no flag
+    assert by_label["K biases"][10] == "seed 1: 0.00, Sink_* 63.21"  # a slot's Sink_* comes along
+    # jobs that stopped short of seed 0's tokens are flagged; a proxy's "*" comes along
     assert by_label["sink token"][10] == "seed 1: 0.00, Sink_* 66.38 (tokens differ by 20%)"
     assert by_label["sigmoid, Z = 1 (proxy)"][10] == "seed 1: 0.17* (tokens differ by 47%)"
     assert by_label["100 MB of data"][10] == "seed 1: 16.88"
@@ -478,14 +478,14 @@ def test_lever_test_and_weight_decay_second_seeds_as_the_write_ups_quote_them():
 
 
 def test_removals_second_seeds_as_the_write_ups_quote_them():
-    """2026-12-02's fourth session: K biases' and the sink token's seed 1 keep Sink_1 at 0.00 % with the sink on their
-    slot (57.08 % at 0.92B, 66.38 % at 1.14B); sigmoid without normalisation's seed 1 ends at 0.17 % at 0.79B, below
-    both control seeds there. Each job stopped short of seed 0's tokens, so each is read at its own end."""
+    """2026-12-02's fourth session: the sink token's seed 1 keeps Sink_1 at 0.00 % with the sink on its token (66.38 %
+    at 1.14B); sigmoid without normalisation's seed 1 ends at 0.17 % at 0.79B, below both control seeds there. Each
+    job stopped short of seed 0's tokens, so each is read at its own end."""
     from sinkviz.lab.results import matched_entry
 
     notes = " ".join((Path(__file__).resolve().parents[2] / "sinkviz" / "lab" / "NOTES.md").read_text().split())
     readme = " ".join((Path(__file__).resolve().parents[2] / "README.md").read_text().split())
-    for name, star in (("control_k_bias", 57.08), ("control_sink_token", 66.38), ("control_sigmoid_nonorm", None)):
+    for name, star in (("control_sink_token", 66.38), ("control_sigmoid_nonorm", None)):
         seed_1, seed_0 = RUNS[f"{name}_seed1"], RUNS[name]
         last = seed_1["history"][-1]
         assert seed_1["config"]["seed"] == 1 and last["tokens_seen"] < 0.85 * seed_0["history"][-1]["tokens_seen"]
@@ -503,6 +503,42 @@ def test_removals_second_seeds_as_the_write_ups_quote_them():
             assert f"Sink_* {star:.2f} % at {tokens}" in readme.replace("Sink₁ 0.00 %, ", "")
             assert f"{at_0['sink_star']:.2f} %" in notes and f"{at_0['sink_star']:.2f} %" in readme
             assert last["sink_star"] < 100 and at_0["sink_1"] == 0.0  # both seeds: the sink on the slot
+
+
+def test_fifth_sessions_second_seeds_as_the_write_ups_quote_them():
+    """2026-12-02's fifth session: K biases' seed 1 rerun to seed 0's 23,000 steps (Sink_1 0.00 %, Sink_* 63.21 %
+    against 77.50 %) and the window's seed 1 (0.00 % at every evaluation to 1.40B, no head's alpha_1 above 0.091);
+    the first K-bias job of the same seed, kept as a repeat, differs from the rerun as the README says."""
+    import json
+
+    root = Path(__file__).resolve().parents[2]
+    notes = " ".join((root / "sinkviz" / "lab" / "NOTES.md").read_text().split())
+    readme = " ".join((root / "README.md").read_text().split())
+    k_1, k_0 = RUNS["control_k_bias_seed1"], RUNS["control_k_bias"]
+    assert k_1["config"]["seed"] == 1 and k_1["status"] == "finished" and k_1["step"] == k_0["step"] == 23000
+    last_1, last_0 = k_1["history"][-1], k_0["history"][-1]
+    assert last_1["sink_1"] == last_0["sink_1"] == 0.0
+    assert (f"Sink₁ 0.00 %, Sink_* {last_1['sink_star']:.2f} % (seed 0: {last_0['sink_star']:.2f} %)" in readme
+            and f"**0.00 / {last_1['sink_star']:.2f}**" in notes)
+    window_1, window_0 = RUNS["control_window_seed1"], RUNS["control_window"]
+    assert window_1["config"]["seed"] == 1 and all(h["sink_1"] == 0.0 for r in (window_0, window_1)
+                                                     for h in r["history"])
+    top_alpha = max(max(max(row) for row in h["alpha_1"]) for h in window_1["history"] if h.get("alpha_1"))
+    assert f"no head's α₁ above {top_alpha:.3f}" in readme and f"no head's α₁ above {top_alpha:.3f}" in notes
+    assert f"0.00 % at every evaluation to {window_1['history'][-1]['tokens_seen'] / 1e9:.2f}B tokens" in readme
+    repeat = json.loads((root / "benchmarks" / "results" / "lab_repeat_control_k_bias_seed1.json").read_text())
+    first = {h["step"]: h for h in repeat["history"]}
+    rerun = {h["step"]: h for h in k_1["history"]}
+    assert first[0]["valid_loss"] == rerun[0]["valid_loss"]  # the same initial weights
+    gaps = {step: abs(first[step]["sink_star"] - rerun[step]["sink_star"]) for step in first if step in rerun}
+    worst = max(gaps, key=gaps.get)
+    assert worst == 5000 and (f"by up to {gaps[worst]:.2f} points of Sink_* ({first[worst]['sink_star']:.2f} % "
+                              f"against {rerun[worst]['sink_star']:.2f} % at step 5,000)") in readme
+    assert (f"{gaps[14000]:.2f} at step 14,000 ({first[14000]['sink_star']:.2f} % against "
+            f"{rerun[14000]['sink_star']:.2f} %)") in readme
+    assert (f"validation loss {first[100]['valid_loss']:.3f} against {rerun[100]['valid_loss']:.3f} at step 100"
+            in readme)
+    assert repeat["job_record"]["runs"]["control_k_bias_seed1"]["step"] == 14003
 
 
 def test_contrast_spread_position_on_hand_built_values():
@@ -525,16 +561,16 @@ def test_contrast_spread_position_on_hand_built_values():
 
 def test_contrast_table_places_each_seed_as_the_write_ups_do():
     """The table's placement of every contrast's seeds against the control's two seeds at matched tokens is what
-    the README, NOTES and notebook say in words: the removals and lr 5e-4 (two seeds each but the window's) and
-    the two memorising data runs below both; NoPE, ALiBi, 100 MB, context 256 and bf16 weights inside; learned positions' seed 0 above both."""
+    the README, NOTES and notebook say in words: the removals, the window and lr 5e-4 (two seeds each) and the two
+    memorising data runs below both; NoPE, ALiBi, 100 MB, context 256 and bf16 weights inside; learned positions' seed 0 above both."""
     from sinkviz.lab.results import contrast_rows
 
     header, rows = contrast_rows(RUNS)
     assert header[11] == "Sink_1 against the control's seeds" and header[-1] == "run"
     placed = {row[0]: row[11] for row in rows}
-    below = ("window 32", "50 MB of data", "25 MB of data")
+    below = ("50 MB of data", "25 MB of data")
     assert {label: placed[label] for label in below} == dict.fromkeys(below, "below both")
-    below_in_two = ("weight decay 5", "lr 5e-4", "sigmoid, Z = 1 (proxy)", "K biases", "sink token")
+    below_in_two = ("weight decay 5", "lr 5e-4", "sigmoid, Z = 1 (proxy)", "K biases", "sink token", "window 32")
     assert {label: placed[label] for label in below_in_two} == dict.fromkeys(below_in_two,
                                                                              "seed 0 below both; seed 1 below both")
     assert placed["bf16 weights"] == "inside" and placed["context 256"] == "seed 0 inside; seed 1 inside"
@@ -583,7 +619,7 @@ def test_contrast_figure_draws_further_seeds_in_their_contrasts_colour_one_dash_
     assert by_name["learned positions, seed 1: Sink₁"][0].line.dash == "dot"
     k_bias_star = by_name["K biases, seed 1: Sink_*"][0]  # a further seed with a slot draws its Sink_* too
     assert k_bias_star.line.dash == "dot" and k_bias_star.marker.symbol == "circle-open"
-    assert round(k_bias_star.y[-1], 2) == 57.08 and k_bias_star.line.color == by_name["K biases, seed 1: Sink₁"][0].line.color
+    assert round(k_bias_star.y[-1], 2) == 63.21 and k_bias_star.line.color == by_name["K biases, seed 1: Sink₁"][0].line.color
 
 
 def test_write_ups_quote_each_control_and_contrast_as_committed():

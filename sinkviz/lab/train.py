@@ -21,7 +21,10 @@ the corpus resident on the GPU; on CPU and MPS the model runs eagerly. Evaluatio
 
 Resume is exact on one device: a checkpoint holds the fp32 weights, the optimiser state, the step (batches
 are a function of (seed, step)), the running training-loss sum and the RNG states, and a resumed run writes
-the same history as an uninterrupted one. ``sinkviz.lab.carry`` packs a checkpoint small enough to travel
+the same history as an uninterrupted one (tested on the CPU). On CUDA two uninterrupted runs of one config and seed
+already differ from the first evaluation after step 0 (two H200 runs of ``control_k_bias_seed1``: up to 7.7 points of
+Sink_* apart mid-training; ``benchmarks/results/lab_repeat_control_k_bias_seed1.json``), so there a resumed run can
+match an uninterrupted one only as closely as two runs do. ``sinkviz.lab.carry`` packs a checkpoint small enough to travel
 between machines (its optimiser moments rounded to bf16; the weights stay exact).
 """
 

@@ -44,9 +44,9 @@ __all__ = [
 
 #: Okabe–Ito palette (colour-blind safe), black last.
 COLORS = ["#0072B2", "#D55E00", "#009E73", "#CC79A7", "#E69F00", "#56B4E9", "#F0E442", "#000000"]
-#: COLORS and eight more (from Paul Tol's muted scheme, and a mid grey), for figures with more than eight series (a
-#: repeated colour reads as the same run).
-COLORS_EXTENDED = COLORS + ["#8C564B", "#6A3D9A", "#999933", "#882255", "#7F7F7F", "#117733", "#AA4499", "#661100"]
+#: COLORS and eight more (mostly from Paul Tol's muted scheme; no grey: the lab draws its controls in greys), for
+#: figures with more than eight series (a repeated colour reads as the same run).
+COLORS_EXTENDED = COLORS + ["#8C564B", "#6A3D9A", "#999933", "#882255", "#66A61E", "#117733", "#AA4499", "#661100"]
 #: Marker shapes, one per series, so that series lying on the same values (several runs at 0 %) stay apart.
 SYMBOLS = ("circle", "square", "diamond", "triangle-up", "cross", "x", "star", "triangle-down", "pentagon", "hexagon")
 SEQUENTIAL = "Viridis"
@@ -407,7 +407,8 @@ def _title_band_legend_beneath(fig: go.Figure) -> None:
 def _wrapped(text: str, chars: int, font_px: float | None = None) -> str:
     """``text``'s lines wrapped at ``chars`` characters; a line that is one ``<span>`` (a :func:`titled` subtitle)
     keeps its span on every piece, at ``font_px`` where given. A line with other markup inside is left whole, so
-    that no tag is cut in two."""
+    that no tag is cut in two. An equation ``T = 64`` stays on one line (a break before "= 64" read as a stray
+    symbol)."""
     lines = []
     for line in text.split("<br>"):
         match = re.fullmatch(r"(<span[^>]*>)([^<]*)(</span>)", line)
@@ -417,7 +418,8 @@ def _wrapped(text: str, chars: int, font_px: float | None = None) -> str:
         if "<" in inner or len(inner) <= chars:
             lines.append(opening + inner + closing)
         else:
-            lines += [opening + piece + closing for piece in textwrap.wrap(inner, chars)]
+            glued = re.sub(r"(\S+) = (\S+)", "\\1\u00a0=\u00a0\\2", inner)  # textwrap breaks only at ASCII spaces
+            lines += [opening + piece.replace("\u00a0", " ") + closing for piece in textwrap.wrap(glued, chars)]
     return "<br>".join(lines)
 
 

@@ -19,7 +19,8 @@ def _cie_lab(hex_colour: str) -> tuple[float, float, float]:
 
 def test_extended_palette_keeps_every_pair_of_colours_apart():
     """A figure with more than eight series (the lab's contrast figure) tells series apart by colour first: no two
-    colours of the palette closer than ΔE*76 = 20 (the purple and indigo it once held were 16.8 apart)."""
+    colours of the palette closer than ΔE*76 = 20 (the purple and indigo it once held were 16.8 apart), and no grey
+    but black, because the lab's contrast figure draws its two control runs in greys."""
     import itertools
     import math
 
@@ -28,3 +29,5 @@ def test_extended_palette_keeps_every_pair_of_colours_apart():
     assert len(set(COLORS_EXTENDED)) == len(COLORS_EXTENDED) == 16
     closest = min((math.dist(_cie_lab(a), _cie_lab(b)), a, b) for a, b in itertools.combinations(COLORS_EXTENDED, 2))
     assert closest[0] > 20, closest
+    chroma = {c: math.hypot(*_cie_lab(c)[1:]) for c in COLORS_EXTENDED if c != "#000000"}
+    assert min(chroma.values()) > 20, min(chroma.items(), key=lambda kv: kv[1])

@@ -69,16 +69,16 @@ def test_cli_skips_short_texts_and_says_so(tmp_path, capsys):
 def test_cli_sweeps_lengths_into_one_json(tmp_path, capsys):
     """--seq-len 32,1200 --join: one census per length, one JSON with an entry per length; the 1200-token texts are
     joined from consecutive lines of the shipped file (each line has fewer than 1,400 tokens), and --limit counts
-    the joined texts of each length (4 at both), not the lines read; every epsilon asked for is reported, the first
-    as the headline."""
+    the joined texts of each length (4 at both), not the lines read; every epsilon asked for is reported, and the
+    paper's 0.3 is the headline though it came second."""
     out = tmp_path / "lengths.json"
     arrays = tmp_path / "a.npz"
     code = cli_main(["census", "smollm2-135m", "--texts", str(SAMPLE), "--seq-len", "32,1200", "--join", "--limit",
-                     "4", "--layers", "0", "29", "--eps", "0.3,0.5", "--no-progress", "--out", str(out),
+                     "4", "--layers", "0", "29", "--eps", "0.5,0.3", "--no-progress", "--out", str(out),
                      "--save-arrays", str(arrays)])
     assert code == 0
     doc = json.loads(out.read_text())
-    assert doc["seq_lens"] == [32, 1200] and doc["eps"] == [0.3, 0.5] and len(doc["runs"]) == 2
+    assert doc["seq_lens"] == [32, 1200] and doc["eps"] == [0.5, 0.3] and len(doc["runs"]) == 2
     short, long = doc["runs"]
     assert short["seq_len"] == 32 and long["seq_len"] == 1200 and long["joined_texts"] is True
     assert short["n_samples"] == long["n_samples"] == 4 and short["n_texts"] == long["n_texts"] == 4
@@ -88,7 +88,8 @@ def test_cli_sweeps_lengths_into_one_json(tmp_path, capsys):
         for eps in (0.3, 0.5):
             assert run["sink_by_eps"][f"{eps:g}"]["1"] == pytest.approx(
                 100 * float((res.alpha[..., 0] > np.float32(eps)).mean()))
-        assert run["sink"] == run["sink_by_eps"]["0.3"]
+        assert run["sink"] == run["sink_by_eps"]["0.3"] and run["eps"] == 0.3
+        assert run["sink_by_eps"]["0.5"]["1"] <= run["sink"]["1"]  # a higher threshold counts no more sinks
         np.testing.assert_allclose(run["mean_alpha_first_by_layer"], np.nanmean(res.alpha[..., 0], axis=(0, 2)),
                                    rtol=1e-6)
     # a length no joined text reaches: a clear error, nothing written
@@ -99,3 +100,10 @@ def test_cli_sweeps_lengths_into_one_json(tmp_path, capsys):
     assert cli_main(["census", "smollm2-135m", "--texts", str(SAMPLE), "--seq-len", "64,x", "--no-progress",
                      "--out", str(out2)]) == 2
     assert "comma-separated" in capsys.readouterr().err
+
+
+def test_headline_epsilon_is_the_papers_whenever_it_was_asked_for():
+    from sinkviz.census.cli import headline_eps
+
+    assert headline_eps([0.2, 0.3, 0.4]) == 0.3 and headline_eps([0.3]) == 0.3
+    assert headline_eps([0.2, 0.5]) == 0.2  # without 0.3: the first given

@@ -177,7 +177,7 @@ def frame_summary(maps: np.ndarray) -> dict[str, Any]:
         "label": verdict.label,
         "counts": verdict.counts,
         "layer_labels": [lf.label for lf in layers],
-        "sink_rate": round(float(np.mean([lf.sink_rate for lf in layers])), 4),
+        "frame_top_rate": round(float(np.mean([lf.frame_top_rate for lf in layers])), 4),
         "start_share": round(float(np.mean([lf.shares["start"] for lf in layers])), 4),
         "end_share": round(float(np.mean([lf.shares["end"] for lf in layers])), 4),
         "interior_share": round(float(np.mean([lf.shares["interior"] for lf in layers])), 4),

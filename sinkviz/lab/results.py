@@ -74,8 +74,19 @@ def load_results(folder: str | Path | None = None) -> dict[str, dict[str, Any]]:
     for path in sorted(root.glob("*.json")):
         data = json.loads(path.read_text())
         if "history" in data and "name" in data:
-            runs[path.stem] = data
+            runs[path.stem] = _with_current_keys(data)
     return runs
+
+
+def _with_current_keys(run: dict[str, Any]) -> dict[str, Any]:
+    """``run`` with the frame statistics' rate under its current name: results written before it was renamed
+    call it ``sink_rate``, which read as Gu et al.'s Sink_k though it is the frame rule's rate (top key ≥ 2× its
+    uniform share)."""
+    for entry in run["history"]:
+        frames = entry.get("frames")
+        if isinstance(frames, dict) and "sink_rate" in frames:
+            frames["frame_top_rate"] = frames.pop("sink_rate")
+    return run
 
 
 def final(run: dict[str, Any]) -> dict[str, Any]:
@@ -188,7 +199,7 @@ def frame_rows(run: dict[str, Any]) -> list[dict[str, Any]]:
             continue
         f = h["frames"]
         row = {"step": h["step"], "label": f["label"], "reason": f"layers: {f['counts']}",
-               **{k: f[k] for k in ("sink_rate", "start_share", "end_share", "interior_share", "median_excess")}}
+               **{k: f[k] for k in ("frame_top_rate", "start_share", "end_share", "interior_share", "median_excess")}}
         row.update(h.get("rmt", {}).get("median", {}))
         if f"corrected_{NULL_RMT_KEY}" in row:
             row.update(run_rmt_nulls(run["config"]))

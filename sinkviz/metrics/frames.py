@@ -16,12 +16,13 @@ Per sample, layer l and head h (``head_sinks``):
   under the same mask (causal: u_j = (1/n) Σ_{i≥j} 1/(i+1); bidirectional: u_j = 1/n). Uniform
   causal attention puts the largest column mean on key 0 with e = 1: without this check it
   would look like a BOS sink.
-* the head-sample HAS a sink if e ≥ ``min_excess`` (2.0); its category is ``start`` (key 0),
+* the head-sample has a **frame top** if e ≥ ``min_excess`` (2.0) — sinkviz's rule for where a head's
+  sink sits, not Gu et al.'s Sink_k (α_k > ε = 0.3); its category is ``start`` (key 0),
   ``end`` (key n−1, or n−2 when key n−1 is a tokenizer-added special token such as [SEP]/</s>,
   which is where the final "." sits), otherwise ``interior``.
 
-Per layer (``LayerFrame``; shares are over head-samples that have a sink):
-* ``no-sink`` if fewer than ``min_sink_rate`` (50%) of head-samples have a sink;
+Per layer (``LayerFrame``; shares are over head-samples that have a frame top):
+* ``no-sink`` if fewer than ``min_frame_top_rate`` (50%) of head-samples have a frame top;
 * ``centralized`` if one anchor (start or end) takes ≥ ``anchor_share`` (80%);
 * ``bidirectional`` if start and end each take ≥ ``dual_min`` (20%) and together ≥ 80%;
 * ``distributed`` otherwise (sinks on content-dependent interior tokens).
@@ -68,7 +69,7 @@ class FrameThresholds:
     """Decision thresholds of the frame rule (module docstring). Engineering choices."""
 
     min_excess: float = 2.0
-    min_sink_rate: float = 0.5
+    min_frame_top_rate: float = 0.5
     anchor_share: float = 0.8
     dual_min: float = 0.2
     model_majority: float = 2.0 / 3.0
@@ -114,7 +115,7 @@ class LayerFrame:
     anchor: str | None
     reason: str
     n_head_samples: int
-    sink_rate: float
+    frame_top_rate: float  # share of head-samples with a frame top (excess ≥ min_excess)
     shares: dict[str, float]
     median_excess: float
     mean_top_share: float
@@ -148,7 +149,7 @@ class FrameVerdict:
         rows = []
         for lf in self.layers:
             rows.append({
-                "layer": lf.layer, "label": lf.label, "anchor": lf.anchor, "sink_rate": round(lf.sink_rate, 3),
+                "layer": lf.layer, "label": lf.label, "anchor": lf.anchor, "frame_top_rate": round(lf.frame_top_rate, 3),
                 "start": round(lf.shares["start"], 3), "end": round(lf.shares["end"], 3),
                 "interior": round(lf.shares["interior"], 3), "median_excess": round(lf.median_excess, 2),
                 "position_consistency": round(lf.position_consistency, 3),
@@ -277,7 +278,7 @@ def classify_frames(samples: Sequence[HeadSinks], thresholds: FrameThresholds | 
         has = c != "none"
         total = c.size
         k = int(has.sum())
-        sink_rate = k / total
+        frame_top_rate = k / total
         shares = {cat: (float(np.sum(c == cat)) / k if k else 0.0) for cat in CATEGORIES}
         head_modal_pos, pos_cons = [], []
         for h in range(n_h):
@@ -298,13 +299,14 @@ def classify_frames(samples: Sequence[HeadSinks], thresholds: FrameThresholds | 
                 str_shares = {key: v / k for key, v in sc.items()}
                 string_label, string_anchor = _label_from_shares(str_shares, list(str_shares), thr)
                 string_share = max(str_shares.values())
-        if sink_rate < thr.min_sink_rate:
+        if frame_top_rate < thr.min_frame_top_rate:
             label, anchor = "no-sink", None
-            reason = f"only {sink_rate:.0%} of {total} head-samples have a sink (excess ≥ {thr.min_excess}); need ≥ {thr.min_sink_rate:.0%}"
+            reason = (f"only {frame_top_rate:.0%} of {total} head-samples have a frame top (excess ≥ {thr.min_excess}); "
+                      f"need ≥ {thr.min_frame_top_rate:.0%}")
             string_label, string_anchor = "no-sink", None
         else:
             label, anchor = _label_from_shares(shares, ("start", "end"), thr)
-            reason = (f"{k}/{total} head-samples sink (excess ≥ {thr.min_excess}); of those start {shares['start']:.0%}, "
+            reason = (f"{k}/{total} head-samples have a frame top (excess ≥ {thr.min_excess}); of those start {shares['start']:.0%}, "
                       f"end {shares['end']:.0%}, interior {shares['interior']:.0%} → {label}"
                       + (f" on {anchor}" if anchor else ""))
         pos_labels.append((label, anchor))
@@ -312,7 +314,7 @@ def classify_frames(samples: Sequence[HeadSinks], thresholds: FrameThresholds | 
         sel = has.reshape(n_s, n_h)
         out_layers.append(LayerFrame(
             layer=int(layers[li]), label=label, anchor=anchor, reason=reason, n_head_samples=total,
-            sink_rate=sink_rate, shares=shares,
+            frame_top_rate=frame_top_rate, shares=shares,
             median_excess=float(np.median(exc[:, li, :])), mean_top_share=float(np.mean(share[:, li, :][sel])) if k else 0.0,
             position_consistency=float(np.mean(pos_cons)), string_label=string_label, string_anchor=string_anchor,
             string_share=float(string_share), string_consistency=float(np.mean(str_cons)) if str_cons else float("nan"),
@@ -330,7 +332,7 @@ def frame_statistics_over_training(
     checkpoints: Sequence[Sequence[HeadSinks]], steps: Sequence[int], thresholds: FrameThresholds | None = None
 ) -> list[dict[str, Any]]:
     """Frame statistics per training step: for each checkpoint's samples, the model verdict,
-    layer-label counts, and the layer-averaged sink rate and start/end/interior shares plus the
+    layer-label counts, and the layer-averaged frame-top rate and start/end/interior shares plus the
     median excess. ``checkpoints[k]`` are the HeadSinks of step ``steps[k]``."""
     if len(checkpoints) != len(steps):
         raise ValueError(f"{len(checkpoints)} checkpoints but {len(steps)} steps")
@@ -339,7 +341,7 @@ def frame_statistics_over_training(
         v = classify_frames(samples, thresholds)
         rows.append({
             "step": int(step), "label": v.label, "string_label": v.string_label, "reason": v.reason, **{f"n_{k}": c for k, c in v.counts.items()},
-            "sink_rate": float(np.mean([lf.sink_rate for lf in v.layers])),
+            "frame_top_rate": float(np.mean([lf.frame_top_rate for lf in v.layers])),
             "start_share": float(np.mean([lf.shares["start"] for lf in v.layers])),
             "end_share": float(np.mean([lf.shares["end"] for lf in v.layers])),
             "interior_share": float(np.mean([lf.shares["interior"] for lf in v.layers])),

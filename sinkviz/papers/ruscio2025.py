@@ -447,7 +447,7 @@ def frames_over_training(traces_per_checkpoint: Sequence[Any], steps: Sequence[i
                          rmt: bool = True) -> list[dict[str, Any]]:
     """Frame statistics per training step from one trace (or list of traces) per checkpoint — e.g. the
     pretraining lab's checkpoints (``sinkviz.lab``) or Pythia ``stepN`` revisions. Each row has the step,
-    the verdict and layer-averaged sink rate / start / end / interior shares (``frame_statistics_over_training``)
+    the verdict and layer-averaged frame-top rate / start / end / interior shares (``frame_statistics_over_training``)
     and, with ``rmt``, the medians over samples and layers of the published spectral gap / MP-KL and the
     corrected MP-KS / σ-gap of the head average, each corrected one beside the medians of its uniform and
     random-logit nulls (``null_uniform_…``, ``null_random_…``): under a causal mask an untrained model's

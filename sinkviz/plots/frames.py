@@ -36,8 +36,8 @@ def frame_panel_figure(verdict: Any, *, title: str | None = None, height: int = 
     for cat in ("start", "end", "interior"):
         fig.add_trace(go.Bar(x=layers, y=[lf.shares[cat] for lf in verdict.layers], name=cat,
                              marker_color=_SHARE_COLORS[cat]), row=1, col=1)
-    fig.add_trace(go.Scatter(x=layers, y=[lf.sink_rate for lf in verdict.layers], mode="lines+markers",
-                             name="sink rate (excess ≥ %.3g)" % verdict.thresholds.min_excess,
+    fig.add_trace(go.Scatter(x=layers, y=[lf.frame_top_rate for lf in verdict.layers], mode="lines+markers",
+                             name="frame-top rate (excess ≥ %.3g)" % verdict.thresholds.min_excess,
                              line=dict(color="black", width=1.5), marker=dict(size=5)), row=1, col=1)
     for lf in verdict.layers:
         fig.add_annotation(x=lf.layer, y=1.08, text=_ABBR.get(lf.label, "?"), showarrow=False, row=1, col=1,
@@ -88,7 +88,7 @@ def _verdicts_to_letter(xs: Any, labels: Sequence[str], log_x: bool, min_gap: fl
 def frames_over_training_figure(rows: Sequence[Mapping[str, Any]], *, title: str | None = None,
                                 log_x: bool = True, step_labels: Sequence[str] | None = None,
                                 height: int = 420, width: int = 720) -> go.Figure:
-    """Layer-averaged sink rate and start / end / interior shares vs training step, with the model verdict
+    """Layer-averaged frame-top rate and start / end / interior shares vs training step, with the model verdict
     letter at each step (rows of ``frame_statistics_over_training`` or ``sinkviz.papers.ruscio2025.frames_over_training``);
     if the rows carry RMT medians (``published_spectral_gap``, ``corrected_marchenko_pastur_ks``) they are
     drawn in a second panel, the corrected MP-KS beside its nulls where the rows carry them
@@ -112,7 +112,7 @@ def frames_over_training_figure(rows: Sequence[Mapping[str, Any]], *, title: str
     fig = make_subplots(rows=1, cols=2 if has_rmt else 1, horizontal_spacing=0.12,
                         subplot_titles=["frame statistics", "random-matrix statistics (median over layers, samples)"]
                         if has_rmt else ["frame statistics"])
-    for key, color, dash in (("sink_rate", "black", "solid"), ("start_share", COLORS[0], "solid"),
+    for key, color, dash in (("frame_top_rate", "black", "solid"), ("start_share", COLORS[0], "solid"),
                              ("end_share", COLORS[1], "dash"), ("interior_share", COLORS[4], "dot")):
         fig.add_trace(go.Scatter(x=xs, y=[r[key] for r in rows], mode="lines+markers", name=key.replace("_", " "),
                                  line=dict(color=color, dash=dash)), row=1, col=1)

@@ -104,7 +104,7 @@ def test_frames_over_training_two_checkpoints(tmp_path):
     rows = ruscio2025.frames_over_training([ruscio2025.trace_texts(a, TEXTS), ruscio2025.trace_texts(b, TEXTS)], [0, 10])
     assert [r["step"] for r in rows] == [0, 10]
     for r in rows:
-        assert 0.0 <= r["sink_rate"] <= 1.0 and np.isfinite(r["corrected_marchenko_pastur_ks"])
+        assert 0.0 <= r["frame_top_rate"] <= 1.0 and np.isfinite(r["corrected_marchenko_pastur_ks"])
         assert isinstance(r["verdict"], frames.FrameVerdict)
 
 

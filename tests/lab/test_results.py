@@ -712,3 +712,21 @@ def test_every_gpu_job_result_has_the_job_record_that_made_it():
         (job, entry), = final_records
         assert job["device"] == RUNS[name]["device"] and entry["sink_1"] == last["sink_1"], name
         assert entry["tokens_seen"] == last["tokens_seen"], name
+
+
+def test_results_written_before_the_frame_rate_was_renamed_still_load(tmp_path):
+    """A result file whose frame statistics call the frame rule's rate ``sink_rate`` (its name until 2026-12-02)
+    loads with the rate under ``frame_top_rate``, so that old runs draw beside new ones."""
+    import json
+
+    from sinkviz.lab.results import frame_rows, load_results
+
+    run = json.loads(json.dumps(RUNS["control"]))
+    for entry in run["history"]:
+        entry["frames"]["sink_rate"] = entry["frames"].pop("frame_top_rate")
+    (tmp_path / "old.json").write_text(json.dumps(run))
+    loaded = load_results(tmp_path)["old"]
+    assert [h["frames"]["frame_top_rate"] for h in loaded["history"]] == [
+        h["frames"]["frame_top_rate"] for h in RUNS["control"]["history"]]
+    assert all("sink_rate" not in h["frames"] for h in loaded["history"])
+    assert [r["frame_top_rate"] for r in frame_rows(loaded)] == [r["frame_top_rate"] for r in frame_rows(RUNS["control"])]

@@ -17,10 +17,10 @@ def _check_evidence(v) -> None:
     verdict from the layer labels."""
     thr = v.thresholds
     for lf in v.layers:
-        assert 0.0 <= lf.sink_rate <= 1.0
-        if lf.sink_rate > 0:
+        assert 0.0 <= lf.frame_top_rate <= 1.0
+        if lf.frame_top_rate > 0:
             assert sum(lf.shares.values()) == pytest.approx(1.0)
-        if lf.sink_rate < thr.min_sink_rate:
+        if lf.frame_top_rate < thr.min_frame_top_rate:
             assert lf.label == "no-sink"
             continue
         top = max(lf.shares["start"], lf.shares["end"])

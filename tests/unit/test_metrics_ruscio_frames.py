@@ -46,7 +46,7 @@ def test_star_is_centralized_with_evidence():
     assert v.label == "centralized"
     assert all(lf.label == "centralized" and lf.anchor == "start" for lf in v.layers)
     assert v.layers[0].shares == {"start": 1.0, "end": 0.0, "interior": 0.0}
-    assert v.layers[0].sink_rate == 1.0
+    assert v.layers[0].frame_top_rate == 1.0
     assert "4/4 layers" in v.reason
     # no BOS: each sample starts with a different word -> by string the same heads look distributed
     assert v.string_label == "distributed"
@@ -126,7 +126,7 @@ def test_frames_over_training_steps():
     late = [head_sinks(_stack([[toy.star_attention(n)] * 2] * 2), causal=True)]
     rows = frame_statistics_over_training([early, late], [0, 1000])
     assert [r["step"] for r in rows] == [0, 1000]
-    assert rows[0]["label"] == "undetermined" and rows[0]["sink_rate"] == 0.0
+    assert rows[0]["label"] == "undetermined" and rows[0]["frame_top_rate"] == 0.0
     assert rows[1]["label"] == "centralized" and rows[1]["start_share"] == 1.0
     with pytest.raises(ValueError, match="steps"):
         frame_statistics_over_training([early], [0, 1])

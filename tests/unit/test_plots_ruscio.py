@@ -61,7 +61,7 @@ def test_frames_over_training_and_layer_profiles_and_fisher():
     late = [head_sinks(np.stack([np.stack([toy.star_attention(n)] * 2)]), causal=True)]
     rows = frame_statistics_over_training([early, late], [0, 100])
     fig = frames_over_training_figure(rows)
-    assert [t.name for t in fig.data][:2] == ["sink rate", "start share"]
+    assert [t.name for t in fig.data][:2] == ["frame top rate", "start share"]
     assert list(fig.data[1].y) == [0.0, 1.0]
     prof_rows = [{"layer": l, "variant": v, "metric": "m", "mean": float(l) + (v == "corrected"), "sd": 0.1, "n": 3}
                  for l in (0, 2, 4) for v in ("published", "corrected")]
@@ -97,7 +97,7 @@ def test_frames_over_training_letters_never_overlap_and_every_change_is_shown():
     steps = [0, 100, 250, 500, 1000, 1500, 2000, 3000, 4000, 5000, 6000, 7000, 8000, 10000, 12000, 14000, 16000,
              18000, 20000, 22000, 22903]
     labels = ["undetermined"] + ["distributed"] * 10 + ["centralized"] * 10
-    rows = [{"step": s, "label": lab, "sink_rate": 0.5, "start_share": 0.2, "end_share": 0.0,
+    rows = [{"step": s, "label": lab, "frame_top_rate": 0.5, "start_share": 0.2, "end_share": 0.0,
              "interior_share": 0.8} for s, lab in zip(steps, labels)]
     fig = frames_over_training_figure(rows)
     letters = [(a.x, a.text) for a in fig.layout.annotations if a.text in ("?", "D", "C")]

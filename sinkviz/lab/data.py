@@ -398,6 +398,9 @@ def prepare_corpus(source: str = "kjv", tokenizer: str = "bpe-8192", data_dir: s
 class DataSpec:
     """What a run trains on (the ``data`` block of a lab config).
 
+    source: the corpus. The default, ``"kjv"`` (0.9M training tokens), is small and quick for tests and demos, but
+    the lab's model memorises it within about 500 steps and grows no first-token sink on it (``NOTES.md``, the H100
+    runs); the control and its contrasts train on ``"site-packages"`` (114M tokens), the corpus to use for them.
     kind: ``"natural"`` (windows of the corpus) or ``"random"`` (i.i.d. uniform tokens over the vocab).
     random_positions: 1-indexed positions whose token is replaced by a uniform random token (paper §5).
     fixed_token: ``{"position": p, "token": id}``: the token at 1-indexed position p is always ``id``

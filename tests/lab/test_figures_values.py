@@ -1,0 +1,186 @@
+"""What the lab's figures draw: each trace's name and values are the committed run's numbers for the metric it
+names, and the axes say what is plotted (``tests/lab/test_results.py`` checks only that the figures build).
+
+The expected values are read straight from the runs' history (``load_results``, as test_results.py reads them),
+not through ``sinkviz.lab.results.series`` / ``final``, so that a figure drawing another run, another metric or
+another evaluation fails here."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from sinkviz.lab import figures
+from sinkviz.lab.results import TABLE_RUNS, load_results
+
+RUNS = load_results()
+
+
+def _history(run, key):
+    """(steps, values) of one history field, evaluations without it left out."""
+    pairs = [(h["step"], h[key]) for h in run["history"] if h.get(key) is not None]
+    return [s for s, _ in pairs], [v for _, v in pairs]
+
+
+def _traces(fig):
+    return {t.name: t for t in fig.data}
+
+
+def _floats(values):
+    return [float(v) for v in values]
+
+
+def test_runs_used_here_differ_where_the_assertions_need_them_to():
+    """The assertions below can only tell runs apart if the runs' numbers differ."""
+    default, lr, k_bias = RUNS["default"], RUNS["lr_2e-3"], RUNS["k_bias"]
+    assert _history(default, "train_loss")[1] != _history(lr, "train_loss")[1]
+    assert _history(default, "valid_loss")[1] != _history(default, "train_loss")[1]
+    assert default["history"][-1]["massive_ratio"] != RUNS["sigmoid_nonorm"]["history"][-1]["massive_ratio"]
+    assert RUNS["control"]["history"][-1]["sink_k"] != RUNS["control_seed1"]["history"][-1]["sink_k"]
+    assert _history(k_bias, "sink_star")[1][-1] > 30  # k_bias puts its sink on the slot
+
+
+@pytest.mark.parametrize("name", ["default", "k_bias"])
+def test_emergence_figure_draws_the_runs_losses_and_sinks(name):
+    run = RUNS[name]
+    fig = figures.emergence_figure(run)
+    traces = _traces(fig)
+    has_star = any(h.get("sink_star") is not None for h in run["history"])
+    assert list(traces) == ["train loss", "valid loss", "Sink₁ (%)"] + (["Sink_* (%)"] if has_star else [])
+    for trace_name, key in (("train loss", "train_loss"), ("valid loss", "valid_loss"), ("Sink₁ (%)", "sink_1"),
+                            ("Sink_* (%)", "sink_star")):
+        if trace_name not in traces:
+            continue
+        steps, values = _history(run, key)
+        assert list(traces[trace_name].x) == steps, trace_name
+        assert _floats(traces[trace_name].y) == values, trace_name
+    # step 0 has no train loss (no step was taken), every evaluation has a valid loss
+    assert traces["train loss"].x[0] > 0 and traces["valid loss"].x[0] == 0
+    # losses on the left axis, sinks (%) on the right
+    assert traces["train loss"].yaxis == traces["valid loss"].yaxis == "y"
+    assert traces["Sink₁ (%)"].yaxis == "y2"
+    assert fig.layout.xaxis.title.text == "training step"
+    assert fig.layout.yaxis.title.text == "loss"
+    assert fig.layout.yaxis2.title.text == "Sink (%), ε = 0.3" and tuple(fig.layout.yaxis2.range) == (-2, 102)
+    assert f"Sink emergence: {name} " in fig.layout.title.text
+    last = run["history"][-1]
+    caption = " ".join(a.text for a in fig.layout.annotations)
+    assert f"lab, {run['step']} steps: Sink₁ {last['sink_1']:.2f}%, valid loss {last['valid_loss']:.3f}" in caption
+    if has_star:
+        assert traces["Sink_* (%)"].yaxis == "y2" and traces["Sink_* (%)"].y[-1] == pytest.approx(34.4167, abs=1e-4)
+        assert f"Sink_* {last['sink_star']:.2f}%" in caption
+
+
+def test_lr_figure_gives_each_label_its_own_runs_train_loss_and_sink():
+    runs = {"1e-3": RUNS["default"], "2e-3": RUNS["lr_2e-3"]}
+    fig = figures.lr_figure(runs)
+    traces = _traces(fig)
+    assert list(traces) == ["1e-3 loss", "1e-3 Sink₁", "2e-3 loss", "2e-3 Sink₁"]
+    for label, run in runs.items():
+        steps, losses = _history(run, "train_loss")
+        assert list(traces[f"{label} loss"].x) == steps and _floats(traces[f"{label} loss"].y) == losses
+        steps, sinks = _history(run, "sink_1")
+        assert list(traces[f"{label} Sink₁"].x) == steps and _floats(traces[f"{label} Sink₁"].y) == sinks
+        assert traces[f"{label} loss"].yaxis == "y" and traces[f"{label} Sink₁"].yaxis == "y2"
+        assert traces[f"{label} Sink₁"].line.dash == "dash"
+        assert traces[f"{label} loss"].line.color == traces[f"{label} Sink₁"].line.color  # one colour per run
+    assert traces["1e-3 loss"].line.color != traces["2e-3 loss"].line.color
+    assert traces["2e-3 loss"].y[-1] == pytest.approx(0.6769) and traces["1e-3 loss"].y[-1] == pytest.approx(0.5711)
+    assert fig.layout.xaxis.title.text == "training step"
+    assert fig.layout.yaxis.title.text == "train loss" and fig.layout.yaxis2.title.text == "Sink₁ (%)"
+    # the single-run call of test_results.py draws the default run under its label
+    single = _traces(figures.lr_figure({"1e-3": RUNS["default"]}))
+    assert list(single) == ["1e-3 loss", "1e-3 Sink₁"]
+    assert _floats(single["1e-3 loss"].y) == _history(RUNS["default"], "train_loss")[1]
+
+
+def test_table_figure_cells_are_each_rows_final_numbers_and_the_papers():
+    item = "table4_biases"
+    fig = figures.table_figure(item, RUNS)
+    assert len(fig.data) == 1
+    table = fig.data[0]
+    header = [h.replace("<b>", "").replace("</b>", "") for h in table.header.values]
+    assert header == ["setting", "lab Sink_*", "lab Sink_1", "lab valid loss", "lab steps",
+                      "paper Sink_*", "paper Sink_1", "paper valid loss"]
+    cols = {h: list(c) for h, c in zip(header, table.cells.values)}
+    assert cols["setting"] == [label for label, _, _ in TABLE_RUNS[item]]
+
+    def cell(value):
+        return "–" if value is None else f"{value:.2f}"
+
+    for i, (_, run_name, _) in enumerate(TABLE_RUNS[item]):
+        last = RUNS[run_name]["history"][-1]
+        assert cols["lab Sink_*"][i] == cell(last.get("sink_star")), run_name
+        assert cols["lab Sink_1"][i] == cell(last["sink_1"]), run_name
+        assert cols["lab valid loss"][i] == cell(last["valid_loss"]), run_name
+        assert cols["lab steps"][i] == f"{RUNS[run_name]['step']} ({RUNS[run_name]['status']})", run_name
+    # the concrete committed numbers (K biases put 34.42 % on the slot; the paper's 73.34 beside it)
+    assert cols["lab Sink_*"] == ["–", "0.17", "33.08", "34.42", "–"]
+    assert cols["lab valid loss"] == ["5.51", "5.48", "5.51", "5.52", "5.39"]
+    assert cols["paper Sink_*"] == ["–", "74.12", "72.76", "73.34", "–"]
+    assert cols["paper Sink_1"] == ["18.18", "0.00", "0.04", "0.00", "17.53"]
+    assert cols["paper valid loss"] == ["3.73", "3.72", "3.72", "3.72", "3.73"]
+
+
+def test_massive_figure_draws_each_runs_final_ratio_per_block():
+    runs = {"a": RUNS["default"], "b": RUNS["sigmoid_nonorm"]}
+    fig = figures.massive_figure(runs)
+    traces = _traces(fig)
+    assert list(traces) == ["a", "b"]
+    for label, run in runs.items():
+        ratio = run["history"][-1]["massive_ratio"]
+        assert _floats(traces[label].y) == ratio, label
+        assert list(traces[label].x) == list(range(len(ratio)))  # block 0 = embeddings
+    assert traces["a"].y[-1] == pytest.approx(1.8616) and traces["b"].y[1] == pytest.approx(0.6828)
+    assert fig.layout.yaxis.type == "log"
+    assert fig.layout.yaxis.title.text == "‖h₁‖ / mean ‖hₜ‖ (t≠1)"
+    assert "0 = embeddings" in fig.layout.xaxis.title.text
+    # a (run, key) pair reads that key, and a missing key fails naming the run
+    with pytest.raises(KeyError, match="default"):
+        figures.massive_figure({"a": (RUNS["default"], "massive_ratio_pre_ln")})
+
+
+def test_frame_emergence_figure_draws_the_frame_and_rmt_numbers_of_every_evaluation():
+    run = RUNS["default"]
+    fig = figures.frame_emergence_figure(run)
+    traces = _traces(fig)
+    history = [h for h in run["history"] if "frames" in h]
+    steps = [h["step"] for h in history]
+    assert steps[0] == 0 and len(steps) == len(run["history"])
+    # log x: step 0 is drawn at half the smallest positive step
+    xs = [float(x) for x in traces["start share"].x]
+    assert xs == [steps[1] / 2] + [float(s) for s in steps[1:]]
+    for key in ("start_share", "end_share", "interior_share"):
+        name = key.replace("_", " ")
+        assert _floats(traces[name].y) == [h["frames"][key] for h in history], name
+        assert traces[name].xaxis == "x"
+    for key in ("published_spectral_gap", "corrected_marchenko_pastur_ks", "published_marchenko_pastur_kl"):
+        name = key.replace("_", " ")
+        assert _floats(traces[name].y) == [h["rmt"]["median"][key] for h in history], name
+        assert traces[name].xaxis == "x2"  # the random-matrix panel
+    assert traces["corrected marchenko pastur ks"].y[0] == pytest.approx(0.5609)
+    assert set(traces["corrected MP-KS: uniform null"].y) == {0.5605}
+    assert set(traces["corrected MP-KS: random-logit null"].y) == {0.4162}
+    assert fig.layout.xaxis.title.text == fig.layout.xaxis2.title.text == "training step"
+    assert fig.layout.xaxis.type == "log" and fig.layout.yaxis.title.text == "share"
+    assert "Frame emergence over training: default" in fig.layout.title.text
+
+
+@pytest.mark.parametrize("names", [("default",), ("control", "control_seed1")])
+def test_sink_position_figure_draws_each_runs_final_sink_k(names):
+    runs = {f"run {i}": RUNS[n] for i, n in enumerate(names)}
+    fig = figures.sink_position_figure(runs)
+    traces = _traces(fig)
+    assert list(traces) == list(runs)
+    for label, run in runs.items():
+        sink_k = run["history"][-1]["sink_k"]
+        assert list(traces[label].x) == list(range(1, 11))  # k = 1..10, the paper's numbering
+        assert _floats(traces[label].y) == sink_k[:10], label
+    if "control" in names:
+        assert traces["run 0"].y[0] == pytest.approx(12.0417, abs=1e-3)
+        assert traces["run 1"].y[0] == pytest.approx(33.29, abs=1e-2)
+        top = max(max(r["history"][-1]["sink_k"]) for r in runs.values())
+        assert tuple(fig.layout.yaxis.range) == pytest.approx((-0.03 * top, 1.05 * top))
+    assert fig.layout.xaxis.title.text == "token position k (1-indexed)"
+    assert fig.layout.yaxis.title.text == "Sink_k^ε (%)"
+    assert np.all(np.asarray(fig.data[0].y) >= 0)

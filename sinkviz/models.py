@@ -408,6 +408,7 @@ def _from_pretrained(where: str | Path, *, dtype: torch.dtype, trust_remote_code
     _register_model_type_if_needed(where)
 
     config = AutoConfig.from_pretrained(where, trust_remote_code=trust_remote_code, **kwargs)
+    refuse_hybrid(config.get_text_config() if hasattr(config, "get_text_config") else config, str(where))
     is_encoder = config.model_type in ENCODER_TYPES and not getattr(config, "is_decoder", False)
     common = dict(dtype=dtype, trust_remote_code=trust_remote_code, **kwargs)
     if is_encoder:
@@ -561,6 +562,7 @@ def probe_info(model: torch.nn.Module, name: str) -> ModelInfo:
     window, causal or not) are what the layers actually use, not what the config suggests.
     """
     cfg = text_config(model)
+    refuse_hybrid(cfg, name)
     n_layers, n_heads = cfg.num_hidden_layers, cfg.num_attention_heads
     n_kv = getattr(cfg, "num_key_value_heads", None) or n_heads
     head_dim = getattr(cfg, "head_dim", None) or cfg.hidden_size // n_heads
@@ -600,6 +602,33 @@ def probe_info(model: torch.nn.Module, name: str) -> ModelInfo:
         uses_attention_interface=interface,
         qk_norm_heads_first=heads_first,
     )
+
+
+def refuse_hybrid(cfg: Any, name: str) -> None:
+    """Raise :class:`NoAttentionLayersError` for a hybrid whose config marks blocks without softmax attention:
+    sinkviz numbers layers by block, so a trace would label the attention blocks wrongly. Called on the config
+    before any weights are read, and again on a model handed to :func:`wrap`."""
+    without = blocks_without_attention(cfg)
+    if without:
+        raise NoAttentionLayersError(
+            f"{name!r} ({cfg.model_type}) is a hybrid: blocks {without} of {len(block_types(cfg))} hold no softmax "
+            "attention (Mamba, convolution or linear-attention blocks). sinkviz numbers layers by block and needs "
+            "every block to attend, so it does not trace hybrids yet (Jamba, Zamba, LFM2, Qwen3-Next, ...): a trace "
+            "would mislabel the attention blocks. Use a model whose blocks all hold attention."
+        )
+
+
+def block_types(cfg: Any) -> list[str]:
+    """The per-block types a config names (``layers_block_type`` or ``layer_types``), or [] when it names none."""
+    kinds = getattr(cfg, "layers_block_type", None) or getattr(cfg, "layer_types", None)
+    return [str(kind) for kind in kinds] if isinstance(kinds, (list, tuple)) else []
+
+
+def blocks_without_attention(cfg: Any) -> list[int]:
+    """The blocks a hybrid's config marks as holding no softmax attention (``layers_block_type`` as in Jamba and
+    Zamba, or ``layer_types`` as in LFM2 and Qwen3-Next: "mamba", "conv", "linear_attention", ...); empty for a
+    model whose blocks all attend (Gemma3's and GPT-OSS's "sliding_attention" / "full_attention" both attend)."""
+    return [i for i, kind in enumerate(block_types(cfg)) if "attention" not in kind or "linear" in kind]
 
 
 def _rope_theta(cfg: Any) -> float | None:

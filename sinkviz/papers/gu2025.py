@@ -214,8 +214,13 @@ def table8_models() -> list[dict[str, Any]]:
     rows = []
     for r in reported_numbers("table8"):
         offline = r["value"] in cached
+        if "jamba" in r["value"].lower():  # Mamba/attention hybrids: sinkviz.models.blocks_without_attention
+            how = "a Mamba/attention hybrid: sinkviz refuses it at load (it numbers layers by block)"
+        elif offline:
+            how = "in the local Hugging Face cache: loads offline"
+        else:
+            how = (f"needs the hub once: sinkviz.load({r['value']!r}) where the hub is reachable "
+                   "(or a local folder made with save_pretrained)")
         rows.append({"family": r["model"], "hf_id": r["value"], "params": r.get("params"), "offline": offline,
-                     "how": "in the local Hugging Face cache: loads offline" if offline else
-                            f"needs the hub once: sinkviz.load({r['value']!r}) where the hub is reachable "
-                            "(or a local folder made with save_pretrained)"})
+                     "how": how})
     return rows

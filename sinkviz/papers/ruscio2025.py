@@ -624,7 +624,9 @@ def head_specialisation(traces: Any, layers: Sequence[int] | None = None, *, min
         null_positions.append(hn.top_position[0])
         null_excess.append(hn.excess[0])
     n_heads = len(top_tokens[lay[0]][0])
-    out: dict[str, Any] = {"layers": lay, "n_heads": n_heads, "n_samples": len(null_tokens),
+    first = traces[0] if isinstance(traces, (list, tuple)) else traces
+    out: dict[str, Any] = {"layers": lay, "n_layers": first.info.n_layers, "n_heads": n_heads,
+                           "n_samples": len(null_tokens),
                            "min_consistency": min_consistency, "min_samples": min_samples}
     pub = {"consistency": np.zeros((len(lay), n_heads)), "token": [], "specialised": np.zeros((len(lay), n_heads), bool)}
     cor = {"consistency": np.zeros((len(lay), n_heads)), "position": [], "specialised": np.zeros((len(lay), n_heads), bool)}

@@ -85,7 +85,8 @@ def head_specialisation_figure(result: Mapping[str, Any], *, authors: Mapping[st
     _add_heatmap(fig, {"title": "", "z": cor["consistency"], "zmin": 0, "zmax": 1, "colorbar": "consistency",
                        "text": positions}, labels, 1, 2, False)
     n_heads = result["n_heads"]
-    depth = max(1, max(layers)) if len(layers) > 1 else 1
+    # l / (L − 1) over the model's blocks, as for the authors' points, not over the layers selected
+    depth = max(1, result.get("n_layers", max(layers) + 1) - 1)
     rel = [l / depth for l in layers]
     null_share = result["null"]["published_total"] / (n_heads * len(layers))
     series = [("sinkviz published", [pub["count"][l] / n_heads for l in layers], COLORS[0], "circle", "solid"),

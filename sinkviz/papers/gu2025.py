@@ -13,11 +13,13 @@ import numpy as np
 import torch
 
 from sinkviz.capture import Trace, trace
+from sinkviz.errors import require
 from sinkviz.metrics.manifold import first_key_offsubspace, key_pca
 from sinkviz.metrics.norms import NormProfile, first_vs_rest_norms
 from sinkviz.metrics.qk import QKDecomposition, qk_decomposition
 from sinkviz.metrics.rope import rope_first_vs_rest, rope_frequencies, rope_plane_contributions
 from sinkviz.metrics.sink import PAPER_EPS, importance_scores, sink_rate
+from sinkviz.models import unwrap
 from sinkviz.papers.probes import ProbeBatch, probe_inputs, tokenizer_prefix
 from sinkviz.plots.style import GU_BASE, index_label
 
@@ -224,3 +226,30 @@ def table8_models() -> list[dict[str, Any]]:
         rows.append({"family": r["model"], "hf_id": r["value"], "params": r.get("params"), "offline": offline,
                      "how": how})
     return rows
+
+
+def hellaswag_accuracy(loaded: Any, *, batch_size: int = 8, limit: int | None = None) -> dict[str, float]:
+    """HellaSwag accuracy of an already loaded model through lm-evaluation-harness, the benchmark of Gu et al.
+    2025 Fig. 10 (Sink_1 against HellaSwag acc and acc_norm across model families, 0-shot): lm-eval's ``HFLM``
+    wraps the model in memory, so it is not loaded a second time, on its own device and dtype. ``limit`` caps the
+    documents (lm-eval's ``limit``; None: all 10,042 validation items, as the paper). Needs the package
+    ``lm-eval`` and the HellaSwag data (the hub, or lm-eval's cache). Returns ``{"acc", "acc_norm"}`` in [0, 1]."""
+    lm_eval = require("lm_eval", "Fig. 10 (HellaSwag accuracy)", "lm-eval")
+    from lm_eval.models.huggingface import HFLM
+
+    model, tokenizer, _ = unwrap(loaded)
+    lm = HFLM(pretrained=model, tokenizer=tokenizer, batch_size=batch_size)
+    scores = lm_eval.simple_evaluate(model=lm, tasks=["hellaswag"], num_fewshot=0, limit=limit)["results"]["hellaswag"]
+    return {"acc": float(scores["acc,none"]), "acc_norm": float(scores["acc_norm,none"])}
+
+
+def fig10_row(loaded: Any, *, T: int = 64, n: int = 100, seed: int = 0, eps: float = PAPER_EPS,
+              batch_size: int = 10, limit: int | None = None) -> dict[str, Any]:
+    """One point of Fig. 10 (Gu et al. 2025 §3.3): the model's parameter count, its Sink_1^eps on natural text
+    (:func:`table1`'s protocol) and its HellaSwag acc / acc_norm (:func:`hellaswag_accuracy`)."""
+    sink_1 = table1(loaded, T=T, n=n, seed=seed, eps=eps, kinds=("natural",), batch_size=batch_size)["natural"]["sink_1"]
+    return {"model": getattr(loaded, "name", None), "parameters": n_parameters(loaded), "sink_1": sink_1,
+            **hellaswag_accuracy(loaded, batch_size=batch_size, limit=limit)}
+
+
+__all__ += ["fig10_row", "hellaswag_accuracy"]

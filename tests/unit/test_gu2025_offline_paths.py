@@ -1,15 +1,16 @@
 """The Gu et al. notebook's offline-disabled paths (``sinkviz/notebooks/gu2025_attention_sink.ipynb``, the cell after
 "Fig. 10 ... Figs 25–27"), as far as package code carries them.
 
-* Fig. 10 (Sink₁ against HellaSwag accuracy): the ``lm_eval.simple_evaluate`` call and the reading of its result
-  live only in the notebook cell; no package function wraps them, so there is nothing here to drive with a fake
-  ``lm_eval`` (the notebook itself is not tested here).
+* Fig. 10 (Sink₁ against HellaSwag accuracy): ``gu2025.fig10_row`` / ``hellaswag_accuracy``, driven here with a
+  fake ``lm_eval`` that records what it was given and answers with hand-picked accuracies.
 * Figs 25–27 (Jamba α₁ per block and head): the notebook calls ``gu2025.importance_for(jamba, ids, batch_size=1)``,
   then ``sink.alpha_layer_head`` and ``heatmaps.alpha_heatmap``. The two last steps are checked on a hand-built α;
   the first on a tiny random Jamba (one Mamba block, one attention block), which sinkviz refuses when it is loaded
   (``NoAttentionLayersError`` naming the Mamba block): it numbers layers by block and does not trace hybrids.
 """
 from __future__ import annotations
+
+import sys
 
 import numpy as np
 import pytest
@@ -106,3 +107,56 @@ def test_loading_a_hybrid_fails_on_its_config_before_any_weights_are_read(tmp_pa
     assert not any(p.suffix == ".safetensors" for p in tmp_path.iterdir())
     with pytest.raises(NoAttentionLayersError, match=r"hybrid: blocks \[0, 2\] of 4"):
         sinkviz.load(str(tmp_path), device="cpu", progress=False)
+
+
+def _fake_lm_eval(monkeypatch, answer: dict) -> list:
+    """A stand-in for lm-evaluation-harness: ``HFLM`` and ``simple_evaluate`` record their arguments in the
+    returned list; ``simple_evaluate`` answers with ``answer`` as lm-eval's result dict holds it."""
+    import types
+
+    calls = []
+
+    class HFLM:
+        def __init__(self, **kwargs):
+            calls.append(("HFLM", kwargs))
+
+    def simple_evaluate(**kwargs):
+        calls.append(("simple_evaluate", kwargs))
+        return {"results": {"hellaswag": answer}}
+
+    package = types.ModuleType("lm_eval")
+    package.simple_evaluate = simple_evaluate
+    models = types.ModuleType("lm_eval.models")
+    huggingface = types.ModuleType("lm_eval.models.huggingface")
+    huggingface.HFLM = HFLM
+    package.models, models.huggingface = models, huggingface
+    for name, module in (("lm_eval", package), ("lm_eval.models", models), ("lm_eval.models.huggingface", huggingface)):
+        monkeypatch.setitem(sys.modules, name, module)
+    return calls
+
+
+def test_fig10_row_pairs_sink_1_with_hellaswag_accuracy_of_the_model_in_memory(monkeypatch, tmp_path):
+    """Fig. 10's point for one model: Sink_1 on natural text as Table 1 measures it, and lm-eval's 0-shot HellaSwag
+    acc / acc_norm of the SAME model object (wrapped by HFLM, not loaded again from its name)."""
+    from tiny_models import save_tiny
+
+    import sinkviz
+
+    calls = _fake_lm_eval(monkeypatch, {"acc,none": 0.2875, "acc_norm,none": 0.3125, "acc_stderr,none": 0.01})
+    loaded = sinkviz.load(str(save_tiny("llama", tmp_path / "llama")), device="cpu", progress=False)
+    row = gu2025.fig10_row(loaded, T=16, n=4, batch_size=2, limit=20)
+    expected_sink = gu2025.table1(loaded, T=16, n=4, kinds=("natural",), batch_size=2)["natural"]["sink_1"]
+    assert row == {"model": loaded.name, "parameters": gu2025.n_parameters(loaded), "sink_1": expected_sink,
+                   "acc": 0.2875, "acc_norm": 0.3125}
+    (_, wrapped), (_, evaluated) = calls
+    assert wrapped["pretrained"] is loaded.model and wrapped["tokenizer"] is loaded.tokenizer
+    assert wrapped["batch_size"] == 2
+    assert evaluated["tasks"] == ["hellaswag"] and evaluated["num_fewshot"] == 0 and evaluated["limit"] == 20
+
+
+def test_hellaswag_accuracy_without_lm_eval_says_how_to_install_it(monkeypatch):
+    from sinkviz.errors import MissingDependencyError
+
+    monkeypatch.setitem(sys.modules, "lm_eval", None)  # import lm_eval then raises ImportError
+    with pytest.raises(MissingDependencyError, match="pip install lm-eval"):
+        gu2025.hellaswag_accuracy(torch.nn.Linear(2, 2))

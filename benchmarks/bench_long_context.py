@@ -164,6 +164,10 @@ def main() -> None:
     ap.add_argument("--out", default="benchmarks/results/long_context.json")
     ap.add_argument("--tokens", type=int, default=8192)
     ap.add_argument("--moves", type=int, default=5)
+    ap.add_argument("--reopens", type=int, default=0,
+                    help="after the timed moves, close the explorer and open the same text again, this many times, in the same "
+                    "process (JSON 'reopens': open_s and census_forward_s of each), to tell a process's first open from "
+                    "later ones")
     ap.add_argument("--device", default="cpu", help="torch device of the model (default cpu), e.g. cuda")
     ap.add_argument("--random-model", action="store_true",
                     help="a random-weight model of SmolLM2-135M's shape, saved to a temporary folder with the "
@@ -259,6 +263,17 @@ def measure(args, m, model: str) -> None:
     doc["layer_switch_kept"] = timed(lambda i: ex.select(kept[i % len(kept)], ex.head), n=min(3, len(kept))) \
         if kept else None
     doc["load_average_after"] = os.getloadavg()
+    if cuda:
+        doc["gpu_peak_gib_before_reopens"] = torch.cuda.max_memory_allocated(torch.device(device)) / (1 << 30)
+    doc["reopens"] = []
+    for _ in range(args.reopens):
+        ex.close()  # frees the trace: ipywidgets keep an unclosed explorer, and its trace, alive
+        del ex
+        sync(device)
+        started = time.perf_counter()
+        ex = sinkviz.explore(m, text)
+        sync(device)
+        doc["reopens"].append({"open_s": time.perf_counter() - started, "census_forward_s": ex.open_seconds})
     if cuda:
         doc["gpu_peak_gib"] = torch.cuda.max_memory_allocated(torch.device(device)) / (1 << 30)
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)

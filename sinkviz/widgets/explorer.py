@@ -25,6 +25,7 @@ from sinkviz.errors import InputError, SinkvizError
 from sinkviz.metrics import visibility_mask
 from sinkviz.widgets import _figures, _panels
 from sinkviz.widgets._controls import sync_sliders
+from sinkviz.widgets._lifetime import close_tree
 from sinkviz.widgets._model_menu import ModelMenu
 from sinkviz.widgets._progress import forward_progress, progress_bar, shown_while_building
 from sinkviz.widgets._render import anywidget_available, make_view
@@ -87,6 +88,13 @@ class Explorer(widgets.VBox):
         self._wire()
         self._lay_out()
         self._start(model, text, trace, layer, head)
+
+    def close(self) -> None:
+        """Close the explorer's widgets and drop its trace and the model it loaded (a model passed in stays the
+        caller's), freeing that memory: ipywidgets keep every widget, and what it reaches, alive until closed."""
+        close_tree(self)
+        self.trace, self.loaded, self.alpha = None, None, None
+        super().close()
 
     # ------------------------------------------------------------------ construction
     def _build_controls(self, model_name: str | None, text: str | None, values: str, scale: str) -> None:
@@ -524,6 +532,10 @@ def explore(model_or_name: Any = None, text: str | None = None, *, view: str = "
     A text longer than `long_context_tokens` (default 1024) opens the long-context explorer
     (`sinkviz.widgets.long_context`: one census forward, maps computed per window); `long_context=True/False`
     forces it on or off.
+
+    An explorer keeps its trace (and a model it loaded from a name) until ``.close()``: ipywidgets keep every
+    widget alive until it is closed, so a notebook that opens text after text without closing keeps every trace
+    (about 1 GiB each at 32k tokens on a GPU).
 
     `view="bertviz"` / `"bertviz-model"` returns bertviz's head view / model view of the same trace instead,
     with everything it needs inlined (nothing from a CDN).

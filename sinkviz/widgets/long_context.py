@@ -24,6 +24,7 @@ import plotly.graph_objects as go
 from sinkviz.plots.style import EXPLORER_BASE, SEQUENTIAL, index_label
 from sinkviz.widgets import _figures
 from sinkviz.widgets._controls import sync_sliders
+from sinkviz.widgets._lifetime import close_tree
 from sinkviz.widgets._progress import shown_while_building
 from sinkviz.widgets._render import make_view
 from sinkviz.widgets._slices import POOLED_SIDE, head_map, token_labels
@@ -131,6 +132,14 @@ class LongContextExplorer(widgets.VBox):
         self.select(self.layer, self.head, _force=True)
 
     # ------------------------------------------------------------------ construction
+    def close(self) -> None:
+        """Close the explorer's widgets and drop its trace (q/k kept for the layers that fit its budget, about
+        1 GiB at 32k tokens), freeing that memory: ipywidgets keep every widget, and what it reaches, alive until
+        closed, so an explorer that is only replaced in a notebook cell keeps its trace."""
+        close_tree(self)
+        self.trace = None
+        super().close()
+
     def _build(self, values: str, scale: str, render: str, n_layers: int) -> None:
         self.status = widgets.HTML(layout=widgets.Layout(width="100%"))
         self.progress = widgets.IntProgress(value=0, min=0, max=n_layers, description="forward",

@@ -347,3 +347,27 @@ def test_readme_quotes_the_long_context_widget_on_the_gpu():
             f"{spread('window_move_512')}, a 64-token one {spread('window_move_64')}") in readme
     assert (f"GPU memory peaked at {cold['gpu_peak_gib']:.2f} GiB, of which the trace (q/k kept for "
             f"{cold['kept_layers']} of 30 layers, row lse) {cold['memory_gib']:.2f} GiB") in readme
+
+
+def test_readme_quotes_the_long_context_reopens_and_what_closing_saves():
+    """Two fresh H200s, three reopens each in one process: the cold first opens, the reopens' spread, and the GPU
+    peak with and without ``ex.close()`` before each reopen, as ``long_context_widget_gpu.json`` holds them."""
+    doc = json.loads((ROOT / "benchmarks/results/long_context_widget_gpu.json").read_text())
+    readme = " ".join((ROOT / "README.md").read_text().split())
+    unclosed, closed = doc["reopens"]["runs"]
+    assert "after `del` only" in unclosed["process"] and "after `ex.close()`" in closed["process"]
+    assert all(len(r["reopens"]) == 3 and r["n_tokens"] == 32768 for r in (unclosed, closed))
+    opens = [x["open_s"] for r in (unclosed, closed) for x in r["reopens"]]
+    forwards = [x["census_forward_s"] for r in (unclosed, closed) for x in r["reopens"]]
+    plain = closed["plain_forward_s"]
+    assert (f"the first open took {min(unclosed['open_s'], closed['open_s']):.1f} s and "
+            f"{max(unclosed['open_s'], closed['open_s']):.1f} s") in readme
+    assert (f"took {min(opens):.2f}–{max(opens):.2f} s each (census forward {min(forwards):.2f}–{max(forwards):.2f} s, "
+            f"{min(forwards) / plain:.1f}–{max(forwards) / plain:.1f}× the plain forward)") in readme
+    later = [r["census_forward_s"] for r in doc["runs"][1:]]
+    assert (f"so {min(later) - max(forwards):.1f}–{max(later) - min(forwards):.1f} s of a later process's census "
+            f"forward ({min(later):.2f}–{max(later):.2f} s above)") in readme
+    # without close() the three dropped explorers kept their traces; with it the peak stays the first open's
+    assert closed["gpu_peak_gib"] == closed["gpu_peak_gib_before_reopens"] < unclosed["gpu_peak_gib"] - 2
+    assert (f"raised the GPU peak to {unclosed['gpu_peak_gib']:.2f} GiB, and closing first kept it at "
+            f"{closed['gpu_peak_gib']:.2f} GiB") in readme

@@ -117,3 +117,35 @@ def test_export_figure_is_the_map_in_view(ex):
 def test_a_model_that_cannot_load_is_left_to_the_explorer_to_report():
     options = {}
     assert open_if_long("no-such-model-xyz", "some text", options) == (None, "no-such-model-xyz")
+
+
+def test_close_frees_the_trace_and_closes_every_widget(loaded, long_text):
+    """ipywidgets keep every widget alive until it is closed, and an explorer's controls call its methods, so an
+    explorer that is only dropped keeps its trace (q/k of its layers: about 1 GiB at 32k tokens on a GPU; a
+    notebook that re-opens texts piles them up). ``close()`` closes its widgets and lets the trace go."""
+    import gc
+    import weakref
+
+    opened = explore(loaded, long_text, long_context_tokens=100, render="canvas")
+    trace_ref, explorer_ref = weakref.ref(opened.trace), weakref.ref(opened)
+    parts = [w for w in opened.children]
+    assert parts and all(w.comm is not None for w in parts)
+    opened.close()
+    assert all(w.comm is None for w in parts) and opened.comm is None and opened.trace is None
+    del opened, parts
+    gc.collect()
+    assert trace_ref() is None and explorer_ref() is None  # so no longer among ipywidgets' open widgets
+
+
+def test_the_short_text_explorer_closes_the_same_way(loaded):
+    import gc
+    import weakref
+
+    opened = explore(loaded, text(10), long_context_tokens=100, render="canvas")
+    assert isinstance(opened, Explorer)
+    trace_ref = weakref.ref(opened.trace)
+    opened.close()
+    assert opened.trace is None and opened.loaded is None
+    del opened
+    gc.collect()
+    assert trace_ref() is None

@@ -310,6 +310,19 @@ def _normalise_selection(selection: int | Sequence[int] | None, size: int, what:
     return sorted(out)
 
 
+def _attention_layers(info: ModelInfo, layers: int | Sequence[int] | None) -> list[int]:
+    """The selected layers, by block number: all the attention blocks by default; a hybrid's block without
+    attention (Mamba, convolution) cannot be selected."""
+    if layers is None:
+        return info.attention_layers
+    chosen = _normalise_selection(layers, info.n_layers, "layer")
+    without = sorted(set(chosen) & set(info.blocks_without_attention))
+    if without:
+        raise InputError(f"Layer(s) {without} of {info.name!r} hold no attention (a hybrid's Mamba or convolution "
+                         f"blocks); its attention layers are {info.attention_layers}.")
+    return chosen
+
+
 def trace(
     model: LoadedModel | str,
     text_or_ids: str | Sequence[str] | torch.Tensor,
@@ -340,7 +353,7 @@ def trace(
     unknown = set(capture) - set(CAPTURE_ALL)
     if unknown:
         raise InputError(f"Unknown capture item(s) {sorted(unknown)}; choose from {list(CAPTURE_ALL)}.")
-    layer_list = _normalise_selection(layers, info.n_layers, "layer")
+    layer_list = _attention_layers(info, layers)
     head_list = _normalise_selection(heads, info.n_heads, "head")
     ids, mask, specials = _encode(loaded, text_or_ids, add_special_tokens, prepend_bos)
     want = set(capture)
@@ -399,7 +412,7 @@ class _Recorder:
         self.head_index = torch.tensor(result.heads)
         self.length = result.input_ids.shape[1]
         self.padded = ~result.attention_mask.to(loaded.device)
-        self.layer_of = {id(m): i for i, m in enumerate(modules)}
+        self.layer_of = {id(m): i for i, m in modules.items()}
 
     def layer_index(self, module: torch.nn.Module) -> int:
         index = getattr(module, "layer_idx", None)
@@ -458,8 +471,10 @@ def _run_forward(loaded: LoadedModel, result: Trace, want: set[str]):
                     outputs = base(**inputs)
             else:
                 outputs = _eager_forward(loaded.model, base, inputs)
-                for layer, weights in enumerate(outputs.attentions):
-                    module = modules[layer] if layer < len(modules) else base
+                maps = [weights for weights in outputs.attentions if weights is not None]
+                # one map per attention block, in block order (a hybrid returns none for its other blocks)
+                for layer, weights in zip(loaded.info.attention_layers, maps):
+                    module = modules.get(layer, base)
                     record(hf_attention.AttentionCall(module, None, None, None, weights, None, None, None, None), layer)
     finally:
         for handle in handles:
@@ -509,7 +524,7 @@ def _pre_rotary_hooks(loaded: LoadedModel, modules, selected: set[int], head_lis
     if not info.rope:
         return handles
     head_index = torch.tensor(head_list)
-    for layer, module in enumerate(modules):
+    for layer, module in modules.items():
         if layer not in selected:
             continue
         for kind, names, store, n in (

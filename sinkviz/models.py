@@ -121,6 +121,15 @@ class ModelInfo:
     # Layout of q/k-norm outputs, where the model has q/k norms: Qwen3 normalises (B, T, H, d) before the
     # head transpose, Gemma3 after it (B, H, T, d). Read off the probe pass; None without q/k norms.
     qk_norm_heads_first: bool | None = None
+    # Blocks of a hybrid (Jamba, Zamba, ...) that hold no softmax attention (Mamba, convolution, linear
+    # attention): layers keep their block numbers, and these have no attention to trace.
+    blocks_without_attention: list[int] = field(default_factory=list)
+
+    @property
+    def attention_layers(self) -> list[int]:
+        """The blocks that hold softmax attention, by block number (every block but in a hybrid)."""
+        without = set(self.blocks_without_attention)
+        return [layer for layer in range(self.n_layers) if layer not in without]
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -408,7 +417,6 @@ def _from_pretrained(where: str | Path, *, dtype: torch.dtype, trust_remote_code
     _register_model_type_if_needed(where)
 
     config = AutoConfig.from_pretrained(where, trust_remote_code=trust_remote_code, **kwargs)
-    refuse_hybrid(config.get_text_config() if hasattr(config, "get_text_config") else config, str(where))
     is_encoder = config.model_type in ENCODER_TYPES and not getattr(config, "is_decoder", False)
     common = dict(dtype=dtype, trust_remote_code=trust_remote_code, **kwargs)
     if is_encoder:
@@ -562,19 +570,21 @@ def probe_info(model: torch.nn.Module, name: str) -> ModelInfo:
     window, causal or not) are what the layers actually use, not what the config suggests.
     """
     cfg = text_config(model)
-    refuse_hybrid(cfg, name)
+    without = blocks_without_attention(cfg)
     n_layers, n_heads = cfg.num_hidden_layers, cfg.num_attention_heads
     n_kv = getattr(cfg, "num_key_value_heads", None) or n_heads
     head_dim = getattr(cfg, "head_dim", None) or cfg.hidden_size // n_heads
     has_rope = any("Rotary" in type(m).__name__ for m in model.modules())
     rope_theta = _rope_theta(cfg)
+    attending = [layer for layer in range(n_layers) if layer not in set(without)]
     seen, heads_first = _probe_pass(model, n_heads + n_kv + 1)
-    interface = len(seen) == n_layers
-    if interface:
-        causal = all(bool(getattr(seen[i].module, "is_causal", True)) for i in range(n_layers))
-        scaling = [float(seen[i].scaling) if seen[i].scaling is not None else head_dim**-0.5 for i in range(n_layers)]
-        windows = [seen[i].sliding_window for i in range(n_layers)]
-        softcaps = {seen[i].softcap for i in range(n_layers)} - {None}
+    interface = sorted(seen) == attending
+    if interface:  # per-block facts; a block without attention keeps the defaults, which nothing reads
+        causal = all(bool(getattr(seen[i].module, "is_causal", True)) for i in attending)
+        scaling = [float(seen[i].scaling) if i in seen and seen[i].scaling is not None else head_dim**-0.5
+                   for i in range(n_layers)]
+        windows = [seen[i].sliding_window if i in seen else None for i in range(n_layers)]
+        softcaps = {seen[i].softcap for i in attending} - {None}
     else:
         causal = bool(getattr(cfg, "is_decoder", False)) or cfg.model_type not in ENCODER_TYPES
         scaling = [head_dim**-0.5] * n_layers
@@ -601,20 +611,19 @@ def probe_info(model: torch.nn.Module, name: str) -> ModelInfo:
         learned_sinks=any(isinstance(getattr(m, "sinks", None), torch.nn.Parameter) for m in model.modules()),
         uses_attention_interface=interface,
         qk_norm_heads_first=heads_first,
+        blocks_without_attention=without,
     )
 
 
-def refuse_hybrid(cfg: Any, name: str) -> None:
-    """Raise :class:`NoAttentionLayersError` for a hybrid whose config marks blocks without softmax attention:
-    sinkviz numbers layers by block, so a trace would label the attention blocks wrongly. Called on the config
-    before any weights are read, and again on a model handed to :func:`wrap`."""
+def refuse_hybrid(cfg: Any, name: str, what: str) -> None:
+    """Raise :class:`NoAttentionLayersError` for a hybrid whose config marks blocks without softmax attention,
+    for the parts of sinkviz that measure every block (``what``: the census, the long-context explorer)."""
     without = blocks_without_attention(cfg)
     if without:
         raise NoAttentionLayersError(
             f"{name!r} ({cfg.model_type}) is a hybrid: blocks {without} of {len(block_types(cfg))} hold no softmax "
-            "attention (Mamba, convolution or linear-attention blocks). sinkviz numbers layers by block and needs "
-            "every block to attend, so it does not trace hybrids yet (Jamba, Zamba, LFM2, Qwen3-Next, ...): a trace "
-            "would mislabel the attention blocks. Use a model whose blocks all hold attention."
+            f"attention (Mamba, convolution or linear-attention blocks), and {what} does not measure hybrids yet. "
+            "sinkviz.trace and the explorer do: they capture the attention blocks under their block numbers."
         )
 
 
@@ -650,7 +659,7 @@ def _probe_pass(model: torch.nn.Module, probe_len: int) -> tuple[dict[int, hf_at
     if not hf_attention.uses_attention_interface(model):
         return {}, None
     modules = attention_modules(model)
-    index_of = {id(m): i for i, m in enumerate(modules)}
+    index_of = {id(m): i for i, m in modules.items()}
     seen: dict[int, hf_attention.AttentionCall] = {}
 
     def record(call: hf_attention.AttentionCall) -> None:
@@ -660,7 +669,7 @@ def _probe_pass(model: torch.nn.Module, probe_len: int) -> tuple[dict[int, hf_at
             seen[int(layer)] = call
 
     norm_shapes: list[tuple[int, ...]] = []
-    q_norm = getattr(modules[0], "q_norm", None)
+    q_norm = getattr(next(iter(modules.values()), None), "q_norm", None)
     handle = q_norm.register_forward_hook(lambda m, a, out: norm_shapes.append(tuple(out.shape))) if q_norm else None
     ids = (torch.arange(1, probe_len + 1, device=input_device(model)) % text_config(model).vocab_size)[None]
     try:
@@ -673,13 +682,14 @@ def _probe_pass(model: torch.nn.Module, probe_len: int) -> tuple[dict[int, hf_at
     return seen, heads_first
 
 
-def attention_modules(model: torch.nn.Module) -> list[torch.nn.Module]:
-    """One attention module per block, in layer order (the first submodule owning q/k projections)."""
-    found = []
-    for layer in layer_modules(model):
+def attention_modules(model: torch.nn.Module) -> dict[int, torch.nn.Module]:
+    """The attention module of each block that has one (the first submodule owning q/k projections), by block
+    number; a hybrid's Mamba or convolution blocks have none."""
+    found = {}
+    for block, layer in enumerate(layer_modules(model)):
         for module in layer.modules():
             if any(hasattr(module, attr) for attr in ("q_proj", "c_attn", "query")):
-                found.append(module)
+                found[block] = module
                 break
     return found
 

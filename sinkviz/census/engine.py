@@ -33,7 +33,7 @@ from sinkviz._version import __version__
 from sinkviz.census import kernels
 from sinkviz.census.result import PROFILE_NAMES, CensusResult
 from sinkviz.census.texts import right_pad, tokenize_texts
-from sinkviz.models import input_device, text_config, unwrap
+from sinkviz.models import input_device, refuse_hybrid, text_config, unwrap
 
 CENSUS_IMPLEMENTATION = hf_attention.CENSUS_IMPLEMENTATION
 #: Per-sample statistics kept for every selected layer.
@@ -611,6 +611,7 @@ class Census:
         row_statistics: bool = True,
     ) -> None:
         self.hf, self.tokenizer, self.name = unwrap(model)
+        refuse_hybrid(text_config(self.hf), self.name, "the census")
         n_layers = int(text_config(self.hf).num_hidden_layers)
         layers = list(range(n_layers)) if layers is None else sorted({int(x) for x in layers})
         bad = [x for x in layers if not 0 <= x < n_layers]

@@ -216,9 +216,7 @@ def table8_models() -> list[dict[str, Any]]:
     rows = []
     for r in reported_numbers("table8"):
         offline = r["value"] in cached
-        if "jamba" in r["value"].lower():  # Mamba/attention hybrids: sinkviz.models.blocks_without_attention
-            how = "a Mamba/attention hybrid: sinkviz refuses it at load (it numbers layers by block)"
-        elif offline:
+        if offline:
             how = "in the local Hugging Face cache: loads offline"
         else:
             how = (f"needs the hub once: sinkviz.load({r['value']!r}) where the hub is reachable "

@@ -17,27 +17,34 @@ __all__ = ["alpha_heatmap", "alpha_heatmap_grid", "attention_heatmap"]
 PAPER_ALPHA_RANGE = (0.2, 0.8)
 
 
-def _alpha_trace(alpha_lh: np.ndarray, zrange: tuple[float, float], showscale: bool, base: int) -> go.Heatmap:
+def _alpha_trace(alpha_lh: np.ndarray, zrange: tuple[float, float], showscale: bool, base: int,
+                 blocks: Sequence[int] | None = None) -> go.Heatmap:
     L, H = alpha_lh.shape
+    rows = np.arange(L) if blocks is None else np.asarray(blocks)
     return go.Heatmap(
-        z=alpha_lh, x=np.arange(base, H + base), y=np.arange(base, L + base), colorscale=SEQUENTIAL,
+        z=alpha_lh, x=np.arange(base, H + base), y=rows + base, colorscale=SEQUENTIAL,
         zmin=zrange[0], zmax=zrange[1], showscale=showscale, colorbar=dict(title=dict(text="α₁")),
         hovertemplate=index_label(("block", "head"), ("%{y}", "%{x}"), base=base) + "<br>α₁ = %{z:.3f}<extra></extra>")
 
 
 def alpha_heatmap(alpha_lh, *, title: str | None = None, zrange: tuple[float, float] = PAPER_ALPHA_RANGE,
-                  base: int = GU_BASE, height: int | None = None, width: int | None = None) -> go.Figure:
+                  base: int = GU_BASE, height: int | None = None, width: int | None = None,
+                  blocks: Sequence[int] | None = None) -> go.Figure:
     """Figures 19–24: importance score α₁^{l,h} averaged over samples, y = block, x = head
     (``(L, H)`` from :func:`sinkviz.metrics.sink.alpha_layer_head`).  The paper's colour range is 0.2–0.8:
     values outside are clipped to the end colours (hover shows the true value).  Blocks and heads are numbered
-    from ``base``: 1 as in the paper by default, and the axes say so."""
+    from ``base``: 1 as in the paper by default, and the axes say so. ``blocks``: the 0-indexed block number of
+    each row where the rows are not every block (a hybrid's attention blocks, Figs 25–27: Jamba); one row each."""
     a = np.asarray(alpha_lh, dtype=float)
     if a.ndim != 2:
         raise ValueError(f"alpha_lh must be (layers, heads); got shape {a.shape}")
     L, H = a.shape
-    fig = go.Figure(_alpha_trace(a, zrange, True, base))
+    if blocks is not None and len(blocks) != L:
+        raise ValueError(f"blocks has {len(blocks)} entries for {L} rows of alpha_lh")
+    fig = go.Figure(_alpha_trace(a, zrange, True, base, blocks))
     fig.update_xaxes(title_text=index_label("head", base=base), dtick=max(1, H // 12), showgrid=False)
-    fig.update_yaxes(title_text=index_label("block", base=base), autorange="reversed", showgrid=False)
+    fig.update_yaxes(title_text=index_label("block", base=base), autorange="reversed", showgrid=False,
+                     type="category" if blocks is not None else None)
     return apply_style(fig, title=title, height=height or max(320, 14 * L + 140),
                        width=width or max(360, 26 * H + 200))
 

@@ -486,7 +486,7 @@ def _plan(loaded: Any, text: str, layers: list[int] | None) -> str:
 
     info = loaded.info
     n = len(loaded.tokenizer(text, add_special_tokens=True)["input_ids"])
-    n_layers = len(layers) if layers is not None else info.n_layers
+    n_layers = len(layers) if layers is not None else len(info.attention_layers)
     dtype_bytes = loaded.dtype.itemsize if hasattr(loaded.dtype, "itemsize") else 4
     needed = estimate_attention_bytes(1, n, n_layers, info.n_heads, info.n_heads, dtype_bytes)
     free = available_memory_bytes(loaded.device)

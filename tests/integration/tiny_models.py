@@ -113,3 +113,25 @@ def load_tiny(kind: str, tmp_path_factory):
     import sinkviz
 
     return sinkviz.load(str(save_tiny(kind, tmp_path_factory.mktemp(kind))), device="cpu", progress=False)
+
+
+def tiny_jamba_model():
+    """A 4-block random Jamba (a Mamba/attention hybrid): blocks 0 and 2 Mamba, 1 and 3 attention (4 query heads,
+    2 KV heads); builds and runs on the CPU in well under a second."""
+    from transformers import JambaConfig, JambaForCausalLM
+
+    torch.manual_seed(0)
+    config = JambaConfig(vocab_size=96, hidden_size=32, intermediate_size=64, num_hidden_layers=4,
+                         num_attention_heads=4, num_key_value_heads=2, attn_layer_period=2, attn_layer_offset=1,
+                         expert_layer_period=2, expert_layer_offset=1, num_experts=2, num_experts_per_tok=1,
+                         mamba_d_state=4, mamba_d_conv=4, mamba_expand=2, mamba_dt_rank=4,
+                         max_position_embeddings=128)
+    assert config.layers_block_type == ["mamba", "attention", "mamba", "attention"]
+    return JambaForCausalLM(config).eval()
+
+
+def tiny_jamba():
+    """The tiny Jamba wrapped with the decoder character tokenizer."""
+    import sinkviz
+
+    return sinkviz.wrap(tiny_jamba_model(), char_tokenizer(False), "tiny-jamba")

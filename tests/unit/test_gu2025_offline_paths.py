@@ -5,8 +5,8 @@
   fake ``lm_eval`` that records what it was given and answers with hand-picked accuracies.
 * Figs 25–27 (Jamba α₁ per block and head): the notebook calls ``gu2025.importance_for(jamba, ids, batch_size=1)``,
   then ``sink.alpha_layer_head`` and ``heatmaps.alpha_heatmap``. The two last steps are checked on a hand-built α;
-  the first on a tiny random Jamba (one Mamba block, one attention block), which sinkviz refuses when it is loaded
-  (``NoAttentionLayersError`` naming the Mamba block): it numbers layers by block and does not trace hybrids.
+  all three on a tiny random Jamba (Mamba and attention blocks alternating), whose capture
+  ``tests/integration/test_hybrid_models.py`` checks against eager attention.
 """
 from __future__ import annotations
 
@@ -19,6 +19,7 @@ import torch
 from sinkviz.metrics import sink as S
 from sinkviz.papers import gu2025
 from sinkviz.plots import heatmaps
+from tiny_models import tiny_jamba
 
 
 def _hand_built_alpha() -> np.ndarray:
@@ -52,61 +53,25 @@ def test_figs25_27_heatmap_draws_alpha_1_with_blocks_down_and_heads_across():
     assert "Figs 25–27" in fig.layout.title.text
 
 
-def _tiny_jamba():
-    """A 2-block random Jamba, block 0 Mamba, block 1 attention (4 query heads, 2 KV heads), with the decoder
-    character tokenizer of the integration tests; builds and runs on the CPU in well under a second."""
-    from tiny_models import char_tokenizer  # tests/integration, on the path by tests/conftest.py
-    from transformers import JambaConfig, JambaForCausalLM
+def test_figs25_27_on_a_hybrid_give_alpha_per_attention_block_with_its_block_number():
+    """``gu2025.importance_for`` as the notebook calls it: α for the two attention blocks; the heat-map labels its
+    rows with their 1-indexed block numbers (2 and 4), not 1 and 2."""
+    from sinkviz.papers.probes import probe_inputs
 
+    jamba = tiny_jamba()
+    ids = probe_inputs(jamba.tokenizer, "natural", T=16, n=2).input_ids
+    alpha = gu2025.importance_for(jamba, ids, batch_size=1)
+    assert alpha.shape == (2, 2, 4, 16)
     import sinkviz
 
-    torch.manual_seed(0)
-    config = JambaConfig(vocab_size=96, hidden_size=32, intermediate_size=64, num_hidden_layers=2,
-                         num_attention_heads=4, num_key_value_heads=2, attn_layer_period=2, attn_layer_offset=1,
-                         expert_layer_period=2, expert_layer_offset=1, num_experts=2, num_experts_per_tok=1,
-                         mamba_d_state=4, mamba_d_conv=4, mamba_expand=2, mamba_dt_rank=4,
-                         max_position_embeddings=128)
-    assert config.layers_block_type == ["mamba", "attention"]
-    model = JambaForCausalLM(config)
-    return sinkviz.wrap(model, char_tokenizer(False), "tiny-jamba")
-
-
-def test_figs25_27_path_on_a_hybrid_model_stops_at_load_with_an_error_naming_the_blocks():
-    """The notebook's Jamba switch on a Mamba/attention hybrid: sinkviz numbers layers by block, so it refuses the
-    model when it is loaded (naming the blocks without attention) instead of tracing block 1's attention as
-    "layer 0" (which ``trace(layers=[0])`` did before the check)."""
-    from sinkviz.errors import NoAttentionLayersError
-
-    with pytest.raises(NoAttentionLayersError, match=r"hybrid: blocks \[0\] of 2 hold no softmax attention"):
-        _tiny_jamba()
-
-
-def test_blocks_without_attention_reads_the_block_types_of_hybrids_only():
-    from types import SimpleNamespace
-
-    from sinkviz.models import blocks_without_attention
-
-    assert blocks_without_attention(SimpleNamespace(layers_block_type=["mamba", "attention", "mamba"])) == [0, 2]
-    assert blocks_without_attention(SimpleNamespace(layer_types=["conv", "full_attention"])) == [0]  # LFM2
-    assert blocks_without_attention(SimpleNamespace(layer_types=["linear_attention", "full_attention"])) == [0]
-    # every block attends: Gemma3 / GPT-OSS alternate sliding and full attention; most configs name no types
-    assert blocks_without_attention(SimpleNamespace(layer_types=["sliding_attention", "full_attention"])) == []
-    assert blocks_without_attention(SimpleNamespace()) == []
-
-
-def test_loading_a_hybrid_fails_on_its_config_before_any_weights_are_read(tmp_path):
-    """A folder holding only a Jamba config (no weights, no tokenizer): ``sinkviz.load`` refuses it from the config
-    alone, so that the notebook's JAMBA_MODEL switch does not download 52B parameters to reach the error."""
-    from transformers import JambaConfig
-
-    import sinkviz
-    from sinkviz.errors import NoAttentionLayersError
-
-    JambaConfig(vocab_size=96, hidden_size=32, intermediate_size=64, num_hidden_layers=4, num_attention_heads=4,
-                num_key_value_heads=2, attn_layer_period=2, attn_layer_offset=1).save_pretrained(tmp_path)
-    assert not any(p.suffix == ".safetensors" for p in tmp_path.iterdir())
-    with pytest.raises(NoAttentionLayersError, match=r"hybrid: blocks \[0, 2\] of 4"):
-        sinkviz.load(str(tmp_path), device="cpu", progress=False)
+    tr = sinkviz.trace(jamba, ids)  # α_1 = mean over the queries of the attention paid to key 1 (all see it)
+    first_column = np.stack([tr.attentions[layer][..., 0].numpy() for layer in (1, 3)], axis=1).mean(-1)
+    np.testing.assert_allclose(alpha[..., 0], first_column, rtol=1e-5)
+    fig = heatmaps.alpha_heatmap(S.alpha_layer_head(alpha), blocks=jamba.info.attention_layers, title="t")
+    assert list(fig.data[0].y) == [2, 4] and fig.layout.yaxis.type == "category"
+    np.testing.assert_allclose(np.asarray(fig.data[0].z, dtype=float), S.alpha_layer_head(alpha))
+    with pytest.raises(ValueError, match="blocks has 1 entries for 2 rows"):
+        heatmaps.alpha_heatmap(S.alpha_layer_head(alpha), blocks=[1])
 
 
 def _fake_lm_eval(monkeypatch, answer: dict) -> list:

@@ -1,0 +1,66 @@
+"""Mamba/attention hybrids (a tiny random Jamba): sinkviz traces their attention blocks under their block numbers,
+exactly as eager attention computes them, refuses a Mamba block as a layer, and the census refuses the model."""
+from __future__ import annotations
+
+import pytest
+import torch
+
+from tiny_models import char_tokenizer, tiny_jamba, tiny_jamba_model
+
+
+def test_a_hybrids_attention_blocks_are_traced_under_their_block_numbers_exactly():
+    """Figs 25–27's first step on a Mamba/attention hybrid: ``trace`` captures blocks 1 and 3 (its attention
+    blocks) under those numbers, equal to the model's own eager attention maps, and the hidden state of every
+    block; a Mamba block cannot be selected."""
+    import sinkviz
+    from sinkviz.errors import InputError
+
+    jamba = tiny_jamba()
+    assert jamba.info.attention_layers == [1, 3] and jamba.info.blocks_without_attention == [0, 2]
+    assert jamba.info.uses_attention_interface
+    tr = sinkviz.trace(jamba, "ab cd ef gh ij kl")
+    assert tr.layers == [1, 3] and sorted(tr.attentions) == [1, 3]
+    model = jamba.model
+    model.set_attn_implementation("eager")
+    try:
+        with torch.no_grad():
+            eager = [a for a in model(input_ids=tr.input_ids, output_attentions=True).attentions if a is not None]
+    finally:
+        model.set_attn_implementation("sdpa")
+    assert len(eager) == 2
+    for layer, reference in zip([1, 3], eager):
+        torch.testing.assert_close(tr.attentions[layer], reference.float(), atol=1e-6, rtol=1e-6)
+    assert tuple(tr.hidden_states.shape[:1]) == (5,)  # embeddings and all four blocks
+    with pytest.raises(InputError, match=r"Layer\(s\) \[0\] of 'tiny-jamba' hold no attention.*\[1, 3\]"):
+        sinkviz.trace(jamba, "ab cd", layers=[0, 1])
+
+
+def test_the_census_refuses_a_hybrid_and_says_what_does_trace_it():
+    from sinkviz.census import Census
+    from sinkviz.errors import NoAttentionLayersError
+
+    with pytest.raises(NoAttentionLayersError, match=r"blocks \[0, 2\] of 4 .*the census does not measure hybrids"):
+        Census(tiny_jamba(), seq_len=16)
+
+
+def test_a_saved_hybrid_loads_from_its_folder_and_traces(tmp_path):
+    import sinkviz
+
+    tiny_jamba_model().save_pretrained(tmp_path, safe_serialization=True)
+    char_tokenizer(False).save_pretrained(tmp_path)
+    loaded = sinkviz.load(str(tmp_path), device="cpu", progress=False)
+    assert loaded.info.attention_layers == [1, 3]
+    assert sinkviz.trace(loaded, "ab cd ef").layers == [1, 3]
+
+
+def test_blocks_without_attention_reads_the_block_types_of_hybrids_only():
+    from types import SimpleNamespace
+
+    from sinkviz.models import blocks_without_attention
+
+    assert blocks_without_attention(SimpleNamespace(layers_block_type=["mamba", "attention", "mamba"])) == [0, 2]
+    assert blocks_without_attention(SimpleNamespace(layer_types=["conv", "full_attention"])) == [0]  # LFM2
+    assert blocks_without_attention(SimpleNamespace(layer_types=["linear_attention", "full_attention"])) == [0]
+    # every block attends: Gemma3 / GPT-OSS alternate sliding and full attention; most configs name no types
+    assert blocks_without_attention(SimpleNamespace(layer_types=["sliding_attention", "full_attention"])) == []
+    assert blocks_without_attention(SimpleNamespace()) == []

@@ -1,5 +1,6 @@
 """Mamba/attention hybrids (a tiny random Jamba): sinkviz traces their attention blocks under their block numbers,
-exactly as eager attention computes them, refuses a Mamba block as a layer, and the census refuses the model."""
+exactly as eager attention computes them, the census measures the same blocks as the trace, and a Mamba block
+cannot be selected."""
 from __future__ import annotations
 
 import pytest
@@ -35,12 +36,26 @@ def test_a_hybrids_attention_blocks_are_traced_under_their_block_numbers_exactly
         sinkviz.trace(jamba, "ab cd", layers=[0, 1])
 
 
-def test_the_census_refuses_a_hybrid_and_says_what_does_trace_it():
-    from sinkviz.census import Census
-    from sinkviz.errors import NoAttentionLayersError
+def test_the_census_measures_a_hybrids_attention_blocks_as_the_dense_trace_does():
+    """The streaming census on a hybrid: its attention blocks by default, α of the first keys equal to the dense
+    trace's importance scores (Gu et al. 2025 §3.2); a Mamba block asked for by name is refused."""
+    import numpy as np
 
-    with pytest.raises(NoAttentionLayersError, match=r"blocks \[0, 2\] of 4 .*the census does not measure hybrids"):
-        Census(tiny_jamba(), seq_len=16)
+    import sinkviz
+    from sinkviz.census import Census
+    from sinkviz.metrics.sink import importance_scores
+
+    jamba = tiny_jamba()
+    ids = torch.randint(0, 96, (2, 16), generator=torch.Generator().manual_seed(0))
+    census = Census(jamba, seq_len=16, backend="torch")
+    census.add(ids)
+    result = census.result()
+    assert result.layers == [1, 3]
+    tr = sinkviz.trace(jamba, ids)
+    dense = importance_scores(tr.attention_stack(), causal=True, lengths=tr.lengths)  # (N, L, H, T)
+    np.testing.assert_allclose(result.alpha, dense[..., :result.alpha.shape[-1]], rtol=1e-5, atol=1e-6)
+    with pytest.raises(ValueError, match=r"layers \[0\] of 'tiny-jamba' hold no attention.*\[1, 3\]"):
+        Census(jamba, seq_len=16, layers=[0, 1])
 
 
 def test_a_saved_hybrid_loads_from_its_folder_and_traces(tmp_path):
@@ -64,3 +79,11 @@ def test_blocks_without_attention_reads_the_block_types_of_hybrids_only():
     # every block attends: Gemma3 / GPT-OSS alternate sliding and full attention; most configs name no types
     assert blocks_without_attention(SimpleNamespace(layer_types=["sliding_attention", "full_attention"])) == []
     assert blocks_without_attention(SimpleNamespace()) == []
+
+
+def test_the_long_context_explorer_refuses_a_hybrid_and_names_what_measures_it():
+    from sinkviz.census.window import LongContextTrace
+    from sinkviz.errors import NoAttentionLayersError
+
+    with pytest.raises(NoAttentionLayersError, match=r"blocks \[0, 2\] of 4 .*long-context explorer does not measure"):
+        LongContextTrace(tiny_jamba(), torch.arange(1, 17))

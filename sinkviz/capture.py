@@ -165,12 +165,14 @@ class Trace:
             parts.append("hidden_states")
         return (
             f"Trace({self.model_name!r}, {self.batch_size} text(s), lengths {self.lengths}, "
-            f"layers {_span(self.layers)}, heads {_span(self.heads)}, holds {', '.join(parts) or 'nothing'}, "
-            f"bos_added={self.bos_added})"
+            f"layers {index_span(self.layers)}, heads {index_span(self.heads)}, "
+            f"holds {', '.join(parts) or 'nothing'}, bos_added={self.bos_added})"
         )
 
 
-def _span(items: Sequence[int]) -> str:
+def index_span(items: Sequence[int]) -> str:
+    """Layer or head numbers as messages say them: "0..29" when more than two run without a gap, else the list
+    ("[1, 3]": a hybrid's attention blocks, or the layers a trace kept)."""
     items = list(items)
     if items and items == list(range(items[0], items[-1] + 1)) and len(items) > 2:
         return f"{items[0]}..{items[-1]}"

@@ -615,19 +615,6 @@ def probe_info(model: torch.nn.Module, name: str) -> ModelInfo:
     )
 
 
-def refuse_hybrid(cfg: Any, name: str, what: str) -> None:
-    """Raise :class:`NoAttentionLayersError` for a hybrid whose config marks blocks without softmax attention,
-    for the parts of sinkviz that measure every block (``what``: the long-context explorer)."""
-    without = blocks_without_attention(cfg)
-    if without:
-        raise NoAttentionLayersError(
-            f"{name!r} ({cfg.model_type}) is a hybrid: blocks {without} of {len(block_types(cfg))} hold no softmax "
-            f"attention (Mamba, convolution or linear-attention blocks), and {what} does not measure hybrids yet. "
-            "sinkviz.trace, the explorer and the census do: they measure the attention blocks under their block "
-            "numbers."
-        )
-
-
 def block_types(cfg: Any) -> list[str]:
     """The per-block types a config names (``layers_block_type`` or ``layer_types``), or [] when it names none."""
     kinds = getattr(cfg, "layers_block_type", None) or getattr(cfg, "layer_types", None)

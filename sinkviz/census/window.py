@@ -26,7 +26,7 @@ import torch
 from sinkviz.census.engine import Census, LayerCall
 from sinkviz.census.kernels import LayerStats, chunk_elems_for, hidden_block, key_range
 from sinkviz.census.result import CensusResult
-from sinkviz.models import refuse_hybrid, text_config, unwrap
+from sinkviz.models import blocks_without_attention, text_config, unwrap
 
 #: Default memory for the q/k kept between head switches and layer changes.
 QK_BUDGET_BYTES = 1 << 30
@@ -177,11 +177,12 @@ class LongContextTrace:
                  **census_options: Any) -> None:
         self.model = model
         hf, tok, self.model_name = unwrap(model)
-        refuse_hybrid(text_config(hf), self.model_name, "the long-context explorer")
         self.tokenizer = tokenizer or tok
         self.input_ids = self._encode(text_or_ids)
         self.n_tokens = int(self.input_ids.shape[1])
-        self.n_layers = int(text_config(hf).num_hidden_layers)
+        config = text_config(hf)
+        without = blocks_without_attention(config)  # a hybrid's Mamba / convolution blocks: not measured
+        self.n_layers = int(config.num_hidden_layers) - len(without)  # the layers the forward pass measures
         self.qk_budget_bytes = int(qk_budget_bytes)
         self.census_options = dict(census_options)
         self.census_options.setdefault("n_keys", min(16, self.n_tokens))

@@ -24,6 +24,7 @@ import numpy as np
 from sinkviz.errors import InputError, SinkvizError
 from sinkviz.metrics import visibility_mask
 from sinkviz.widgets import _figures, _panels
+from sinkviz.capture import index_span
 from sinkviz.widgets._controls import sync_sliders
 from sinkviz.widgets._lifetime import close_tree
 from sinkviz.widgets._model_menu import ModelMenu
@@ -345,10 +346,10 @@ class Explorer(widgets.VBox):
         layer = self.layer if layer is None else int(layer)
         head = self.head if head is None else int(head)
         if layer not in tr.layers:
-            self._error(f"Layer {layer} is out of range: this trace has layers {_span(tr.layers)}.")
+            self._error(f"Layer {layer} is out of range: this trace has layers {index_span(tr.layers)}.")
             return False
         if head not in tr.heads:
-            self._error(f"Head {head} is out of range: this trace has heads {_span(tr.heads)}.")
+            self._error(f"Head {head} is out of range: this trace has heads {index_span(tr.heads)}.")
             return False
         if (layer, head) == (self.layer, self.head) and not _force:
             return True
@@ -501,9 +502,9 @@ def _size(n_bytes: float) -> str:
 def _selection_problem(tr: Any, layer: int | None, head: int | None) -> str | None:
     """Why (layer, head) cannot be shown from `tr`, or None when it can (None keeps that coordinate)."""
     if layer is not None and layer not in tr.layers:
-        return f"layer={layer} is out of range: this trace has layers {_span(tr.layers)}."
+        return f"layer={layer} is out of range: this trace has layers {index_span(tr.layers)}."
     if head is not None and head not in tr.heads:
-        return f"head={head} is out of range: this trace has heads {_span(tr.heads)}."
+        return f"head={head} is out of range: this trace has heads {index_span(tr.heads)}."
     return None
 
 
@@ -512,13 +513,6 @@ def _model_name(model: Any, trace: Any) -> str | None:
     if model is not None:
         return getattr(model, "name", None) or str(model)
     return trace.model_name if trace is not None else None
-
-
-def _span(items) -> str:
-    items = list(items)
-    if items and items == list(range(items[0], items[-1] + 1)):
-        return f"{items[0]}..{items[-1]}"
-    return str(items)
 
 
 def explore(model_or_name: Any = None, text: str | None = None, *, view: str = "explorer", **kwargs: Any):

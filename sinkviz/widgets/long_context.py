@@ -23,6 +23,7 @@ import plotly.graph_objects as go
 
 from sinkviz.plots.style import EXPLORER_BASE, SEQUENTIAL, index_label
 from sinkviz.widgets import _figures
+from sinkviz.capture import index_span
 from sinkviz.widgets._controls import sync_sliders
 from sinkviz.widgets._lifetime import close_tree
 from sinkviz.widgets._progress import shown_while_building
@@ -98,18 +99,19 @@ class LongContextExplorer(widgets.VBox):
                  qk_budget_bytes: int | None = None) -> None:
         super().__init__()
         from sinkviz.census.window import QK_BUDGET_BYTES, LongContextTrace
-        from sinkviz.models import text_config, unwrap
+        from sinkviz.models import blocks_without_attention, text_config, unwrap
 
         config = text_config(unwrap(model)[0])
         self.update_seconds: list[float] = []
         self.n_tokens = count_tokens(model, text)
         self.heads = list(range(int(config.num_attention_heads)))
-        n_layers = int(config.num_hidden_layers)
+        without = blocks_without_attention(config)  # a hybrid's blocks without attention are not shown
+        attending = [x for x in range(int(config.num_hidden_layers)) if x not in without]
         self.layer, self.head = 0, 0
         self._syncing = True  # until the forward pass is done, controls change nothing
         # Every widget is made and placed now, before the forward pass (the front end draws a box whose children
         # change later without its anywidget views), and filled in once the census is done.
-        self._build(values, scale, render, n_layers)
+        self._build(values, scale, render, attending)
         self._say(f"Census forward over the text ({self.n_tokens} tokens) ...")
         started = time.perf_counter()
         with shown_while_building(self.status, self.progress):  # the explorer shows only once built
@@ -140,11 +142,11 @@ class LongContextExplorer(widgets.VBox):
         self.trace = None
         super().close()
 
-    def _build(self, values: str, scale: str, render: str, n_layers: int) -> None:
+    def _build(self, values: str, scale: str, render: str, layers: list[int]) -> None:
         self.status = widgets.HTML(layout=widgets.Layout(width="100%"))
-        self.progress = widgets.IntProgress(value=0, min=0, max=n_layers, description="forward",
+        self.progress = widgets.IntProgress(value=0, min=0, max=len(layers), description="forward",
                                             layout=widgets.Layout(width="420px"))
-        self.layer_slider = widgets.IntSlider(value=0, min=0, max=n_layers - 1, description="layer",
+        self.layer_slider = widgets.IntSlider(value=layers[0], min=layers[0], max=layers[-1], description="layer",
                                               continuous_update=False)
         self.head_slider = widgets.IntSlider(value=0, min=0, max=self.heads[-1], description="head",
                                              continuous_update=False)
@@ -169,7 +171,7 @@ class LongContextExplorer(widgets.VBox):
         self.map_view = make_view(_figures.map_figure(empty, "computing ..."), render)
         self.strip_view = make_view(_strip_figure(np.zeros(1), ["0"]), render)
         self.overview_view = make_view(_figures.overview_figure(
-            np.zeros((n_layers, len(self.heads))), list(range(n_layers)), self.heads, (0, 0),
+            np.zeros((len(layers), len(self.heads))), layers, self.heads, (layers[0], 0),
             title="census forward ..."), config={"displayModeBar": False})
         self.map_view.widget.add_class("sinkviz-map")
         self.overview_view.widget.add_class("sinkviz-overview")
@@ -218,8 +220,8 @@ class LongContextExplorer(widgets.VBox):
         layer = self.layer if layer is None else int(layer)
         head = self.head if head is None else int(head)
         if layer not in self.trace.layers or head not in self.heads:
-            self._say(f"Layer {layer}, head {head} is out of range: layers {self.trace.layers[0]}.."
-                      f"{self.trace.layers[-1]}, heads 0..{self.heads[-1]}.", error=True)
+            self._say(f"Layer {layer}, head {head} is out of range: layers {index_span(self.trace.layers)}, heads "
+                      f"0..{self.heads[-1]}.", error=True)
             return False
         if (layer, head) == (self.layer, self.head) and not _force:
             return True

@@ -81,9 +81,27 @@ def test_blocks_without_attention_reads_the_block_types_of_hybrids_only():
     assert blocks_without_attention(SimpleNamespace()) == []
 
 
-def test_the_long_context_explorer_refuses_a_hybrid_and_names_what_measures_it():
-    from sinkviz.census.window import LongContextTrace
-    from sinkviz.errors import NoAttentionLayersError
+def test_the_long_context_explorer_opens_a_hybrid_on_its_attention_blocks():
+    """``explore`` on a hybrid past the long-context threshold: the census forward measures blocks 1 and 3, the
+    whole-text view of block 3 equals its dense attention, the layer slider starts at the first attention block,
+    and a Mamba block is refused inside the widget, naming the attention blocks."""
+    import numpy as np
 
-    with pytest.raises(NoAttentionLayersError, match=r"blocks \[0, 2\] of 4 .*long-context explorer does not measure"):
-        LongContextTrace(tiny_jamba(), torch.arange(1, 17))
+    import sinkviz
+    from sinkviz.widgets.explorer import explore
+    from sinkviz.widgets.long_context import LongContextExplorer
+    from tiny_models import text
+
+    jamba = tiny_jamba()
+    long_text = text(40)
+    ex = explore(jamba, long_text, long_context_tokens=50, render="canvas")
+    assert isinstance(ex, LongContextExplorer) and ex.trace.layers == [1, 3]
+    assert (ex.layer_slider.min, ex.layer_slider.max) == (1, 3) and ex.progress.max == 2
+    dense = sinkviz.trace(jamba, long_text, capture=("attn",)).attentions[3][0].numpy()
+    assert ex.select(3, 2)
+    ex.show_window(size=ex.n_tokens)
+    view, _, _ = ex.current_view()
+    np.testing.assert_allclose(view.z, np.where(dense[2] > 0, dense[2], np.nan), atol=2e-6, rtol=1e-5, equal_nan=True)
+    assert not ex.select(2, 0)
+    assert "Layer 2, head 0 is out of range: layers [1, 3]" in ex.status.value
+    ex.close()

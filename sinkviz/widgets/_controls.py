@@ -14,4 +14,3 @@ def sync_sliders(view: Any, layer: int, head: int) -> None:
         view.layer_slider.value, view.head_slider.value = layer, head
     finally:
         view._syncing = False
-

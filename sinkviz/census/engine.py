@@ -61,6 +61,9 @@ class CensusSettings:
     attn_output: str
     on_layer: Callable | None = None
     row_statistics: bool = True
+    # the blocks that call attention, in forward order (a hybrid's Mamba blocks do not): the layer of a call
+    # whose module carries no layer_idx
+    attention_layers: tuple[int, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -489,10 +492,12 @@ class ForwardPass:
     batch: BatchState
 
     def measured_layer(self, module: torch.nn.Module) -> int | None:
-        """The module's layer index (modules without one count in forward order), or None when not measured."""
+        """The module's layer index (modules without one count in forward order over the blocks that attend), or
+        None when not measured."""
         layer = getattr(module, "layer_idx", None)
         if layer is None:
-            layer = self.batch.calls
+            order = self.settings.attention_layers
+            layer = order[self.batch.calls] if self.batch.calls < len(order) else self.batch.calls
         self.batch.calls += 1
         return layer if layer in self.settings.layers else None
 
@@ -639,6 +644,7 @@ class Census:
             n_bins=self.n_bins, backend=backend,
             chunk_elems=None if chunk_elems is None else int(chunk_elems), triton_opts=dict(triton_opts or {}),
             lse_source=lse_source, attn_output=attn_output, on_layer=on_layer, row_statistics=bool(row_statistics),
+            attention_layers=tuple(attending),
         )
         self.kernel = KernelChoice()
         self.sums = RunningSums(self.seq_len, self.settings.n_keys, self.n_bins, self.layers)

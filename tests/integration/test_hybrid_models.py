@@ -105,3 +105,27 @@ def test_the_long_context_explorer_opens_a_hybrid_on_its_attention_blocks():
     assert not ex.select(2, 0)
     assert "Layer 2, head 0 is out of range: layers [1, 3]" in ex.status.value
     ex.close()
+
+
+def test_the_census_counts_a_hybrids_calls_through_its_attention_blocks_when_modules_carry_no_index():
+    """A call from an attention module without ``layer_idx`` is the next attention block in forward order (1, then
+    3), not the next block (0, then 1): the same α as with the indices."""
+    import numpy as np
+
+    from sinkviz.census import Census
+    from sinkviz.models import attention_modules
+
+    jamba = tiny_jamba()
+    ids = torch.randint(0, 96, (1, 12), generator=torch.Generator().manual_seed(1))
+    with_index = Census(jamba, seq_len=12, backend="torch")
+    with_index.add(ids)
+    expected = with_index.result().alpha
+    modules = attention_modules(jamba.model)
+    assert sorted(modules) == [1, 3]
+    for module in modules.values():
+        module.layer_idx = None
+    without_index = Census(jamba, seq_len=12, backend="torch")
+    without_index.add(ids)
+    result = without_index.result()
+    assert result.layers == [1, 3]
+    np.testing.assert_array_equal(result.alpha, expected)

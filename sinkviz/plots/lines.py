@@ -1,8 +1,8 @@
 """Line figures of Gu et al. (ICLR 2025): norms, Sink vs length and size, massive activations, Sink_k.
 
 Norms per block (Fig. 2 top, Figs 11–14), Sink vs token length (Fig. 3), Sink vs model size (Fig. 4 left),
-massive-activation ratio per block (Figs 7, 8, 29), Sink_k vs position k (Fig. 5 middle) and Sink₁ by text domain
-(Fig. 9, on sinkviz's domains). Every factory
+massive-activation ratio per block (Figs 7, 8, 29), Sink_k vs position k (Fig. 5 middle), Sink₁ by text domain
+(Fig. 9, on sinkviz's domains) and Sink₁ beside HellaSwag accuracy against model size (Fig. 10). Every factory
 takes metric results and returns a styled ``go.Figure``.
 """
 from __future__ import annotations
@@ -22,6 +22,7 @@ __all__ = [
     "massive_activation_figure",
     "sink_by_position_figure",
     "sink_by_domain_figure",
+    "sink_and_accuracy_figure",
 ]
 
 _NORM_LABELS = {"hidden": "h", "h": "h", "keys": "k", "k": "k", "values": "v", "v": "v"}
@@ -174,4 +175,29 @@ def sink_by_domain_figure(results: Mapping[str, Mapping[str, object]], *, title:
                                  hovertemplate="%{x}<br>Sink₁ %{y:.2f} %<extra>ε = " + f"{eps:g}" + "</extra>"))
     fig.update_xaxes(title_text="text domain (sinkviz's probe sets, not the Pile's)")
     fig.update_yaxes(title_text="Sink₁ (%)", rangemode="tozero")
+    return apply_style(fig, title=title, height=height, width=width)
+
+
+def sink_and_accuracy_figure(rows: Sequence[Mapping[str, object]], *, title: str | None = None,
+                             height: int = 380, width: int = 760) -> go.Figure:
+    """Fig. 10 of Gu et al. 2025 (§3.3): Sink₁ (left) and 0-shot HellaSwag accuracy, acc and acc_norm (right),
+    against the number of parameters (log x), one marker per model. ``rows``: :func:`sinkviz.papers.gu2025.fig10_row`
+    results (``model``, ``parameters``, ``sink_1`` in %, ``acc`` and ``acc_norm`` in [0, 1]), in any order."""
+    if not rows:
+        raise ValueError("rows is empty: give at least one gu2025.fig10_row result")
+    rows = sorted(rows, key=lambda r: float(r["parameters"]))
+    x = [float(r["parameters"]) for r in rows]
+    names = [str(r["model"]) for r in rows]
+    fig = make_subplots(rows=1, cols=2, horizontal_spacing=0.14, subplot_titles=["Sink₁", "HellaSwag (0-shot)"])
+    series = [(1, "Sink₁ (%)", [float(r["sink_1"]) for r in rows], COLORS[0], "solid", SYMBOLS[0]),
+              (2, "acc", [100 * float(r["acc"]) for r in rows], COLORS[1], "solid", SYMBOLS[1]),
+              (2, "acc_norm", [100 * float(r["acc_norm"]) for r in rows], COLORS[2], "dash", SYMBOLS[2])]
+    for col, name, y, color, dash, symbol in series:
+        fig.add_trace(go.Scatter(x=x, y=y, text=names, mode="lines+markers", name=name,
+                                 line=dict(color=color, dash=dash), marker=dict(symbol=symbol, size=8),
+                                 hovertemplate="%{text}: %{y:.2f} %<extra>" + name + "</extra>"), row=1, col=col)
+    for col in (1, 2):
+        fig.update_xaxes(title_text="number of parameters", type="log", row=1, col=col)
+    fig.update_yaxes(title_text="Sink₁^ε (%)", rangemode="tozero", row=1, col=1)
+    fig.update_yaxes(title_text="accuracy (%)", rangemode="tozero", row=1, col=2)
     return apply_style(fig, title=title, height=height, width=width)

@@ -125,3 +125,24 @@ def test_hellaswag_accuracy_without_lm_eval_says_how_to_install_it(monkeypatch):
     monkeypatch.setitem(sys.modules, "lm_eval", None)  # import lm_eval then raises ImportError
     with pytest.raises(MissingDependencyError, match="pip install lm-eval"):
         gu2025.hellaswag_accuracy(torch.nn.Linear(2, 2))
+
+
+def test_fig10_figure_draws_each_models_sink_1_and_accuracies_against_its_size():
+    """The Fig. 10 figure from hand-built ``fig10_row`` results given out of order: Sink₁ left, acc and acc_norm (in
+    %) right, every series sorted by parameters on a log axis, model names in the hover text."""
+    from sinkviz.plots.lines import sink_and_accuracy_figure
+
+    rows = [{"model": "big", "parameters": 4.1e8, "sink_1": 41.5, "acc": 0.412, "acc_norm": 0.525},
+            {"model": "small", "parameters": 1.6e8, "sink_1": 20.25, "acc": 0.301, "acc_norm": 0.333}]
+    fig = sink_and_accuracy_figure(rows, title="t")
+    by_name = {t.name: t for t in fig.data}
+    assert list(by_name) == ["Sink₁ (%)", "acc", "acc_norm"]
+    for trace in fig.data:
+        assert list(trace.x) == [1.6e8, 4.1e8] and list(trace.text) == ["small", "big"]
+    assert list(by_name["Sink₁ (%)"].y) == [20.25, 41.5] and by_name["Sink₁ (%)"].xaxis == "x"
+    assert list(by_name["acc"].y) == pytest.approx([30.1, 41.2]) and by_name["acc"].xaxis == "x2"
+    assert list(by_name["acc_norm"].y) == pytest.approx([33.3, 52.5]) and by_name["acc_norm"].line.dash == "dash"
+    assert fig.layout.xaxis.type == fig.layout.xaxis2.type == "log"
+    assert fig.layout.yaxis.title.text == "Sink₁^ε (%)" and fig.layout.yaxis2.title.text == "accuracy (%)"
+    with pytest.raises(ValueError, match="rows is empty"):
+        sink_and_accuracy_figure([])

@@ -576,7 +576,7 @@ def probe_info(model: torch.nn.Module, name: str) -> ModelInfo:
     head_dim = getattr(cfg, "head_dim", None) or cfg.hidden_size // n_heads
     has_rope = any("Rotary" in type(m).__name__ for m in model.modules())
     rope_theta = _rope_theta(cfg)
-    attending = [layer for layer in range(n_layers) if layer not in set(without)]
+    attending = attention_blocks(cfg)
     seen, heads_first = _probe_pass(model, n_heads + n_kv + 1)
     interface = sorted(seen) == attending
     if interface:  # per-block facts; a block without attention keeps the defaults, which nothing reads
@@ -626,6 +626,13 @@ def blocks_without_attention(cfg: Any) -> list[int]:
     Zamba, or ``layer_types`` as in LFM2 and Qwen3-Next: "mamba", "conv", "linear_attention", ...); empty for a
     model whose blocks all attend (Gemma3's and GPT-OSS's "sliding_attention" / "full_attention" both attend)."""
     return [i for i, kind in enumerate(block_types(cfg)) if "attention" not in kind or "linear" in kind]
+
+
+def attention_blocks(cfg: Any) -> list[int]:
+    """The blocks that hold softmax attention, by block number: every block but a hybrid's others
+    (:func:`blocks_without_attention`)."""
+    without = set(blocks_without_attention(cfg))
+    return [block for block in range(int(cfg.num_hidden_layers)) if block not in without]
 
 
 def _rope_theta(cfg: Any) -> float | None:

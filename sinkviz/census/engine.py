@@ -33,7 +33,7 @@ from sinkviz._version import __version__
 from sinkviz.census import kernels
 from sinkviz.census.result import PROFILE_NAMES, CensusResult
 from sinkviz.census.texts import right_pad, tokenize_texts
-from sinkviz.models import blocks_without_attention, input_device, text_config, unwrap
+from sinkviz.models import attention_blocks, input_device, text_config, unwrap
 
 CENSUS_IMPLEMENTATION = hf_attention.CENSUS_IMPLEMENTATION
 #: Per-sample statistics kept for every selected layer.
@@ -618,15 +618,15 @@ class Census:
         self.hf, self.tokenizer, self.name = unwrap(model)
         config = text_config(self.hf)
         n_layers = int(config.num_hidden_layers)
-        without = blocks_without_attention(config)  # a hybrid's Mamba / convolution blocks: nothing to measure
-        attending = [x for x in range(n_layers) if x not in without]
+        attending = attention_blocks(config)  # not a hybrid's Mamba / convolution blocks: nothing to measure there
         layers = attending if layers is None else sorted({int(x) for x in layers})
         bad = [x for x in layers if not 0 <= x < n_layers]
         if bad:
             raise ValueError(f"layers {bad} out of range: the model has {n_layers} layers (0..{n_layers - 1})")
-        if set(layers) & set(without):
-            raise ValueError(f"layers {sorted(set(layers) & set(without))} of {self.name!r} hold no attention (a "
-                             f"hybrid's Mamba or convolution blocks); its attention layers are {attending}")
+        without = sorted(set(layers) - set(attending))
+        if without:
+            raise ValueError(f"layers {without} of {self.name!r} hold no attention (a hybrid's Mamba or convolution "
+                             f"blocks); its attention layers are {attending}")
         _check_choice("backend", backend, ("auto", "triton", "torch"))
         _check_choice("lse_source", lse_source, ("auto", "cudnn", "flash", "kernel"))
         _check_choice("attn_output", attn_output, ("auto", "eager"))

@@ -26,7 +26,7 @@ import torch
 from sinkviz.census.engine import Census, LayerCall
 from sinkviz.census.kernels import LayerStats, chunk_elems_for, hidden_block, key_range
 from sinkviz.census.result import CensusResult
-from sinkviz.models import blocks_without_attention, text_config, unwrap
+from sinkviz.models import attention_blocks, text_config, unwrap
 
 #: Default memory for the q/k kept between head switches and layer changes.
 QK_BUDGET_BYTES = 1 << 30
@@ -180,9 +180,7 @@ class LongContextTrace:
         self.tokenizer = tokenizer or tok
         self.input_ids = self._encode(text_or_ids)
         self.n_tokens = int(self.input_ids.shape[1])
-        config = text_config(hf)
-        without = blocks_without_attention(config)  # a hybrid's Mamba / convolution blocks: not measured
-        self.n_layers = int(config.num_hidden_layers) - len(without)  # the layers the forward pass measures
+        self.n_layers = len(attention_blocks(text_config(hf)))  # the layers the forward pass measures
         self.qk_budget_bytes = int(qk_budget_bytes)
         self.census_options = dict(census_options)
         self.census_options.setdefault("n_keys", min(16, self.n_tokens))

@@ -10,9 +10,9 @@ run: x; paper (60M, 5B Pile tokens): y" side by side.
 from __future__ import annotations
 
 import json
+from functools import lru_cache
 from importlib import resources
 from pathlib import Path
-from functools import lru_cache
 from typing import Any
 
 from sinkviz.metrics.nulls import null_baseline

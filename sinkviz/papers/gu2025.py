@@ -216,13 +216,10 @@ def table8_models() -> list[dict[str, Any]]:
     rows = []
     for r in reported_numbers("table8"):
         offline = r["value"] in cached
-        if offline:
-            how = "in the local Hugging Face cache: loads offline"
-        else:
-            how = (f"needs the hub once: sinkviz.load({r['value']!r}) where the hub is reachable "
-                   "(or a local folder made with save_pretrained)")
         rows.append({"family": r["model"], "hf_id": r["value"], "params": r.get("params"), "offline": offline,
-                     "how": how})
+                     "how": "in the local Hugging Face cache: loads offline" if offline else
+                            f"needs the hub once: sinkviz.load({r['value']!r}) where the hub is reachable "
+                            "(or a local folder made with save_pretrained)"})
     return rows
 
 

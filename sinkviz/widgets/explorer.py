@@ -21,10 +21,10 @@ from typing import Any
 import ipywidgets as widgets
 import numpy as np
 
+from sinkviz.capture import index_span
 from sinkviz.errors import InputError, SinkvizError
 from sinkviz.metrics import visibility_mask
 from sinkviz.widgets import _figures, _panels
-from sinkviz.capture import index_span
 from sinkviz.widgets._controls import sync_sliders
 from sinkviz.widgets._lifetime import close_tree
 from sinkviz.widgets._model_menu import ModelMenu

@@ -21,9 +21,9 @@ import ipywidgets as widgets
 import numpy as np
 import plotly.graph_objects as go
 
+from sinkviz.capture import index_span
 from sinkviz.plots.style import EXPLORER_BASE, SEQUENTIAL, index_label
 from sinkviz.widgets import _figures
-from sinkviz.capture import index_span
 from sinkviz.widgets._controls import sync_sliders
 from sinkviz.widgets._lifetime import close_tree
 from sinkviz.widgets._progress import shown_while_building
@@ -99,14 +99,13 @@ class LongContextExplorer(widgets.VBox):
                  qk_budget_bytes: int | None = None) -> None:
         super().__init__()
         from sinkviz.census.window import QK_BUDGET_BYTES, LongContextTrace
-        from sinkviz.models import blocks_without_attention, text_config, unwrap
+        from sinkviz.models import attention_blocks, text_config, unwrap
 
         config = text_config(unwrap(model)[0])
         self.update_seconds: list[float] = []
         self.n_tokens = count_tokens(model, text)
         self.heads = list(range(int(config.num_attention_heads)))
-        without = blocks_without_attention(config)  # a hybrid's blocks without attention are not shown
-        attending = [x for x in range(int(config.num_hidden_layers)) if x not in without]
+        attending = attention_blocks(config)  # a hybrid's blocks without attention are not shown
         self.layer, self.head = 0, 0
         self._syncing = True  # until the forward pass is done, controls change nothing
         # Every widget is made and placed now, before the forward pass (the front end draws a box whose children

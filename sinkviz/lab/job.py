@@ -8,8 +8,9 @@ For machines that start bare, run for minutes and send back a handful of files (
    rebuilt on every job from what the machine holds, and a resumed run refuses a corpus whose tokens differ);
 2. for each config in turn: unpacks ``CARRY_IN/PREFIX.carry.*`` if there is one (PREFIX = the config file's
    name, e.g. ``control_seed1``), trains with ``max_minutes`` = the time left (so it stops after a checkpoint
-   and an evaluation), packs its newest checkpoint into ``OUT/PREFIX.carry.*`` and copies its results to
-   ``OUT/PREFIX.json`` (the name the committed results take in ``sinkviz/data/lab_results``);
+   and an evaluation), packs the newest checkpoint of a run that has not finished into ``OUT/PREFIX.carry.*``
+   (``--pack all`` packs finished runs too; at most eight files come back from a job, and a pack takes three)
+   and copies its results to ``OUT/PREFIX.json`` (the name the committed results take in ``sinkviz/data/lab_results``);
 3. writes ``OUT/lab_job.json``: device, corpus, timings and per-run status and rates.
 
 Configs run one after another: two runs sharing one GPU trained slower together than one alone
@@ -49,7 +50,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--device", default="cuda")
     parser.add_argument("--compile", default="auto")
     parser.add_argument("--profile", action="store_true", help="profile 10 steps of the first run (OUT/profile.json)")
-    parser.add_argument("--no-pack", action="store_true", help="do not pack checkpoints into OUT")
+    parser.add_argument("--pack", choices=("unfinished", "all", "none"), default="unfinished",
+                        help="which runs' checkpoints to pack into OUT (default: those that stopped before their end)")
     args = parser.parse_args(argv)
 
     started = time.time()
@@ -129,7 +131,7 @@ def main(argv: list[str] | None = None) -> int:
                      tokens_per_second=results["tokens_per_second"],
                      train_tokens_per_second=results["train_tokens_per_second"], compile=results["compile"])
         shutil.copyfile(run_dir / "results.json", out / f"{prefix}.json")
-        if not args.no_pack:
+        if args.pack == "all" or (args.pack == "unfinished" and results["status"] != "finished"):
             shards = carry.pack(run_dir, out, prefix)
             entry["carry"] = {s.name: s.stat().st_size for s in shards}
         summary["runs"][prefix] = entry

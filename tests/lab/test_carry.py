@@ -69,7 +69,10 @@ def test_job_trains_packs_and_resumes_from_its_own_pack(tmp_path, lab_data_dir):
     config = tmp_path / "jobrun.json"
     config.write_text(json.dumps(tiny_config_dict("jobrun")))
     common = ["--minutes", "1", "--finish-s", "0", "--device", "cpu", "--data-dir", str(lab_data_dir)]
-    assert job.main([str(config), "--out", str(tmp_path / "out1"), "--runs-dir", str(tmp_path / "runs1"), *common]) == 0
+    assert job.main([str(config), "--out", str(tmp_path / "out0"), "--runs-dir", str(tmp_path / "runs0"), *common]) == 0
+    assert not list((tmp_path / "out0").glob("jobrun.carry.*"))  # a finished run is not packed by default
+    assert job.main([str(config), "--out", str(tmp_path / "out1"), "--runs-dir", str(tmp_path / "runs1"),
+                     "--pack", "all", *common]) == 0
     summary = json.loads((tmp_path / "out1" / "lab_job.json").read_text())
     assert summary["runs"]["jobrun"]["status"] == "finished" and summary["runs"]["jobrun"]["step"] == 6
     assert json.loads((tmp_path / "out1" / "jobrun.json").read_text())["name"] == "jobrun"

@@ -63,6 +63,9 @@ class EvalSpec:
     valid_batch_size: int | None = None  # default: the training batch size
     probes: str = "document_starts"  # or "windows": random training windows
     probe_split: str = "valid"  # where document-start probes come from ("valid" as the released code, or "train")
+    # "fixed": every run's validation windows are seed 0's, so losses compare across seeds; "run_seed": drawn with
+    # the run's own seed, as every committed run with seed > 0 was (its config says so)
+    valid_windows: str = "fixed"
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> "EvalSpec":
@@ -73,6 +76,8 @@ class EvalSpec:
         spec = cls(**{k: v for k, v in d.items() if k in known})
         if spec.probes not in ("document_starts", "windows"):
             raise ValueError(f"eval.probes must be 'document_starts' or 'windows'; got {spec.probes!r}.")
+        if spec.valid_windows not in ("fixed", "run_seed"):
+            raise ValueError(f"eval.valid_windows must be 'fixed' or 'run_seed'; got {spec.valid_windows!r}.")
         if spec.probe_split not in ("valid", "train"):
             raise ValueError(f"eval.probe_split must be 'valid' or 'train'; got {spec.probe_split!r}.")
         return spec

@@ -321,8 +321,9 @@ class _Training:
         self.compile_mode = resolve_compile(compile, device)
         self.hyper = config.train
         spec = DataSpec.from_dict(config.data)
-        self.batcher = Batcher(corpus, spec, self.hyper["seq_len"], device, config.seed)
         self.eval_spec = EvalSpec.from_dict(config.eval)
+        valid_seed = 0 if self.eval_spec.valid_windows == "fixed" else config.seed
+        self.batcher = Batcher(corpus, spec, self.hyper["seq_len"], device, config.seed, valid_seed=valid_seed)
         self.eval_steps = set(config.eval_steps())
         self.checkpoint_steps = set(config.checkpoint_steps())
         self.loss_start = config.loss_start()

@@ -157,3 +157,39 @@ def test_bpe_sample_takes_evenly_spaced_documents():
     assert bpe_sample(texts, 10_000) is texts
     sample = bpe_sample(texts, 2_500)
     assert sample == texts[::4][:25] and sum(map(len, sample)) <= 2_500
+
+
+def test_validation_windows_are_the_same_for_every_seed_unless_a_config_asks_for_its_own(tiny_corpus):
+    """Validation losses compare across seeds only on the same text: by default every run's validation windows
+    are seed 0's (``eval.valid_windows: "fixed"``); ``"run_seed"`` (every committed run with seed > 0) draws them
+    with the run's seed. Training windows always follow the run's seed."""
+    from sinkviz.lab.evaluate import EvalSpec
+
+    spec = DataSpec.from_dict({"source": "pydoc", "tokenizer": "bpe-512"})
+    seed_0 = Batcher(tiny_corpus, spec, 16, "cpu", seed=0)
+    fixed = Batcher(tiny_corpus, spec, 16, "cpu", seed=1, valid_seed=0)
+    own = Batcher(tiny_corpus, spec, 16, "cpu", seed=1)
+    assert torch.equal(fixed.batch("valid", 3, 4), seed_0.batch("valid", 3, 4))
+    assert not torch.equal(own.batch("valid", 3, 4), seed_0.batch("valid", 3, 4))
+    assert torch.equal(fixed.batch("train", 3, 4), own.batch("train", 3, 4))
+    assert not torch.equal(fixed.batch("train", 3, 4), seed_0.batch("train", 3, 4))
+    assert EvalSpec.from_dict({}).valid_windows == "fixed"
+    with pytest.raises(ValueError, match="valid_windows"):
+        EvalSpec.from_dict({"valid_windows": "seed"})
+
+
+def test_a_run_scores_validation_on_the_windows_its_config_names(tiny_corpus, tmp_path):
+    from lab_helpers import tiny_config_dict
+
+    from sinkviz.lab.train import RunConfig, _Training
+
+    def batcher(seed: int, windows: str | None):
+        d = tiny_config_dict("windows")
+        d["seed"] = seed
+        if windows:
+            d["eval"]["valid_windows"] = windows
+        return _Training(RunConfig.from_dict(d), tmp_path, torch.device("cpu"), tiny_corpus, "none").batcher
+
+    reference = batcher(0, None).batch("valid", 0, 2)
+    assert torch.equal(batcher(1, None).batch("valid", 0, 2), reference)
+    assert not torch.equal(batcher(1, "run_seed").batch("valid", 0, 2), reference)

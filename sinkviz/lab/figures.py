@@ -237,9 +237,12 @@ def control_figure(runs: dict[str, dict[str, Any]], *, title: str | None = None)
     fig.update_yaxes(title_text="loss (log)", type="log", row=1, col=2)
     title = title or titled("The lab's control: first-token sink emergence (scaled down)",
                             setting=_shared_setting(runs.values()))
-    apply_style(fig, title=title, height=560, width=1100)
+    note = _own_windows_note(runs.values())
+    apply_style(fig, title=title, height=560 + (30 if note else 0), width=1100)
+    if note:
+        fig = add_caption(fig, note, y=-0.38)
     fig.update_layout(legend=dict(orientation="h", y=-0.25, yanchor="top", x=0.0, xanchor="left"),
-                      margin=dict(b=150))
+                      margin=dict(b=180 if note else 150))
     return fig
 
 
@@ -294,6 +297,8 @@ def contrast_figure(runs: dict[str, dict[str, Any]], controls: tuple[str, ...] =
     plot_px, top_px = 340, 118
     legend_end_px = 75 + 50 * legend_rows  # below the plot area, x-axis title included
     caveats = _incomparable_losses([(label, runs[name]) for name, label in shown], any_run)
+    drawn = [runs[c] for c in controls if c in runs] + [run for name, _ in shown for _, run in further_seeds(name, runs)]
+    caveats += [note for note in [_own_windows_note(drawn)] if note]
     bottom_px = legend_end_px + 22 + 18 * max(len(caveats), 1)
     apply_style(fig, title=title, height=plot_px + top_px + bottom_px, width=1100)
     if caveats:
@@ -327,6 +332,16 @@ def _add_further_seed(fig: go.Figure, other: dict[str, Any], seed_0: dict[str, A
                                  marker=dict(symbol="circle-open", size=5)), row=1, col=1)
     fig.add_trace(go.Scatter(x=xs, y=[h["valid_loss"] for h in hist], name=name, legendgroup=name,
                              showlegend=False, mode="lines", line=line), row=1, col=2)
+
+
+def _own_windows_note(runs: Iterable[dict[str, Any]]) -> str | None:
+    """A caption line when a drawn run scored its valid loss on windows drawn with its own seed (every committed
+    run with seed > 0, ``eval.valid_windows: "run_seed"``), so its loss is not the same text as seed 0's."""
+    if not any(run["config"]["eval"].get("valid_windows") == "run_seed" and run["config"].get("seed", 0)
+               for run in runs):
+        return None
+    return ("seed ≥ 1: valid loss on windows drawn with the run's own seed (one model scores 0.08 higher on seed 1's "
+            "windows than on seed 0's: lab_valid_windows.json)")
 
 
 def _incomparable_losses(shown: list[tuple[str, dict[str, Any]]], control: dict[str, Any]) -> list[str]:

@@ -303,7 +303,9 @@ _ITEM_LABELS = {"fig4_middle": "Fig. 4 middle", "table2_weight_decay": "Table 2"
 #: Tokens seen by a contrast and the control evaluation it is compared with may differ by at most this fraction.
 MATCHED_TOKENS = 0.10
 #: A contrast's second seed whose validation loss lies this far (nats) above its first seed's at the compared
-#: evaluation is marked as diverged: its Sink_1 then reads a model that stopped learning, not the switch.
+#: evaluation is marked as diverged: its Sink_1 then reads a model that stopped learning, not the switch. Six times
+#: the 0.08 that scoring one checkpoint on another seed's validation windows moves it
+#: (``benchmarks/results/lab_valid_windows.json``; the committed further seeds used their own seed's windows).
 DIVERGED_LOSS = 0.5
 
 

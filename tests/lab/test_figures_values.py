@@ -184,3 +184,18 @@ def test_sink_position_figure_draws_each_runs_final_sink_k(names):
     assert fig.layout.xaxis.title.text == "token position k (1-indexed)"
     assert fig.layout.yaxis.title.text == "Sink_k^ε (%)"
     assert np.all(np.asarray(fig.data[0].y) >= 0)
+
+
+def test_figures_say_when_a_seed_scored_its_own_validation_windows():
+    """The control and contrast figures draw seed 1's valid loss beside seed 0's; they carry a caption saying that
+    seed 1 was scored on other windows (committed further seeds: ``valid_windows: "run_seed"``), and none when every
+    run drawn shares seed 0's windows."""
+    def notes(fig):
+        return " ".join(a.text for a in fig.layout.annotations if "own seed" in (a.text or ""))
+
+    both = figures.control_figure({"seed 0": RUNS["control"], "seed 1": RUNS["control_seed1"]})
+    assert "one model scores 0.08 higher on seed 1's windows" in notes(both)
+    assert notes(figures.control_figure({"seed 0": RUNS["control"]})) == ""
+    assert "lab_valid_windows.json" in notes(figures.contrast_figure(RUNS))
+    seed_0_only = {name: run for name, run in RUNS.items() if not run["config"].get("seed")}
+    assert notes(figures.contrast_figure(seed_0_only)) == ""

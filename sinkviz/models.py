@@ -571,12 +571,18 @@ def probe_info(model: torch.nn.Module, name: str) -> ModelInfo:
     """
     cfg = text_config(model)
     without = blocks_without_attention(cfg)
+    attending = attention_blocks(cfg)
+    if not attending or getattr(cfg, "num_attention_heads", None) is None:
+        kinds = sorted(set(block_types(cfg))) or ["no attention heads in its config"]
+        raise NoAttentionLayersError(
+            f"{name!r} ({cfg.model_type}) has no softmax attention block (its blocks: {', '.join(kinds)}); "
+            "sinkviz reads attention maps, which a state-space or linear-attention model does not compute. "
+            "A hybrid needs at least one attention block.")
     n_layers, n_heads = cfg.num_hidden_layers, cfg.num_attention_heads
     n_kv = getattr(cfg, "num_key_value_heads", None) or n_heads
     head_dim = getattr(cfg, "head_dim", None) or cfg.hidden_size // n_heads
     has_rope = any("Rotary" in type(m).__name__ for m in model.modules())
     rope_theta = _rope_theta(cfg)
-    attending = attention_blocks(cfg)
     seen, heads_first = _probe_pass(model, n_heads + n_kv + 1)
     interface = sorted(seen) == attending
     if interface:  # per-block facts; a block without attention keeps the defaults, which nothing reads
@@ -622,10 +628,13 @@ def block_types(cfg: Any) -> list[str]:
 
 
 def blocks_without_attention(cfg: Any) -> list[int]:
-    """The blocks a hybrid's config marks as holding no softmax attention (``layers_block_type`` as in Jamba and
-    Zamba, or ``layer_types`` as in LFM2 and Qwen3-Next: "mamba", "conv", "linear_attention", ...); empty for a
-    model whose blocks all attend (Gemma3's and GPT-OSS's "sliding_attention" / "full_attention" both attend)."""
-    return [i for i, kind in enumerate(block_types(cfg)) if "attention" not in kind or "linear" in kind]
+    """The blocks a hybrid's config marks as holding no softmax attention (``layers_block_type`` as in Jamba, or
+    ``layer_types`` as in LFM2 and Qwen3-Next: "mamba", "conv", "linear_attention", NemotronH's "mlp" and "moe",
+    ...); empty for a model whose blocks all attend (Gemma3's and GPT-OSS's "sliding_attention" / "full_attention"
+    both attend). A "hybrid" block holds softmax attention beside its Mamba mixer (Falcon-H1's every block,
+    Zamba's shared-attention blocks), so it attends."""
+    return [i for i, kind in enumerate(block_types(cfg))
+            if kind != "hybrid" and ("attention" not in kind or "linear" in kind)]
 
 
 def attention_blocks(cfg: Any) -> list[int]:

@@ -36,26 +36,30 @@ def test_a_hybrids_attention_blocks_are_traced_under_their_block_numbers_exactly
         sinkviz.trace(jamba, "ab cd", layers=[0, 1])
 
 
-def test_the_census_measures_a_hybrids_attention_blocks_as_the_dense_trace_does():
-    """The streaming census on a hybrid: its attention blocks by default, α of the first keys equal to the dense
-    trace's importance scores (Gu et al. 2025 §3.2); a Mamba block asked for by name is refused."""
+@pytest.mark.parametrize("build, attending", [("jamba", [1, 3]), ("falcon_h1", [0, 1])])
+def test_the_census_measures_a_hybrids_attention_blocks_as_the_dense_trace_does(build, attending):
+    """The streaming census on a hybrid (Jamba: Mamba and attention blocks; Falcon-H1: attention beside Mamba-2 in
+    every block): its attention blocks by default, α of the first keys equal to the dense trace's importance scores
+    (Gu et al. 2025 §3.2); a Mamba block asked for by name is refused."""
     import numpy as np
 
     import sinkviz
+    import tiny_models
     from sinkviz.census import Census
     from sinkviz.metrics.sink import importance_scores
 
-    jamba = tiny_jamba()
+    model = sinkviz.wrap(getattr(tiny_models, f"tiny_{build}_model")(), char_tokenizer(False), f"tiny-{build}")
     ids = torch.randint(0, 96, (2, 16), generator=torch.Generator().manual_seed(0))
-    census = Census(jamba, seq_len=16, backend="torch")
+    census = Census(model, seq_len=16, backend="torch")
     census.add(ids)
     result = census.result()
-    assert result.layers == [1, 3]
-    tr = sinkviz.trace(jamba, ids)
+    assert result.layers == attending
+    tr = sinkviz.trace(model, ids)
     dense = importance_scores(tr.attention_stack(), causal=True, lengths=tr.lengths)  # (N, L, H, T)
     np.testing.assert_allclose(result.alpha, dense[..., :result.alpha.shape[-1]], rtol=1e-5, atol=1e-6)
-    with pytest.raises(ValueError, match=r"layers \[0\] of 'tiny-jamba' hold no attention.*\[1, 3\]"):
-        Census(jamba, seq_len=16, layers=[0, 1])
+    if model.info.blocks_without_attention:
+        with pytest.raises(ValueError, match=r"layers \[0\] of 'tiny-jamba' hold no attention.*\[1, 3\]"):
+            Census(model, seq_len=16, layers=[0, 1])
 
 
 def test_a_saved_hybrid_loads_from_its_folder_and_traces(tmp_path):
@@ -129,3 +133,48 @@ def test_the_census_counts_a_hybrids_calls_through_its_attention_blocks_when_mod
     result = without_index.result()
     assert result.layers == [1, 3]
     np.testing.assert_array_equal(result.alpha, expected)
+
+
+def _eager_maps(model, input_ids):
+    """The model's own eager attention maps, one per block that returns one."""
+    model.set_attn_implementation("eager")
+    try:
+        with torch.no_grad():
+            return [a for a in model(input_ids=input_ids, output_attentions=True).attentions if a is not None]
+    finally:
+        model.set_attn_implementation("sdpa")
+
+
+@pytest.mark.parametrize("build, attending, without", [("falcon_h1", [0, 1], []), ("zamba2", [1, 3], [0, 2])])
+def test_hybrid_blocks_that_hold_attention_beside_a_mamba_mixer_are_traced_exactly(build, attending, without):
+    """A "hybrid" block (Falcon-H1: attention in parallel with Mamba-2 in every block; Zamba2: a shared attention
+    block before Mamba-2) attends: sinkviz traces it, equal to the model's own eager attention, where it once read
+    "hybrid" as "no attention" and traced nothing from Falcon-H1."""
+    import sinkviz
+    import tiny_models
+
+    model = getattr(tiny_models, f"tiny_{build}_model")()
+    wrapped = sinkviz.wrap(model, char_tokenizer(False), f"tiny-{build}")
+    assert wrapped.info.attention_layers == attending and wrapped.info.blocks_without_attention == without
+    tr = sinkviz.trace(wrapped, "ab cd ef gh ij")
+    assert tr.layers == attending
+    eager = _eager_maps(model, tr.input_ids)
+    assert len(eager) == len(attending)
+    for layer, reference in zip(attending, eager):
+        torch.testing.assert_close(tr.attentions[layer], reference.float(), atol=1e-6, rtol=1e-6)
+
+
+def test_a_model_without_softmax_attention_is_refused_at_once():
+    """A pure state-space model has no attention map to read: wrapping it fails with what its blocks are, not with
+    an empty trace."""
+    from transformers import Mamba2Config, Mamba2ForCausalLM
+
+    import sinkviz
+    from sinkviz.errors import NoAttentionLayersError
+
+    config = Mamba2Config(vocab_size=96, hidden_size=32, num_hidden_layers=2, num_heads=4, head_dim=16, state_size=4,
+                          n_groups=1, expand=2)
+    with pytest.raises(NoAttentionLayersError, match=r"'tiny-mamba2' \(mamba2\) has no softmax attention block "
+                                                     r"\(its blocks: linear_attention\)"):
+        sinkviz.wrap(Mamba2ForCausalLM(config).eval(), char_tokenizer(False), "tiny-mamba2")
+

@@ -130,6 +130,34 @@ def tiny_jamba_model():
     return JambaForCausalLM(config).eval()
 
 
+def tiny_falcon_h1_model():
+    """A 2-block random Falcon-H1: every block a "hybrid", softmax attention (4 query heads, 2 KV heads) in parallel
+    with a Mamba-2 mixer."""
+    from transformers import FalconH1Config, FalconH1ForCausalLM
+
+    torch.manual_seed(0)
+    config = FalconH1Config(vocab_size=96, hidden_size=32, intermediate_size=64, num_hidden_layers=2,
+                            num_attention_heads=4, num_key_value_heads=2, head_dim=8, mamba_d_ssm=32,
+                            mamba_n_heads=4, mamba_d_head=8, mamba_n_groups=1, mamba_d_state=4, mamba_d_conv=4,
+                            mamba_expand=2, max_position_embeddings=128)
+    assert config.layers_block_type == ["hybrid", "hybrid"]
+    return FalconH1ForCausalLM(config).eval()
+
+
+def tiny_zamba2_model():
+    """A 4-block random Zamba2: blocks 0 and 2 Mamba-2, 1 and 3 "hybrid" (Mamba-2 after one shared attention
+    block, 4 heads)."""
+    from transformers import Zamba2Config, Zamba2ForCausalLM
+
+    torch.manual_seed(0)
+    config = Zamba2Config(vocab_size=96, hidden_size=32, intermediate_size=64, num_hidden_layers=4,
+                          layers_block_type=["mamba", "hybrid", "mamba", "hybrid"], num_attention_heads=4,
+                          num_key_value_heads=4, attention_head_dim=16, mamba_d_state=4, mamba_d_conv=4,
+                          mamba_expand=2, mamba_headdim=8, mamba_ngroups=1, n_mamba_heads=8, num_mem_blocks=1,
+                          max_position_embeddings=128, use_mem_rope=True)
+    return Zamba2ForCausalLM(config).eval()
+
+
 def tiny_jamba():
     """The tiny Jamba wrapped with the decoder character tokenizer."""
     import sinkviz

@@ -75,6 +75,11 @@ def test_job_trains_packs_and_resumes_from_its_own_pack(tmp_path, lab_data_dir):
                      "--pack", "all", *common]) == 0
     summary = json.loads((tmp_path / "out1" / "lab_job.json").read_text())
     assert summary["runs"]["jobrun"]["status"] == "finished" and summary["runs"]["jobrun"]["step"] == 6
+    from sinkviz._version import __version__, source_digest
+
+    made_by = {"version": __version__, "source_sha256": source_digest()}  # the code that made a result, without git
+    assert json.loads((tmp_path / "out1" / "jobrun.json").read_text())["sinkviz"] == made_by
+    assert summary["sinkviz"] == made_by
     assert json.loads((tmp_path / "out1" / "jobrun.json").read_text())["name"] == "jobrun"
     assert list((tmp_path / "out1").glob("jobrun.carry.*"))
     # a second job carries the pack in; the finished run is not trained again

@@ -24,7 +24,7 @@ from typing import Any
 import numpy as np
 
 from sinkviz._files import write_json
-from sinkviz._version import __version__
+from sinkviz._version import __version__, source_digest
 from sinkviz.census.distributed import Launch, gather_results, join_process_group, leave_process_group, shard
 from sinkviz.census.engine import run_census
 from sinkviz.census.result import CensusResult
@@ -195,7 +195,8 @@ def _document(args: argparse.Namespace, res: CensusResult, m: LoadedModel, seq_l
         n_texts=n_texts, joined_texts=bool(args.join), batch_size=args.batch_size,
         allow_shorter=bool(args.allow_shorter), dtype=str(m.dtype).replace("torch.", ""),
         device=str(m.device) if not args.device_map else f"device_map={args.device_map}",
-        sinkviz_version=__version__, mean_alpha_first=float(np.nanmean(res.alpha[..., 0])),
+        sinkviz_version=__version__, sinkviz_source_sha256=source_digest(),
+        mean_alpha_first=float(np.nanmean(res.alpha[..., 0])),
         mean_alpha_first_by_layer=[float(x) for x in np.nanmean(res.alpha[..., 0], axis=(0, 2))],
     )
     return doc

@@ -29,7 +29,7 @@ import numpy as np
 import torch
 
 from sinkviz import hf_attention
-from sinkviz._version import __version__
+from sinkviz._version import __version__, source_digest
 from sinkviz.census import kernels
 from sinkviz.census.result import PROFILE_NAMES, CensusResult
 from sinkviz.census.texts import right_pad, tokenize_texts
@@ -718,6 +718,7 @@ class Census:
             **({"kernel_configs": self._kernel_configs()} if self.backend == "triton" else {}),
             dtype=str(next(self.hf.parameters()).dtype).replace("torch.", ""),
             model_type=getattr(self.hf.config, "model_type", None), sinkviz_version=__version__,
+            sinkviz_source_sha256=source_digest(),
             **({} if self.settings.row_statistics else {"row_statistics": False}),
         )
 

@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 import sinkviz
+from sinkviz._version import source_digest
 from sinkviz.census import CensusResult
 from sinkviz.cli import main as cli_main
 
@@ -34,7 +35,8 @@ def test_cli_census_json_fields(tmp_path):
     assert doc["n_samples"] == 3 and doc["n_skipped"] == 0
     assert len(doc["alpha_first"]) == 30 and all(len(row) == 9 for row in doc["alpha_first"])  # layers x query heads
     for key, value in {"model": "smollm2-135m", "seq_len": 64, "eps": 0.3, "dtype": "float32", "device": "cpu",
-                       "sinkviz_version": sinkviz.__version__}.items():
+                       "sinkviz_version": sinkviz.__version__,
+                       "sinkviz_source_sha256": source_digest()}.items():  # the code that measured it
         assert doc[key] == value
     # the JSON is the arrays' summary: Sink_k from alpha with strict >, alpha_first its mean over samples
     res = CensusResult.load(arrays)

@@ -4,6 +4,7 @@ one-job driver end to end on CPU."""
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 import torch
@@ -88,3 +89,22 @@ def test_job_trains_packs_and_resumes_from_its_own_pack(tmp_path, lab_data_dir):
     again = json.loads((tmp_path / "out2" / "lab_job.json").read_text())["runs"]["jobrun"]
     assert again["resumed_from"] == "step_000006" and again["status"].startswith("already finished")
     assert (tmp_path / "out2" / "jobrun.json").read_bytes() == (tmp_path / "out1" / "jobrun.json").read_bytes()
+
+
+def test_the_repeat_benchmark_trains_a_config_twice_per_setting_and_compares_weights(tmp_path, lab_data_dir):
+    """``benchmarks/bench_lab_repeat.py`` (the GPU repeatability check the NOTES plan) on the CPU, where training is
+    deterministic: each setting's two runs come out identical, weights and evaluations."""
+    import subprocess
+    import sys
+
+    config = tmp_path / "twice.json"
+    config.write_text(json.dumps(tiny_config_dict("twice")))
+    script = Path(__file__).resolve().parents[2] / "benchmarks" / "bench_lab_repeat.py"
+    subprocess.run([sys.executable, str(script), str(config), "--steps", "6", "--device", "cpu", "--data-dir",
+                    str(lab_data_dir), "--out", str(tmp_path / "repeat.json")], check=True, capture_output=True)
+    measured = json.loads((tmp_path / "repeat.json").read_text())
+    assert set(measured["pairs"]) == {"default", "deterministic"}
+    for setting, pair in measured["pairs"].items():
+        assert pair["deterministic"] == (setting == "deterministic")
+        assert pair["identical"] and pair["max_weight_difference"] == 0.0
+        assert [h["step"] for h in pair["runs"][0]["history"]] == [0, 3, 6]

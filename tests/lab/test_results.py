@@ -203,6 +203,23 @@ def test_contrast_rows_cover_every_contrast_and_match_tokens():
     assert at_control is control["history"][-1] and seed1["step"] in (22000, 24000)
 
 
+def test_every_further_seed_reaches_its_first_seeds_tokens():
+    """Issue 13's check, for the further seeds too: each committed ``control_*_seedN`` ends within ``MATCHED_TOKENS``
+    of its seed 0's final tokens seen, so the contrast table reads every seed at matched tokens (no "tokens differ"
+    flag is left in it)."""
+    import re
+
+    from sinkviz.lab.results import MATCHED_TOKENS, contrast_rows, final
+
+    further = [n for n in RUNS if re.fullmatch(r"control\w*_seed\d+", n) and n != "control_seed1"]
+    assert len(further) >= 12
+    for name in further:
+        seed_0 = RUNS[re.sub(r"_seed\d+$", "", name)]
+        ours, theirs = final(RUNS[name])["tokens_seen"], final(seed_0)["tokens_seen"]
+        assert abs(ours - theirs) <= MATCHED_TOKENS * theirs, name
+    assert not any("tokens differ" in str(cell) for row in contrast_rows(RUNS)[1] for cell in row)
+
+
 def test_committed_contrasts_match_the_paper_direction():
     """What the committed contrasts show (quoted in NOTES and the lab notebook): K biases move the sink from the
     first token to the key slot; weight decay 5 removes it, with a loss far above the control's."""

@@ -178,3 +178,16 @@ def test_a_model_without_softmax_attention_is_refused_at_once():
                                                      r"\(its blocks: linear_attention\)"):
         sinkviz.wrap(Mamba2ForCausalLM(config).eval(), char_tokenizer(False), "tiny-mamba2")
 
+
+
+def test_the_census_refuses_zamba2_saying_why():
+    """Zamba2 computes its shared attention outside transformers' attention interface, where the census's kernels
+    hook in: the census says so instead of returning nothing (the dense trace above still reads it)."""
+    import sinkviz
+    from sinkviz.census import Census
+    from tiny_models import tiny_zamba2_model
+
+    zamba = sinkviz.wrap(tiny_zamba2_model(), char_tokenizer(False), "tiny-zamba2")
+    census = Census(zamba, seq_len=16, backend="torch")
+    with pytest.raises(RuntimeError, match=r"did not run for layers \[1, 3\].*AttentionInterface"):
+        census.add(torch.randint(0, 96, (1, 16), generator=torch.Generator().manual_seed(0)))

@@ -80,12 +80,12 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{setting}: identical {pairs[setting]['identical']}, largest weight difference "
               f"{pairs[setting]['max_weight_difference']:.3g}", flush=True)
     from sinkviz._files import write_json
-    from sinkviz._version import __version__, source_digest
+    from sinkviz._version import made_by
 
     write_json(Path(args.out), {
         "what": __doc__.splitlines()[0], "config": args.config, "steps": args.steps, "pairs": pairs,
         "device": torch.cuda.get_device_name(0) if args.device == "cuda" else args.device, "torch": torch.__version__,
-        "sinkviz": {"version": __version__, "source_sha256": source_digest()},
+        "sinkviz": made_by(),
         "command": "python " + " ".join([Path(sys.argv[0]).as_posix(), *(argv or sys.argv[1:])]),
         "wall_seconds": round(time.time() - started, 1)})
     return 0

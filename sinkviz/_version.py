@@ -28,3 +28,8 @@ def source_digest() -> str:
     """:func:`tree_digest` of the installed package: the same for two copies of one source tree, different after any
     code change, and computable without git (a GPU machine gets a copy of the tree without its history)."""
     return tree_digest(Path(__file__).resolve().parent)
+
+
+def made_by() -> dict[str, str]:
+    """What a result records about the code that made it: ``{"version", "source_sha256"}``."""
+    return {"version": __version__, "source_sha256": source_digest()}

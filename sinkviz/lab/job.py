@@ -29,7 +29,7 @@ from pathlib import Path
 from typing import Any
 
 from sinkviz._files import write_json
-from sinkviz._version import __version__, source_digest
+from sinkviz._version import made_by
 
 
 def _config_files(names: list[str]) -> list[tuple[str, Any]]:
@@ -76,7 +76,7 @@ def main(argv: list[str] | None = None) -> int:
     summary: dict[str, Any] = {
         "device": torch.cuda.get_device_name(0) if torch.cuda.is_available() else "cpu", "torch": torch.__version__,
         "cpus": os.cpu_count(), "python": sys.version.split()[0], "configs": [p for p, _ in configs],
-        "sinkviz": {"version": __version__, "source_sha256": source_digest()},
+        "sinkviz": made_by(),
         "budget_minutes": args.minutes, "runs": {}}
 
     def save() -> None:

@@ -46,7 +46,7 @@ import transformers
 from safetensors.torch import load_file, save_file
 
 from sinkviz._files import atomic_folder, write_json
-from sinkviz._version import __version__, source_digest
+from sinkviz._version import made_by
 from sinkviz.lab.data import Batcher, Corpus, DataSpec, prepare_corpus
 from sinkviz.lab.evaluate import EvalSpec, evaluate, probe_ids
 from sinkviz.lab.model import SinkLabForCausalLM, count_parameters, model_from_size
@@ -407,7 +407,7 @@ class _Training:
             "paper": config.paper, "config": config.to_dict(), "status": "running", "step": self.start,
             "device": device_name(self.device), "precision": self.precision(),
             "torch": torch.__version__, "transformers": transformers.__version__,
-            "sinkviz": {"version": __version__, "source_sha256": source_digest()},
+            "sinkviz": made_by(),
             "parameters": count_parameters(self.model),
             "data": {k: self.corpus.meta[k] for k in DATA_FIELDS if k in self.corpus.meta},
             "tokens_per_step": self.tokens_per_step,

@@ -4,11 +4,13 @@
 
 Two H200 runs of ``control_k_bias_seed1`` (and two of the sink token's and sigmoid's seed 1) differed from the first
 evaluation after step 0 (``benchmarks/results/lab_repeat_*.json``). This trains CONFIG from scratch for ``--steps``
-steps, twice in the default setting and twice with deterministic kernels (``torch.use_deterministic_algorithms``,
-``CUBLAS_WORKSPACE_CONFIG=:4096:8``, cuDNN deterministic, inductor's deterministic mode where this torch has it),
-each pair in its own process (the setting must hold before CUDA starts), through ``sinkviz.lab.run`` as a job runs
-it; it records each run's evaluations, the largest weight difference between the two runs of a pair, and the
-training tokens/s of each.
+steps, twice in the default setting and twice with the config's ``train.deterministic`` switch
+(:func:`sinkviz.lab.train.deterministic_kernels`), each pair in its own process (cuBLAS's setting must hold before
+CUDA starts), through ``sinkviz.lab.run`` as a job runs it; it records each run's evaluations, the largest weight
+difference between the two runs of a pair, and the training tokens/s of each (the first run of a process includes
+compilation; the second is the rate a long run sees). With ``--resume-check`` the deterministic process trains a third
+run that stops at half the second run's time (after a checkpoint, as a time-limited job stops) and resumes from that
+checkpoint in the same process, and compares its final weights with the first run's.
 """
 
 from __future__ import annotations
@@ -22,37 +24,51 @@ import tempfile
 import time
 from pathlib import Path
 
-DETERMINISTIC_ENV = {"CUBLAS_WORKSPACE_CONFIG": ":4096:8", "SINKVIZ_BENCH_DETERMINISTIC": "1"}
+SETTINGS = ("default", "deterministic")
+HISTORY_FIELDS = ("step", "train_loss", "valid_loss", "sink_1", "sink_star")
 
 
-def _one_pair(config: str, steps: int, device: str, data_dir: str) -> dict:
-    """Two runs of ``config`` in this process, from scratch; their histories, weight gap and rates."""
-    import torch
+def _scheduled(results: dict) -> list[dict]:
+    """The evaluations a run was scheduled to make (a time-stopped run adds one more, marked unscheduled)."""
+    return [{k: h.get(k) for k in HISTORY_FIELDS} for h in results["history"] if not h.get("unscheduled")]
+
+
+def _weight_gap(a: dict, b: dict) -> float:
+    return max(float((a[k].float() - b[k].float()).abs().max()) for k in a)
+
+
+def _one_pair(config_name: str, steps: int, device: str, data_dir: str, deterministic: bool,
+              resume_check: bool) -> dict:
+    """Two runs of ``config_name`` in this process, from scratch; their histories, weight gap and rates. With
+    ``resume_check``, a third run stopped at half the second one's time and resumed, against the first."""
     from safetensors.torch import load_file
 
-    from sinkviz.lab.train import run, saved_checkpoints
+    from sinkviz.lab.train import load_config, run, saved_checkpoints
 
-    deterministic = os.environ.get("SINKVIZ_BENCH_DETERMINISTIC") == "1"
-    if deterministic:
-        torch.use_deterministic_algorithms(True)
-        torch.backends.cudnn.deterministic, torch.backends.cudnn.benchmark = True, False
-        import torch._inductor.config as inductor_config
-
-        if hasattr(inductor_config, "deterministic"):
-            inductor_config.deterministic = True
+    config = load_config(config_name)
+    config.train["deterministic"] = deterministic
     runs, weights = [], []
     with tempfile.TemporaryDirectory() as scratch:
         for i in range(2):
             out = Path(scratch) / f"run{i}"
             results = run(config, out, device=device, steps=steps, data_dir=data_dir, progress=False)
-            runs.append({"history": [{k: h.get(k) for k in ("step", "train_loss", "valid_loss", "sink_1", "sink_star")}
-                                     for h in results["history"]],
-                         "train_tokens_per_second": results["train_tokens_per_second"]})
-            _, folder = saved_checkpoints(out)[-1]
-            weights.append(load_file(str(folder / "model.safetensors")))
-    gap = max(float((weights[0][k].float() - weights[1][k].float()).abs().max()) for k in weights[0])
-    return {"deterministic": deterministic, "runs": runs, "max_weight_difference": gap,
-            "identical": gap == 0.0 and runs[0]["history"] == runs[1]["history"]}
+            runs.append({"history": _scheduled(results), "seconds": results["seconds"],
+                         "train_tokens_per_second": results["train_tokens_per_second"],
+                         "deterministic": results["deterministic"]})
+            weights.append(load_file(str(saved_checkpoints(out)[-1][1] / "model.safetensors")))
+        pair = {"deterministic": deterministic, "runs": runs, "max_weight_difference": _weight_gap(*weights),
+                "identical": _weight_gap(*weights) == 0.0 and runs[0]["history"] == runs[1]["history"]}
+        if resume_check:
+            out = Path(scratch) / "stopped"
+            stopped = run(config, out, device=device, steps=steps, data_dir=data_dir, progress=False,
+                          max_minutes=runs[1]["seconds"] / 120)
+            resumed = run(config, out, device=device, steps=steps, data_dir=data_dir, progress=False)
+            gap = _weight_gap(weights[0], load_file(str(saved_checkpoints(out)[-1][1] / "model.safetensors")))
+            pair["resume"] = {"stopped_at": stopped["step"], "stopped_status": stopped["status"],
+                              "final_status": resumed["status"], "history": _scheduled(resumed),
+                              "max_weight_difference_to_run0": gap,
+                              "identical_to_run0": gap == 0.0 and _scheduled(resumed) == runs[0]["history"]}
+    return pair
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -62,23 +78,36 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", required=True)
     parser.add_argument("--device", default="cuda")
     parser.add_argument("--data-dir", default="/tmp/lab_data")
-    parser.add_argument("--pair", action="store_true", help=argparse.SUPPRESS)  # the child process's entry
+    parser.add_argument("--settings", default=",".join(SETTINGS),
+                        help="which pairs to train, comma-separated (default: both)")
+    parser.add_argument("--resume-check", action="store_true",
+                        help="also stop and resume a third deterministic run and compare it with the first")
+    parser.add_argument("--pair", choices=SETTINGS, help=argparse.SUPPRESS)  # the child process's entry
     args = parser.parse_args(argv)
     if args.pair:
-        Path(args.out).write_text(json.dumps(_one_pair(args.config, args.steps, args.device, args.data_dir)))
+        pair = _one_pair(args.config, args.steps, args.device, args.data_dir, args.pair == "deterministic",
+                         args.resume_check and args.pair == "deterministic")
+        Path(args.out).write_text(json.dumps(pair))
         return 0
+    settings = [s for s in args.settings.split(",") if s]
+    unknown = set(settings) - set(SETTINGS)
+    if unknown:
+        parser.error(f"--settings: unknown {sorted(unknown)}; choose from {list(SETTINGS)}")
     import torch
 
     started = time.time()
     pairs = {}
-    for setting, extra_env in (("default", {}), ("deterministic", DETERMINISTIC_ENV)):
+    for setting in settings:
         with tempfile.NamedTemporaryFile(suffix=".json") as part:
-            subprocess.run([sys.executable, __file__, args.config, "--pair", "--steps", str(args.steps), "--out",
-                            part.name, "--device", args.device, "--data-dir", args.data_dir],
-                           env={**os.environ, **extra_env}, check=True)
+            subprocess.run([sys.executable, __file__, args.config, "--pair", setting, "--steps", str(args.steps),
+                            "--out", part.name, "--device", args.device, "--data-dir", args.data_dir,
+                            *(["--resume-check"] if args.resume_check else [])], check=True)
             pairs[setting] = json.loads(Path(part.name).read_text())
         print(f"{setting}: identical {pairs[setting]['identical']}, largest weight difference "
-              f"{pairs[setting]['max_weight_difference']:.3g}", flush=True)
+              f"{pairs[setting]['max_weight_difference']:.3g}"
+              + (f"; stopped at step {pairs[setting]['resume']['stopped_at']} and resumed: identical to run 0 "
+                 f"{pairs[setting]['resume']['identical_to_run0']}" if "resume" in pairs[setting] else ""),
+              flush=True)
     from sinkviz._files import write_json
     from sinkviz._version import made_by
 

@@ -21,15 +21,18 @@ the corpus resident on the GPU; on CPU and MPS the model runs eagerly. Evaluatio
 
 Resume is exact on one device: a checkpoint holds the fp32 weights, the optimiser state, the step (batches
 are a function of (seed, step)), the running training-loss sum and the RNG states, and a resumed run writes
-the same history as an uninterrupted one (tested on the CPU). On CUDA two uninterrupted runs of one config and seed
-already differ from the first evaluation after step 0 (two H200 runs of ``control_k_bias_seed1``: up to 7.7 points of
-Sink_* apart mid-training; ``benchmarks/results/lab_repeat_control_k_bias_seed1.json``), so there a resumed run can
-match an uninterrupted one only as closely as two runs do. ``sinkviz.lab.carry`` packs a checkpoint small enough to travel
-between machines (its optimiser moments rounded to bf16; the weights stay exact).
+the same history as an uninterrupted one (tested on the CPU). On CUDA, by default, two uninterrupted runs of one config
+and seed already differ from the first evaluation after step 0 (two H200 runs of ``control_k_bias_seed1``: up to 7.7
+points of Sink_* apart mid-training; ``benchmarks/results/lab_repeat_control_k_bias_seed1.json``), so there a resumed
+run can match an uninterrupted one only as closely as two runs do. ``train.deterministic`` (every committed run trained
+without it) makes CUDA runs, and a run resumed from a checkpoint, repeat to the bit at a lower rate
+(``benchmarks/results/lab_repeat_switch.json``). ``sinkviz.lab.carry`` packs a checkpoint small enough to travel between
+machines (its optimiser moments rounded to bf16; the weights stay exact).
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
 import os
@@ -39,7 +42,7 @@ import shutil
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterator
 
 import torch
 import transformers
@@ -72,7 +75,7 @@ MODEL_FIELDS = {"hidden_size", "num_layers", "num_heads", "intermediate_size", "
                 "attn_norm", "bias_mode", "bias_per_head", "pos_encoding", "norm_position", "sliding_window",
                 "prefix_length"}
 TRAIN_FIELDS = {"steps", "batch_size", "seq_len", "lr", "min_lr", "warmup", "schedule", "weight_decay",
-                "grad_clip", "betas", "weights"}
+                "grad_clip", "betas", "weights", "deterministic"}
 #: ``train.weights``: "fp32" (master weights and AdamW state in fp32, bf16 autocast on GPU: every committed run) or
 #: "bf16" (weights and AdamW state in bf16, no fp32 copy: faster, see ``lab_throughput_bf16.json``).
 WEIGHT_DTYPES = {"fp32": torch.float32, "bf16": torch.bfloat16}
@@ -112,6 +115,8 @@ class RunConfig:
         # their stored runs still resume); absent means "fp32".
         if self.train.get("weights", "fp32") not in WEIGHT_DTYPES:
             raise ValueError(f"train.weights must be one of {sorted(WEIGHT_DTYPES)}; got {self.train['weights']!r}.")
+        if not isinstance(self.train.get("deterministic", False), bool):
+            raise ValueError(f"train.deterministic must be true or false; got {self.train['deterministic']!r}.")
         unknown = set(self.checkpoint) - {"every", "keep_last"}
         if unknown:
             raise ValueError(f"Unknown checkpoint field(s) {sorted(unknown)}; allowed: ['every', 'keep_last'].")
@@ -195,6 +200,52 @@ def device_name(device: torch.device) -> str:
     if device.type == "mps":
         return f"Apple MPS ({platform.machine()})"
     return f"{platform.processor() or platform.machine()} CPU ({os.cpu_count()} cores)"
+
+
+#: The cuBLAS workspace setting that makes cuBLAS deterministic (NVIDIA's cuBLAS docs, "Results reproducibility").
+CUBLAS_DETERMINISTIC = ":4096:8"
+
+
+@contextlib.contextmanager
+def deterministic_kernels(enabled: bool, device: torch.device) -> Iterator[None]:
+    """Within the block, torch picks deterministic kernels (``train.deterministic``); the previous setting returns
+    after it.
+
+    Sets ``torch.use_deterministic_algorithms(True)``, cuDNN deterministic without autotuning, inductor's
+    deterministic mode and, on CUDA, ``CUBLAS_WORKSPACE_CONFIG=:4096:8``. cuBLAS reads that variable once, when a
+    process first uses it, so on CUDA the switch refuses a process that has already started CUDA without it (set it
+    in the environment, or start a fresh process). Measured for ``control_k_bias_seed1`` over 2,000 steps
+    (``benchmarks/results/lab_repeat_switch.json``, ``lab_repeat_default_h200.json``, ``lab_repeat_h100.json``): with
+    it two runs, and a run stopped and resumed from its checkpoint, end with identical weights and evaluations, at
+    0.66× the default training rate on one H200 (0.61× on one H100); without it two runs differ from the first
+    evaluation after step 0.
+    """
+    if not enabled:
+        yield
+        return
+    if device.type == "cuda" and os.environ.get("CUBLAS_WORKSPACE_CONFIG") not in (":4096:8", ":16:8"):
+        if torch.cuda.is_initialized():
+            raise RuntimeError(
+                "train.deterministic needs CUBLAS_WORKSPACE_CONFIG=:4096:8 before CUDA starts, and this process has "
+                "already used CUDA. Run `export CUBLAS_WORKSPACE_CONFIG=:4096:8` before starting Python (or the "
+                "kernel), or train in a fresh process (`sinkviz lab run`, `python -m sinkviz.lab.job`).")
+        os.environ["CUBLAS_WORKSPACE_CONFIG"] = CUBLAS_DETERMINISTIC
+    import torch._inductor.config as inductor_config
+
+    saved = (torch.are_deterministic_algorithms_enabled(), torch.is_deterministic_algorithms_warn_only_enabled(),
+             torch.backends.cudnn.deterministic, torch.backends.cudnn.benchmark,
+             getattr(inductor_config, "deterministic", None))
+    torch.use_deterministic_algorithms(True)
+    torch.backends.cudnn.deterministic, torch.backends.cudnn.benchmark = True, False
+    if saved[4] is not None:
+        inductor_config.deterministic = True
+    try:
+        yield
+    finally:
+        torch.use_deterministic_algorithms(saved[0], warn_only=saved[1])
+        torch.backends.cudnn.deterministic, torch.backends.cudnn.benchmark = saved[2], saved[3]
+        if saved[4] is not None:
+            inductor_config.deterministic = saved[4]
 
 
 def saved_checkpoints(run_dir: str | Path) -> list[tuple[int, Path]]:
@@ -412,7 +463,7 @@ class _Training:
             "data": {k: self.corpus.meta[k] for k in DATA_FIELDS if k in self.corpus.meta},
             "tokens_per_step": self.tokens_per_step,
             "history": self.history, "resumed_from": self.start or None, "resumes": self.resumes,
-            "compile": self.compile_mode,
+            "compile": self.compile_mode, "deterministic": torch.are_deterministic_algorithms_enabled(),
         }
 
     def precision(self) -> str:
@@ -557,6 +608,7 @@ def run(config: RunConfig | str | os.PathLike, out: str | os.PathLike | None = N
     every 50 steps (step, seconds, seconds spent evaluating, loss), for a driver that watches throughput.
     ``device`` follows :func:`sinkviz.models.resolve_device` ('auto': cuda, then mps, then cpu).
     ``compile``: "auto" (``CUDA_COMPILE_MODE`` on CUDA, eager elsewhere), "none" or a ``torch.compile`` mode.
+    The config's ``train.deterministic`` (absent: false) trains under :func:`deterministic_kernels`.
     """
     config = _as_config(config, steps)
     out = Path(out) if out is not None else Path("lab_runs") / config.name
@@ -566,12 +618,13 @@ def run(config: RunConfig | str | os.PathLike, out: str | os.PathLike | None = N
     spec = DataSpec.from_dict(config.data)
     corpus = prepare_corpus(spec.source, spec.tokenizer, data_dir, max_documents=spec.max_documents,
                             max_bytes=spec.max_bytes, quiet=not progress)
-    training = _Training(config, out, dev, corpus, compile)
-    probe_ids(training.batcher, training.eval_spec)  # a corpus too small for the probes fails now, before OUT is written
-    training.resume(previous)
-    results = training.new_results()
-    step, status = training.loop(results, progress=progress, max_minutes=max_minutes, progress_file=progress_file,
-                                 profile_file=profile_file)
+    with deterministic_kernels(config.train.get("deterministic", False), dev):
+        training = _Training(config, out, dev, corpus, compile)
+        probe_ids(training.batcher, training.eval_spec)  # a corpus too small for the probes fails before OUT is written
+        training.resume(previous)
+        results = training.new_results()
+        step, status = training.loop(results, progress=progress, max_minutes=max_minutes,
+                                     progress_file=progress_file, profile_file=profile_file)
     elapsed = time.perf_counter() - training.started
     results.update(status=status, step=step, history=training.history, resumes=training.resumes, seconds=round(elapsed, 1),
                    eval_seconds=round(training.eval_seconds, 1),

@@ -92,8 +92,9 @@ def test_job_trains_packs_and_resumes_from_its_own_pack(tmp_path, lab_data_dir):
 
 
 def test_the_repeat_benchmark_trains_a_config_twice_per_setting_and_compares_weights(tmp_path, lab_data_dir):
-    """``benchmarks/bench_lab_repeat.py`` (the GPU repeatability check the NOTES plan) on the CPU, where training is
-    deterministic: each setting's two runs come out identical, weights and evaluations."""
+    """``benchmarks/bench_lab_repeat.py`` (the GPU repeatability check of ``lab_repeat.json``) on the CPU, where
+    training is deterministic: each setting's two runs come out identical, weights and evaluations, the deterministic
+    runs say they ran under the switch, and the stopped-and-resumed run equals the first."""
     import subprocess
     import sys
 
@@ -101,10 +102,16 @@ def test_the_repeat_benchmark_trains_a_config_twice_per_setting_and_compares_wei
     config.write_text(json.dumps(tiny_config_dict("twice")))
     script = Path(__file__).resolve().parents[2] / "benchmarks" / "bench_lab_repeat.py"
     subprocess.run([sys.executable, str(script), str(config), "--steps", "6", "--device", "cpu", "--data-dir",
-                    str(lab_data_dir), "--out", str(tmp_path / "repeat.json")], check=True, capture_output=True)
+                    str(lab_data_dir), "--out", str(tmp_path / "repeat.json"), "--resume-check"],
+                   check=True, capture_output=True)
     measured = json.loads((tmp_path / "repeat.json").read_text())
     assert set(measured["pairs"]) == {"default", "deterministic"}
     for setting, pair in measured["pairs"].items():
         assert pair["deterministic"] == (setting == "deterministic")
+        assert [run["deterministic"] for run in pair["runs"]] == [setting == "deterministic"] * 2
         assert pair["identical"] and pair["max_weight_difference"] == 0.0
         assert [h["step"] for h in pair["runs"][0]["history"]] == [0, 3, 6]
+    assert "resume" not in measured["pairs"]["default"]
+    resume = measured["pairs"]["deterministic"]["resume"]
+    assert resume["stopped_status"] == "stopped" and 1 <= resume["stopped_at"] < 6
+    assert resume["final_status"] == "finished" and resume["identical_to_run0"]

@@ -578,6 +578,56 @@ def test_validation_windows_as_the_write_ups_quote_them():
     assert "eight of the nine" in texts[0] and "eight of the nine" in notes
 
 
+def test_repeatability_as_the_write_ups_quote_it():
+    """``lab_repeat_switch.json`` / ``lab_repeat_default_h200.json`` / ``lab_repeat_h100.json``: with deterministic
+    kernels two GPU runs and a stopped-and-resumed run end identical, without them they differ, at the rates, gaps and
+    Sink_* values the README and NOTES quote; the H100's deterministic evaluations equal the H200's."""
+    import json
+
+    root = Path(__file__).resolve().parents[2] / "benchmarks" / "results"
+    switch, default, h100 = (json.loads((root / f"lab_repeat_{n}.json").read_text())
+                             for n in ("switch", "default_h200", "h100"))
+    assert switch["device"] == default["device"] == "NVIDIA H200" and h100["device"].startswith("NVIDIA H100")
+    assert {switch["config"], default["config"], h100["config"]} == {"control_k_bias_seed1"}
+    assert switch["steps"] == default["steps"] == h100["steps"] == 2000
+    deterministic, plain = switch["pairs"]["deterministic"], default["pairs"]["default"]
+    assert deterministic["identical"] and all(run["deterministic"] for run in deterministic["runs"])
+    resume = deterministic["resume"]
+    assert resume["identical_to_run0"] and (resume["stopped_status"], resume["final_status"]) == ("stopped", "finished")
+    assert h100["pairs"]["deterministic"]["identical"]
+    assert h100["pairs"]["deterministic"]["runs"][0]["history"] == deterministic["runs"][0]["history"]
+    for pair in (plain, h100["pairs"]["default"]):
+        first, second = (run["history"] for run in pair["runs"])
+        assert not pair["identical"] and first[0] == second[0]  # the same initial weights
+        assert first[1]["valid_loss"] != second[1]["valid_loss"] and first[1]["step"] == 100
+    rate = {name: [run["train_tokens_per_second"] for run in pair["runs"]] for name, pair in
+            (("h200", deterministic), ("h200_default", plain), ("h100", h100["pairs"]["deterministic"]),
+             ("h100_default", h100["pairs"]["default"]))}
+    readme = " ".join((root.parents[1] / "README.md").read_text().split())
+    notes = " ".join((root.parents[1] / "sinkviz" / "lab" / "NOTES.md").read_text().split())
+    m = lambda v: f"{v / 1e6:.2f}M"  # noqa: E731
+    assert (f"{m(rate['h200'][1])} tokens/s with the switch, {m(rate['h200_default'][1])} without "
+            f"({rate['h200'][1] / rate['h200_default'][1]:.2f}×)") in readme
+    assert (f"{m(rate['h100'][1])} against {m(rate['h100_default'][1])} "
+            f"({rate['h100'][1] / rate['h100_default'][1]:.2f}×)") in readme
+    assert f"stopped by its time budget at step {resume['stopped_at']:,}" in readme
+    assert f"stopped at step {resume['stopped_at']:,}" in notes
+    notebook = json.loads((root.parents[1] / "sinkviz" / "notebooks" / "lab.ipynb").read_text())
+    assert any("at 0.66× the rate on an H200" in " ".join("".join(cell["source"]).split()) for cell in notebook["cells"])
+    assert "at 0.66× the rate" in readme and round(rate["h200"][1] / rate["h200_default"][1], 2) == 0.66
+    last = plain["runs"][0]["history"][-1]["sink_star"], plain["runs"][1]["history"][-1]["sink_star"]
+    assert (f"weights up to {plain['max_weight_difference']:.2f} apart, Sink_* {last[0]:.2f} % against "
+            f"{last[1]:.2f} %") in readme
+    assert f"{abs(last[0] - last[1]):.2f} points of Sink_* apart at step 2,000" in notes
+    rows = {"default, H200": plain, "`train.deterministic`, H200": deterministic,
+            "default, H100": h100["pairs"]["default"], "deterministic settings, H100": h100["pairs"]["deterministic"]}
+    for label, pair in rows.items():
+        ends = [run["history"][-1]["sink_star"] for run in pair["runs"]]
+        weights = "0" if pair["identical"] else f"up to {pair['max_weight_difference']:.2f}"
+        assert (f"| {label} | {'identical' if pair['identical'] else 'differ from step 100'} | {weights} | "
+                f"{ends[0]:.2f} % / {ends[1]:.2f} % | {m(pair['runs'][1]['train_tokens_per_second'])}") in notes, label
+
+
 def test_fifth_sessions_second_seeds_as_the_write_ups_quote_them():
     """2026-12-02's fifth session: K biases' seed 1 rerun to seed 0's 23,000 steps (Sink_1 0.00 %, Sink_* 63.21 %
     against 77.50 %) and the window's seed 1 (0.00 % at every evaluation to 1.40B, no head's alpha_1 above 0.091);

@@ -4,6 +4,7 @@ overwrite, and loading a checkpoint through sinkviz.load / sinkviz.trace."""
 from __future__ import annotations
 
 import json
+import os
 
 import numpy as np
 import pytest
@@ -16,6 +17,7 @@ from sinkviz.lab.train import (
     CUDA_COMPILE_MODE,
     RunConfig,
     RunExistsError,
+    deterministic_kernels,
     learning_rate,
     list_configs,
     load_config,
@@ -133,6 +135,36 @@ def test_config_refuses_an_unknown_weight_dtype():
     assert "weights" not in RunConfig.from_dict(tiny_config_dict("plain")).train  # older configs' dicts unchanged
 
 
+def test_the_deterministic_switch_trains_under_deterministic_kernels_and_restores_the_setting(tmp_path, lab_data_dir):
+    """``train.deterministic``: the run trains under torch's deterministic algorithms, says so in its results, gives
+    the same run as without the switch on the CPU (where both are deterministic), and leaves the process's setting
+    as it found it."""
+    assert not torch.are_deterministic_algorithms_enabled()
+    plain = _run(tmp_path, lab_data_dir, "plain")
+    switched = _run(tmp_path, lab_data_dir, "switched", train={"deterministic": True})
+    assert switched["deterministic"] is True and plain["deterministic"] is False
+    assert scheduled_history(switched) == scheduled_history(plain)
+    assert not torch.are_deterministic_algorithms_enabled()
+    assert "deterministic" not in RunConfig.from_dict(tiny_config_dict("older")).train  # older configs' dicts unchanged
+    with pytest.raises(ValueError, match="train.deterministic must be true or false"):
+        RunConfig.from_dict(tiny_config_dict("bad", train={"deterministic": "yes"}))
+
+
+def test_the_deterministic_switch_refuses_a_cuda_process_started_without_the_cublas_setting(monkeypatch):
+    """cuBLAS reads CUBLAS_WORKSPACE_CONFIG once: a process that already used CUDA without it gets a message that
+    says what to do, instead of runs that silently differ; one that has not started CUDA gets the setting."""
+    monkeypatch.delenv("CUBLAS_WORKSPACE_CONFIG", raising=False)
+    monkeypatch.setattr(torch.cuda, "is_initialized", lambda: True)
+    with pytest.raises(RuntimeError, match="export CUBLAS_WORKSPACE_CONFIG=:4096:8"):
+        with deterministic_kernels(True, torch.device("cuda")):
+            pass
+    monkeypatch.setattr(torch.cuda, "is_initialized", lambda: False)
+    with deterministic_kernels(True, torch.device("cuda")):
+        assert torch.are_deterministic_algorithms_enabled() and torch.backends.cudnn.deterministic
+        assert os.environ["CUBLAS_WORKSPACE_CONFIG"] == ":4096:8"
+    assert not torch.are_deterministic_algorithms_enabled() and not torch.backends.cudnn.deterministic
+
+
 def test_resume_refuses_a_checkpoint_of_other_data(tmp_path, lab_data_dir):
     cfg = RunConfig.from_dict(tiny_config_dict("moved"))
     out = tmp_path / "moved"
@@ -184,6 +216,18 @@ def test_cli_run_writes_results(tmp_path, lab_data_dir, capsys):
     assert "clirun: finished at step 2" in capsys.readouterr().out
     assert json.loads((tmp_path / "o" / "results.json").read_text())["step"] == 2
     assert cli.main(["run", "no-such-config"]) == 2
+
+
+def test_cli_run_deterministic_sets_the_switch_in_the_runs_config(tmp_path, lab_data_dir, capsys):
+    cfg_path = tmp_path / "c.json"
+    cfg_path.write_text(json.dumps(tiny_config_dict("clidet", train={"steps": 2}, eval={"steps": [0, 2]})))
+    common = ["--device", "cpu", "--data-dir", str(lab_data_dir), "--quiet", "--max-minutes", "1e-9"]
+    assert cli.main(["run", str(cfg_path), "--out", str(tmp_path / "o"), "--deterministic", *common]) == 0
+    results = json.loads((tmp_path / "o" / "results.json").read_text())
+    assert results["deterministic"] is True and results["config"]["train"]["deterministic"] is True
+    # resuming without the flag is another config: refused, with the reason
+    assert cli.main(["run", str(cfg_path), "--out", str(tmp_path / "o"), *common]) == 3
+    assert "different config" in capsys.readouterr().err
 
 
 def test_checkpoint_loads_with_sinkviz_load_and_traces(tmp_path, lab_data_dir):

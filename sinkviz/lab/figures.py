@@ -335,12 +335,15 @@ def _add_further_seed(fig: go.Figure, other: dict[str, Any], seed_0: dict[str, A
 
 
 def _own_windows_note(runs: Iterable[dict[str, Any]]) -> str | None:
-    """A caption line when a drawn run scored its valid loss on windows drawn with its own seed (every committed
-    run with seed > 0, ``eval.valid_windows: "run_seed"``), so its loss is not the same text as seed 0's."""
-    if not any(run["config"]["eval"].get("valid_windows") == "run_seed" and run["config"].get("seed", 0)
-               for run in runs):
+    """A caption line naming the seeds whose drawn runs scored their valid loss on windows drawn with their own seed
+    (the committed further seeds before ``control_seed2``: ``eval.valid_windows: "run_seed"``), so their loss is not
+    on the same text as seed 0's."""
+    seeds = sorted({run["config"]["seed"] for run in runs
+                    if run["config"]["eval"].get("valid_windows") == "run_seed" and run["config"].get("seed", 0)})
+    if not seeds:
         return None
-    return ("seed ≥ 1: valid loss on windows drawn with the run's own seed (one model scores 0.08 higher on seed 1's "
+    named = f"seed {seeds[0]}" if len(seeds) == 1 else "seeds " + ", ".join(str(seed) for seed in seeds)
+    return (f"{named}: valid loss on windows drawn with the run's own seed (one model scores 0.08 higher on seed 1's "
             "windows than on seed 0's: lab_valid_windows.json)")
 
 

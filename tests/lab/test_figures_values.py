@@ -194,7 +194,13 @@ def test_figures_say_when_a_seed_scored_its_own_validation_windows():
         return " ".join(a.text for a in fig.layout.annotations if "own seed" in (a.text or ""))
 
     both = figures.control_figure({"seed 0": RUNS["control"], "seed 1": RUNS["control_seed1"]})
+    assert notes(both).startswith("seed 1: valid loss on windows drawn with the run's own seed")
     assert "one model scores 0.08 higher on seed 1's windows" in notes(both)
+    # seed 2 of the control was scored on seed 0's windows: the caption names seed 1 only
+    three = figures.control_figure({"seed 0": RUNS["control"], "seed 1": RUNS["control_seed1"],
+                                    "seed 2": RUNS["control_seed2"]})
+    assert notes(three) == notes(both)
+    assert notes(figures.control_figure({"seed 0": RUNS["control"], "seed 2": RUNS["control_seed2"]})) == ""
     assert notes(figures.control_figure({"seed 0": RUNS["control"]})) == ""
     assert "lab_valid_windows.json" in notes(figures.contrast_figure(RUNS))
     seed_0_only = {name: run for name, run in RUNS.items() if not run["config"].get("seed")}

@@ -628,6 +628,44 @@ def test_repeatability_as_the_write_ups_quote_it():
                 f"{ends[0]:.2f} % / {ends[1]:.2f} % | {m(pair['runs'][1]['train_tokens_per_second'])}") in notes, label
 
 
+def test_the_controls_third_seed_as_the_write_ups_quote_it_and_it_changes_no_verdict():
+    """``control_seed2`` (seed 0's validation windows): Sink_1 and validation loss at 1.05B and 1.44B as the README,
+    NOTES and notebook quote them, inside seeds 0 and 1 at 1.44B, and placing each contrast against three control
+    seeds instead of two changes no verdict of the contrast table."""
+    import json
+
+    from sinkviz.lab.results import CONTRASTS, against_control_seeds, further_seeds, matched_entry, matched_pair
+
+    root = Path(__file__).resolve().parents[2]
+    seed_0, seed_1, seed_2 = RUNS["control"], RUNS["control_seed1"], RUNS["control_seed2"]
+    assert seed_2["config"]["seed"] == 2 and seed_2["config"]["eval"].get("valid_windows", "fixed") == "fixed"
+    at = {step: [next(h for h in run["history"] if h["step"] == step) for run in (seed_0, seed_1, seed_2)]
+          for step in (16000, 22000)}
+    s0, s1, s2 = at[22000]
+    assert min(s0["sink_1"], s1["sink_1"]) <= s2["sink_1"] <= max(s0["sink_1"], s1["sink_1"])
+    assert round(s2["valid_loss"] - s0["valid_loss"], 3) == 0.001
+    last = seed_2["history"][-1]
+    readme = " ".join((root / "README.md").read_text().split())
+    notes = " ".join((root / "sinkviz" / "lab" / "NOTES.md").read_text().split())
+    notebook = json.loads((root / "sinkviz" / "notebooks" / "lab.ipynb").read_text())
+    cells = [" ".join("".join(c["source"]).split()) for c in notebook["cells"] if c["cell_type"] == "markdown"]
+    for text in (readme, next(c for c in cells if "control_seed2" in c)):
+        assert (f"{s2['sink_1']:.2f} % at 1.44B and {last['sink_1']:.2f} % where" in text
+                and f"validation loss {s2['valid_loss']:.3f} at 1.44B against seed 0's {s0['valid_loss']:.3f}" in text)
+    assert f"| 1.44B (22,000 steps) | {s0['sink_1']:.2f} % | {s1['sink_1']:.2f} % | {s2['sink_1']:.2f} %" in notes
+    low, mid, high = at[16000]
+    assert f"| 1.05B (16,000 steps) | {low['sink_1']:.2f} % | {mid['sink_1']:.2f} % | {high['sink_1']:.2f} %" in notes
+    assert f"At 1.05B seed 2 lies {high['sink_1'] - mid['sink_1']:.2f} points above seed 1" in notes
+    assert f"| {last['sink_1']:.2f} % | — | {last['valid_loss']:.3f} |" in notes
+    for name, *_ in CONTRASTS:
+        if name in RUNS and name != "control_seed1":
+            entry, _ = matched_pair(RUNS[name], seed_0)
+            seeds = further_seeds(name, RUNS)
+            assert (against_control_seeds(entry, seeds, (seed_0, seed_1))
+                    == against_control_seeds(entry, seeds, (seed_0, seed_1, seed_2))), name
+            assert matched_entry(seed_2, entry["tokens_seen"])["sink_1"] >= 12.0
+
+
 def test_fifth_sessions_second_seeds_as_the_write_ups_quote_them():
     """2026-12-02's fifth session: K biases' seed 1 rerun to seed 0's 23,000 steps (Sink_1 0.00 %, Sink_* 63.21 %
     against 77.50 %) and the window's seed 1 (0.00 % at every evaluation to 1.40B, no head's alpha_1 above 0.091);
@@ -718,7 +756,7 @@ def test_contrast_figure_gives_each_contrast_its_own_colour_and_flags_other_corp
     assert [a.text for a in notes] == ["100 MB of data, 50 MB of data, 25 MB of data: valid loss and probes on each run's own "
                                        "corpus and tokeniser (not comparable with the control's)<br>context 256: "
                                        "valid loss over 256-token windows (the control's: 1024; not comparable); "
-                                       "probes the same<br>seed ≥ 1: valid loss on windows drawn with the run's own "
+                                       "probes the same<br>seeds 1, 2: valid loss on windows drawn with the run's own "
                                        "seed (one model scores 0.08 higher on seed 1's windows than on seed 0's: "
                                        "lab_valid_windows.json)"]
     # the caption sits under the legend (five entries a row, up to two lines each), inside the bottom margin

@@ -56,8 +56,9 @@ def _one_pair(config_name: str, steps: int, device: str, data_dir: str, determin
                          "train_tokens_per_second": results["train_tokens_per_second"],
                          "deterministic": results["deterministic"]})
             weights.append(load_file(str(saved_checkpoints(out)[-1][1] / "model.safetensors")))
-        pair = {"deterministic": deterministic, "runs": runs, "max_weight_difference": _weight_gap(*weights),
-                "identical": _weight_gap(*weights) == 0.0 and runs[0]["history"] == runs[1]["history"]}
+        gap = _weight_gap(*weights)
+        pair = {"deterministic": deterministic, "runs": runs, "max_weight_difference": gap,
+                "identical": gap == 0.0 and runs[0]["history"] == runs[1]["history"]}
         if resume_check:
             out = Path(scratch) / "stopped"
             stopped = run(config, out, device=device, steps=steps, data_dir=data_dir, progress=False,
@@ -110,10 +111,11 @@ def main(argv: list[str] | None = None) -> int:
               flush=True)
     from sinkviz._files import write_json
     from sinkviz._version import made_by
+    from sinkviz.lab.train import device_name
 
     write_json(Path(args.out), {
         "what": __doc__.splitlines()[0], "config": args.config, "steps": args.steps, "pairs": pairs,
-        "device": torch.cuda.get_device_name(0) if args.device == "cuda" else args.device, "torch": torch.__version__,
+        "device": device_name(torch.device(args.device)), "torch": torch.__version__,
         "sinkviz": made_by(),
         "command": "python " + " ".join([Path(sys.argv[0]).as_posix(), *(argv or sys.argv[1:])]),
         "wall_seconds": round(time.time() - started, 1)})

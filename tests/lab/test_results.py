@@ -657,6 +657,11 @@ def test_the_controls_third_seed_as_the_write_ups_quote_it_and_it_changes_no_ver
     assert f"| 1.05B (16,000 steps) | {low['sink_1']:.2f} % | {mid['sink_1']:.2f} % | {high['sink_1']:.2f} %" in notes
     assert f"At 1.05B seed 2 lies {high['sink_1'] - mid['sink_1']:.2f} points above seed 1" in notes
     assert f"| {last['sink_1']:.2f} % | — | {last['valid_loss']:.3f} |" in notes
+    job = json.loads((root / "benchmarks" / "results" / "lab_job_control_seed2.json").read_text())
+    record = job["runs"]["control_seed2"]
+    assert record["step"] == seed_2["step"] == last["step"] and record["status"] == "stopped"
+    assert (f"corpus {job['corpus_seconds']:.1f} s, then {record['step']:,} steps "
+            f"({record['tokens_seen'] / 1e9:.2f}B tokens) at {record['train_tokens_per_second'] / 1e6:.2f}M") in notes
     for name, *_ in CONTRASTS:
         if name in RUNS and name != "control_seed1":
             entry, _ = matched_pair(RUNS[name], seed_0)

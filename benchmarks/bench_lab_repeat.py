@@ -9,8 +9,10 @@ steps, twice in the default setting and twice with the config's ``train.determin
 CUDA starts), through ``sinkviz.lab.run`` as a job runs it; it records each run's evaluations, the largest weight
 difference between the two runs of a pair, and the training tokens/s of each (the first run of a process includes
 compilation; the second is the rate a long run sees). With ``--resume-check`` the deterministic process trains a third
-run that stops at half the second run's time (after a checkpoint, as a time-limited job stops) and resumes from that
-checkpoint in the same process, and compares its final weights with the first run's.
+run that stops at half the second run's time, or after ``--stop-minutes`` (after a checkpoint, as a time-limited job
+stops), resumes from that checkpoint in the same process, and compares its final weights with the first run's. Where a
+run is too short for a time-based stop to land before its last step (a few steps on a CPU), ``--stop-minutes 1e-9``
+stops it after its first step on every machine.
 """
 
 from __future__ import annotations
@@ -38,9 +40,10 @@ def _weight_gap(a: dict, b: dict) -> float:
 
 
 def _one_pair(config_name: str, steps: int, device: str, data_dir: str, deterministic: bool,
-              resume_check: bool) -> dict:
+              resume_check: bool, stop_minutes: float | None = None) -> dict:
     """Two runs of ``config_name`` in this process, from scratch; their histories, weight gap and rates. With
-    ``resume_check``, a third run stopped at half the second one's time and resumed, against the first."""
+    ``resume_check``, a third run stopped after ``stop_minutes`` (default: half the second run's time) and resumed,
+    against the first."""
     from safetensors.torch import load_file
 
     from sinkviz.lab.train import load_config, run, saved_checkpoints
@@ -62,7 +65,10 @@ def _one_pair(config_name: str, steps: int, device: str, data_dir: str, determin
         if resume_check:
             out = Path(scratch) / "stopped"
             stopped = run(config, out, device=device, steps=steps, data_dir=data_dir, progress=False,
-                          max_minutes=runs[1]["seconds"] / 120)
+                          max_minutes=stop_minutes or runs[1]["seconds"] / 120)
+            if stopped["status"] != "stopped":
+                raise SystemExit(f"The resume check's run did not stop before step {steps} ({stopped['status']}): "
+                                 "give a shorter --stop-minutes (1e-9 stops after the first step).")
             resumed = run(config, out, device=device, steps=steps, data_dir=data_dir, progress=False)
             gap = _weight_gap(weights[0], load_file(str(saved_checkpoints(out)[-1][1] / "model.safetensors")))
             pair["resume"] = {"stopped_at": stopped["step"], "stopped_status": stopped["status"],
@@ -83,11 +89,13 @@ def main(argv: list[str] | None = None) -> int:
                         help="which pairs to train, comma-separated (default: both)")
     parser.add_argument("--resume-check", action="store_true",
                         help="also stop and resume a third deterministic run and compare it with the first")
+    parser.add_argument("--stop-minutes", type=float,
+                        help="when the resume check's run stops (default: half the second run's time)")
     parser.add_argument("--pair", choices=SETTINGS, help=argparse.SUPPRESS)  # the child process's entry
     args = parser.parse_args(argv)
     if args.pair:
         pair = _one_pair(args.config, args.steps, args.device, args.data_dir, args.pair == "deterministic",
-                         args.resume_check and args.pair == "deterministic")
+                         args.resume_check and args.pair == "deterministic", args.stop_minutes)
         Path(args.out).write_text(json.dumps(pair))
         return 0
     settings = [s for s in args.settings.split(",") if s]
@@ -102,7 +110,8 @@ def main(argv: list[str] | None = None) -> int:
         with tempfile.NamedTemporaryFile(suffix=".json") as part:
             subprocess.run([sys.executable, __file__, args.config, "--pair", setting, "--steps", str(args.steps),
                             "--out", part.name, "--device", args.device, "--data-dir", args.data_dir,
-                            *(["--resume-check"] if args.resume_check else [])], check=True)
+                            *(["--resume-check"] if args.resume_check else []),
+                            *(["--stop-minutes", str(args.stop_minutes)] if args.stop_minutes else [])], check=True)
             pairs[setting] = json.loads(Path(part.name).read_text())
         print(f"{setting}: identical {pairs[setting]['identical']}, largest weight difference "
               f"{pairs[setting]['max_weight_difference']:.3g}"

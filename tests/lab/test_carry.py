@@ -101,9 +101,11 @@ def test_the_repeat_benchmark_trains_a_config_twice_per_setting_and_compares_wei
     config = tmp_path / "twice.json"
     config.write_text(json.dumps(tiny_config_dict("twice")))
     script = Path(__file__).resolve().parents[2] / "benchmarks" / "bench_lab_repeat.py"
-    subprocess.run([sys.executable, str(script), str(config), "--steps", "6", "--device", "cpu", "--data-dir",
-                    str(lab_data_dir), "--out", str(tmp_path / "repeat.json"), "--resume-check"],
-                   check=True, capture_output=True)
+    # a time-based stop at half a 6-step run's time lands on any step, or none, depending on the machine
+    done = subprocess.run([sys.executable, str(script), str(config), "--steps", "6", "--device", "cpu", "--data-dir",
+                           str(lab_data_dir), "--out", str(tmp_path / "repeat.json"), "--resume-check",
+                           "--stop-minutes", "1e-9"], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr[-4000:]
     measured = json.loads((tmp_path / "repeat.json").read_text())
     assert set(measured["pairs"]) == {"default", "deterministic"}
     for setting, pair in measured["pairs"].items():
@@ -113,5 +115,19 @@ def test_the_repeat_benchmark_trains_a_config_twice_per_setting_and_compares_wei
         assert [h["step"] for h in pair["runs"][0]["history"]] == [0, 3, 6]
     assert "resume" not in measured["pairs"]["default"]
     resume = measured["pairs"]["deterministic"]["resume"]
-    assert resume["stopped_status"] == "stopped" and 1 <= resume["stopped_at"] < 6
+    assert resume["stopped_status"] == "stopped" and resume["stopped_at"] == 1
     assert resume["final_status"] == "finished" and resume["identical_to_run0"]
+
+
+def test_the_repeat_benchmark_says_when_its_resume_check_did_not_stop(tmp_path, lab_data_dir):
+    """A stop that lands after the last step leaves nothing to resume: the benchmark says so and how to fix it."""
+    import importlib.util
+
+    script = Path(__file__).resolve().parents[2] / "benchmarks" / "bench_lab_repeat.py"
+    spec = importlib.util.spec_from_file_location("bench_lab_repeat", script)
+    bench = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bench)
+    config = tmp_path / "late.json"
+    config.write_text(json.dumps(tiny_config_dict("late")))
+    with pytest.raises(SystemExit, match="did not stop before step 6.*--stop-minutes"):
+        bench._one_pair(str(config), 6, "cpu", str(lab_data_dir), False, True, stop_minutes=60.0)

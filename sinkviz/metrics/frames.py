@@ -247,6 +247,56 @@ def _model_rule(labels: Sequence[tuple[str, str | None]], thr: FrameThresholds) 
         f"{counts_d['distributed']} layers distributed"), counts_d
 
 
+def _modal_per_head(values: np.ndarray) -> tuple[list, list[float]]:
+    """Each head's most frequent value over samples, and the share of samples that have it (``values``: (S, H))."""
+    modal, consistency = [], []
+    for head_values in values.T:
+        value, count = Counter(head_values.tolist()).most_common(1)[0]
+        modal.append(value)
+        consistency.append(count / len(head_values))
+    return modal, consistency
+
+
+def _layer_frame(layer: int, categories: np.ndarray, positions: np.ndarray, excess: np.ndarray,
+                 top_share: np.ndarray, strings: np.ndarray | None, thr: FrameThresholds) -> LayerFrame:
+    """One layer's verdict from its head-samples (each array (S, H); ``strings`` the top tokens' text, or None)."""
+    has_top = categories != "none"
+    total = categories.size
+    n_top = int(has_top.sum())
+    frame_top_rate = n_top / total
+    shares = {cat: (float(np.sum(categories == cat)) / n_top if n_top else 0.0) for cat in CATEGORIES}
+    head_modal_position, position_consistency = _modal_per_head(positions)
+    head_modal_string: list[str | None] = []
+    string_consistency: list[float] = []
+    string_share, string_anchor, string_label = 0.0, None, "unknown"
+    if strings is not None:
+        head_modal_string, string_consistency = _modal_per_head(strings)
+        if n_top:
+            string_counts = Counter(strings[has_top].tolist())
+            string_shares = {text: count / n_top for text, count in string_counts.items()}
+            string_label, string_anchor = _label_from_shares(string_shares, list(string_shares), thr)
+            string_share = max(string_shares.values())
+    if frame_top_rate < thr.min_frame_top_rate:
+        label, anchor = "no-sink", None
+        reason = (f"only {frame_top_rate:.0%} of {total} head-samples have a frame top (excess ≥ {thr.min_excess}); "
+                  f"need ≥ {thr.min_frame_top_rate:.0%}")
+        string_label, string_anchor = "no-sink", None
+    else:
+        label, anchor = _label_from_shares(shares, ("start", "end"), thr)
+        reason = (f"{n_top}/{total} head-samples have a frame top (excess ≥ {thr.min_excess}); of those start "
+                  f"{shares['start']:.0%}, end {shares['end']:.0%}, interior {shares['interior']:.0%} → {label}"
+                  + (f" on {anchor}" if anchor else ""))
+    return LayerFrame(
+        layer=layer, label=label, anchor=anchor, reason=reason, n_head_samples=total,
+        frame_top_rate=frame_top_rate, shares=shares, median_excess=float(np.median(excess)),
+        mean_top_share=float(np.mean(top_share[has_top])) if n_top else 0.0,
+        position_consistency=float(np.mean(position_consistency)), string_label=string_label,
+        string_anchor=string_anchor, string_share=float(string_share),
+        string_consistency=float(np.mean(string_consistency)) if string_consistency else float("nan"),
+        head_modal_position=[int(p) for p in head_modal_position], head_modal_string=head_modal_string,
+    )
+
+
 def classify_frames(samples: Sequence[HeadSinks], thresholds: FrameThresholds | None = None) -> FrameVerdict:
     """Frame verdict per layer and per model from per-sample ``HeadSinks`` (module docstring).
     All samples must cover the same layers and heads."""
@@ -258,71 +308,22 @@ def classify_frames(samples: Sequence[HeadSinks], thresholds: FrameThresholds | 
     for s in samples:
         if s.top_position.shape != shape or s.layers != layers:
             raise ValueError("all samples must have the same captured layers and heads")
-    cats = np.stack([s.category(thr) for s in samples])  # (S, L, H)
-    pos = np.stack([s.top_position for s in samples])
-    exc = np.stack([s.excess for s in samples])
-    share = np.stack([s.top_share for s in samples])
-    have_tokens = all(s.tokens is not None for s in samples)
+    categories = np.stack([s.category(thr) for s in samples])  # (S, L, H)
+    positions = np.stack([s.top_position for s in samples])
+    excess = np.stack([s.excess for s in samples])
+    top_share = np.stack([s.top_share for s in samples])
     strings = None
-    if have_tokens:
-        strings = np.empty(pos.shape, dtype=object)
-        for si, s in enumerate(samples):
-            toks = np.asarray(s.tokens, dtype=object)
-            strings[si] = toks[pos[si]]
-    out_layers: list[LayerFrame] = []
-    pos_labels: list[tuple[str, str | None]] = []
-    str_labels: list[tuple[str, str | None]] = []
-    n_s, n_l, n_h = cats.shape
-    for li in range(n_l):
-        c = cats[:, li, :].ravel()
-        has = c != "none"
-        total = c.size
-        k = int(has.sum())
-        frame_top_rate = k / total
-        shares = {cat: (float(np.sum(c == cat)) / k if k else 0.0) for cat in CATEGORIES}
-        head_modal_pos, pos_cons = [], []
-        for h in range(n_h):
-            v, cnt = Counter(pos[:, li, h].tolist()).most_common(1)[0]
-            head_modal_pos.append(int(v))
-            pos_cons.append(cnt / n_s)
-        head_modal_str: list[str | None] = []
-        str_cons: list[float] = []
-        string_share, string_anchor, string_label = 0.0, None, "unknown"
-        if strings is not None:
-            for h in range(n_h):
-                v, cnt = Counter(strings[:, li, h].tolist()).most_common(1)[0]
-                head_modal_str.append(v)
-                str_cons.append(cnt / n_s)
-            sink_strings = strings[:, li, :].ravel()[has]
-            if k:
-                sc = Counter(sink_strings.tolist())
-                str_shares = {key: v / k for key, v in sc.items()}
-                string_label, string_anchor = _label_from_shares(str_shares, list(str_shares), thr)
-                string_share = max(str_shares.values())
-        if frame_top_rate < thr.min_frame_top_rate:
-            label, anchor = "no-sink", None
-            reason = (f"only {frame_top_rate:.0%} of {total} head-samples have a frame top (excess ≥ {thr.min_excess}); "
-                      f"need ≥ {thr.min_frame_top_rate:.0%}")
-            string_label, string_anchor = "no-sink", None
-        else:
-            label, anchor = _label_from_shares(shares, ("start", "end"), thr)
-            reason = (f"{k}/{total} head-samples have a frame top (excess ≥ {thr.min_excess}); of those start {shares['start']:.0%}, "
-                      f"end {shares['end']:.0%}, interior {shares['interior']:.0%} → {label}"
-                      + (f" on {anchor}" if anchor else ""))
-        pos_labels.append((label, anchor))
-        str_labels.append((string_label, string_anchor))
-        sel = has.reshape(n_s, n_h)
-        out_layers.append(LayerFrame(
-            layer=int(layers[li]), label=label, anchor=anchor, reason=reason, n_head_samples=total,
-            frame_top_rate=frame_top_rate, shares=shares,
-            median_excess=float(np.median(exc[:, li, :])), mean_top_share=float(np.mean(share[:, li, :][sel])) if k else 0.0,
-            position_consistency=float(np.mean(pos_cons)), string_label=string_label, string_anchor=string_anchor,
-            string_share=float(string_share), string_consistency=float(np.mean(str_cons)) if str_cons else float("nan"),
-            head_modal_position=head_modal_pos, head_modal_string=head_modal_str,
-        ))
-    label, reason, counts = _model_rule(pos_labels, thr)
+    if all(s.tokens is not None for s in samples):
+        strings = np.empty(positions.shape, dtype=object)
+        for i, s in enumerate(samples):
+            strings[i] = np.asarray(s.tokens, dtype=object)[positions[i]]
+    out_layers = [
+        _layer_frame(int(layer), categories[:, li], positions[:, li], excess[:, li], top_share[:, li],
+                     None if strings is None else strings[:, li], thr)
+        for li, layer in enumerate(layers)]
+    label, reason, counts = _model_rule([(f.label, f.anchor) for f in out_layers], thr)
     if strings is not None:
-        s_label, s_reason, _ = _model_rule(str_labels, thr)
+        s_label, s_reason, _ = _model_rule([(f.string_label, f.string_anchor) for f in out_layers], thr)
     else:
         s_label, s_reason = "unknown", "no token strings given"
     return FrameVerdict(label, reason, s_label, s_reason, out_layers, counts, thr)

@@ -1,4 +1,4 @@
-"""`sinkviz census MODEL --texts FILE --seq-len T ... --out result.json`: a sink census over a text file.
+r"""`sinkviz census MODEL --texts FILE --seq-len T ... --out result.json`: a sink census over a text file.
 
 One process:
     sinkviz census smollm2-135m --texts sinkviz/data/census_sample.txt --seq-len 512 --out census.json

@@ -109,3 +109,11 @@ def test_headline_epsilon_is_the_papers_whenever_it_was_asked_for():
 
     assert headline_eps([0.2, 0.3, 0.4]) == 0.3 and headline_eps([0.3]) == 0.3
     assert headline_eps([0.2, 0.5]) == 0.2  # without 0.3: the first given
+
+
+def test_census_help_keeps_its_examples_copyable(capsys):
+    """The help's multi-line example ends its first line with a shell continuation, as a user pastes it."""
+    with pytest.raises(SystemExit):
+        cli_main(["census", "--help"])
+    help_text = capsys.readouterr().out
+    assert "--seq-len 256,512,1024,2048 --join \\\n        --eps 0.2,0.3,0.4,0.5 --out lengths.json" in help_text

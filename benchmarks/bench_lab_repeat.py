@@ -104,6 +104,10 @@ def main(argv: list[str] | None = None) -> int:
         parser.error(f"--settings: unknown {sorted(unknown)}; choose from {list(SETTINGS)}")
     import torch
 
+    from sinkviz.lab.train import device_name
+    from sinkviz.models import resolve_device
+
+    device = device_name(resolve_device(args.device))  # named now: a device this machine lacks fails before training
     started = time.time()
     pairs = {}
     for setting in settings:
@@ -120,11 +124,10 @@ def main(argv: list[str] | None = None) -> int:
               flush=True)
     from sinkviz._files import write_json
     from sinkviz._version import made_by
-    from sinkviz.lab.train import device_name
 
     write_json(Path(args.out), {
         "what": __doc__.splitlines()[0], "config": args.config, "steps": args.steps, "pairs": pairs,
-        "device": device_name(torch.device(args.device)), "torch": torch.__version__,
+        "device": device, "torch": torch.__version__,
         "sinkviz": made_by(),
         "command": "python " + " ".join([Path(sys.argv[0]).as_posix(), *(argv or sys.argv[1:])]),
         "wall_seconds": round(time.time() - started, 1)})

@@ -24,6 +24,7 @@ from sinkviz.lab.data import Batcher, DataSpec, prepare_corpus
 from sinkviz.lab.evaluate import EvalSpec, mean_loss
 from sinkviz.lab.model import SinkLabForCausalLM
 from sinkviz.lab.train import device_name, load_config, saved_checkpoints
+from sinkviz.models import resolve_device
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -44,7 +45,7 @@ def main(argv: list[str] | None = None) -> int:
     run_dir = Path("/tmp/valid_windows") / prefix
     carry.unpack(args.carry_in, run_dir, prefix)
     step, folder = saved_checkpoints(run_dir)[-1]
-    device = torch.device(args.device)
+    device = resolve_device(args.device)
     autocast = torch.bfloat16 if device.type == "cuda" else None  # as the training's evaluations
     model = SinkLabForCausalLM.from_pretrained(folder, dtype=torch.float32).to(device)
     committed = {h["step"]: h for h in json.loads((run_dir / "results.json").read_text())["history"]}

@@ -63,14 +63,16 @@ class _Job:
         import torch
 
         from sinkviz.lab.train import device_name
+        from sinkviz.models import resolve_device
 
+        device = device_name(resolve_device(args.device))  # a device this machine lacks fails before any work
         self.args = args
         self.started = time.time()
         self.deadline = self.started + 60 * args.minutes
         self.out = Path(args.out)
         self.out.mkdir(parents=True, exist_ok=True)
         self.summary: dict[str, Any] = {
-            "device": device_name(torch.device(args.device)), "torch": torch.__version__,
+            "device": device, "torch": torch.__version__,
             "cpus": os.cpu_count(), "python": sys.version.split()[0], "configs": [p for p, _ in configs],
             "sinkviz": made_by(), "budget_minutes": args.minutes, "runs": {}}
 
@@ -160,8 +162,8 @@ def main(argv: list[str] | None = None) -> int:
     for i, (prefix, config) in enumerate(configs):
         job.train(prefix, config, profile=args.profile and i == 0)
         job.save()
-    job.save()
     return 0
+
 
 if __name__ == "__main__":
     raise SystemExit(main())

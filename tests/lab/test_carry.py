@@ -131,3 +131,22 @@ def test_the_repeat_benchmark_says_when_its_resume_check_did_not_stop(tmp_path, 
     config.write_text(json.dumps(tiny_config_dict("late")))
     with pytest.raises(SystemExit, match="did not stop before step 6.*--stop-minutes"):
         bench._one_pair(str(config), 6, "cpu", str(lab_data_dir), False, True, stop_minutes=60.0)
+
+
+def test_job_names_the_device_its_runs_resolve_and_refuses_a_missing_one_before_the_corpus(tmp_path, lab_data_dir):
+    """``--device auto`` is recorded as the device the lab's runs resolve it to; a device this machine lacks fails
+    at once, saying so, before minutes go into the corpus."""
+    from sinkviz.errors import InputError
+    from sinkviz.lab.train import device_name
+    from sinkviz.models import resolve_device
+
+    config = tmp_path / "anywhere.json"
+    config.write_text(json.dumps(tiny_config_dict("anywhere")))
+    common = ["--minutes", "1", "--finish-s", "0", "--data-dir", str(lab_data_dir), "--runs-dir", str(tmp_path / "runs")]
+    assert job.main([str(config), "--out", str(tmp_path / "out"), "--device", "auto", *common]) == 0
+    summary = json.loads((tmp_path / "out" / "lab_job.json").read_text())
+    assert summary["device"] == device_name(resolve_device("auto"))
+    assert summary["runs"]["anywhere"]["status"] == "finished"
+    with pytest.raises(InputError, match="sees no CUDA GPU|CUDA device\\(s\\) are visible"):
+        job.main([str(config), "--out", str(tmp_path / "out2"), "--device", "cuda:99", *common])
+    assert not (tmp_path / "out2").exists()

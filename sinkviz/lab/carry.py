@@ -122,13 +122,9 @@ def pack(run_dir: str | Path, dest: str | Path, prefix: str, *, max_file_bytes: 
     return shards
 
 
-def unpack(src: str | Path, run_dir: str | Path, prefix: str) -> Path:
-    """Restore a carried checkpoint into ``run_dir/checkpoints/step_N`` (moments back in fp32) with the run's
-    config.json and results.json, so that ``sinkviz.lab.run`` resumes from it; returns the checkpoint folder.
-    Refuses a pack whose checksums do not match, and a run folder that already holds a newer checkpoint."""
-    from sinkviz.lab.train import saved_checkpoints
-
-    src, run_dir = Path(src), Path(run_dir)
+def _read_pack(src: str | Path, prefix: str) -> tuple[dict[str, Any], dict[str, bytes]]:
+    """The manifest and the checked members (all but the manifest) of ``src/PREFIX.carry.*``."""
+    src = Path(src)
     shards = sorted(src.glob(f"{prefix}.carry.*"))
     if not shards:
         raise CarryError(f"No {prefix}.carry.* files in {src}: pack a run with sinkviz.lab.carry.pack first.")
@@ -141,6 +137,22 @@ def unpack(src: str | Path, run_dir: str | Path, prefix: str) -> Path:
     for name, digest in manifest["sha256"].items():
         if hashlib.sha256(members.get(name, b"")).hexdigest() != digest:
             raise CarryError(f"{prefix}.carry.*: member {name} does not match its checksum; repack the run.")
+    return manifest, members
+
+
+def carried_step(src: str | Path, prefix: str) -> int:
+    """The training step of the checkpoint packed in ``src/PREFIX.carry.*`` (checksums checked)."""
+    return int(_read_pack(src, prefix)[0]["step"])
+
+
+def unpack(src: str | Path, run_dir: str | Path, prefix: str) -> Path:
+    """Restore a carried checkpoint into ``run_dir/checkpoints/step_N`` (moments back in fp32) with the run's
+    config.json and results.json, so that ``sinkviz.lab.run`` resumes from it; returns the checkpoint folder.
+    Refuses a pack whose checksums do not match, and a run folder that already holds a newer checkpoint."""
+    from sinkviz.lab.train import saved_checkpoints
+
+    run_dir = Path(run_dir)
+    manifest, members = _read_pack(src, prefix)
     existing = saved_checkpoints(run_dir)
     if existing and existing[-1][0] > manifest["step"]:
         raise CarryError(f"{run_dir} already holds step {existing[-1][0]}, newer than the carried step {manifest['step']}.")

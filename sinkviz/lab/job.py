@@ -7,7 +7,8 @@ For machines that start bare, run for minutes and send back a handful of files (
 1. builds the corpus of the first config (every config of a job must train on the same data; the corpus is
    rebuilt on every job from what the machine holds, and a resumed run refuses a corpus whose tokens differ);
 2. for each config in turn: unpacks ``CARRY_IN/PREFIX.carry.*`` if there is one (PREFIX = the config file's
-   name, e.g. ``control_seed1``), trains with ``max_minutes`` = the time left (so it stops after a checkpoint
+   name, e.g. ``control_seed1``) and the machine does not still hold a checkpoint at least as new (a warm machine's
+   own keeps fp32 AdamW moments), trains with ``max_minutes`` = the time left (so it stops after a checkpoint
    and an evaluation), packs the newest checkpoint of a run that has not finished into ``OUT/PREFIX.carry.*``
    (``--pack all`` packs finished runs too; at most eight files come back from a job, and a pack takes three)
    and copies its results to ``OUT/PREFIX.json`` (the name the committed results take in ``sinkviz/data/lab_results``);
@@ -104,6 +105,24 @@ class _Job:
         os.environ["TOKENIZERS_PARALLELISM"] = "false"
         self.save()
 
+    def _resume_from_pack(self, prefix: str, run_dir: Path, entry: dict[str, Any]) -> None:
+        """Unpack the carried checkpoint of ``prefix``, unless this machine still holds one at least as new: a warm
+        machine's own checkpoint keeps AdamW's fp32 moments, which a pack rounds to bf16 (so a deterministic run
+        resumed from it repeats an uninterrupted run to the bit)."""
+        from sinkviz.lab import carry
+        from sinkviz.lab.train import saved_checkpoints
+
+        local = saved_checkpoints(run_dir)
+        step = carry.carried_step(self.args.carry_in, prefix)
+        if local and local[-1][0] >= step:
+            entry["resumed_from"] = f"{local[-1][1].name} (this machine's, fp32 moments)"
+            entry["carried_step_unused"] = step
+            self.say(f"{prefix}: kept this machine's {local[-1][1].name}; the carried step {step} is not newer")
+            return
+        folder = carry.unpack(self.args.carry_in, run_dir, prefix)
+        entry["resumed_from"] = folder.name
+        self.say(f"{prefix}: unpacked {folder.name}")
+
     def train(self, prefix: str, config: Any, profile: bool) -> None:
         """Resume ``prefix`` from a carried pack if there is one, train it until the budget, copy its results
         to OUT and pack it as ``--pack`` says; an error is recorded and the job goes on."""
@@ -119,9 +138,7 @@ class _Job:
         entry: dict[str, Any] = {"name": config.name, "seed": config.seed}
         self.summary["runs"][prefix] = entry
         if args.carry_in and list(Path(args.carry_in).glob(f"{prefix}.carry.*")):
-            folder = carry.unpack(args.carry_in, run_dir, prefix)
-            entry["resumed_from"] = folder.name
-            self.say(f"{prefix}: unpacked {folder.name}")
+            self._resume_from_pack(prefix, run_dir, entry)
         done = run_dir / "results.json"
         if done.is_file() and json.loads(done.read_text()).get("status") == "finished":
             shutil.copyfile(done, out / f"{prefix}.json")
@@ -157,6 +174,10 @@ def main(argv: list[str] | None = None) -> int:
     data = configs[0][1].data
     if any(c.data != data for _, c in configs):
         raise SystemExit("every config of one job must train on the same data (one corpus per job)")
+    if any(c.train.get("deterministic", False) for _, c in configs):
+        from sinkviz.lab.train import set_cublas_deterministic
+
+        set_cublas_deterministic()  # before naming the device starts CUDA
     job = _Job(args, configs)
     job.build_corpus(data)
     for i, (prefix, config) in enumerate(configs):

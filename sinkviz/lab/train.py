@@ -204,6 +204,15 @@ def device_name(device: torch.device) -> str:
 
 #: The cuBLAS workspace setting that makes cuBLAS deterministic (NVIDIA's cuBLAS docs, "Results reproducibility").
 CUBLAS_DETERMINISTIC = ":4096:8"
+_CUBLAS_DETERMINISTIC_VALUES = (":4096:8", ":16:8")
+
+
+def set_cublas_deterministic() -> None:
+    """Set ``CUBLAS_WORKSPACE_CONFIG`` for ``train.deterministic`` unless it already holds a deterministic value.
+    cuBLAS reads it once, when the process first uses CUDA: call this before anything touches the GPU (a job
+    that names its device first, for instance)."""
+    if os.environ.get("CUBLAS_WORKSPACE_CONFIG") not in _CUBLAS_DETERMINISTIC_VALUES:
+        os.environ["CUBLAS_WORKSPACE_CONFIG"] = CUBLAS_DETERMINISTIC
 
 
 @contextlib.contextmanager
@@ -223,13 +232,13 @@ def deterministic_kernels(enabled: bool, device: torch.device) -> Iterator[None]
     if not enabled:
         yield
         return
-    if device.type == "cuda" and os.environ.get("CUBLAS_WORKSPACE_CONFIG") not in (":4096:8", ":16:8"):
+    if device.type == "cuda" and os.environ.get("CUBLAS_WORKSPACE_CONFIG") not in _CUBLAS_DETERMINISTIC_VALUES:
         if torch.cuda.is_initialized():
             raise RuntimeError(
                 "train.deterministic needs CUBLAS_WORKSPACE_CONFIG=:4096:8 before CUDA starts, and this process has "
                 "already used CUDA. Run `export CUBLAS_WORKSPACE_CONFIG=:4096:8` before starting Python (or the "
                 "kernel), or train in a fresh process (`sinkviz lab run`, `python -m sinkviz.lab.job`).")
-        os.environ["CUBLAS_WORKSPACE_CONFIG"] = CUBLAS_DETERMINISTIC
+        set_cublas_deterministic()
     import torch._inductor.config as inductor_config
 
     was_deterministic, was_warn_only = (torch.are_deterministic_algorithms_enabled(),

@@ -4,6 +4,7 @@ one-job driver end to end on CPU."""
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import pytest
@@ -91,6 +92,24 @@ def test_job_trains_packs_and_resumes_from_its_own_pack(tmp_path, lab_data_dir):
     assert (tmp_path / "out2" / "jobrun.json").read_bytes() == (tmp_path / "out1" / "jobrun.json").read_bytes()
 
 
+def test_a_job_on_a_warm_machine_keeps_its_own_checkpoint_over_a_carried_pack_of_the_same_step(tmp_path, lab_data_dir):
+    """The carried pack rounds AdamW's moments to bf16; the machine's own checkpoint of the same step does not."""
+    config = tmp_path / "warm.json"
+    config.write_text(json.dumps(tiny_config_dict("warm")))
+    common = ["--minutes", "1", "--finish-s", "0", "--device", "cpu", "--data-dir", str(lab_data_dir),
+              "--runs-dir", str(tmp_path / "runs")]
+    assert job.main([str(config), "--out", str(tmp_path / "out1"), "--pack", "all", *common]) == 0
+    assert carry.carried_step(tmp_path / "out1", "warm") == 6
+    assert job.main([str(config), "--out", str(tmp_path / "out2"), "--carry-in", str(tmp_path / "out1"), *common]) == 0
+    entry = json.loads((tmp_path / "out2" / "lab_job.json").read_text())["runs"]["warm"]
+    assert entry["resumed_from"] == "step_000006 (this machine's, fp32 moments)"
+    assert entry["carried_step_unused"] == 6
+    state = json.loads((tmp_path / "runs" / "warm" / "checkpoints" / "step_000006" / "trainer_state.json").read_text())
+    assert "optimizer_moments" not in state  # not replaced by the carried, rounded copy
+    moments = load_file(str(tmp_path / "runs" / "warm" / "checkpoints" / "step_000006" / "optimizer.safetensors"))
+    assert {v.dtype for k, v in moments.items() if k.endswith("exp_avg_sq")} == {torch.float32}
+
+
 def test_the_repeat_benchmark_trains_a_config_twice_per_setting_and_compares_weights(tmp_path, lab_data_dir):
     """``benchmarks/bench_lab_repeat.py`` (the GPU repeatability check of ``lab_repeat.json``) on the CPU, where
     training is deterministic: each setting's two runs come out identical, weights and evaluations, the deterministic
@@ -150,3 +169,27 @@ def test_job_names_the_device_its_runs_resolve_and_refuses_a_missing_one_before_
     with pytest.raises(InputError, match="sees no CUDA GPU|CUDA device\\(s\\) are visible"):
         job.main([str(config), "--out", str(tmp_path / "out2"), "--device", "cuda:99", *common])
     assert not (tmp_path / "out2").exists()
+
+
+def test_a_job_with_a_deterministic_config_sets_cublas_before_naming_its_device(tmp_path, lab_data_dir, monkeypatch):
+    """Naming a CUDA device starts CUDA, and cuBLAS reads CUBLAS_WORKSPACE_CONFIG only then: a job whose configs
+    ask for ``train.deterministic`` must set it first, or the run refuses the already-started process."""
+    import sinkviz.lab.train as lab_train
+
+    seen = []
+    real_name = lab_train.device_name
+    monkeypatch.setattr(lab_train, "device_name",
+                        lambda device: seen.append(os.environ.get("CUBLAS_WORKSPACE_CONFIG")) or real_name(device))
+    common = ["--minutes", "1", "--finish-s", "0", "--device", "cpu", "--data-dir", str(lab_data_dir),
+              "--runs-dir", str(tmp_path / "runs")]
+    plain = tmp_path / "plain.json"
+    plain.write_text(json.dumps(tiny_config_dict("plain")))
+    monkeypatch.delenv("CUBLAS_WORKSPACE_CONFIG", raising=False)
+    assert job.main([str(plain), "--out", str(tmp_path / "out0"), *common]) == 0
+    assert seen[0] is None  # a job without the switch leaves cuBLAS's workspace alone
+    strict = tmp_path / "strict.json"
+    strict.write_text(json.dumps(tiny_config_dict("strict", train={"deterministic": True})))
+    seen.clear()
+    assert job.main([str(strict), "--out", str(tmp_path / "out1"), *common]) == 0
+    assert seen[0] == lab_train.CUBLAS_DETERMINISTIC  # the job's own naming, before any run
+    assert json.loads((tmp_path / "out1" / "lab_job.json").read_text())["runs"]["strict"]["status"] == "finished"

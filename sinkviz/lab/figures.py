@@ -246,15 +246,17 @@ def control_figure(runs: dict[str, dict[str, Any]], *, title: str | None = None)
     return fig
 
 
-def contrast_figure(runs: dict[str, dict[str, Any]], controls: tuple[str, ...] = ("control", "control_seed1"), *,
+def contrast_figure(runs: dict[str, dict[str, Any]], controls: tuple[str, ...] | None = None, *,
                     title: str | None = None) -> go.Figure:
-    """Sink_1 (solid) and, for runs with a slot, Sink_* (dashed) and valid loss vs tokens seen: the control's seeds in
-    grey, each committed contrast of :data:`sinkviz.lab.results.CONTRASTS` in colour, the paper's number in its
+    """Sink_1 (solid) and, for runs with a slot, Sink_* (dashed) and valid loss vs tokens seen: the control's seeds
+    (``controls``; default ``control`` and its committed ``control_seedN``) in grey, each committed contrast of :data:`sinkviz.lab.results.CONTRASTS` in colour, the paper's number in its
     legend entry, and a contrast's committed further seeds in its colour, dotted (seed 1) or dash-dotted (seed 2). Contrasts without a committed result
     are left out (the contrast table says "not run")."""
     fig = make_subplots(rows=1, cols=2, subplot_titles=("Sink₁ (solid) and Sink_* (dashed), %, ε = 0.3, T = 64",
                                                         "valid loss"), horizontal_spacing=0.1)
-    greys = ("#555555", "#999999")
+    if controls is None:
+        controls = ("control", *(f"control_seed{seed}" for seed, _ in further_seeds("control", runs)))
+    greys = ("#555555", "#999999", "#bbbbbb")
     for i, name in enumerate(c for c in controls if c in runs):
         hist = runs[name]["history"]
         xs = [h["tokens_seen"] / 1e9 for h in hist]
@@ -337,14 +339,20 @@ def _add_further_seed(fig: go.Figure, other: dict[str, Any], seed_0: dict[str, A
 def _own_windows_note(runs: Iterable[dict[str, Any]]) -> str | None:
     """A caption line naming the seeds whose drawn runs scored their valid loss on windows drawn with their own seed
     (the committed further seeds before ``control_seed2``: ``eval.valid_windows: "run_seed"``), so their loss is not
-    on the same text as seed 0's."""
-    seeds = sorted({run["config"]["seed"] for run in runs
-                    if run["config"]["eval"].get("valid_windows") == "run_seed" and run["config"].get("seed", 0)})
-    if not seeds:
+    on the same text as seed 0's. A seed whose drawn runs are only partly so is named with those runs' configs
+    ("seed 1; control_nope's seed 2: …")."""
+    runs = [run for run in runs if run["config"].get("seed", 0)]
+    own = [run for run in runs if run["config"]["eval"].get("valid_windows") == "run_seed"]
+    if not own:
         return None
-    named = f"seed {seeds[0]}" if len(seeds) == 1 else "seeds " + ", ".join(str(seed) for seed in seeds)
-    return (f"{named}: valid loss on windows drawn with the run's own seed (one model scores 0.08 higher on seed 1's "
-            "windows than on seed 0's: lab_valid_windows.json)")
+    named = []
+    for seed in sorted({run["config"]["seed"] for run in own}):
+        if all(run["config"]["eval"].get("valid_windows") == "run_seed" for run in runs if run["config"]["seed"] == seed):
+            named.append(f"seed {seed}")
+        else:
+            named += [f"{run['name']}'s seed {seed}" for run in own if run["config"]["seed"] == seed]
+    return (f"{'; '.join(named)}: valid loss on windows drawn with the run's own seed (one model scores 0.08 higher on "
+            "seed 1's windows than on seed 0's: lab_valid_windows.json)")
 
 
 def _incomparable_losses(shown: list[tuple[str, dict[str, Any]]], control: dict[str, Any]) -> list[str]:

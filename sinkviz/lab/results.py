@@ -358,19 +358,19 @@ def contrast_rows(runs: dict[str, dict[str, Any]], control: str = "control") -> 
 
     The two runs are compared where both have been: at the fewer of their final tokens seen, each run's evaluation
     closest to it (so a contrast that ran past the control is read at the control's end, not at its own); a pair
-    whose evaluations differ by more than ``MATCHED_TOKENS`` is marked. The control's second seed
-    (``{control}_seed1``), where committed, stands beside it at the same tokens: the two seeds' spread is the noise a
-    one-seed contrast has to exceed; a contrast's own further seeds (``{name}_seed1``, ``{name}_seed2``, …), where
+    whose evaluations differ by more than ``MATCHED_TOKENS`` is marked. The control's further seeds
+    (``{control}_seed1``, ``{control}_seed2``, …), where committed, stand beside it at the same tokens: the seeds'
+    spread is the noise a one-seed contrast has to exceed; a contrast's own further seeds (``{name}_seed1``, ``{name}_seed2``, …), where
     committed, stand beside it the same way ("seed 1: 22.04; seed 2: …", "not run" when there is none), each marked
     "diverged" when its validation loss there lies more than ``DIVERGED_LOSS`` above the first seed's. The last
     column says whether the contrast ran as far as the control ("complete": within ``MATCHED_TOKENS`` of its final
     tokens seen) or is a partial run, to be resumed from its carried checkpoint; the one before it places each seed
-    of the contrast against the control's two seeds at the same tokens (:func:`against_control_seeds`)."""
+    of the contrast against all the control's seeds at the same tokens (:func:`against_control_seeds`)."""
     header = ["contrast", "change", "tokens seen (M)", "Sink_1 (%)", "Sink_* (%)", "frame verdict",
-              "control Sink_1 (%) at those tokens", "control seed 1 Sink_1 (%) there", "paper", "paper value",
+              "control Sink_1 (%) at those tokens", "control, further seeds: Sink_1 (%) there", "paper", "paper value",
               "this contrast, further seeds: Sink_1 (%) there, Sink_* with a slot", "Sink_1 against the control's seeds", "run"]
     base = runs.get(control)
-    second_seed = runs.get(f"{control}_seed1")
+    control_seeds = further_seeds(control, runs)
     rows = []
     for name, label, change, item, row, column in CONTRASTS:
         paper_label, paper = contrast_paper(name)
@@ -389,38 +389,42 @@ def contrast_rows(runs: dict[str, dict[str, Any]], control: str = "control") -> 
         sink_1 = f"{entry['sink_1']:.2f}" + ("*" if proxy else "")
         star = "–" if entry.get("sink_star") is None else f"{entry['sink_star']:.2f}"
         tokens = entry["tokens_seen"]
-        if run is second_seed:
-            seed_1 = own_seeds = placed = "–"
+        if any(run is seed_run for _, seed_run in control_seeds):
+            control_others = own_seeds = placed = "–"
         else:
-            seed_1 = "–" if second_seed is None else _sink_1_cell(matched_entry(second_seed, tokens), tokens)
+            control_others = "; ".join(f"seed {seed}: {_sink_1_cell(matched_entry(seed_run, tokens), tokens)}"
+                                       for seed, seed_run in control_seeds) or "–"
             seeds = further_seeds(name, runs)
             own_seeds = _further_seeds_cell(seeds, entry, proxy)
-            placed = "–" if base is None or second_seed is None else against_control_seeds(entry, seeds,
-                                                                                            (base, second_seed))
+            placed = "–" if base is None or not control_seeds else against_control_seeds(
+                entry, seeds, (base, *(seed_run for _, seed_run in control_seeds)))
         rows.append([label, change, round(tokens / 1e6), sink_1, star,
-                     final(run).get("frames", {}).get("label", "–"), reference, seed_1, paper_label, paper,
+                     final(run).get("frames", {}).get("label", "–"), reference, control_others, paper_label, paper,
                      own_seeds, placed, extent])
     return header, rows
 
 
 def control_spread_position(value: float, control_values: list[float]) -> str:
-    """"below both", "inside" or "above both": where ``value`` lies against the control seeds' values (the
-    closed range between their smallest and largest)."""
+    """"below both", "inside" or "above both" ("below all 3", "above all 3" for three seeds): where ``value`` lies
+    against the control seeds' values (the closed range between their smallest and largest)."""
     low, high = min(control_values), max(control_values)
-    return "below both" if value < low else "above both" if value > high else "inside"
+    every = "both" if len(control_values) == 2 else f"all {len(control_values)}"
+    return f"below {every}" if value < low else f"above {every}" if value > high else "inside"
 
 
 def against_control_seeds(entry: dict[str, Any], seeds: list[tuple[int, dict[str, Any]]],
                           controls: tuple[dict[str, Any], ...]) -> str:
-    """Each seed of a contrast placed against the control's seeds at the same tokens seen: "below both",
-    "inside" their range or "above both" by Sink_1, e.g. "seed 0 inside; seed 1 above both".
+    """Each seed of a contrast placed against the control's seeds at the same tokens seen: below all of them,
+    "inside" their range or above all of them by Sink_1, e.g. "seed 0 inside; seed 1 above all 3"
+    (:func:`control_spread_position`).
 
     ``entry`` is the contrast's compared evaluation (its seed 0), ``seeds`` its further seeds (each read at the
     evaluation closest to ``entry``'s tokens; one that :func:`diverged` is named so, not placed), ``controls`` the
     control's runs, each read where the placed evaluation is: a further seed whose job stopped short is set beside
-    the control at its own last tokens, not at seed 0's. With two control seeds the range is what two samples of the noise span, not an interval with a
-    coverage: "inside" says the contrast is not separated from the control by these runs, "below/above both" that it
-    lies outside what the control's seeds gave, and neither is a significance test."""
+    the control at its own last tokens, not at seed 0's. With two or three control seeds the range is what a few
+    samples of the noise span, not an interval with a coverage: "inside" says the contrast is not separated from
+    the control by these runs, "below/above" that it lies outside what the control's seeds gave, and neither is a
+    significance test."""
     def placed(at: dict[str, Any]) -> str:
         control_values = [matched_entry(run, at["tokens_seen"])["sink_1"] for run in controls]
         return control_spread_position(at["sink_1"], control_values)

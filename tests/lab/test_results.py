@@ -319,8 +319,10 @@ def test_committed_lr_window_data_and_alibi_contrasts():
     assert rows["lr 5e-4"][-1] == rows["window 32"][-1] == rows["100 MB of data"][-1] == "complete"
     assert rows["100 MB of data"][3] == "16.88" and rows["window 32"][3] == "0.00"
     assert rows["lr 5e-4"][9] == "2.90" and rows["ALiBi"][9] == "20.78"  # the paper's cells as printed
-    # the control's second seed beside each contrast at the same tokens
-    assert rows["lr 5e-4"][7] == "29.88" and rows["ALiBi"][7] == "29.88" and rows["control, seed 1"][7] == "–"
+    # the control's further seeds beside each contrast at the same tokens (seed 2 at its evaluation nearest 1.51B:
+    # 1.57B, its last, 4 % away; at 1.43B its 1.44B one)
+    assert rows["lr 5e-4"][7] == "seed 1: 29.88; seed 2: 29.46" and rows["control, seed 1"][7] == "–"
+    assert rows["ALiBi"][7] == "seed 1: 29.88; seed 2: 25.58"
 
 
 def test_committed_sigmoid_and_quarter_data_contrasts():
@@ -363,9 +365,9 @@ def test_a_contrasts_further_seeds_stand_beside_it_at_matched_tokens():
     header, rows = contrast_rows(RUNS)
     assert header[10] == "this contrast, further seeds: Sink_1 (%) there, Sink_* with a slot" and header[-1] == "run"
     by_label = {row[0]: row for row in rows}
-    assert by_label["ALiBi"][10] == "seed 1: 22.04" and by_label["control, seed 1"][10] == "–"
+    assert by_label["ALiBi"][10] == "seed 1: 22.04; seed 2: 23.83" and by_label["control, seed 1"][10] == "–"
     assert by_label["NoPE"][10] == "seed 1: 1.04 (diverged: valid loss 2.63 against 1.70); seed 2: 16.96"
-    assert by_label["learned positions"][10] == "seed 1: 28.58"
+    assert by_label["learned positions"][10] == "seed 1: 28.58; seed 2: 36.67"
     assert by_label["window 32"][10] == "seed 1: 0.00"  # 1.40B against seed 0's 1.41B: matched, no flag
     assert by_label["K biases"][10] == "seed 1: 0.00, Sink_* 63.21"  # a slot's Sink_* comes along
     # seeds that ran past seed 0's end (1.51B against 1.43B) are read at seed 0's tokens; a proxy's "*" comes along
@@ -384,7 +386,7 @@ def test_a_contrasts_further_seeds_stand_beside_it_at_matched_tokens():
         h["sink_1"] = h["step"] / 1000  # 23.00 at the last evaluation, 1.00 at step 1,000
     runs = {**RUNS, "control_alibi_seed10": third}  # seeds sort as numbers, not as text
     by_label = {row[0]: row for row in contrast_rows(runs)[1]}
-    assert by_label["ALiBi"][10] == "seed 1: 22.04; seed 10: 23.00"
+    assert by_label["ALiBi"][10] == "seed 1: 22.04; seed 2: 23.83; seed 10: 23.00"
     from sinkviz.lab.train import load_config
 
     import re
@@ -669,8 +671,10 @@ def test_the_controls_third_seed_as_the_write_ups_quote_it_and_it_changes_no_ver
         if name in RUNS and name != "control_seed1":
             entry, _ = matched_pair(RUNS[name], seed_0)
             seeds = further_seeds(name, RUNS)
-            assert (against_control_seeds(entry, seeds, (seed_0, seed_1))
-                    == against_control_seeds(entry, seeds, (seed_0, seed_1, seed_2))), name
+            def placed(controls: tuple) -> str:  # "below both" and "below all 3" name the same side
+                return against_control_seeds(entry, seeds, controls).replace("both", "all").replace("all 3", "all")
+
+            assert placed((seed_0, seed_1)) == placed((seed_0, seed_1, seed_2)), name
             assert matched_entry(seed_2, entry["tokens_seen"])["sink_1"] >= 12.0
 
 
@@ -715,6 +719,8 @@ def test_contrast_spread_position_on_hand_built_values():
 
     assert [control_spread_position(v, [12.0, 30.0]) for v in (0.0, 12.0, 20.0, 30.0, 31.0)] == [
         "below both", "inside", "inside", "inside", "above both"]
+    assert [control_spread_position(v, [12.0, 30.0, 26.0]) for v in (11.9, 26.0, 30.1)] == [
+        "below all 3", "inside", "above all 3"]
     controls = ({"history": [{"tokens_seen": 100, "sink_1": 10.0}]}, {"history": [{"tokens_seen": 90, "sink_1": 20.0}]})
     entry = {"tokens_seen": 100, "sink_1": 25.0, "valid_loss": 1.7}
     seeds = [(1, {"history": [{"tokens_seen": 100, "sink_1": 5.0, "valid_loss": 1.8}]}),
@@ -729,23 +735,25 @@ def test_contrast_spread_position_on_hand_built_values():
 
 
 def test_contrast_table_places_each_seed_as_the_write_ups_do():
-    """The table's placement of every contrast's seeds against the control's two seeds at matched tokens is what
+    """The table's placement of every contrast's seeds against the control's three seeds at matched tokens is what
     the README, NOTES and notebook say in words: the removals, the window and lr 5e-4 (two seeds each) and the two
-    memorising data runs below both; NoPE, ALiBi, 100 MB, context 256 and bf16 weights inside; learned positions' seed 0 above both."""
+    memorising data runs below all three; NoPE, ALiBi (three seeds), 100 MB, context 256 and bf16 weights inside;
+    learned positions' seeds 0 and 2 above all three, its seed 1 inside."""
     from sinkviz.lab.results import contrast_rows
 
     header, rows = contrast_rows(RUNS)
     assert header[11] == "Sink_1 against the control's seeds" and header[-1] == "run"
     placed = {row[0]: row[11] for row in rows}
     below = ("50 MB of data", "25 MB of data")
-    assert {label: placed[label] for label in below} == dict.fromkeys(below, "below both")
+    assert {label: placed[label] for label in below} == dict.fromkeys(below, "below all 3")
     below_in_two = ("weight decay 5", "lr 5e-4", "sigmoid, Z = 1 (proxy)", "K biases", "sink token", "window 32")
     assert {label: placed[label] for label in below_in_two} == dict.fromkeys(below_in_two,
-                                                                             "seed 0 below both; seed 1 below both")
+                                                                             "seed 0 below all 3; seed 1 below all 3")
     assert placed["bf16 weights"] == "inside" and placed["context 256"] == "seed 0 inside; seed 1 inside"
     assert placed["NoPE"] == "seed 0 inside; seed 1 diverged; seed 2 inside"
-    assert placed["ALiBi"] == placed["100 MB of data"] == "seed 0 inside; seed 1 inside"
-    assert placed["learned positions"] == "seed 0 above both; seed 1 inside"
+    assert placed["100 MB of data"] == "seed 0 inside; seed 1 inside"
+    assert placed["ALiBi"] == "seed 0 inside; seed 1 inside; seed 2 inside"
+    assert placed["learned positions"] == "seed 0 above all 3; seed 1 inside; seed 2 above all 3"
     assert placed["control, seed 1"] == "–"
 
 
@@ -764,7 +772,7 @@ def test_contrast_figure_gives_each_contrast_its_own_colour_and_flags_other_corp
     assert [a.text for a in notes] == ["100 MB of data, 50 MB of data, 25 MB of data: valid loss and probes on each run's own "
                                        "corpus and tokeniser (not comparable with the control's)<br>context 256: "
                                        "valid loss over 256-token windows (the control's: 1024; not comparable); "
-                                       "probes the same<br>seeds 1, 2: valid loss on windows drawn with the run's own "
+                                       "probes the same<br>seed 1; control_nope's seed 2: valid loss on windows drawn with the run's own "
                                        "seed (one model scores 0.08 higher on seed 1's windows than on seed 0's: "
                                        "lab_valid_windows.json)"]
     # the caption sits under the legend (five entries a row, up to two lines each), inside the bottom margin
@@ -901,3 +909,61 @@ def test_results_written_before_the_frame_rate_was_renamed_still_load(tmp_path):
         h["frames"]["frame_top_rate"] for h in RUNS["control"]["history"]]
     assert all("sink_rate" not in h["frames"] for h in loaded["history"])
     assert [r["frame_top_rate"] for r in frame_rows(loaded)] == [r["frame_top_rate"] for r in frame_rows(RUNS["control"])]
+
+
+def test_third_seeds_of_alibi_and_learned_positions_as_the_write_ups_quote_them():
+    """``control_alibi_seed2`` (deterministic kernels, two calls, the second resumed from the warm machine's own fp32
+    checkpoint) and ``control_pe_learned_seed2`` (default kernels, one call), both on seed 0's validation windows:
+    ALiBi's three seeds lie inside the control's three at matched tokens, learned positions' seeds 0 and 2 above all
+    of them; the README, NOTES and notebook quote the numbers and rates as committed."""
+    import json
+
+    from sinkviz.lab.results import against_control_seeds, further_seeds, matched_entry, matched_pair
+
+    root = Path(__file__).resolve().parents[2]
+    alibi, learned = RUNS["control_alibi_seed2"], RUNS["control_pe_learned_seed2"]
+    assert alibi["config"]["train"]["deterministic"] is True and "deterministic" not in learned["config"]["train"]
+    assert {run["config"]["eval"]["valid_windows"] for run in (alibi, learned)} == {"fixed"}
+    assert alibi["resumes"] == [{"step": 12070, "optimizer_moments": "float32", "device": "NVIDIA H200"}]
+    assert learned["resumes"] == [] and alibi["step"] == learned["step"] == 23000
+    part1, part2 = (json.loads((root / "benchmarks" / "results" / f"lab_job_control_alibi_seed2{tail}.json").read_text())
+                    ["runs"]["control_alibi_seed2"] for tail in ("_part1", ""))
+    assert part1["status"] == "stopped" and part1["step"] == 12070 and "carry" in part1
+    assert part2["resumed_from"] == "step_012070 (this machine's, fp32 moments)" and part2["carried_step_unused"] == 12070
+    seed_1_rate = json.loads((root / "benchmarks" / "results" / "lab_job_control_alibi_seed1.json").read_text())[
+        "runs"]["control_alibi_seed1"]["train_tokens_per_second"]
+    ratios = [f"{part['train_tokens_per_second'] / seed_1_rate:.2f}" for part in (part1, part2)]
+    rates = [f"{part['train_tokens_per_second'] / 1e6:.2f}M" for part in (part1, part2)]
+    assert ratios == ["0.56", "0.57"]
+
+    controls = (RUNS["control"], RUNS["control_seed1"], RUNS["control_seed2"])
+    placed = {}
+    for name in ("control_alibi", "control_pe_learned"):
+        entry, _ = matched_pair(RUNS[name], controls[0])
+        placed[name] = against_control_seeds(entry, further_seeds(name, RUNS), controls)
+        there = [f"{matched_entry(run, entry['tokens_seen'])['sink_1']:.2f} %" for run in controls]
+        assert there == ["12.04 %", "29.88 %", "25.58 %"]
+    assert placed["control_alibi"] == "seed 0 inside; seed 1 inside; seed 2 inside"
+    assert placed["control_pe_learned"] == "seed 0 above all 3; seed 1 inside; seed 2 above all 3"
+
+    readme = " ".join((root / "README.md").read_text().split())
+    notes = " ".join((root / "sinkviz" / "lab" / "NOTES.md").read_text().split())
+    notebook = json.loads((root / "sinkviz" / "notebooks" / "lab.ipynb").read_text())
+    cells = " ".join(" ".join("".join(c["source"]).split()) for c in notebook["cells"] if c["cell_type"] == "markdown")
+    a_last, l_last = alibi["history"][-1], learned["history"][-1]
+    a_0, l_0 = RUNS["control_alibi"]["history"][-1], RUNS["control_pe_learned"]["history"][-1]
+    for text in (readme, notes, cells):
+        assert f"{a_last['sink_1']:.2f} %" in text and f"{l_last['sink_1']:.2f} %" in text
+        assert "12.04 %, 29.88 % and 25.58 %" in text or "12.04 % / 29.88 % / 25.58 %" in text
+    assert (f"validation loss {a_last['valid_loss']:.3f} against seed 0's {a_0['valid_loss']:.3f}" in readme
+            and f"validation loss {l_last['valid_loss']:.3f} against seed 0's {l_0['valid_loss']:.3f}" in readme)
+    assert f"at {rates[0]} and {rates[1]} training tokens/s in its two calls" in readme
+    assert f"(0.{ratios[0][2:]}–0.{ratios[1][2:]}×" in readme and f"0.{ratios[0][2:]}–0.{ratios[1][2:]}×" in notes
+    assert (f"| ALiBi seed 0 / 1 / 2 | 12.29 % / 22.04 % / **{a_last['sink_1']:.2f} %** | {a_0['valid_loss']:.3f} / "
+            f"{RUNS['control_alibi_seed1']['history'][-1]['valid_loss']:.3f} (own windows) / {a_last['valid_loss']:.3f}") in notes
+    assert (f"| learned positions seed 0 / 1 / 2 | 34.00 % / 28.58 % / **{l_last['sink_1']:.2f} %** | "
+            f"{l_0['valid_loss']:.3f} / {RUNS['control_pe_learned_seed1']['history'][-1]['valid_loss']:.3f} (own windows) / "
+            f"{l_last['valid_loss']:.3f}") in notes
+    job = json.loads((root / "benchmarks" / "results" / "lab_job_control_pe_learned_seed2.json").read_text())
+    assert (f"corpus {job['corpus_seconds']:.1f} s, 23,000 steps at "
+            f"{job['runs']['control_pe_learned_seed2']['train_tokens_per_second'] / 1e6:.2f}M") in notes

@@ -141,8 +141,19 @@ def _read_pack(src: str | Path, prefix: str) -> tuple[dict[str, Any], dict[str, 
 
 
 def carried_step(src: str | Path, prefix: str) -> int:
-    """The training step of the checkpoint packed in ``src/PREFIX.carry.*`` (checksums checked)."""
-    return int(_read_pack(src, prefix)[0]["step"])
+    """The training step of the checkpoint packed in ``src/PREFIX.carry.*``, from its manifest alone: the manifest
+    is the stream's first member, so only the first shard is read (``unpack`` checks the checksums)."""
+    shards = sorted(Path(src).glob(f"{prefix}.carry.*"))
+    if not shards:
+        raise CarryError(f"No {prefix}.carry.* files in {src}: pack a run with sinkviz.lab.carry.pack first.")
+    try:
+        with tarfile.open(fileobj=io.BytesIO(shards[0].read_bytes()), mode="r") as tar:
+            first = tar.next()
+            if first is None or first.name != "manifest.json":
+                raise tarfile.TarError("the first member is not manifest.json")
+            return int(json.loads(tar.extractfile(first).read())["step"])
+    except (tarfile.TarError, OSError, KeyError, ValueError) as exc:
+        raise CarryError(f"{prefix}.carry.* in {src} is incomplete or corrupt ({exc}); were all shards carried?") from exc
 
 
 def unpack(src: str | Path, run_dir: str | Path, prefix: str) -> Path:

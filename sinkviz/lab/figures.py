@@ -249,9 +249,10 @@ def control_figure(runs: dict[str, dict[str, Any]], *, title: str | None = None)
 def contrast_figure(runs: dict[str, dict[str, Any]], controls: tuple[str, ...] | None = None, *,
                     title: str | None = None) -> go.Figure:
     """Sink_1 (solid) and, for runs with a slot, Sink_* (dashed) and valid loss vs tokens seen: the control's seeds
-    (``controls``; default ``control`` and its committed ``control_seedN``) in grey, each committed contrast of :data:`sinkviz.lab.results.CONTRASTS` in colour, the paper's number in its
-    legend entry, and a contrast's committed further seeds in its colour, dotted (seed 1) or dash-dotted (seed 2). Contrasts without a committed result
-    are left out (the contrast table says "not run")."""
+    (``controls``; default ``control`` and its committed ``control_seedN``) in grey, each committed contrast of
+    :data:`sinkviz.lab.results.CONTRASTS` in colour, the paper's number in its legend entry, and a contrast's
+    committed further seeds in its colour, dotted (seed 1) or dash-dotted (seed 2). Contrasts without a committed
+    result are left out (the contrast table says "not run")."""
     fig = make_subplots(rows=1, cols=2, subplot_titles=("Sink₁ (solid) and Sink_* (dashed), %, ε = 0.3, T = 64",
                                                         "valid loss"), horizontal_spacing=0.1)
     if controls is None:

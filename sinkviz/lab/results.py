@@ -360,8 +360,8 @@ def contrast_rows(runs: dict[str, dict[str, Any]], control: str = "control") -> 
     closest to it (so a contrast that ran past the control is read at the control's end, not at its own); a pair
     whose evaluations differ by more than ``MATCHED_TOKENS`` is marked. The control's further seeds
     (``{control}_seed1``, ``{control}_seed2``, …), where committed, stand beside it at the same tokens: the seeds'
-    spread is the noise a one-seed contrast has to exceed; a contrast's own further seeds (``{name}_seed1``, ``{name}_seed2``, …), where
-    committed, stand beside it the same way ("seed 1: 22.04; seed 2: …", "not run" when there is none), each marked
+    spread is the noise a one-seed contrast has to exceed; a contrast's own further seeds (``{name}_seed1``,
+    ``{name}_seed2``, …), where committed, stand beside it the same way ("seed 1: 22.04; seed 2: …", "not run" when there is none), each marked
     "diverged" when its validation loss there lies more than ``DIVERGED_LOSS`` above the first seed's. The last
     column says whether the contrast ran as far as the control ("complete": within ``MATCHED_TOKENS`` of its final
     tokens seen) or is a partial run, to be resumed from its carried checkpoint; the one before it places each seed

@@ -373,13 +373,13 @@ def test_a_contrasts_further_seeds_stand_beside_it_at_matched_tokens():
     # seeds that ran past seed 0's end (1.51B against 1.43B) are read at seed 0's tokens; a proxy's "*" comes along
     assert by_label["sink token"][10] == "seed 1: 0.00, Sink_* 67.42"
     assert by_label["sigmoid, Z = 1 (proxy)"][10] == "seed 1: 1.83*"
-    assert by_label["100 MB of data"][10] == "seed 1: 16.88"
-    assert by_label["context 256"][10] == "seed 1: 17.92" and by_label["weight decay 5"][10] == "seed 1: 0.00"
-    assert by_label["lr 5e-4"][10] == "seed 1: 4.71"
+    assert by_label["100 MB of data"][10] == "seed 1: 16.88; seed 2: 14.21"
+    assert by_label["context 256"][10] == "seed 1: 17.92; seed 2: 24.00" and by_label["weight decay 5"][10] == "seed 1: 0.00"
+    assert by_label["lr 5e-4"][10] == "seed 1: 4.71; seed 2: 13.25"
     short = copy.deepcopy(RUNS["control_lr_low_seed1"])
     short["history"] = [h for h in short["history"] if h["step"] <= 17166]  # a job that stopped 21 % short: flagged
     by_label = {row[0]: row for row in contrast_rows({**RUNS, "control_lr_low_seed1": short})[1]}
-    assert by_label["lr 5e-4"][10] == "seed 1: 4.42 (tokens differ by 21%)"
+    assert by_label["lr 5e-4"][10] == "seed 1: 4.42 (tokens differ by 21%); seed 2: 13.25"
     assert [seed for seed, _ in further_seeds("control_nope", RUNS)] == [1, 2]
     third = copy.deepcopy(RUNS["control_alibi"])
     for h in third["history"]:
@@ -736,9 +736,9 @@ def test_contrast_spread_position_on_hand_built_values():
 
 def test_contrast_table_places_each_seed_as_the_write_ups_do():
     """The table's placement of every contrast's seeds against the control's three seeds at matched tokens is what
-    the README, NOTES and notebook say in words: the removals, the window and lr 5e-4 (two seeds each) and the two
-    memorising data runs below all three; NoPE, ALiBi (three seeds), 100 MB, context 256 and bf16 weights inside;
-    learned positions' seeds 0 and 2 above all three, its seed 1 inside."""
+    the README, NOTES and notebook say in words: the removals and the window (two seeds each), lr 5e-4 (three seeds)
+    and the two memorising data runs below all three; NoPE, ALiBi, 100 MB, context 256 (three seeds each) and bf16
+    weights inside; learned positions' seeds 0 and 2 above all three, its seed 1 inside."""
     from sinkviz.lab.results import contrast_rows
 
     header, rows = contrast_rows(RUNS)
@@ -746,12 +746,13 @@ def test_contrast_table_places_each_seed_as_the_write_ups_do():
     placed = {row[0]: row[11] for row in rows}
     below = ("50 MB of data", "25 MB of data")
     assert {label: placed[label] for label in below} == dict.fromkeys(below, "below all 3")
-    below_in_two = ("weight decay 5", "lr 5e-4", "sigmoid, Z = 1 (proxy)", "K biases", "sink token", "window 32")
+    below_in_two = ("weight decay 5", "sigmoid, Z = 1 (proxy)", "K biases", "sink token", "window 32")
     assert {label: placed[label] for label in below_in_two} == dict.fromkeys(below_in_two,
                                                                              "seed 0 below all 3; seed 1 below all 3")
-    assert placed["bf16 weights"] == "inside" and placed["context 256"] == "seed 0 inside; seed 1 inside"
+    assert placed["lr 5e-4"] == "seed 0 below all 3; seed 1 below all 3; seed 2 below all 3"
+    assert placed["bf16 weights"] == "inside" and placed["context 256"] == "seed 0 inside; seed 1 inside; seed 2 inside"
     assert placed["NoPE"] == "seed 0 inside; seed 1 diverged; seed 2 inside"
-    assert placed["100 MB of data"] == "seed 0 inside; seed 1 inside"
+    assert placed["100 MB of data"] == "seed 0 inside; seed 1 inside; seed 2 inside"
     assert placed["ALiBi"] == "seed 0 inside; seed 1 inside; seed 2 inside"
     assert placed["learned positions"] == "seed 0 above all 3; seed 1 inside; seed 2 above all 3"
     assert placed["control, seed 1"] == "–"
@@ -967,3 +968,61 @@ def test_third_seeds_of_alibi_and_learned_positions_as_the_write_ups_quote_them(
     job = json.loads((root / "benchmarks" / "results" / "lab_job_control_pe_learned_seed2.json").read_text())
     assert (f"corpus {job['corpus_seconds']:.1f} s, 23,000 steps at "
             f"{job['runs']['control_pe_learned_seed2']['train_tokens_per_second'] / 1e6:.2f}M") in notes
+
+
+def test_third_seeds_of_the_lever_test_and_of_100mb_as_the_write_ups_quote_them():
+    """The ninth session's three jobs (default kernels, one call each, seed 0's validation windows): context 256's
+    and 100 MB's third seeds lie inside the control's three seeds at matched tokens, as their seeds 0 and 1 did; lr
+    5e-4's third seed lies below all three at its seed 0's 1.43B only by 0.125 points (13.25 % against the control seed
+    0's 13.38 %) and ends above that control seed at 1.51B (14.42 % against 12.04 %), so the write-ups no longer call
+    the learning rate the lever that sank the control without saying so."""
+    import json
+
+    from sinkviz.lab.results import against_control_seeds, further_seeds, matched_entry, matched_pair
+
+    root = Path(__file__).resolve().parents[2]
+    names = ("control_ctx256_seed2", "control_data_100mb_seed2", "control_lr_low_seed2")
+    for name in names:
+        run = RUNS[name]
+        assert run["config"]["seed"] == 2 and run["config"]["eval"]["valid_windows"] == "fixed", name
+        assert "deterministic" not in run["config"]["train"] and run["resumes"] == [] and run["step"] == 23000, name
+        job = json.loads((root / "benchmarks" / "results" / f"lab_job_{name}.json").read_text())
+        assert job["runs"][name]["status"] == "finished" and job["device"] == "NVIDIA H200", name
+
+    controls = (RUNS["control"], RUNS["control_seed1"], RUNS["control_seed2"])
+    placed = {}
+    for name in ("control_ctx256", "control_data_100mb", "control_lr_low"):
+        entry, _ = matched_pair(RUNS[name], controls[0])
+        placed[name] = against_control_seeds(entry, further_seeds(name, RUNS), controls)
+    assert placed == {"control_ctx256": "seed 0 inside; seed 1 inside; seed 2 inside",
+                      "control_data_100mb": "seed 0 inside; seed 1 inside; seed 2 inside",
+                      "control_lr_low": "seed 0 below all 3; seed 1 below all 3; seed 2 below all 3"}
+
+    lr_2 = RUNS["control_lr_low_seed2"]
+    at_seed_0 = matched_entry(lr_2, RUNS["control_lr_low"]["history"][-1]["tokens_seen"])
+    control_there = [matched_entry(run, at_seed_0["tokens_seen"])["sink_1"] for run in controls]
+    assert f"{at_seed_0['sink_1']:.2f}" == "13.25" and [f"{v:.2f}" for v in control_there] == ["13.38", "29.88", "29.46"]
+    margin = min(control_there) - at_seed_0["sink_1"]
+    assert f"{margin:.3f}" == "0.125"
+    model, probes = lr_2["config"]["model"], lr_2["config"]["eval"]["n_sequences"]
+    pairs = model["num_layers"] * model["num_heads"] * probes
+    assert pairs == 2400 and round(margin / 100 * pairs, 6) == 3  # "3 of 2,400 head-probe pairs"
+    lr_last = lr_2["history"][-1]
+    control_at_end = matched_entry(controls[0], lr_last["tokens_seen"])["sink_1"]
+    assert lr_last["sink_1"] > control_at_end and f"{lr_last['sink_1']:.2f} {control_at_end:.2f}" == "14.42 12.04"
+
+    readme = " ".join((root / "README.md").read_text().split())
+    notes = " ".join((root / "sinkviz" / "lab" / "NOTES.md").read_text().split())
+    notebook = json.loads((root / "sinkviz" / "notebooks" / "lab.ipynb").read_text())
+    cells = " ".join(" ".join("".join(c["source"]).split()) for c in notebook["cells"] if c["cell_type"] == "markdown")
+    for text in (readme, notes, cells):
+        for name in names:
+            assert f"{RUNS[name]['history'][-1]['sink_1']:.2f} %" in text, name
+        assert "13.25 %" in text and "by 0.125 points (3 of 2,400 head-probe pairs)" in text
+        assert "the learning rate is the lever" not in text and "learning rate sank the control" not in text
+    assert (f"validation loss {lr_last['valid_loss']:.3f} against the control seed 0's "
+            f"{controls[0]['history'][-1]['valid_loss']:.3f}") in readme
+    lr_0_and_1 = [RUNS["control_lr_low"]["history"][-1]["sink_1"], matched_entry(RUNS["control_lr_low_seed1"],
+                  RUNS["control_lr_low"]["history"][-1]["tokens_seen"])["sink_1"]]
+    wide = min(control_there) - max(lr_0_and_1)
+    assert f"{wide:.1f}" == "8.7" and all(f"in two seeds by {wide:.1f} points or more" in t for t in (readme, notes))

@@ -10,6 +10,7 @@ run: x; paper (60M, 5B Pile tokens): y" side by side.
 from __future__ import annotations
 
 import json
+from decimal import ROUND_HALF_UP, Decimal
 from functools import lru_cache
 from importlib import resources
 from pathlib import Path
@@ -412,11 +413,25 @@ def control_spread_position(value: float, control_values: list[float]) -> str:
     return f"below {every}" if value < low else f"above {every}" if value > high else "inside"
 
 
+def outside_margin(value: float, control_values: list[float]) -> float:
+    """How far ``value`` lies outside the control seeds' closed range, in Sink_1 points: ``min(control) - value``
+    below it, ``value - max(control)`` above it, 0 inside. A "below all 3" by 0.13 points and one by 10 points are
+    not the same finding; the table says which."""
+    return max(min(control_values) - value, value - max(control_values), 0.0)
+
+
+def _points(margin: float) -> str:
+    """A margin to two decimals, halves rounded up, as a reader subtracting the table's two-decimal values gets it
+    (13.38 − 13.25 = 0.13 for the exact 13.375 − 13.25 = 0.125, which round-half-even would print as 0.12)."""
+    return str(Decimal(repr(margin)).quantize(Decimal("0.01"), rounding=ROUND_HALF_UP))
+
+
 def against_control_seeds(entry: dict[str, Any], seeds: list[tuple[int, dict[str, Any]]],
                           controls: tuple[dict[str, Any], ...]) -> str:
     """Each seed of a contrast placed against the control's seeds at the same tokens seen: below all of them,
-    "inside" their range or above all of them by Sink_1, e.g. "seed 0 inside; seed 1 above all 3"
-    (:func:`control_spread_position`).
+    "inside" their range or above all of them by Sink_1, with the Sink_1 points to the nearest control seed outside
+    the range, e.g. "seed 0 inside; seed 1 above all 3 by 6.79" (:func:`control_spread_position`,
+    :func:`outside_margin`).
 
     ``entry`` is the contrast's compared evaluation (its seed 0), ``seeds`` its further seeds (each read at the
     evaluation closest to ``entry``'s tokens; one that :func:`diverged` is named so, not placed), ``controls`` the
@@ -427,7 +442,8 @@ def against_control_seeds(entry: dict[str, Any], seeds: list[tuple[int, dict[str
     significance test."""
     def placed(at: dict[str, Any]) -> str:
         control_values = [matched_entry(run, at["tokens_seen"])["sink_1"] for run in controls]
-        return control_spread_position(at["sink_1"], control_values)
+        position = control_spread_position(at["sink_1"], control_values)
+        return position if position == "inside" else f"{position} by {_points(outside_margin(at['sink_1'], control_values))}"
 
     first = placed(entry)
     if not seeds:

@@ -638,6 +638,7 @@ def test_the_controls_third_seed_as_the_write_ups_quote_it_and_it_changes_no_ver
     NOTES and notebook quote them, inside seeds 0 and 1 at 1.44B, and placing each contrast against three control
     seeds instead of two changes no verdict of the contrast table."""
     import json
+    import re
 
     from sinkviz.lab.results import CONTRASTS, against_control_seeds, further_seeds, matched_entry, matched_pair
 
@@ -672,7 +673,8 @@ def test_the_controls_third_seed_as_the_write_ups_quote_it_and_it_changes_no_ver
             entry, _ = matched_pair(RUNS[name], seed_0)
             seeds = further_seeds(name, RUNS)
             def placed(controls: tuple) -> str:  # "below both" and "below all 3" name the same side
-                return against_control_seeds(entry, seeds, controls).replace("both", "all").replace("all 3", "all")
+                words = re.sub(r" by \d+\.\d\d", "", against_control_seeds(entry, seeds, controls))  # sides only
+                return words.replace("both", "all").replace("all 3", "all")
 
             assert placed((seed_0, seed_1)) == placed((seed_0, seed_1, seed_2)), name
             assert matched_entry(seed_2, entry["tokens_seen"])["sink_1"] >= 12.0
@@ -715,7 +717,7 @@ def test_fifth_sessions_second_seeds_as_the_write_ups_quote_them():
 
 
 def test_contrast_spread_position_on_hand_built_values():
-    from sinkviz.lab.results import against_control_seeds, control_spread_position
+    from sinkviz.lab.results import against_control_seeds, control_spread_position, outside_margin
 
     assert [control_spread_position(v, [12.0, 30.0]) for v in (0.0, 12.0, 20.0, 30.0, 31.0)] == [
         "below both", "inside", "inside", "inside", "above both"]
@@ -725,13 +727,19 @@ def test_contrast_spread_position_on_hand_built_values():
     entry = {"tokens_seen": 100, "sink_1": 25.0, "valid_loss": 1.7}
     seeds = [(1, {"history": [{"tokens_seen": 100, "sink_1": 5.0, "valid_loss": 1.8}]}),
              (2, {"history": [{"tokens_seen": 100, "sink_1": 15.0, "valid_loss": 3.0}]})]  # seed 2 diverged
-    assert against_control_seeds(entry, [], controls) == "above both"
-    assert against_control_seeds(entry, seeds, controls) == "seed 0 above both; seed 1 below both; seed 2 diverged"
+    assert against_control_seeds(entry, [], controls) == "above both by 5.00"  # 25 against the higher 20
+    assert (against_control_seeds(entry, seeds, controls)
+            == "seed 0 above both by 5.00; seed 1 below both by 5.00; seed 2 diverged")
+    assert [outside_margin(v, [12.0, 30.0]) for v in (11.5, 20.0, 30.25)] == [0.5, 0.0, 0.25]
+    # margins are printed as a reader subtracts the two-decimal values: 13.375 - 13.25 = 0.125 prints as 0.13
+    assert against_control_seeds({"tokens_seen": 100, "sink_1": 13.25}, [],
+                                 ({"history": [{"tokens_seen": 100, "sink_1": 13.375}]},
+                                  {"history": [{"tokens_seen": 100, "sink_1": 29.875}]})) == "below both by 0.13"
     # a seed whose job stopped at 50 tokens is set beside the control at 50 tokens (3 and 4), not at 100 (10 and 20)
     controls = ({"history": [{"tokens_seen": 50, "sink_1": 3.0}, {"tokens_seen": 100, "sink_1": 10.0}]},
                 {"history": [{"tokens_seen": 50, "sink_1": 4.0}, {"tokens_seen": 100, "sink_1": 20.0}]})
     short = [(1, {"history": [{"tokens_seen": 50, "sink_1": 5.0, "valid_loss": 1.8}]})]
-    assert against_control_seeds(entry, short, controls) == "seed 0 above both; seed 1 above both"
+    assert against_control_seeds(entry, short, controls) == "seed 0 above both by 5.00; seed 1 above both by 1.00"
 
 
 def test_contrast_table_places_each_seed_as_the_write_ups_do():
@@ -744,17 +752,18 @@ def test_contrast_table_places_each_seed_as_the_write_ups_do():
     header, rows = contrast_rows(RUNS)
     assert header[11] == "Sink_1 against the control's seeds" and header[-1] == "run"
     placed = {row[0]: row[11] for row in rows}
-    below = ("50 MB of data", "25 MB of data")
-    assert {label: placed[label] for label in below} == dict.fromkeys(below, "below all 3")
-    below_in_two = ("weight decay 5", "sigmoid, Z = 1 (proxy)", "K biases", "sink token", "window 32")
-    assert {label: placed[label] for label in below_in_two} == dict.fromkeys(below_in_two,
-                                                                             "seed 0 below all 3; seed 1 below all 3")
-    assert placed["lr 5e-4"] == "seed 0 below all 3; seed 1 below all 3; seed 2 below all 3"
+    assert placed["50 MB of data"] == "below all 3 by 4.75" and placed["25 MB of data"] == "below all 3 by 9.70"
+    assert placed["weight decay 5"] == "seed 0 below all 3 by 12.04; seed 1 below all 3 by 13.38"
+    assert placed["sigmoid, Z = 1 (proxy)"] == "seed 0 below all 3 by 11.13; seed 1 below all 3 by 10.21"
+    assert placed["K biases"] == "seed 0 below all 3 by 12.04; seed 1 below all 3 by 12.04"
+    for label in ("sink token", "window 32"):
+        assert placed[label] == "seed 0 below all 3 by 13.38; seed 1 below all 3 by 13.38", label
+    assert placed["lr 5e-4"] == "seed 0 below all 3 by 10.25; seed 1 below all 3 by 8.67; seed 2 below all 3 by 0.13"
     assert placed["bf16 weights"] == "inside" and placed["context 256"] == "seed 0 inside; seed 1 inside; seed 2 inside"
     assert placed["NoPE"] == "seed 0 inside; seed 1 diverged; seed 2 inside"
     assert placed["100 MB of data"] == "seed 0 inside; seed 1 inside; seed 2 inside"
     assert placed["ALiBi"] == "seed 0 inside; seed 1 inside; seed 2 inside"
-    assert placed["learned positions"] == "seed 0 above all 3; seed 1 inside; seed 2 above all 3"
+    assert placed["learned positions"] == "seed 0 above all 3 by 4.13; seed 1 inside; seed 2 above all 3 by 6.79"
     assert placed["control, seed 1"] == "–"
 
 
@@ -945,7 +954,7 @@ def test_third_seeds_of_alibi_and_learned_positions_as_the_write_ups_quote_them(
         there = [f"{matched_entry(run, entry['tokens_seen'])['sink_1']:.2f} %" for run in controls]
         assert there == ["12.04 %", "29.88 %", "25.58 %"]
     assert placed["control_alibi"] == "seed 0 inside; seed 1 inside; seed 2 inside"
-    assert placed["control_pe_learned"] == "seed 0 above all 3; seed 1 inside; seed 2 above all 3"
+    assert placed["control_pe_learned"] == "seed 0 above all 3 by 4.13; seed 1 inside; seed 2 above all 3 by 6.79"
 
     readme = " ".join((root / "README.md").read_text().split())
     notes = " ".join((root / "sinkviz" / "lab" / "NOTES.md").read_text().split())
@@ -996,7 +1005,8 @@ def test_third_seeds_of_the_lever_test_and_of_100mb_as_the_write_ups_quote_them(
         placed[name] = against_control_seeds(entry, further_seeds(name, RUNS), controls)
     assert placed == {"control_ctx256": "seed 0 inside; seed 1 inside; seed 2 inside",
                       "control_data_100mb": "seed 0 inside; seed 1 inside; seed 2 inside",
-                      "control_lr_low": "seed 0 below all 3; seed 1 below all 3; seed 2 below all 3"}
+                      "control_lr_low": "seed 0 below all 3 by 10.25; seed 1 below all 3 by 8.67; "
+                                        "seed 2 below all 3 by 0.13"}
 
     lr_2 = RUNS["control_lr_low_seed2"]
     at_seed_0 = matched_entry(lr_2, RUNS["control_lr_low"]["history"][-1]["tokens_seen"])

@@ -554,6 +554,7 @@ def test_validation_windows_as_the_write_ups_quote_them():
     committed value), and the seed-1-minus-seed-0 validation loss at matched tokens in every two-seed config: 0.07-0.09
     in the eight at context 1024 on the whole corpus whose models learn, as the write-ups say."""
     import json
+    import re
 
     from sinkviz.lab.results import matched_pair
 
@@ -581,6 +582,26 @@ def test_validation_windows_as_the_write_ups_quote_them():
     for name in learning:
         assert f"+{gaps[name]:.3f}" in notes, name
     assert "eight of the nine" in texts[0] and "eight of the nine" in notes
+    # which committed runs scored their own seed's windows: every seed 1 and NoPE's seed 2, as the write-ups say
+    own = {n for n, r in RUNS.items() if r["config"]["eval"].get("valid_windows") == "run_seed"}
+    assert own == {n for n in RUNS if re.fullmatch(r"control\w*_seed1", n)} | {"control_nope_seed2"}
+    assert "Every committed seed 1 (and NoPE's seed 2) drew its validation windows with its own seed" in texts[0]
+    # the seeds 2 on seed 0's windows: the seed-1 gap of 0.07-0.09 disappears
+    third = sorted(n for n in RUNS if n.endswith("_seed2") and n not in own and n != "control_seed2")
+    assert third == ["control_alibi_seed2", "control_ctx256_seed2", "control_data_100mb_seed2", "control_lr_low_seed2",
+                     "control_pe_learned_seed2"]
+    third_gaps = {n: matched_pair(RUNS[n], RUNS[n[:-len("_seed2")]]) for n in third}
+    third_gaps = {n: a["valid_loss"] - b["valid_loss"] for n, (a, b) in third_gaps.items()}
+    at_1_44 = [{h["step"]: h for h in RUNS[n]["history"]}[22000]["valid_loss"] for n in ("control_seed2", "control")]
+    third_gaps["control_seed2"] = at_1_44[0] - at_1_44[1]
+    assert max(abs(g) for g in third_gaps.values()) < 0.012
+    labels = {"control_seed2": "the control", "control_alibi_seed2": "ALiBi", "control_pe_learned_seed2": "learned positions",
+              "control_data_100mb_seed2": "100 MB of data", "control_ctx256_seed2": "context 256",
+              "control_lr_low_seed2": "lr 5e-4"}
+    for text in texts:
+        assert "The six seeds 2 scored on seed 0's windows lie within 0.012 of their seed 0" in text
+        for name, label in labels.items():
+            assert f"{label} " + f"{third_gaps[name]:+.3f}".replace("-", "−") in text, name
 
 
 def test_repeatability_as_the_write_ups_quote_it():

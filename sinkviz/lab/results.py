@@ -363,7 +363,8 @@ def contrast_rows(runs: dict[str, dict[str, Any]], control: str = "control") -> 
     (``{control}_seed1``, ``{control}_seed2``, …), where committed, stand beside it at the same tokens: the seeds'
     spread is the noise a one-seed contrast has to exceed; a contrast's own further seeds (``{name}_seed1``,
     ``{name}_seed2``, …), where committed, stand beside it the same way ("seed 1: 22.04; seed 2: …", "not run" when there is none), each marked
-    "diverged" when its validation loss there lies more than ``DIVERGED_LOSS`` above the first seed's. The last
+    "diverged" when its validation loss there lies more than ``DIVERGED_LOSS`` above the first seed's, and with its
+    own end beside it when it ran on past that point ("end: 14.42 at 1.51B"). The last
     column says whether the contrast ran as far as the control ("complete": within ``MATCHED_TOKENS`` of its final
     tokens seen) or is a partial run, to be resumed from its carried checkpoint; the one before it places each seed
     of the contrast against all the control's seeds at the same tokens (:func:`against_control_seeds`)."""
@@ -467,8 +468,18 @@ def _further_seeds_cell(seeds: list[tuple[int, dict[str, Any]]], entry: dict[str
         at = matched_entry(run, tokens)
         star = "" if at.get("sink_star") is None else f", Sink_* {at['sink_star']:.2f}"
         cells.append(f"seed {seed}: {at['sink_1']:.2f}{'*' if proxy else ''}{star}" + _tokens_note(at, tokens)
-                     + _divergence_note(at, entry))
+                     + _divergence_note(at, entry) + _end_note(run, at, proxy))
     return "; ".join(cells)
+
+
+def _end_note(run: dict[str, Any], at: dict[str, Any], proxy: bool = False) -> str:
+    """" (end: 14.42 at 1.51B)" when a further seed ran on past the evaluation it is read at (it is read at its seed
+    0's tokens), so that where it ended stays in the table beside where it is compared; "" when it ended there."""
+    last = final(run)
+    if last is at or last["step"] == at["step"]:
+        return ""
+    star = "" if last.get("sink_star") is None else f", Sink_* {last['sink_star']:.2f}"
+    return f" (end: {last['sink_1']:.2f}{'*' if proxy else ''}{star} at {last['tokens_seen'] / 1e9:.2f}B)"
 
 
 def diverged(seed_1: dict[str, Any], seed_0: dict[str, Any]) -> bool:

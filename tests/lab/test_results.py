@@ -371,15 +371,16 @@ def test_a_contrasts_further_seeds_stand_beside_it_at_matched_tokens():
     assert by_label["window 32"][10] == "seed 1: 0.00"  # 1.40B against seed 0's 1.41B: matched, no flag
     assert by_label["K biases"][10] == "seed 1: 0.00, Sink_* 63.21"  # a slot's Sink_* comes along
     # seeds that ran past seed 0's end (1.51B against 1.43B) are read at seed 0's tokens; a proxy's "*" comes along
-    assert by_label["sink token"][10] == "seed 1: 0.00, Sink_* 67.42"
+    assert by_label["sink token"][10] == "seed 1: 0.00, Sink_* 67.42 (end: 0.00, Sink_* 69.17 at 1.51B)"
     assert by_label["sigmoid, Z = 1 (proxy)"][10] == "seed 1: 1.83*"
     assert by_label["100 MB of data"][10] == "seed 1: 16.88; seed 2: 14.21"
     assert by_label["context 256"][10] == "seed 1: 17.92; seed 2: 24.00" and by_label["weight decay 5"][10] == "seed 1: 0.00"
-    assert by_label["lr 5e-4"][10] == "seed 1: 4.71; seed 2: 13.25"
+    assert by_label["lr 5e-4"][10] == "seed 1: 4.71 (end: 5.21 at 1.51B); seed 2: 13.25 (end: 14.42 at 1.51B)"
     short = copy.deepcopy(RUNS["control_lr_low_seed1"])
     short["history"] = [h for h in short["history"] if h["step"] <= 17166]  # a job that stopped 21 % short: flagged
     by_label = {row[0]: row for row in contrast_rows({**RUNS, "control_lr_low_seed1": short})[1]}
-    assert by_label["lr 5e-4"][10] == "seed 1: 4.42 (tokens differ by 21%); seed 2: 13.25"
+    # the shortened seed 1 is read at its own last evaluation, so no end of its own is added
+    assert by_label["lr 5e-4"][10] == "seed 1: 4.42 (tokens differ by 21%); seed 2: 13.25 (end: 14.42 at 1.51B)"
     assert [seed for seed, _ in further_seeds("control_nope", RUNS)] == [1, 2]
     third = copy.deepcopy(RUNS["control_alibi"])
     for h in third["history"]:

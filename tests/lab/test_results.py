@@ -1058,3 +1058,17 @@ def test_third_seeds_of_the_lever_test_and_of_100mb_as_the_write_ups_quote_them(
                   RUNS["control_lr_low"]["history"][-1]["tokens_seen"])["sink_1"]]
     wide = min(control_there) - max(lr_0_and_1)
     assert f"{wide:.1f}" == "8.7" and all(f"in two seeds by {wide:.1f} points or more" in t for t in (readme, notes))
+
+
+def test_data_rows_name_the_papers_least_data_and_their_own_amount():
+    """Fig. 28's smallest amount of data (50M tokens) is more than any capped corpus of the lab holds, so each data
+    row is set beside the paper's 50M with its own amount of data in the label, as its run's corpus counts it."""
+    import re
+
+    from sinkviz.lab.results import PAPER_SETTING_NOTE, contrast_paper
+
+    for name in ("control_data_100mb", "control_data_50mb", "control_data_25mb"):
+        where, value = contrast_paper(name)
+        assert where.startswith("Fig. 28, 50M: Sink_1 (the paper's least data; ") and value == "below 1%", name
+        own = int(re.search(r"this run ≈ (\d+)M tokens", PAPER_SETTING_NOTE[name]).group(1))
+        assert own == round(RUNS[name]["data"]["train_tokens"] / 1e6) and own < 50, name

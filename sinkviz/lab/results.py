@@ -325,6 +325,20 @@ def further_seeds(name: str, runs: dict[str, dict[str, Any]]) -> list[tuple[int,
     return sorted(seeds, key=lambda pair: pair[0])
 
 
+#: How far back :func:`largest_move` looks from a compared evaluation: about the last third of a 1.5B-token run.
+MOVE_WINDOW_TOKENS = 500_000_000
+
+
+def largest_move(run: dict[str, Any], tokens: int, window: int = MOVE_WINDOW_TOKENS) -> float:
+    """The largest change of Sink_1 between two consecutive evaluations of ``run`` over the ``window`` tokens up to
+    its evaluation nearest ``tokens`` (0 with fewer than two there): how much one run's Sink_1 moves from one
+    evaluation to the next late in training, trend and checkpoint noise together. A contrast that lies outside the
+    control's seeds by less than this is not separated from them by its placement alone."""
+    end = matched_entry(run, tokens)
+    late = [h for h in run["history"] if end["tokens_seen"] - window <= h["tokens_seen"] <= end["tokens_seen"]]
+    return max((abs(b["sink_1"] - a["sink_1"]) for a, b in zip(late, late[1:])), default=0.0)
+
+
 def matched_entry(run: dict[str, Any], tokens: int) -> dict[str, Any]:
     """The evaluation of ``run`` whose tokens seen are closest to ``tokens``."""
     return min(run["history"], key=lambda h: abs(h["tokens_seen"] - tokens))
@@ -439,7 +453,9 @@ def against_control_seeds(entry: dict[str, Any], seeds: list[tuple[int, dict[str
     """Each seed of a contrast placed against the control's seeds at the same tokens seen: below all of them,
     "inside" their range or above all of them by Sink_1, with the Sink_1 points to the nearest control seed outside
     the range, e.g. "seed 0 inside; seed 1 above all 3 by 6.79" (:func:`control_spread_position`,
-    :func:`outside_margin`).
+    :func:`outside_margin`), and a margin smaller than the nearest control seed's own late moves between
+    evaluations (:func:`largest_move`) says so: "below all 3 by 0.13 (within the nearest control seed's 6.96-point
+    moves)".
 
     ``entry`` is the contrast's compared evaluation (its seed 0), ``seeds`` its further seeds (each read at the
     evaluation closest to ``entry``'s tokens; one that :func:`diverged` is named so, not placed), ``controls`` the
@@ -451,7 +467,14 @@ def against_control_seeds(entry: dict[str, Any], seeds: list[tuple[int, dict[str
     def placed(at: dict[str, Any]) -> str:
         control_values = [matched_entry(run, at["tokens_seen"])["sink_1"] for run in controls]
         position = control_spread_position(at["sink_1"], control_values)
-        return position if position == "inside" else f"{position} by {_points(outside_margin(at['sink_1'], control_values))}"
+        if position == "inside":
+            return position
+        margin = outside_margin(at["sink_1"], control_values)
+        nearest = controls[control_values.index(min(control_values) if position.startswith("below")
+                                                else max(control_values))]
+        move = largest_move(nearest, at["tokens_seen"])
+        within = f" (within the nearest control seed's {_points(move)}-point moves)" if margin < move else ""
+        return f"{position} by {_points(margin)}{within}"
 
     first = placed(entry)
     if not seeds:

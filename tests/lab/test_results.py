@@ -695,7 +695,7 @@ def test_the_controls_third_seed_as_the_write_ups_quote_it_and_it_changes_no_ver
             entry, _ = matched_pair(RUNS[name], seed_0)
             seeds = further_seeds(name, RUNS)
             def placed(controls: tuple) -> str:  # "below both" and "below all 3" name the same side
-                words = re.sub(r" by \d+\.\d\d", "", against_control_seeds(entry, seeds, controls))  # sides only
+                words = re.sub(r" by \d+\.\d\d( \(within [^)]*\))?", "", against_control_seeds(entry, seeds, controls))
                 return words.replace("both", "all").replace("all 3", "all")
 
             assert placed((seed_0, seed_1)) == placed((seed_0, seed_1, seed_2)), name
@@ -739,7 +739,7 @@ def test_fifth_sessions_second_seeds_as_the_write_ups_quote_them():
 
 
 def test_contrast_spread_position_on_hand_built_values():
-    from sinkviz.lab.results import against_control_seeds, control_spread_position, outside_margin
+    from sinkviz.lab.results import against_control_seeds, control_spread_position, largest_move, outside_margin
 
     assert [control_spread_position(v, [12.0, 30.0]) for v in (0.0, 12.0, 20.0, 30.0, 31.0)] == [
         "below both", "inside", "inside", "inside", "above both"]
@@ -761,7 +761,19 @@ def test_contrast_spread_position_on_hand_built_values():
     controls = ({"history": [{"tokens_seen": 50, "sink_1": 3.0}, {"tokens_seen": 100, "sink_1": 10.0}]},
                 {"history": [{"tokens_seen": 50, "sink_1": 4.0}, {"tokens_seen": 100, "sink_1": 20.0}]})
     short = [(1, {"history": [{"tokens_seen": 50, "sink_1": 5.0, "valid_loss": 1.8}]})]
-    assert against_control_seeds(entry, short, controls) == "seed 0 above both by 5.00; seed 1 above both by 1.00"
+    assert against_control_seeds(entry, short, controls) == (
+        "seed 0 above both by 5.00 (within the nearest control seed's 16.00-point moves); seed 1 above both by 1.00")
+    # a margin smaller than the nearest control seed's own late move between two evaluations says so
+    wobbly = ({"history": [{"tokens_seen": 80, "sink_1": 4.0}, {"tokens_seen": 90, "sink_1": 12.0},
+                           {"tokens_seen": 100, "sink_1": 10.0}]},
+              {"history": [{"tokens_seen": 100, "sink_1": 20.0}]})
+    assert largest_move(wobbly[0], 100, window=20) == 8.0 and largest_move(wobbly[0], 100, window=10) == 2.0
+    assert largest_move(wobbly[1], 100) == 0.0  # one evaluation: no move
+    assert (against_control_seeds({"tokens_seen": 100, "sink_1": 7.0}, [], wobbly)
+            == "below both by 3.00 (within the nearest control seed's 8.00-point moves)")
+    assert against_control_seeds({"tokens_seen": 100, "sink_1": 1.0}, [], wobbly) == "below both by 9.00"
+    # above: the nearest control seed is the higher one, which has a single evaluation and so no move
+    assert against_control_seeds({"tokens_seen": 100, "sink_1": 21.0}, [], wobbly) == "above both by 1.00"
 
 
 def test_contrast_table_places_each_seed_as_the_write_ups_do():
@@ -774,13 +786,24 @@ def test_contrast_table_places_each_seed_as_the_write_ups_do():
     header, rows = contrast_rows(RUNS)
     assert header[11] == "Sink_1 against the control's seeds" and header[-1] == "run"
     placed = {row[0]: row[11] for row in rows}
-    assert placed["50 MB of data"] == "below all 3 by 4.75" and placed["25 MB of data"] == "below all 3 by 9.70"
+    # 50 MB lies below the three by less than the control's seed 0 moved between two evaluations (6.42 -> 13.38)
+    assert placed["50 MB of data"] == "below all 3 by 4.75 (within the nearest control seed's 6.96-point moves)"
+    assert placed["25 MB of data"] == "below all 3 by 9.70"
+    import json
+
+    root = Path(__file__).resolve().parents[2]
+    notebook = json.loads((root / "sinkviz" / "notebooks" / "lab.ipynb").read_text())
+    for text in ((root / "README.md").read_text(), (root / "sinkviz" / "lab" / "NOTES.md").read_text(),
+                 "".join("".join(c["source"]) for c in notebook["cells"] if c["cell_type"] == "markdown")):
+        flat = " ".join(text.split())
+        assert "by 4.75 points" in flat and "6.42 % at 1.31B, 13.38 % at 1.44B" in flat  # 50 MB, in words
     assert placed["weight decay 5"] == "seed 0 below all 3 by 12.04; seed 1 below all 3 by 13.38"
     assert placed["sigmoid, Z = 1 (proxy)"] == "seed 0 below all 3 by 11.13; seed 1 below all 3 by 10.21"
     assert placed["K biases"] == "seed 0 below all 3 by 12.04; seed 1 below all 3 by 12.04"
     for label in ("sink token", "window 32"):
         assert placed[label] == "seed 0 below all 3 by 13.38; seed 1 below all 3 by 13.38", label
-    assert placed["lr 5e-4"] == "seed 0 below all 3 by 10.25; seed 1 below all 3 by 8.67; seed 2 below all 3 by 0.13"
+    assert placed["lr 5e-4"] == ("seed 0 below all 3 by 10.25; seed 1 below all 3 by 8.67; seed 2 below all 3 by 0.13 "
+                                 "(within the nearest control seed's 6.96-point moves)")
     assert placed["bf16 weights"] == "inside" and placed["context 256"] == "seed 0 inside; seed 1 inside; seed 2 inside"
     assert placed["NoPE"] == "seed 0 inside; seed 1 diverged; seed 2 inside"
     assert placed["100 MB of data"] == "seed 0 inside; seed 1 inside; seed 2 inside"
@@ -1028,7 +1051,7 @@ def test_third_seeds_of_the_lever_test_and_of_100mb_as_the_write_ups_quote_them(
     assert placed == {"control_ctx256": "seed 0 inside; seed 1 inside; seed 2 inside",
                       "control_data_100mb": "seed 0 inside; seed 1 inside; seed 2 inside",
                       "control_lr_low": "seed 0 below all 3 by 10.25; seed 1 below all 3 by 8.67; "
-                                        "seed 2 below all 3 by 0.13"}
+                                        "seed 2 below all 3 by 0.13 (within the nearest control seed's 6.96-point moves)"}
 
     lr_2 = RUNS["control_lr_low_seed2"]
     at_seed_0 = matched_entry(lr_2, RUNS["control_lr_low"]["history"][-1]["tokens_seen"])

@@ -445,7 +445,8 @@ def outside_margin(value: float, control_values: list[float]) -> float:
 def _points(margin: float) -> str:
     """A margin to two decimals, halves rounded up, as a reader subtracting the table's two-decimal values gets it
     (13.38 − 13.25 = 0.13 for the exact 13.375 − 13.25 = 0.125, which round-half-even would print as 0.12)."""
-    return str(Decimal(repr(margin)).quantize(Decimal("0.01"), rounding=ROUND_HALF_UP))
+    # round first so that a float difference such as 0.12499999999999 counts as the 0.125 it stands for
+    return str(Decimal(repr(round(margin, 9))).quantize(Decimal("0.01"), rounding=ROUND_HALF_UP))
 
 
 def against_control_seeds(entry: dict[str, Any], seeds: list[tuple[int, dict[str, Any]]],

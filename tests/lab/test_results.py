@@ -753,6 +753,9 @@ def test_contrast_spread_position_on_hand_built_values():
     assert (against_control_seeds(entry, seeds, controls)
             == "seed 0 above both by 5.00; seed 1 below both by 5.00; seed 2 diverged")
     assert [outside_margin(v, [12.0, 30.0]) for v in (11.5, 20.0, 30.25)] == [0.5, 0.0, 0.25]
+    from sinkviz.lab.results import _points
+
+    assert [_points(m) for m in (0.125, 0.12499999999999, 10.254, 0.0)] == ["0.13", "0.13", "10.25", "0.00"]
     # margins are printed as a reader subtracts the two-decimal values: 13.375 - 13.25 = 0.125 prints as 0.13
     assert against_control_seeds({"tokens_seen": 100, "sink_1": 13.25}, [],
                                  ({"history": [{"tokens_seen": 100, "sink_1": 13.375}]},

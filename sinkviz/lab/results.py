@@ -507,7 +507,7 @@ def _end_note(run: dict[str, Any], at: dict[str, Any], proxy: bool = False) -> s
     """" (end: 14.42 at 1.51B)" when a further seed ran on past the evaluation it is read at (it is read at its seed
     0's tokens), so that where it ended stays in the table beside where it is compared; "" when it ended there."""
     last = final(run)
-    if last is at or last["step"] == at["step"]:
+    if last["step"] == at["step"]:
         return ""
     star = "" if last.get("sink_star") is None else f", Sink_* {last['sink_star']:.2f}"
     return f" (end: {last['sink_1']:.2f}{'*' if proxy else ''}{star} at {last['tokens_seen'] / 1e9:.2f}B)"

@@ -341,7 +341,7 @@ def _own_windows_note(runs: Iterable[dict[str, Any]]) -> str | None:
     """A caption line naming the seeds whose drawn runs scored their valid loss on windows drawn with their own seed
     (the committed further seeds before ``control_seed2``: ``eval.valid_windows: "run_seed"``), so their loss is not
     on the same text as seed 0's. A seed whose drawn runs are only partly so is named with those runs' configs
-    ("seed 1; control_nope's seed 2: …")."""
+    ("valid loss of seed 1 and of control_nope's seed 2 on windows …")."""
     runs = [run for run in runs if run["config"].get("seed", 0)]
     own = [run for run in runs if run["config"]["eval"].get("valid_windows") == "run_seed"]
     if not own:
@@ -352,7 +352,8 @@ def _own_windows_note(runs: Iterable[dict[str, Any]]) -> str | None:
             named.append(f"seed {seed}")
         else:
             named += [f"{run['name']}'s seed {seed}" for run in own if run["config"]["seed"] == seed]
-    return (f"{'; '.join(named)}: valid loss on windows drawn with the run's own seed (one model scores 0.08 higher on "
+    whose = named[0] if len(named) == 1 else f"{', of '.join(named[:-1])} and of {named[-1]}"
+    return (f"valid loss of {whose} on windows drawn with the run's own seed (one model scores 0.08 higher on "
             "seed 1's windows than on seed 0's: lab_valid_windows.json)")
 
 

@@ -194,7 +194,7 @@ def test_figures_say_when_a_seed_scored_its_own_validation_windows():
         return " ".join(a.text for a in fig.layout.annotations if "own seed" in (a.text or ""))
 
     both = figures.control_figure({"seed 0": RUNS["control"], "seed 1": RUNS["control_seed1"]})
-    assert notes(both).startswith("seed 1: valid loss on windows drawn with the run's own seed")
+    assert notes(both).startswith("valid loss of seed 1 on windows drawn with the run's own seed")
     assert "one model scores 0.08 higher on seed 1's windows" in notes(both)
     # seed 2 of the control was scored on seed 0's windows: the caption names seed 1 only
     three = figures.control_figure({"seed 0": RUNS["control"], "seed 1": RUNS["control_seed1"],
@@ -204,6 +204,11 @@ def test_figures_say_when_a_seed_scored_its_own_validation_windows():
     assert notes(figures.control_figure({"seed 0": RUNS["control"]})) == ""
     # among the contrasts' seeds 2 only NoPE's drew its own windows (ALiBi's, learned positions' and the control's
     # used seed 0's): the caption names that run, not every seed 2
-    assert "<br>seed 1; control_nope's seed 2: valid loss on windows" in notes(figures.contrast_figure(RUNS))
+    assert "<br>valid loss of seed 1 and of control_nope's seed 2 on windows" in notes(figures.contrast_figure(RUNS))
+    def run(name: str, seed: int, windows: str) -> dict:
+        return {"name": name, "config": {"seed": seed, "eval": {"valid_windows": windows}}}
+    three_named = figures._own_windows_note([run("a", 1, "run_seed"), run("b", 2, "run_seed"), run("c", 2, "fixed"),
+                                             run("d", 3, "run_seed"), run("e", 3, "fixed")])
+    assert three_named.startswith("valid loss of seed 1, of b's seed 2 and of d's seed 3 on windows drawn")
     seed_0_only = {name: run for name, run in RUNS.items() if not run["config"].get("seed")}
     assert notes(figures.contrast_figure(seed_0_only)) == ""

@@ -833,8 +833,8 @@ def test_contrast_figure_gives_each_contrast_its_own_colour_and_flags_other_corp
     assert [a.text for a in notes] == ["100 MB of data, 50 MB of data, 25 MB of data: valid loss and probes on each run's own "
                                        "corpus and tokeniser (not comparable with the control's)<br>context 256: "
                                        "valid loss over 256-token windows (the control's: 1024; not comparable); "
-                                       "probes the same<br>seed 1; control_nope's seed 2: valid loss on windows drawn with the run's own "
-                                       "seed (one model scores 0.08 higher on seed 1's windows than on seed 0's: "
+                                       "probes the same<br>valid loss of seed 1 and of control_nope's seed 2 on windows drawn with the "
+                                       "run's own seed (one model scores 0.08 higher on seed 1's windows than on seed 0's: "
                                        "lab_valid_windows.json)"]
     # the caption sits under the legend (five entries a row, up to two lines each), inside the bottom margin
     rows = -(-sum(1 for t in fig.data if t.showlegend is not False) // 5)

@@ -25,6 +25,18 @@ from sinkviz.lab.train import load_config
 RUNS = load_results()
 
 
+def _flat_write_ups() -> tuple[str, str, str]:
+    """The README, the lab's NOTES and the lab notebook's markdown, each with its whitespace runs made one space, so
+    that a quoted phrase matches wherever its lines were wrapped."""
+    import json
+
+    root = Path(__file__).resolve().parents[2]
+    notebook = json.loads((root / "sinkviz" / "notebooks" / "lab.ipynb").read_text())
+    markdown = (" ".join("".join(c["source"]).split()) for c in notebook["cells"] if c["cell_type"] == "markdown")
+    return (" ".join((root / "README.md").read_text().split()),
+            " ".join((root / "sinkviz" / "lab" / "NOTES.md").read_text().split()), " ".join(markdown))
+
+
 def test_there_are_committed_results():
     assert {"default", "wd_5", "sigmoid_nonorm", "k_bias"} <= set(RUNS)
 
@@ -1007,10 +1019,7 @@ def test_third_seeds_of_alibi_and_learned_positions_as_the_write_ups_quote_them(
     assert placed["control_alibi"] == "seed 0 inside; seed 1 inside; seed 2 inside"
     assert placed["control_pe_learned"] == "seed 0 above all 3 by 4.13; seed 1 inside; seed 2 above all 3 by 6.79"
 
-    readme = " ".join((root / "README.md").read_text().split())
-    notes = " ".join((root / "sinkviz" / "lab" / "NOTES.md").read_text().split())
-    notebook = json.loads((root / "sinkviz" / "notebooks" / "lab.ipynb").read_text())
-    cells = " ".join(" ".join("".join(c["source"]).split()) for c in notebook["cells"] if c["cell_type"] == "markdown")
+    readme, notes, cells = _flat_write_ups()
     a_last, l_last = alibi["history"][-1], learned["history"][-1]
     a_0, l_0 = RUNS["control_alibi"]["history"][-1], RUNS["control_pe_learned"]["history"][-1]
     for text in (readme, notes, cells):
@@ -1073,10 +1082,7 @@ def test_third_seeds_of_the_lever_test_and_of_100mb_as_the_write_ups_quote_them(
     control_at_end = matched_entry(controls[0], lr_last["tokens_seen"])["sink_1"]
     assert lr_last["sink_1"] > control_at_end and f"{lr_last['sink_1']:.2f} {control_at_end:.2f}" == "14.42 12.04"
 
-    readme = " ".join((root / "README.md").read_text().split())
-    notes = " ".join((root / "sinkviz" / "lab" / "NOTES.md").read_text().split())
-    notebook = json.loads((root / "sinkviz" / "notebooks" / "lab.ipynb").read_text())
-    cells = " ".join(" ".join("".join(c["source"]).split()) for c in notebook["cells"] if c["cell_type"] == "markdown")
+    readme, notes, cells = _flat_write_ups()
     for text in (readme, notes, cells):
         for name in names:
             assert f"{RUNS[name]['history'][-1]['sink_1']:.2f} %" in text, name
@@ -1127,10 +1133,7 @@ def test_fourth_seed_of_lr_low_as_the_write_ups_quote_it():
     losses = (f"{last['valid_loss']:.3f}", f"{controls[0]['history'][-1]['valid_loss']:.3f}")
     assert losses == ("1.562", "1.587")
 
-    readme = " ".join((root / "README.md").read_text().split())
-    notes = " ".join((root / "sinkviz" / "lab" / "NOTES.md").read_text().split())
-    notebook = json.loads((root / "sinkviz" / "notebooks" / "lab.ipynb").read_text())
-    cells = " ".join(" ".join("".join(c["source"]).split()) for c in notebook["cells"] if c["cell_type"] == "markdown")
+    readme, notes, cells = _flat_write_ups()
     for text in (readme, notes, cells):
         assert "7.54 %" in text and "by 5.83 points" in text and "8.33 %" in text
         assert "in all four of its seeds" in text

@@ -19,6 +19,7 @@ Every title says "scaled down" and names the paper's value beside the lab's.
 
 from __future__ import annotations
 
+import textwrap
 from collections.abc import Iterable
 from typing import Any
 
@@ -178,11 +179,13 @@ def _emergence_traces(fig: go.Figure, hist: list[dict[str, Any]], xs: list[float
 
 def data_amount_figure(runs: dict[str, dict[str, Any]], *, title: str | None = None) -> go.Figure:
     """Fig. 28: Sink_1 (solid: all heads; dotted: the strongest layer) and valid loss vs tokens seen (log
-    x), one colour per run; the legend names each corpus's size."""
+    x), one colour per run (:data:`COLORS_EXTENDED` past eight runs: a repeated colour reads as the same run); the
+    legend names each corpus's size."""
     fig = make_subplots(rows=1, cols=2, subplot_titles=("Sink₁ (%), ε = 0.3, T = 64", "valid loss"),
                         horizontal_spacing=0.1)
+    palette = COLORS if len(runs) <= len(COLORS) else COLORS_EXTENDED
     for i, (label, run) in enumerate(runs.items()):
-        color = COLORS[i % len(COLORS)]
+        color = palette[i % len(palette)]
         d = run["data"]
         name = f"{label}: {d['source']}, {d['train_tokens'] / 1e6:.1f}M tokens of data"
         hist = [h for h in run["history"] if h["step"] > 0]
@@ -249,20 +252,20 @@ def control_figure(runs: dict[str, dict[str, Any]], *, title: str | None = None)
 def contrast_figure(runs: dict[str, dict[str, Any]], controls: tuple[str, ...] | None = None, *,
                     title: str | None = None) -> go.Figure:
     """Sink_1 (solid) and, for runs with a slot, Sink_* (dashed) and valid loss vs tokens seen: the control's seeds
-    (``controls``; default ``control`` and its committed ``control_seedN``) in grey, each committed contrast of
-    :data:`sinkviz.lab.results.CONTRASTS` in colour, the paper's number in its legend entry, and a contrast's
-    committed further seeds in its colour, dotted (seed 1) or dash-dotted (seed 2). Contrasts without a committed
-    result are left out (the contrast table says "not run")."""
+    (``controls``; default ``control`` and its committed ``control_seedN``) in greys (:func:`_control_line`), each
+    committed contrast of :data:`sinkviz.lab.results.CONTRASTS` in colour, the paper's number in its legend entry,
+    and a contrast's committed further seeds in its colour, dotted (seed 1) or dash-dotted (seed 2). Contrasts
+    without a committed result are left out (the contrast table says "not run"); the caption under the legend says
+    which valid losses do not compare with the control's."""
     fig = make_subplots(rows=1, cols=2, subplot_titles=("Sink₁ (solid) and Sink_* (dashed), %, ε = 0.3, T = 64",
                                                         "valid loss"), horizontal_spacing=0.1)
     if controls is None:
         controls = ("control", *(f"control_seed{seed}" for seed, _ in further_seeds("control", runs)))
-    greys = ("#555555", "#999999", "#bbbbbb")
     for i, name in enumerate(c for c in controls if c in runs):
         hist = runs[name]["history"]
         xs = [h["tokens_seen"] / 1e9 for h in hist]
         label = f"control, seed {runs[name]['config']['seed']}"
-        line = dict(color=greys[i % len(greys)], width=1.5)
+        line = _control_line(i)
         fig.add_trace(go.Scatter(x=xs, y=[h["sink_1"] for h in hist], name=label, legendgroup=label,
                                  mode="lines", line=line), row=1, col=1)
         fig.add_trace(go.Scatter(x=xs, y=[h["valid_loss"] for h in hist], name=label, legendgroup=label,
@@ -294,21 +297,62 @@ def contrast_figure(runs: dict[str, dict[str, Any]], controls: tuple[str, ...] |
     fig.update_yaxes(title_text="loss (log)", type="log", row=1, col=2)
     any_run = runs[next(c for c in controls if c in runs)]
     title = title or titled("Contrasts against the lab's control (scaled down)", setting=_setting(any_run))
-    # the legend beneath the plot holds about five entries a row, each row up to two lines (Sink_1 and Sink_*
-    # grouped); the caption goes under it
-    legend_rows = -(-sum(1 for t in fig.data if t.showlegend is not False) // 5)
-    plot_px, top_px = 340, 118
-    legend_end_px = 75 + 50 * legend_rows  # below the plot area, x-axis title included
+    # the legend goes beneath the plot and the caption under the legend, each caveat wrapped to the figure's width
+    width_px, plot_px, top_px = 1100, 340, 118
+    legend_end_px = 75 + legend_height_px(fig, width_px - 80)  # below the plot area, x-axis title included
     caveats = _incomparable_losses([(label, runs[name]) for name, label in shown], any_run)
     drawn = [runs[c] for c in controls if c in runs] + [run for name, _ in shown for _, run in further_seeds(name, runs)]
     caveats += [note for note in [_own_windows_note(drawn)] if note]
-    bottom_px = legend_end_px + 22 + 18 * max(len(caveats), 1)
-    apply_style(fig, title=title, height=plot_px + top_px + bottom_px, width=1100)
-    if caveats:
-        fig = add_caption(fig, "<br>".join(caveats), y=-(legend_end_px - 42) / plot_px)
+    caption = [line for note in caveats for line in textwrap.wrap(note, CAPTION_CHARS)]
+    bottom_px = legend_end_px + 22 + 18 * max(len(caption), 1)
+    apply_style(fig, title=title, height=plot_px + top_px + bottom_px, width=width_px)
+    if caption:
+        fig = add_caption(fig, "<br>".join(caption), y=-(legend_end_px - 42) / plot_px)
     fig.update_layout(legend=dict(orientation="h", y=-75 / plot_px, yanchor="top", x=0.0, xanchor="left"),
                       margin=dict(t=top_px, b=bottom_px))
     return fig
+
+
+#: Greys of the control's seeds, and the dashes that tell a fourth seed from the first once the greys repeat.
+CONTROL_GREYS = ("#555555", "#999999", "#bbbbbb")
+CONTROL_DASHES = ("solid", "dot", "dashdot")
+
+#: Characters of a caption line in the 1100-pixel contrast figure (11-pixel caption font: about 5 px a character,
+#: so 190 leave the right margin free).
+CAPTION_CHARS = 190
+
+#: A horizontal legend's geometry in the screen style (12-pixel legend font), measured on the contrast figure's
+#: render: an entry takes its symbol and padding plus its text; a row takes one line, or two where it holds a
+#: group of two entries (Sink_1 and Sink_* of one run). The character width is the widest measured, so the
+#: estimate errs towards more rows.
+LEGEND_ENTRY_PX, LEGEND_CHAR_PX, LEGEND_LINE_PX = 40, 6.2, 25
+
+
+def _control_line(index: int) -> dict[str, Any]:
+    """The line of the control's ``index``-th seed: a grey of :data:`CONTROL_GREYS`, solid for the first three and
+    dotted, then dash-dotted, once the greys repeat, so that no two seeds draw alike."""
+    return dict(color=CONTROL_GREYS[index % len(CONTROL_GREYS)], width=1.5,
+                dash=CONTROL_DASHES[(index // len(CONTROL_GREYS)) % len(CONTROL_DASHES)])
+
+
+def legend_height_px(fig: go.Figure, width_px: float) -> int:
+    """Pixels a horizontal legend of ``fig``'s shown traces needs at ``width_px``: its entries packed into rows
+    left to right as plotly packs them (one legend group is one entry, its members stacked), each row as high as
+    its tallest entry (:data:`LEGEND_ENTRY_PX`, :data:`LEGEND_CHAR_PX`, :data:`LEGEND_LINE_PX`)."""
+    groups: dict[Any, list[str]] = {}
+    for i, trace in enumerate(fig.data):
+        if trace.showlegend is not False:
+            groups.setdefault(trace.legendgroup or ("trace", i), []).append(trace.name or "")
+    rows: list[int] = []  # lines of each row
+    used = width_px
+    for names in groups.values():
+        entry_px = LEGEND_ENTRY_PX + LEGEND_CHAR_PX * max(len(name) for name in names)
+        if used + entry_px > width_px:
+            rows.append(0)
+            used = 0.0
+        used += entry_px
+        rows[-1] = max(rows[-1], len(names))
+    return round(LEGEND_LINE_PX * sum(rows) + 4 * len(rows))
 
 
 #: Line dashes of a contrast's further seeds (seed 1, seed 2, …); Sink_* already takes "dash".
@@ -340,18 +384,24 @@ def _add_further_seed(fig: go.Figure, other: dict[str, Any], seed_0: dict[str, A
 def _own_windows_note(runs: Iterable[dict[str, Any]]) -> str | None:
     """A caption line naming the seeds whose drawn runs scored their valid loss on windows drawn with their own seed
     (the committed further seeds before ``control_seed2``: ``eval.valid_windows: "run_seed"``), so their loss is not
-    on the same text as seed 0's. A seed whose drawn runs are only partly so is named with those runs' configs
-    ("valid loss of seed 1 and of control_nope's seed 2 on windows …")."""
+    on the same text as seed 0's. A seed whose drawn runs are only partly so is named by its fewer side: the runs
+    that are ("of control_nope's seed 2"), or the runs that are not ("seed 1 (except control_data_50mb's)")."""
     runs = [run for run in runs if run["config"].get("seed", 0)]
     own = [run for run in runs if run["config"]["eval"].get("valid_windows") == "run_seed"]
     if not own:
         return None
     named = []
     for seed in sorted({run["config"]["seed"] for run in own}):
-        if all(run["config"]["eval"].get("valid_windows") == "run_seed" for run in runs if run["config"]["seed"] == seed):
+        own_names = [run["name"] for run in own if run["config"]["seed"] == seed]
+        shared_names = [run["name"] for run in runs
+                        if run["config"]["seed"] == seed and run["config"]["eval"].get("valid_windows") != "run_seed"]
+        if not shared_names:
             named.append(f"seed {seed}")
+        elif len(shared_names) < len(own_names):
+            not_own = ", ".join(f"{name}'s" for name in shared_names)
+            named.append(f"seed {seed} (except {not_own})")
         else:
-            named += [f"{run['name']}'s seed {seed}" for run in own if run["config"]["seed"] == seed]
+            named += [f"{name}'s seed {seed}" for name in own_names]
     whose = named[0] if len(named) == 1 else f"{', of '.join(named[:-1])} and of {named[-1]}"
     return (f"valid loss of {whose} on windows drawn with the run's own seed (one model scores 0.08 higher on "
             "seed 1's windows than on seed 0's: lab_valid_windows.json)")

@@ -203,12 +203,62 @@ def test_figures_say_when_a_seed_scored_its_own_validation_windows():
     assert notes(figures.control_figure({"seed 0": RUNS["control"], "seed 2": RUNS["control_seed2"]})) == ""
     assert notes(figures.control_figure({"seed 0": RUNS["control"]})) == ""
     # among the contrasts' seeds 2 only NoPE's drew its own windows (ALiBi's, learned positions' and the control's
-    # used seed 0's): the caption names that run, not every seed 2
-    assert "<br>valid loss of seed 1 and of control_nope's seed 2 on windows" in notes(figures.contrast_figure(RUNS))
+    # used seed 0's): the caption names that run, not every seed 2; among the seeds 1 only 50 MB's used seed 0's, and
+    # the caption names that exception
+    assert ("<br>valid loss of seed 1 (except control_data_50mb's) and of control_nope's seed 2 on windows"
+            in notes(figures.contrast_figure(RUNS)))
     def run(name: str, seed: int, windows: str) -> dict:
         return {"name": name, "config": {"seed": seed, "eval": {"valid_windows": windows}}}
     three_named = figures._own_windows_note([run("a", 1, "run_seed"), run("b", 2, "run_seed"), run("c", 2, "fixed"),
                                              run("d", 3, "run_seed"), run("e", 3, "fixed")])
     assert three_named.startswith("valid loss of seed 1, of b's seed 2 and of d's seed 3 on windows drawn")
+    # the fewer side is named: one exception among three own-window seeds 1; a tie names the runs that drew their own
+    mostly_own = figures._own_windows_note([run("a", 1, "run_seed"), run("b", 1, "run_seed"), run("c", 1, "fixed"),
+                                            run("d", 2, "run_seed"), run("e", 2, "fixed")])
+    assert mostly_own.startswith("valid loss of seed 1 (except c's) and of d's seed 2 on windows drawn")
     seed_0_only = {name: run for name, run in RUNS.items() if not run["config"].get("seed")}
     assert notes(figures.contrast_figure(seed_0_only)) == ""
+
+
+def test_no_two_runs_of_the_lab_figures_draw_alike():
+    """The control's four seeds in the contrast figure, and the ten runs of the notebook's data sweep, each draw with
+    their own line: a repeated colour and dash reads as the same run."""
+    fig = figures.contrast_figure(RUNS)
+    controls = [t for t in fig.data if t.name.startswith("control, seed") and t.showlegend is not False]
+    assert [t.name for t in controls] == [f"control, seed {s}" for s in range(4)]
+    assert len({(t.line.color, t.line.dash) for t in controls}) == 4
+    sweep = ["control", "control_seed1", "control_seed2", "control_seed3", "control_data_100mb",
+             "control_data_100mb_seed1", "control_data_100mb_seed2", "control_data_50mb", "control_data_50mb_seed1",
+             "control_data_25mb"]
+    fig = figures.data_amount_figure({name: RUNS[name] for name in sweep})
+    colours = [t.line.color for t in fig.data if t.name.endswith("tokens of data")]
+    assert len(colours) == len(set(colours)) == 10
+
+
+def test_contrast_figure_caption_sits_under_its_legend_in_the_render():
+    """Rendered by kaleido at its own size, the contrast figure's caption starts below the legend's last row (no
+    legend ink in the 6 pixel rows above it), less than 80 pixels below it (no empty band where the legend's height
+    was overestimated), and stays inside the image: no caption ink in the right-most 15 pixel columns or the last
+    pixel row. A caption placed by a wrong legend estimate, or a caveat too long for one line, fails here."""
+    import io
+
+    from PIL import Image
+
+    from sinkviz.plots.style import NOTE_NAME
+
+    fig = figures.contrast_figure(RUNS)
+    ink = np.asarray(Image.open(io.BytesIO(fig.to_image(format="png", scale=1))).convert("L")) < 200
+    height, width = ink.shape
+    assert (height, width) == (fig.layout.height, fig.layout.width)
+    margin = fig.layout.margin
+    plot_px = height - margin.t - margin.b
+    caption = next(a for a in fig.layout.annotations if a.name == NOTE_NAME)
+    caption_top = round(margin.t + plot_px * (1 - caption.y) - caption.yshift)
+    legend_top = round(margin.t + plot_px * (1 - fig.layout.legend.y))
+    inked = ink.any(axis=1)
+    legend_rows = np.flatnonzero(inked[legend_top:caption_top - 6]) + legend_top
+    assert legend_rows.size, "no legend drawn above the caption"
+    assert not inked[caption_top - 6:caption_top].any(), "the legend reaches into the caption"
+    assert caption_top - legend_rows[-1] < 80, f"{caption_top - legend_rows[-1]} empty pixels between legend and caption"
+    assert inked[caption_top:].any() and not inked[-1], "caption missing or cut at the bottom"
+    assert not ink[caption_top:, -15:].any(), "a caption line runs to the right edge"

@@ -333,8 +333,8 @@ def test_committed_lr_window_data_and_alibi_contrasts():
     assert rows["lr 5e-4"][9] == "2.90" and rows["ALiBi"][9] == "20.78"  # the paper's cells as printed
     # the control's further seeds beside each contrast at the same tokens (seed 2 at its evaluation nearest 1.51B:
     # 1.57B, its last, 4 % away; at 1.43B its 1.44B one)
-    assert rows["lr 5e-4"][7] == "seed 1: 29.88; seed 2: 29.46" and rows["control, seed 1"][7] == "–"
-    assert rows["ALiBi"][7] == "seed 1: 29.88; seed 2: 25.58"
+    assert rows["lr 5e-4"][7] == "seed 1: 29.88; seed 2: 29.46; seed 3: 17.04" and rows["control, seed 1"][7] == "–"
+    assert rows["ALiBi"][7] == "seed 1: 29.88; seed 2: 25.58; seed 3: 17.71"
 
 
 def test_committed_sigmoid_and_quarter_data_contrasts():
@@ -597,10 +597,13 @@ def test_validation_windows_as_the_write_ups_quote_them():
     for name in learning:
         assert f"+{gaps[name]:.3f}" in notes, name
     assert "eight of the nine" in texts[0] and "eight of the nine" in notes
-    # which committed runs scored their own seed's windows: every seed 1 and NoPE's seed 2, as the write-ups say
+    # which committed runs scored their own seed's windows: every seed 1 but 50 MB's (trained after the switch) and
+    # NoPE's seed 2, as the write-ups say
     own = {n for n, r in RUNS.items() if r["config"]["eval"].get("valid_windows") == "run_seed"}
-    assert own == {n for n in RUNS if re.fullmatch(r"control\w*_seed1", n)} | {"control_nope_seed2"}
-    assert "Every committed seed 1 (and NoPE's seed 2) drew its validation windows with its own seed" in texts[0]
+    seeds_1 = {n for n in RUNS if re.fullmatch(r"control\w*_seed1", n)}
+    assert own == seeds_1 - {"control_data_50mb_seed1"} | {"control_nope_seed2"}
+    assert ("Every committed seed 1 but 50 MB of data's (and NoPE's seed 2) drew its validation windows with its own "
+            "seed") in texts[0]
     # the seeds 2 on seed 0's windows: the seed-1 gap of 0.07-0.09 disappears
     third = sorted(n for n in RUNS if n.endswith("_seed2") and n not in own and n != "control_seed2")
     assert third == ["control_alibi_seed2", "control_ctx256_seed2", "control_data_100mb_seed2", "control_lr_low_seed2",
@@ -794,18 +797,20 @@ def test_contrast_spread_position_on_hand_built_values():
 
 
 def test_contrast_table_places_each_seed_as_the_write_ups_do():
-    """The table's placement of every contrast's seeds against the control's three seeds at matched tokens is what
-    the README, NOTES and notebook say in words: the removals and the window (two seeds each), lr 5e-4 (three seeds)
-    and the two memorising data runs below all three; NoPE, ALiBi, 100 MB, context 256 (three seeds each) and bf16
-    weights inside; learned positions' seeds 0 and 2 above all three, its seed 1 inside."""
+    """The table's placement of every contrast's seeds against the control's four seeds at matched tokens is what
+    the README, NOTES and notebook say in words: the removals and the window (two seeds each), lr 5e-4 (four seeds)
+    and the two memorising data runs (50 MB in two seeds) below all four; NoPE, ALiBi, 100 MB, context 256 (three
+    seeds each) and bf16 weights inside; learned positions' seeds 0 and 2 above all four, its seed 1 inside."""
     from sinkviz.lab.results import contrast_rows
 
     header, rows = contrast_rows(RUNS)
     assert header[11] == "Sink_1 against the control's seeds" and header[-1] == "run"
     placed = {row[0]: row[11] for row in rows}
-    # 50 MB lies below the three by less than the control's seed 0 moved between two evaluations (6.42 -> 13.38)
-    assert placed["50 MB of data"] == "below all 3 by 4.75 (within the nearest control seed's 6.96-point moves)"
-    assert placed["25 MB of data"] == "below all 3 by 9.70"
+    # 50 MB lies below the four in both seeds by less than the control's seed 0 moved between two evaluations
+    # (6.42 -> 13.38)
+    assert placed["50 MB of data"] == ("seed 0 below all 4 by 4.75 (within the nearest control seed's 6.96-point moves); "
+                                       "seed 1 below all 4 by 3.96 (within the nearest control seed's 6.96-point moves)")
+    assert placed["25 MB of data"] == "below all 4 by 9.70"
     import json
 
     root = Path(__file__).resolve().parents[2]
@@ -814,19 +819,19 @@ def test_contrast_table_places_each_seed_as_the_write_ups_do():
                  "".join("".join(c["source"]) for c in notebook["cells"] if c["cell_type"] == "markdown")):
         flat = " ".join(text.split())
         assert "by 4.75 points" in flat and "6.42 % at 1.31B, 13.38 % at 1.44B" in flat  # 50 MB, in words
-    assert placed["weight decay 5"] == "seed 0 below all 3 by 12.04; seed 1 below all 3 by 13.38"
-    assert placed["sigmoid, Z = 1 (proxy)"] == "seed 0 below all 3 by 11.13; seed 1 below all 3 by 10.21"
-    assert placed["K biases"] == "seed 0 below all 3 by 12.04; seed 1 below all 3 by 12.04"
+    assert placed["weight decay 5"] == "seed 0 below all 4 by 12.04; seed 1 below all 4 by 13.38"
+    assert placed["sigmoid, Z = 1 (proxy)"] == "seed 0 below all 4 by 11.13; seed 1 below all 4 by 10.21"
+    assert placed["K biases"] == "seed 0 below all 4 by 12.04; seed 1 below all 4 by 12.04"
     for label in ("sink token", "window 32"):
-        assert placed[label] == "seed 0 below all 3 by 13.38; seed 1 below all 3 by 13.38", label
-    assert placed["lr 5e-4"] == ("seed 0 below all 3 by 10.25; seed 1 below all 3 by 8.67; seed 2 below all 3 by 0.13 "
-                                 "(within the nearest control seed's 6.96-point moves); seed 3 below all 3 by 5.83 "
+        assert placed[label] == "seed 0 below all 4 by 13.38; seed 1 below all 4 by 13.38", label
+    assert placed["lr 5e-4"] == ("seed 0 below all 4 by 10.25; seed 1 below all 4 by 8.67; seed 2 below all 4 by 0.13 "
+                                 "(within the nearest control seed's 6.96-point moves); seed 3 below all 4 by 5.83 "
                                  "(within the nearest control seed's 6.96-point moves)")
     assert placed["bf16 weights"] == "inside" and placed["context 256"] == "seed 0 inside; seed 1 inside; seed 2 inside"
     assert placed["NoPE"] == "seed 0 inside; seed 1 diverged; seed 2 inside"
     assert placed["100 MB of data"] == "seed 0 inside; seed 1 inside; seed 2 inside"
     assert placed["ALiBi"] == "seed 0 inside; seed 1 inside; seed 2 inside"
-    assert placed["learned positions"] == "seed 0 above all 3 by 4.13; seed 1 inside; seed 2 above all 3 by 6.79"
+    assert placed["learned positions"] == "seed 0 above all 4 by 4.13; seed 1 inside; seed 2 above all 4 by 6.79"
     assert placed["control, seed 1"] == "–"
 
 
@@ -845,15 +850,17 @@ def test_contrast_figure_gives_each_contrast_its_own_colour_and_flags_other_corp
     assert [a.text for a in notes] == ["100 MB of data, 50 MB of data, 25 MB of data: valid loss and probes on each run's own "
                                        "corpus and tokeniser (not comparable with the control's)<br>context 256: "
                                        "valid loss over 256-token windows (the control's: 1024; not comparable); "
-                                       "probes the same<br>valid loss of seed 1 and of control_nope's seed 2 on windows drawn with the "
-                                       "run's own seed (one model scores 0.08 higher on seed 1's windows than on seed 0's: "
+                                       "probes the same<br>valid loss of seed 1 (except control_data_50mb's) and of "
+                                       "control_nope's seed 2 on windows drawn with the run's own seed (one model "
+                                       "scores 0.08 higher on seed 1's windows than on seed 0's:<br>"
                                        "lab_valid_windows.json)"]
-    # the caption sits under the legend (five entries a row, up to two lines each), inside the bottom margin
-    rows = -(-sum(1 for t in fig.data if t.showlegend is not False) // 5)
+    assert all(len(line) <= figures.CAPTION_CHARS for line in notes[0].text.split("<br>"))
+    # the caption sits under the legend (its estimated height; test_figures_values renders it to check), inside the
+    # bottom margin
     plot_px = fig.layout.height - fig.layout.margin.t - fig.layout.margin.b
     caption_px = -notes[0].y * plot_px + 42  # below the plot area
     caption_lines = notes[0].text.count("<br>") + 1
-    assert caption_px >= -fig.layout.legend.y * plot_px + 50 * rows
+    assert caption_px >= -fig.layout.legend.y * plot_px + figures.legend_height_px(fig, fig.layout.width - 80)
     assert caption_px + 18 * caption_lines <= fig.layout.margin.b
 
 
@@ -1024,7 +1031,9 @@ def test_third_seeds_of_alibi_and_learned_positions_as_the_write_ups_quote_them(
     a_0, l_0 = RUNS["control_alibi"]["history"][-1], RUNS["control_pe_learned"]["history"][-1]
     for text in (readme, notes, cells):
         assert f"{a_last['sink_1']:.2f} %" in text and f"{l_last['sink_1']:.2f} %" in text
-        assert "12.04 %, 29.88 % and 25.58 %" in text or "12.04 % / 29.88 % / 25.58 %" in text
+        # the README and notebook list the control's four seeds there since its fourth ran; NOTES keeps the table
+        # of the session that ran these seeds
+        assert "12.04 %, 29.88 %, 25.58 % and 17.71 %" in text or "12.04 % / 29.88 % / 25.58 % |" in text
     assert (f"validation loss {a_last['valid_loss']:.3f} against seed 0's {a_0['valid_loss']:.3f}" in readme
             and f"validation loss {l_last['valid_loss']:.3f} against seed 0's {l_0['valid_loss']:.3f}" in readme)
     assert f"at {rates[0]} and {rates[1]} training tokens/s in its two calls" in readme
@@ -1151,3 +1160,66 @@ def test_data_rows_name_the_papers_least_data_and_their_own_amount():
         assert where.startswith("Fig. 28, 50M: Sink_1 (the paper's least data; ") and value == "below 1%", name
         own = int(re.search(r"this run ≈ (\d+)M tokens", PAPER_SETTING_NOTE[name]).group(1))
         assert own == round(RUNS[name]["data"]["train_tokens"] / 1e6) and own < 50, name
+
+
+def test_fourth_seed_of_the_control_and_second_of_50mb_as_the_write_ups_quote_them():
+    """The eleventh session's two jobs (one H200 each, fresh machines, default kernels, seed 0's validation windows):
+    the control's seed 3 stops at 17.71 % (1.54B tokens, within 10 % of seed 0's 1.50B) and lies inside seeds 0 and 1
+    wherever the contrasts are read, so placing every contrast against four control seeds instead of three changes
+    no placement and no margin; 50 MB's seed 1 gives 8.08 %, below the four by 3.96 points, less than the control
+    seed 0's 6.96-point move, and memorises as its seed 0 did."""
+    import json
+
+    from sinkviz.lab.evaluate import EvalSpec
+    from sinkviz.lab.results import (CONTRASTS, against_control_seeds, further_seeds, largest_move, matched_entry,
+                                     matched_pair)
+
+    root = Path(__file__).resolve().parents[2]
+    seed_3, half_1 = RUNS["control_seed3"], RUNS["control_data_50mb_seed1"]
+    assert EvalSpec().valid_windows == "fixed"
+    for name, run, status in (("control_seed3", seed_3, "stopped"), ("control_data_50mb_seed1", half_1, "finished")):
+        # seed 0's windows: the default, which control_seed3's config leaves implicit as control_seed2's does
+        assert run["config"]["eval"].get("valid_windows", "fixed") == "fixed" and run["resumes"] == [], name
+        assert "deterministic" not in run["config"]["train"], name
+        job = json.loads((root / "benchmarks" / "results" / f"lab_job_{name}.json").read_text())
+        assert job["device"] == "NVIDIA H200" and job["runs"][name]["status"] == status, name
+    assert seed_3["config"]["seed"] == 3 and half_1["config"]["seed"] == 1
+
+    last = seed_3["history"][-1]
+    control_end = RUNS["control"]["history"][-1]["tokens_seen"]
+    assert abs(last["tokens_seen"] / control_end - 1) < 0.10 and f"{last['tokens_seen'] / 1e9:.2f}" == "1.54"
+    at_1_44 = {h["step"]: h for h in seed_3["history"]}[22000]
+    assert [f"{v:.2f}" for v in (last["sink_1"], at_1_44["sink_1"])] == ["17.71", "17.04"]
+    seed_0_at_1_44 = {h["step"]: h for h in RUNS["control"]["history"]}[22000]
+    assert f"{at_1_44['valid_loss']:.3f}" == "1.601" and f"{seed_0_at_1_44['valid_loss']:.3f}" == "1.590"
+    assert last["frames"]["label"] == "centralized"
+    assert [f"{v:.2f}" for v in last["sink_1_per_layer"]] == ["0.00", "0.00", "0.00", "53.75", "4.75", "47.75"]
+
+    three = (RUNS["control"], RUNS["control_seed1"], RUNS["control_seed2"])
+    four = three + (seed_3,)
+    for name, *_ in CONTRASTS:  # every placement and margin as against three seeds, but for the count
+        if name not in RUNS or name == "control_seed1":
+            continue
+        entry, _ = matched_pair(RUNS[name], three[0])
+        seeds = further_seeds(name, RUNS)
+        against_three = against_control_seeds(entry, seeds, three)
+        assert against_control_seeds(entry, seeds, four) == against_three.replace("all 3", "all 4"), name
+
+    half_0_entry, _ = matched_pair(RUNS["control_data_50mb"], three[0])
+    at = matched_entry(half_1, half_0_entry["tokens_seen"])
+    control_there = [matched_entry(run, at["tokens_seen"])["sink_1"] for run in four]
+    margin, move = min(control_there) - at["sink_1"], largest_move(three[0], at["tokens_seen"])
+    assert f"{at['sink_1']:.2f}" == "8.08" and f"{margin:.2f}" == "3.96" and margin < move
+    by_step = {h["step"]: h["valid_loss"] for h in half_1["history"]}
+    assert min(by_step, key=by_step.get) == 2000 and by_step[23000] - by_step[2000] > 0.2  # memorises
+    assert [f"{by_step[s]:.2f}" for s in (2000, 23000)] == ["2.26", "2.50"]
+
+    readme, notes, cells = _flat_write_ups()
+    for text in (readme, notes, cells):
+        assert "17.04 %" in text and "17.71 %" in text and "8.08 %" in text and "by 3.96 points" in text
+    assert ("17.04 % at 1.44B and 17.71 % where the job stopped at 1.54B, validation loss 1.601 at 1.44B" in readme
+            and "The control sinks in four seeds." in readme)
+    assert "| 1.44B (22,000 steps) | 13.38 % | 29.88 % | 29.46 % | **17.04 %** | 1.590 / 1.591 / **1.601** |" in notes
+    assert "| 50 MB seed 1 | **8.08 %** | layer 4: 46.50 | 2.263 → 2.501 | 1.136 | distributed |" in notes
+    for text in (readme, cells):
+        assert "(13.38 %, 29.88 %, 29.46 %, 17.04 %)" in text

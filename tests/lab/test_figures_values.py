@@ -235,19 +235,20 @@ def test_no_two_runs_of_the_lab_figures_draw_alike():
     assert len(colours) == len(set(colours)) == 10
 
 
-def test_contrast_figure_caption_sits_under_its_legend_in_the_render():
-    """Rendered by kaleido at its own size, the contrast figure's caption starts below the legend's last row (no
+def test_contrast_figure_caption_sits_under_its_legend_in_the_render(tmp_path):
+    """Rendered at its own size and style (``sinkviz.export``, 96 dpi: one pixel a layout pixel), the contrast figure's
+    caption starts below the legend's last row (no
     legend ink in the 6 pixel rows above it), less than 80 pixels below it (no empty band where the legend's height
     was overestimated), and stays inside the image: no caption ink in the right-most 15 pixel columns or the last
     pixel row. A caption placed by a wrong legend estimate, or a caveat too long for one line, fails here."""
-    import io
-
     from PIL import Image
 
+    from sinkviz.export import export
     from sinkviz.plots.style import NOTE_NAME
 
     fig = figures.contrast_figure(RUNS)
-    ink = np.asarray(Image.open(io.BytesIO(fig.to_image(format="png", scale=1))).convert("L")) < 200
+    png = export(fig, tmp_path / "contrasts.png", width=None, style=None, dpi=96)
+    ink = np.asarray(Image.open(png).convert("L")) < 200
     height, width = ink.shape
     assert (height, width) == (fig.layout.height, fig.layout.width)
     margin = fig.layout.margin

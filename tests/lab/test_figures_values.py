@@ -236,11 +236,11 @@ def test_no_two_runs_of_the_lab_figures_draw_alike():
 
 
 def test_contrast_figure_caption_sits_under_its_legend_in_the_render(tmp_path):
-    """Rendered at its own size and style (``sinkviz.export``, 96 dpi: one pixel a layout pixel), the contrast figure's
-    caption starts below the legend's last row (no
-    legend ink in the 6 pixel rows above it), less than 80 pixels below it (no empty band where the legend's height
-    was overestimated), and stays inside the image: no caption ink in the right-most 15 pixel columns or the last
-    pixel row. A caption placed by a wrong legend estimate, or a caveat too long for one line, fails here."""
+    """Rendered at its own size and style (``sinkviz.export``, 96 dpi: one pixel a layout pixel), the contrast
+    figure's caption starts below the legend's last row (no legend ink in the 6 pixel rows above it), less than 80
+    pixels below it (no empty band where the legend's height was overestimated), and stays inside the image: no
+    caption ink in the right-most 15 pixel columns or the last pixel row. A caption placed by a wrong legend
+    estimate, or a caveat too long for one line, fails here."""
     from PIL import Image
 
     from sinkviz.export import export

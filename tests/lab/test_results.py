@@ -1223,3 +1223,14 @@ def test_fourth_seed_of_the_control_and_second_of_50mb_as_the_write_ups_quote_th
     assert "| 50 MB seed 1 | **8.08 %** | layer 4: 46.50 | 2.263 → 2.501 | 1.136 | distributed |" in notes
     for text in (readme, cells):
         assert "(13.38 %, 29.88 %, 29.46 %, 17.04 %)" in text
+
+
+def test_readme_counts_the_contrasts_with_further_seeds():
+    """The README's contrast item says how many contrasts have further seeds; a seed committed for a contrast that
+    had none (the window's, 50 MB's) must change that count."""
+    from sinkviz.lab.results import CONTRASTS, further_seeds
+
+    seeded = [name for name, *_ in CONTRASTS if name != "control_seed1" and further_seeds(name, RUNS)]
+    words = {10: "ten", 11: "eleven", 12: "twelve", 13: "thirteen", 14: "fourteen"}
+    readme, _, _ = _flat_write_ups()
+    assert len(seeded) == 12 and f"(one seed each; further seeds of {words[len(seeded)]}:" in readme

@@ -19,7 +19,6 @@ Every title says "scaled down" and names the paper's value beside the lab's.
 
 from __future__ import annotations
 
-import textwrap
 from collections.abc import Iterable
 from typing import Any
 
@@ -42,7 +41,7 @@ from sinkviz.lab.results import (
 )
 from sinkviz.plots.frames import frames_over_training_figure
 from sinkviz.plots.lines import massive_activation_figure, sink_by_position_figure
-from sinkviz.plots.style import COLORS, COLORS_EXTENDED, SYMBOLS, add_caption, apply_style, titled
+from sinkviz.plots.style import COLORS, COLORS_EXTENDED, SYMBOLS, add_caption, apply_style, titled, wrapped
 from sinkviz.plots.tables import comparison_table
 
 
@@ -299,11 +298,12 @@ def contrast_figure(runs: dict[str, dict[str, Any]], controls: tuple[str, ...] |
     title = title or titled("Contrasts against the lab's control (scaled down)", setting=_setting(any_run))
     # the legend goes beneath the plot and the caption under the legend, each caveat wrapped to the figure's width
     width_px, plot_px, top_px = 1100, 340, 118
+    # the legend spans the figure less the screen style's left and right margins (60 + 20 px)
     legend_end_px = 75 + legend_height_px(fig, width_px - 80)  # below the plot area, x-axis title included
     caveats = _incomparable_losses([(label, runs[name]) for name, label in shown], any_run)
     drawn = [runs[c] for c in controls if c in runs] + [run for name, _ in shown for _, run in further_seeds(name, runs)]
     caveats += [note for note in [_own_windows_note(drawn)] if note]
-    caption = [line for note in caveats for line in textwrap.wrap(note, CAPTION_CHARS)]
+    caption = wrapped("<br>".join(caveats), CAPTION_CHARS).split("<br>") if caveats else []
     bottom_px = legend_end_px + 22 + 18 * max(len(caption), 1)
     apply_style(fig, title=title, height=plot_px + top_px + bottom_px, width=width_px)
     if caption:
@@ -313,9 +313,11 @@ def contrast_figure(runs: dict[str, dict[str, Any]], controls: tuple[str, ...] |
     return fig
 
 
-#: Greys of the control's seeds, and the dashes that tell a fourth seed from the first once the greys repeat.
+#: Line dashes of a contrast's further seeds (seed 1, seed 2, …); Sink_* already takes "dash".
+SEED_DASHES = ("dot", "dashdot", "longdashdot")
+
+#: Greys of the control's seeds; once they repeat, the further seeds' dashes tell a fourth seed from the first.
 CONTROL_GREYS = ("#555555", "#999999", "#bbbbbb")
-CONTROL_DASHES = ("solid", "dot", "dashdot")
 
 #: Characters of a caption line in the 1100-pixel contrast figure (11-pixel caption font: about 5 px a character,
 #: so 190 leave the right margin free).
@@ -330,9 +332,11 @@ LEGEND_ENTRY_PX, LEGEND_CHAR_PX, LEGEND_LINE_PX = 40, 6.2, 25
 
 def _control_line(index: int) -> dict[str, Any]:
     """The line of the control's ``index``-th seed: a grey of :data:`CONTROL_GREYS`, solid for the first three and
-    dotted, then dash-dotted, once the greys repeat, so that no two seeds draw alike."""
+    then in the dashes of :data:`SEED_DASHES` (dotted, dash-dotted, …) each time the greys repeat, so that no two
+    seeds draw alike."""
+    dashes = ("solid", *SEED_DASHES)
     return dict(color=CONTROL_GREYS[index % len(CONTROL_GREYS)], width=1.5,
-                dash=CONTROL_DASHES[(index // len(CONTROL_GREYS)) % len(CONTROL_DASHES)])
+                dash=dashes[(index // len(CONTROL_GREYS)) % len(dashes)])
 
 
 def legend_height_px(fig: go.Figure, width_px: float) -> int:
@@ -353,10 +357,6 @@ def legend_height_px(fig: go.Figure, width_px: float) -> int:
         used += entry_px
         rows[-1] = max(rows[-1], len(names))
     return round(LEGEND_LINE_PX * sum(rows) + 4 * len(rows))
-
-
-#: Line dashes of a contrast's further seeds (seed 1, seed 2, …); Sink_* already takes "dash".
-SEED_DASHES = ("dot", "dashdot", "longdashdot")
 
 
 def _add_further_seed(fig: go.Figure, other: dict[str, Any], seed_0: dict[str, Any], label: str, color: str,

@@ -39,7 +39,7 @@ __all__ = [
     "PAPER_FONT_FILE_FAMILY", "PAPER_FONT_PT", "COLUMN_WIDTHS_IN", "CSS_DPI", "MAX_AUTO_HEIGHT_IN",
     "apply_style", "titled", "add_caption", "legend_in_title_band", "save_figure", "screen_template",
     "paper_style", "width_inches", "index_label", "GU_BASE", "RUSCIO_BASE", "EXPLORER_BASE", "NOTE_NAME",
-    "figure_formats", "DEFAULT_FIGURE_FORMATS",
+    "figure_formats", "DEFAULT_FIGURE_FORMATS", "wrapped",
 ]
 
 #: Okabe–Ito palette (colour-blind safe), black last.
@@ -375,7 +375,7 @@ def _bottom_band_below_axis_titles(fig: go.Figure, px: float, grow: bool = True)
     axis_px = (3.0 + title_lines) * px  # tick labels and the axis title's lines
     for annotation in captions:  # a screen caption's lines run past a column's width: wrap them
         chars = int((fig.layout.width - (fig.layout.margin.l or 0)) / (0.55 * (annotation.font.size or px)))
-        annotation.text = _wrapped(annotation.text or "", max(chars, 20))
+        annotation.text = wrapped(annotation.text or "", max(chars, 20))
     caption_px = [((a.text or "").count("<br>") + 1) * 1.35 * (a.font.size or px) + 0.3 * px for a in captions]
     below_legend_px = sum(caption_px)
     bottom = max(fig.layout.margin.b or 0, axis_px + legend_px + below_legend_px + px)
@@ -404,7 +404,7 @@ def _title_band_legend_beneath(fig: go.Figure) -> None:
         fig.update_layout(legend=dict(xref="paper", x=0.0, xanchor="left", yref="paper", y=-0.1, yanchor="top"))
 
 
-def _wrapped(text: str, chars: int, font_px: float | None = None) -> str:
+def wrapped(text: str, chars: int, font_px: float | None = None) -> str:
     """``text``'s lines wrapped at ``chars`` characters; a line that is one ``<span>`` (a :func:`titled` subtitle)
     keeps its span on every piece, at ``font_px`` where given. A line with other markup inside is left whole, so
     that no tag is cut in two. An equation ``T = 64`` stays on one line (a break before "= 64" read as a stray
@@ -436,7 +436,7 @@ def _wrap_titles(fig: go.Figure, px: float) -> None:
         left = margin.l or 0
         fig.update_layout(title=dict(xref="container", x=left / width, xanchor="left"))
         chars = max(int((width - left - px) / (0.58 * size)), 20)
-        fig.update_layout(title_text=_wrapped(fig.layout.title.text, chars, px))
+        fig.update_layout(title_text=wrapped(fig.layout.title.text, chars, px))
     domains = []
     for name in [key for key in fig.layout if key.startswith("xaxis")]:
         axis = fig.layout[name]
@@ -444,13 +444,13 @@ def _wrap_titles(fig: go.Figure, px: float) -> None:
         domains.append((low, high))
         if axis.title.text:
             chars = max(int((high - low) * plot_px / (0.58 * (axis.title.font.size or px))), 12)
-            axis.title.text = _wrapped(axis.title.text, chars)
+            axis.title.text = wrapped(axis.title.text, chars)
     for annotation in _subplot_titles(fig):  # each over its own panel: wrapped at that panel's width
         x = annotation.x if annotation.x is not None else 0.5
         low, high = min((d for d in domains if d[0] - 1e-6 <= x <= d[1] + 1e-6), key=lambda d: d[1] - d[0],
                         default=(0, 1))
         chars = max(int((high - low) * plot_px / (0.58 * (annotation.font.size or px))), 12)
-        annotation.text = _wrapped(annotation.text, chars)
+        annotation.text = wrapped(annotation.text, chars)
 
 
 def _subplot_titles(fig: go.Figure) -> list:

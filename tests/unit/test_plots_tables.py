@@ -243,11 +243,11 @@ def test_paper_title_starts_at_the_figures_margin_not_the_plots():
 def test_wrapped_titles_keep_an_equation_on_one_line():
     """"ε = 0.3, T = 64" wrapped at a width that falls inside "T = 64" moves the whole equation to the next line
     (the lab's contrast figure once read "…, T" over "= 64")."""
-    from sinkviz.plots.style import _wrapped
+    from sinkviz.plots.style import wrapped
 
     title = "Sink₁ (solid) and Sink_* (dashed), %, ε = 0.3, T = 64"
     for chars in range(20, len(title)):
-        lines = _wrapped(title, chars).split("<br>")
+        lines = wrapped(title, chars).split("<br>")
         assert " ".join(lines) == title, chars
         assert not any(line.startswith("=") or line.endswith((" T", "ε")) for line in lines), (chars, lines)
-    assert _wrapped(title, 50).split("<br>") == ["Sink₁ (solid) and Sink_* (dashed), %, ε = 0.3,", "T = 64"]
+    assert wrapped(title, 50).split("<br>") == ["Sink₁ (solid) and Sink_* (dashed), %, ε = 0.3,", "T = 64"]

@@ -253,7 +253,7 @@ def contrast_figure(runs: dict[str, dict[str, Any]], controls: tuple[str, ...] |
     """Sink_1 (solid) and, for runs with a slot, Sink_* (dashed) and valid loss vs tokens seen: the control's seeds
     (``controls``; default ``control`` and its committed ``control_seedN``) in greys (:func:`_control_line`), each
     committed contrast of :data:`sinkviz.lab.results.CONTRASTS` in colour, the paper's number in its legend entry,
-    and a contrast's committed further seeds in its colour, dotted (seed 1) or dash-dotted (seed 2). Contrasts
+    and a contrast's committed further seeds in its colour, each in its dash of :data:`SEED_DASHES`. Contrasts
     without a committed result are left out (the contrast table says "not run"); the caption under the legend says
     which valid losses do not compare with the control's."""
     fig = make_subplots(rows=1, cols=2, subplot_titles=("Sink₁ (solid) and Sink_* (dashed), %, ε = 0.3, T = 64",
@@ -313,8 +313,9 @@ def contrast_figure(runs: dict[str, dict[str, Any]], controls: tuple[str, ...] |
     return fig
 
 
-#: Line dashes of a contrast's further seeds (seed 1, seed 2, …); Sink_* already takes "dash".
-SEED_DASHES = ("dot", "dashdot", "longdashdot")
+#: Line dashes of a contrast's further seeds (seed 1, seed 2, …); Sink_* already takes "dash", and a contrast with
+#: more further seeds than dashes would draw two of them alike.
+SEED_DASHES = ("dot", "dashdot", "longdashdot", "longdash")
 
 #: Greys of the control's seeds; once they repeat, the further seeds' dashes tell a fourth seed from the first.
 CONTROL_GREYS = ("#555555", "#999999", "#bbbbbb")
@@ -398,13 +399,20 @@ def _own_windows_note(runs: Iterable[dict[str, Any]]) -> str | None:
         if not shared_names:
             named.append(f"seed {seed}")
         elif len(shared_names) < len(own_names):
-            not_own = ", ".join(f"{name}'s" for name in shared_names)
+            not_own = _listed([f"{name}'s" for name in shared_names])
             named.append(f"seed {seed} (except {not_own})")
         else:
             named += [f"{name}'s seed {seed}" for name in own_names]
-    whose = named[0] if len(named) == 1 else f"{', of '.join(named[:-1])} and of {named[-1]}"
+    whose = _listed(named, joiner="of ")
     return (f"valid loss of {whose} on windows drawn with the run's own seed (one model scores 0.08 higher on "
             "seed 1's windows than on seed 0's: lab_valid_windows.json)")
+
+
+def _listed(items: list[str], joiner: str = "") -> str:
+    """"a", "a and b", "a, b and c": ``items`` in words, each after the first preceded by ``joiner`` ("of ")."""
+    if len(items) == 1:
+        return items[0]
+    return f"{', '.join([items[0], *(joiner + item for item in items[1:-1])])} and {joiner}{items[-1]}"
 
 
 def _incomparable_losses(shown: list[tuple[str, dict[str, Any]]], control: dict[str, Any]) -> list[str]:

@@ -203,9 +203,10 @@ def test_figures_say_when_a_seed_scored_its_own_validation_windows():
     assert notes(figures.control_figure({"seed 0": RUNS["control"], "seed 2": RUNS["control_seed2"]})) == ""
     assert notes(figures.control_figure({"seed 0": RUNS["control"]})) == ""
     # among the contrasts' seeds 2 only NoPE's drew its own windows (ALiBi's, learned positions' and the control's
-    # used seed 0's): the caption names that run, not every seed 2; among the seeds 1 only 50 MB's used seed 0's, and
-    # the caption names that exception
-    assert ("<br>valid loss of seed 1 (except control_data_50mb's) and of control_nope's seed 2 on windows"
+    # used seed 0's): the caption names that run, not every seed 2; among the seeds 1 only 50 MB's and 25 MB's used
+    # seed 0's, and the caption names those exceptions
+    assert ("<br>valid loss of seed 1 (except control_data_50mb's and control_data_25mb's) and of control_nope's seed 2 "
+            "on windows"
             in notes(figures.contrast_figure(RUNS)))
     def run(name: str, seed: int, windows: str) -> dict:
         return {"name": name, "config": {"seed": seed, "eval": {"valid_windows": windows}}}
@@ -221,18 +222,22 @@ def test_figures_say_when_a_seed_scored_its_own_validation_windows():
 
 
 def test_no_two_runs_of_the_lab_figures_draw_alike():
-    """The control's four seeds in the contrast figure, and the ten runs of the notebook's data sweep, each draw with
-    their own line: a repeated colour and dash reads as the same run."""
+    """The control's five seeds and every contrast's further seeds (lr 5e-4 has four) in the contrast figure, and the
+    twelve runs of the notebook's data sweep, each draw with their own line: a repeated colour and dash reads as the
+    same run."""
     fig = figures.contrast_figure(RUNS)
     controls = [t for t in fig.data if t.name.startswith("control, seed") and t.showlegend is not False]
-    assert [t.name for t in controls] == [f"control, seed {s}" for s in range(4)]
-    assert len({(t.line.color, t.line.dash) for t in controls}) == 4
-    sweep = ["control", "control_seed1", "control_seed2", "control_seed3", "control_data_100mb",
+    assert [t.name for t in controls] == [f"control, seed {s}" for s in range(5)]
+    assert len({(t.line.color, t.line.dash) for t in controls}) == 5
+    seeds = [t for t in fig.data if ", seed " in t.name and t.name.endswith("Sink₁") and t.showlegend is not False]
+    assert sum(t.name.startswith("lr 5e-4, seed") for t in seeds) == 4
+    assert len({(t.line.color, t.line.dash) for t in seeds}) == len(seeds)
+    sweep = ["control", "control_seed1", "control_seed2", "control_seed3", "control_seed4", "control_data_100mb",
              "control_data_100mb_seed1", "control_data_100mb_seed2", "control_data_50mb", "control_data_50mb_seed1",
-             "control_data_25mb"]
+             "control_data_25mb", "control_data_25mb_seed1"]
     fig = figures.data_amount_figure({name: RUNS[name] for name in sweep})
     colours = [t.line.color for t in fig.data if t.name.endswith("tokens of data")]
-    assert len(colours) == len(set(colours)) == 10
+    assert len(colours) == len(set(colours)) == 12
 
 
 def test_contrast_figure_caption_sits_under_its_legend_in_the_render(tmp_path):

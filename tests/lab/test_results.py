@@ -216,18 +216,20 @@ def test_contrast_rows_cover_every_contrast_and_match_tokens():
 
 
 def test_every_further_seed_reaches_its_first_seeds_tokens():
-    """Issue 13's check, for the further seeds too: each committed ``control_*_seedN`` ends within ``MATCHED_TOKENS``
-    of its seed 0's final tokens seen, so the contrast table reads every seed at matched tokens (no "tokens differ"
-    flag is left in it)."""
+    """Issue 13's check, for the further seeds too: each committed ``control_*_seedN`` has an evaluation within
+    ``MATCHED_TOKENS`` of its seed 0's final tokens seen (a seed that ran on past them, like the control's seed 4 to
+    1.72B, is read there), so the contrast table reads every seed at matched tokens (no "tokens differ" flag is left
+    in it)."""
     import re
 
-    from sinkviz.lab.results import MATCHED_TOKENS, contrast_rows, final
+    from sinkviz.lab.results import MATCHED_TOKENS, contrast_rows, final, matched_entry
 
     further = [n for n in RUNS if re.fullmatch(r"control\w*_seed\d+", n) and n != "control_seed1"]
     assert len(further) >= 12
     for name in further:
         seed_0 = RUNS[re.sub(r"_seed\d+$", "", name)]
-        ours, theirs = final(RUNS[name])["tokens_seen"], final(seed_0)["tokens_seen"]
+        theirs = final(seed_0)["tokens_seen"]
+        ours = matched_entry(RUNS[name], theirs)["tokens_seen"]
         assert abs(ours - theirs) <= MATCHED_TOKENS * theirs, name
     assert not any("tokens differ" in str(cell) for row in contrast_rows(RUNS)[1] for cell in row)
 
@@ -333,8 +335,10 @@ def test_committed_lr_window_data_and_alibi_contrasts():
     assert rows["lr 5e-4"][9] == "2.90" and rows["ALiBi"][9] == "20.78"  # the paper's cells as printed
     # the control's further seeds beside each contrast at the same tokens (seed 2 at its evaluation nearest 1.51B:
     # 1.57B, its last, 4 % away; at 1.43B its 1.44B one)
-    assert rows["lr 5e-4"][7] == "seed 1: 29.88; seed 2: 29.46; seed 3: 17.04" and rows["control, seed 1"][7] == "–"
-    assert rows["ALiBi"][7] == "seed 1: 29.88; seed 2: 25.58; seed 3: 17.71"
+    # seed 4 ran on to 1.72B: its evaluations at 1.44B and 1.57B lie equally far from 1.51B, and the earlier is read
+    assert rows["lr 5e-4"][7] == "seed 1: 29.88; seed 2: 29.46; seed 3: 17.04; seed 4: 21.83"
+    assert rows["control, seed 1"][7] == "–"
+    assert rows["ALiBi"][7] == "seed 1: 29.88; seed 2: 25.58; seed 3: 17.71; seed 4: 21.83"
 
 
 def test_committed_sigmoid_and_quarter_data_contrasts():
@@ -388,13 +392,13 @@ def test_a_contrasts_further_seeds_stand_beside_it_at_matched_tokens():
     assert by_label["100 MB of data"][10] == "seed 1: 16.88; seed 2: 14.21"
     assert by_label["context 256"][10] == "seed 1: 17.92; seed 2: 24.00" and by_label["weight decay 5"][10] == "seed 1: 0.00"
     assert by_label["lr 5e-4"][10] == ("seed 1: 4.71 (end: 5.21 at 1.51B); seed 2: 13.25 (end: 14.42 at 1.51B); "
-                                     "seed 3: 7.54 (end: 8.33 at 1.51B)")
+                                     "seed 3: 7.54 (end: 8.33 at 1.51B); seed 4: 4.50 (end: 5.42 at 1.50B)")
     short = copy.deepcopy(RUNS["control_lr_low_seed1"])
     short["history"] = [h for h in short["history"] if h["step"] <= 17166]  # a job that stopped 21 % short: flagged
     by_label = {row[0]: row for row in contrast_rows({**RUNS, "control_lr_low_seed1": short})[1]}
     # the shortened seed 1 is read at its own last evaluation, so no end of its own is added
     assert by_label["lr 5e-4"][10] == ("seed 1: 4.42 (tokens differ by 21%); seed 2: 13.25 (end: 14.42 at 1.51B); "
-                                     "seed 3: 7.54 (end: 8.33 at 1.51B)")
+                                     "seed 3: 7.54 (end: 8.33 at 1.51B); seed 4: 4.50 (end: 5.42 at 1.50B)")
     assert [seed for seed, _ in further_seeds("control_nope", RUNS)] == [1, 2]
     third = copy.deepcopy(RUNS["control_alibi"])
     for h in third["history"]:
@@ -597,13 +601,13 @@ def test_validation_windows_as_the_write_ups_quote_them():
     for name in learning:
         assert f"+{gaps[name]:.3f}" in notes, name
     assert "eight of the nine" in texts[0] and "eight of the nine" in notes
-    # which committed runs scored their own seed's windows: every seed 1 but 50 MB's (trained after the switch) and
-    # NoPE's seed 2, as the write-ups say
+    # which committed runs scored their own seed's windows: every seed 1 but 50 MB's and 25 MB's (trained after the
+    # switch) and NoPE's seed 2, as the write-ups say
     own = {n for n, r in RUNS.items() if r["config"]["eval"].get("valid_windows") == "run_seed"}
     seeds_1 = {n for n in RUNS if re.fullmatch(r"control\w*_seed1", n)}
-    assert own == seeds_1 - {"control_data_50mb_seed1"} | {"control_nope_seed2"}
-    assert ("Every committed seed 1 but 50 MB of data's (and NoPE's seed 2) drew its validation windows with its own "
-            "seed") in texts[0]
+    assert own == seeds_1 - {"control_data_50mb_seed1", "control_data_25mb_seed1"} | {"control_nope_seed2"}
+    assert ("Every committed seed 1 but 50 MB and 25 MB of data's (and NoPE's seed 2) drew its validation windows with "
+            "its own seed") in texts[0]
     # the seeds 2 on seed 0's windows: the seed-1 gap of 0.07-0.09 disappears
     third = sorted(n for n in RUNS if n.endswith("_seed2") and n not in own and n != "control_seed2")
     assert third == ["control_alibi_seed2", "control_ctx256_seed2", "control_data_100mb_seed2", "control_lr_low_seed2",
@@ -797,20 +801,21 @@ def test_contrast_spread_position_on_hand_built_values():
 
 
 def test_contrast_table_places_each_seed_as_the_write_ups_do():
-    """The table's placement of every contrast's seeds against the control's four seeds at matched tokens is what
-    the README, NOTES and notebook say in words: the removals and the window (two seeds each), lr 5e-4 (four seeds)
-    and the two memorising data runs (50 MB in two seeds) below all four; NoPE, ALiBi, 100 MB, context 256 (three
-    seeds each) and bf16 weights inside; learned positions' seeds 0 and 2 above all four, its seed 1 inside."""
+    """The table's placement of every contrast's seeds against the control's five seeds at matched tokens is what
+    the README, NOTES and notebook say in words: the removals and the window (two seeds each), lr 5e-4 (five seeds)
+    and the two memorising data runs (50 MB and 25 MB, two seeds each) below all five; NoPE, ALiBi, 100 MB, context
+    256 (three seeds each) and bf16 weights inside; learned positions' seeds 0 and 2 above all five, its seed 1
+    inside."""
     from sinkviz.lab.results import contrast_rows
 
     header, rows = contrast_rows(RUNS)
     assert header[11] == "Sink_1 against the control's seeds" and header[-1] == "run"
     placed = {row[0]: row[11] for row in rows}
-    # 50 MB lies below the four in both seeds by less than the control's seed 0 moved between two evaluations
+    # 50 MB lies below the five in both seeds by less than the control's seed 0 moved between two evaluations
     # (6.42 -> 13.38)
-    assert placed["50 MB of data"] == ("seed 0 below all 4 by 4.75 (within the nearest control seed's 6.96-point moves); "
-                                       "seed 1 below all 4 by 3.96 (within the nearest control seed's 6.96-point moves)")
-    assert placed["25 MB of data"] == "below all 4 by 9.70"
+    assert placed["50 MB of data"] == ("seed 0 below all 5 by 4.75 (within the nearest control seed's 6.96-point moves); "
+                                       "seed 1 below all 5 by 3.96 (within the nearest control seed's 6.96-point moves)")
+    assert placed["25 MB of data"] == "seed 0 below all 5 by 9.70; seed 1 below all 5 by 11.78"
     import json
 
     root = Path(__file__).resolve().parents[2]
@@ -819,19 +824,19 @@ def test_contrast_table_places_each_seed_as_the_write_ups_do():
                  "".join("".join(c["source"]) for c in notebook["cells"] if c["cell_type"] == "markdown")):
         flat = " ".join(text.split())
         assert "by 4.75 points" in flat and "6.42 % at 1.31B, 13.38 % at 1.44B" in flat  # 50 MB, in words
-    assert placed["weight decay 5"] == "seed 0 below all 4 by 12.04; seed 1 below all 4 by 13.38"
-    assert placed["sigmoid, Z = 1 (proxy)"] == "seed 0 below all 4 by 11.13; seed 1 below all 4 by 10.21"
-    assert placed["K biases"] == "seed 0 below all 4 by 12.04; seed 1 below all 4 by 12.04"
+    assert placed["weight decay 5"] == "seed 0 below all 5 by 12.04; seed 1 below all 5 by 13.38"
+    assert placed["sigmoid, Z = 1 (proxy)"] == "seed 0 below all 5 by 11.13; seed 1 below all 5 by 10.21"
+    assert placed["K biases"] == "seed 0 below all 5 by 12.04; seed 1 below all 5 by 12.04"
     for label in ("sink token", "window 32"):
-        assert placed[label] == "seed 0 below all 4 by 13.38; seed 1 below all 4 by 13.38", label
-    assert placed["lr 5e-4"] == ("seed 0 below all 4 by 10.25; seed 1 below all 4 by 8.67; seed 2 below all 4 by 0.13 "
-                                 "(within the nearest control seed's 6.96-point moves); seed 3 below all 4 by 5.83 "
-                                 "(within the nearest control seed's 6.96-point moves)")
+        assert placed[label] == "seed 0 below all 5 by 13.38; seed 1 below all 5 by 13.38", label
+    assert placed["lr 5e-4"] == ("seed 0 below all 5 by 10.25; seed 1 below all 5 by 8.67; seed 2 below all 5 by 0.13 "
+                                 "(within the nearest control seed's 6.96-point moves); seed 3 below all 5 by 5.83 "
+                                 "(within the nearest control seed's 6.96-point moves); seed 4 below all 5 by 8.88")
     assert placed["bf16 weights"] == "inside" and placed["context 256"] == "seed 0 inside; seed 1 inside; seed 2 inside"
     assert placed["NoPE"] == "seed 0 inside; seed 1 diverged; seed 2 inside"
     assert placed["100 MB of data"] == "seed 0 inside; seed 1 inside; seed 2 inside"
     assert placed["ALiBi"] == "seed 0 inside; seed 1 inside; seed 2 inside"
-    assert placed["learned positions"] == "seed 0 above all 4 by 4.13; seed 1 inside; seed 2 above all 4 by 6.79"
+    assert placed["learned positions"] == "seed 0 above all 5 by 4.13; seed 1 inside; seed 2 above all 5 by 6.79"
     assert placed["control, seed 1"] == "–"
 
 
@@ -850,9 +855,9 @@ def test_contrast_figure_gives_each_contrast_its_own_colour_and_flags_other_corp
     assert [a.text for a in notes] == ["100 MB of data, 50 MB of data, 25 MB of data: valid loss and probes on each run's own "
                                        "corpus and tokeniser (not comparable with the control's)<br>context 256: "
                                        "valid loss over 256-token windows (the control's: 1024; not comparable); "
-                                       "probes the same<br>valid loss of seed 1 (except control_data_50mb's) and of "
+                                       "probes the same<br>valid loss of seed 1 (except control_data_50mb's and control_data_25mb's) and of "
                                        "control_nope's seed 2 on windows drawn with the run's own seed (one model "
-                                       "scores 0.08 higher on seed 1's windows than on seed 0's:<br>"
+                                       "scores 0.08 higher on seed 1's<br>windows than on seed 0's: "
                                        "lab_valid_windows.json)"]
     assert all(len(line) <= figures.CAPTION_CHARS for line in notes[0].text.split("<br>"))
     # the caption sits under the legend (its estimated height; test_figures_values renders it to check), inside the
@@ -1031,9 +1036,9 @@ def test_third_seeds_of_alibi_and_learned_positions_as_the_write_ups_quote_them(
     a_0, l_0 = RUNS["control_alibi"]["history"][-1], RUNS["control_pe_learned"]["history"][-1]
     for text in (readme, notes, cells):
         assert f"{a_last['sink_1']:.2f} %" in text and f"{l_last['sink_1']:.2f} %" in text
-        # the README and notebook list the control's four seeds there since its fourth ran; NOTES keeps the table
+        # the README and notebook list the control's five seeds there since its fifth ran; NOTES keeps the table
         # of the session that ran these seeds
-        assert "12.04 %, 29.88 %, 25.58 % and 17.71 %" in text or "12.04 % / 29.88 % / 25.58 % |" in text
+        assert "12.04 %, 29.88 %, 25.58 %, 17.71 % and 21.83 %" in text or "12.04 % / 29.88 % / 25.58 % |" in text
     assert (f"validation loss {a_last['valid_loss']:.3f} against seed 0's {a_0['valid_loss']:.3f}" in readme
             and f"validation loss {l_last['valid_loss']:.3f} against seed 0's {l_0['valid_loss']:.3f}" in readme)
     assert f"at {rates[0]} and {rates[1]} training tokens/s in its two calls" in readme
@@ -1102,7 +1107,8 @@ def test_third_seeds_of_the_lever_test_and_of_100mb_as_the_write_ups_quote_them(
     lr_0_and_1 = [RUNS["control_lr_low"]["history"][-1]["sink_1"], matched_entry(RUNS["control_lr_low_seed1"],
                   RUNS["control_lr_low"]["history"][-1]["tokens_seen"])["sink_1"]]
     wide = min(control_there) - max(lr_0_and_1)
-    assert f"{wide:.1f}" == "8.7" and all(f"in two seeds by {wide:.1f} points or more" in t for t in (readme, notes))
+    # NOTES keeps this session's reading; the README's has moved on with the fifth seed (its own test)
+    assert f"{wide:.1f}" == "8.7" and f"in two seeds by {wide:.1f} points or more" in notes
 
 
 
@@ -1145,7 +1151,7 @@ def test_fourth_seed_of_lr_low_as_the_write_ups_quote_it():
     readme, notes, cells = _flat_write_ups()
     for text in (readme, notes, cells):
         assert "7.54 %" in text and "by 5.83 points" in text and "8.33 %" in text
-        assert "in all four of its seeds" in text
+    assert "in all four of its seeds" in notes  # this session's reading; the fifth seed's test checks the README's
     assert f"validation loss {losses[0]} against the control seed 0's {losses[1]}" in readme
 
 def test_data_rows_name_the_papers_least_data_and_their_own_amount():
@@ -1162,6 +1168,20 @@ def test_data_rows_name_the_papers_least_data_and_their_own_amount():
         assert own == round(RUNS[name]["data"]["train_tokens"] / 1e6) and own < 50, name
 
 
+def _assert_a_further_control_seed_changes_no_placement(fewer: tuple[dict, ...], more: tuple[dict, ...]) -> None:
+    """Every contrast's placement and margin against the control seeds ``more`` is the one against ``fewer`` but for
+    the count ("all 4" becomes "all 5")."""
+    from sinkviz.lab.results import CONTRASTS, against_control_seeds, further_seeds, matched_pair
+
+    for name, *_ in CONTRASTS:
+        if name not in RUNS or name == "control_seed1":
+            continue
+        entry, _ = matched_pair(RUNS[name], fewer[0])
+        seeds = further_seeds(name, RUNS)
+        assert (against_control_seeds(entry, seeds, more)
+                == against_control_seeds(entry, seeds, fewer).replace(f"all {len(fewer)}", f"all {len(more)}")), name
+
+
 def test_fourth_seed_of_the_control_and_second_of_50mb_as_the_write_ups_quote_them():
     """The eleventh session's two jobs (one H200 each, fresh machines, default kernels, seed 0's validation windows):
     the control's seed 3 stops at 17.71 % (1.54B tokens, within 10 % of seed 0's 1.50B) and lies inside seeds 0 and 1
@@ -1171,8 +1191,7 @@ def test_fourth_seed_of_the_control_and_second_of_50mb_as_the_write_ups_quote_th
     import json
 
     from sinkviz.lab.evaluate import EvalSpec
-    from sinkviz.lab.results import (CONTRASTS, against_control_seeds, further_seeds, largest_move, matched_entry,
-                                     matched_pair)
+    from sinkviz.lab.results import largest_move, matched_entry, matched_pair
 
     root = Path(__file__).resolve().parents[2]
     seed_3, half_1 = RUNS["control_seed3"], RUNS["control_data_50mb_seed1"]
@@ -1197,13 +1216,7 @@ def test_fourth_seed_of_the_control_and_second_of_50mb_as_the_write_ups_quote_th
 
     three = (RUNS["control"], RUNS["control_seed1"], RUNS["control_seed2"])
     four = three + (seed_3,)
-    for name, *_ in CONTRASTS:  # every placement and margin as against three seeds, but for the count
-        if name not in RUNS or name == "control_seed1":
-            continue
-        entry, _ = matched_pair(RUNS[name], three[0])
-        seeds = further_seeds(name, RUNS)
-        against_three = against_control_seeds(entry, seeds, three)
-        assert against_control_seeds(entry, seeds, four) == against_three.replace("all 3", "all 4"), name
+    _assert_a_further_control_seed_changes_no_placement(three, four)
 
     half_0_entry, _ = matched_pair(RUNS["control_data_50mb"], three[0])
     at = matched_entry(half_1, half_0_entry["tokens_seen"])
@@ -1217,12 +1230,79 @@ def test_fourth_seed_of_the_control_and_second_of_50mb_as_the_write_ups_quote_th
     readme, notes, cells = _flat_write_ups()
     for text in (readme, notes, cells):
         assert "17.04 %" in text and "17.71 %" in text and "8.08 %" in text and "by 3.96 points" in text
-    assert ("17.04 % at 1.44B and 17.71 % where the job stopped at 1.54B, validation loss 1.601 at 1.44B" in readme
-            and "The control sinks in four seeds." in readme)
+    assert "17.04 % at 1.44B and 17.71 % where the job stopped at 1.54B, validation loss 1.601 at 1.44B" in readme
     assert "| 1.44B (22,000 steps) | 13.38 % | 29.88 % | 29.46 % | **17.04 %** | 1.590 / 1.591 / **1.601** |" in notes
     assert "| 50 MB seed 1 | **8.08 %** | layer 4: 46.50 | 2.263 → 2.501 | 1.136 | distributed |" in notes
     for text in (readme, cells):
-        assert "(13.38 %, 29.88 %, 29.46 %, 17.04 %)" in text
+        assert "(13.38 %, 29.88 %, 29.46 %, 17.04 %, 21.83 %)" in text  # the fifth seed joined this list
+
+
+def test_fifth_seeds_of_the_control_and_lr_low_and_second_of_25mb_as_the_write_ups_quote_them():
+    """The twelfth session's three jobs on one H200 (default kernels, seed 0's validation windows): the control's
+    seed 4 ran on to 1.72B (the warm machine kept the corpus) and, read at 1.44B, lies inside seeds 0 and 1 wherever
+    the contrasts are read, so five control seeds change no placement and no margin of four; lr 5e-4's seed 4 lies
+    below all five at 1.43B by 8.88 points, more than the control seed 0's 6.96-point move, so all five lr 5e-4 seeds
+    lie below all five control seeds there; 25 MB's seed 1 gives 0.26 % and memorises as its seed 0 did."""
+    import json
+
+    from sinkviz.lab.results import largest_move, matched_entry, matched_pair
+
+    root = Path(__file__).resolve().parents[2]
+    seed_4, lr_4, quarter_1 = RUNS["control_seed4"], RUNS["control_lr_low_seed4"], RUNS["control_data_25mb_seed1"]
+    jobs = {}
+    for name, run, seed, status in (("control_seed4", seed_4, 4, "stopped"), ("control_lr_low_seed4", lr_4, 4, "stopped"),
+                                    ("control_data_25mb_seed1", quarter_1, 1, "finished")):
+        assert run["config"]["seed"] == seed and run["config"]["eval"].get("valid_windows", "fixed") == "fixed", name
+        assert run["resumes"] == [] and "deterministic" not in run["config"]["train"], name
+        jobs[name] = json.loads((root / "benchmarks" / "results" / f"lab_job_{name}.json").read_text())
+        assert jobs[name]["device"] == "NVIDIA H200" and jobs[name]["runs"][name]["status"] == status, name
+    assert [jobs[n]["corpus_seconds"] for n in jobs] == [0.3, 67.8, 12.8]  # as NOTES says: the 25 MB job ran first
+
+    by_step = {h["step"]: h for h in seed_4["history"]}
+    last = seed_4["history"][-1]
+    assert last["step"] == 26313 and f"{last['tokens_seen'] / 1e9:.2f}" == "1.72"
+    assert [f"{by_step[s]['sink_1']:.2f}" for s in (16000, 22000, 24000, 26000, 26313)] == [
+        "16.38", "21.83", "24.38", "29.00", "27.46"]
+    seed_0_at_1_44 = {h["step"]: h for h in RUNS["control"]["history"]}[22000]
+    assert f"{by_step[22000]['valid_loss']:.3f}" == "1.583" and f"{seed_0_at_1_44['valid_loss']:.3f}" == "1.590"
+    assert [f"{v:.2f}" for v in last["sink_1_per_layer"]] == ["0.00", "0.00", "0.00", "46.00", "67.50", "51.25"]
+    assert last["frames"]["label"] == "centralized"
+
+    four = (RUNS["control"], RUNS["control_seed1"], RUNS["control_seed2"], RUNS["control_seed3"])
+    five = four + (seed_4,)
+    _assert_a_further_control_seed_changes_no_placement(four, five)
+
+    seed_0_tokens = RUNS["control_lr_low"]["history"][-1]["tokens_seen"]
+    control_there = [matched_entry(run, seed_0_tokens)["sink_1"] for run in five]
+    assert [f"{v:.2f}" for v in control_there] == ["13.38", "29.88", "29.46", "17.04", "21.83"]
+    lr_seeds = ["control_lr_low"] + [f"control_lr_low_seed{seed}" for seed in range(1, 5)]
+    lr_there = [matched_entry(RUNS[name], seed_0_tokens)["sink_1"] for name in lr_seeds]
+    assert [f"{v:.2f}" for v in lr_there] == ["3.12", "4.71", "13.25", "7.54", "4.50"]
+    assert max(lr_there) < min(control_there)  # all five below all five at 1.43B
+    margin, move = min(control_there) - lr_there[4], largest_move(five[0], seed_0_tokens)
+    assert f"{margin:.2f}" == "8.88" and margin > move
+    wide = min(control_there) - max(lr_there[i] for i in (0, 1, 4))
+    assert f"{wide:.2f}" == "8.67"
+    lr_last = lr_4["history"][-1]
+    assert f"{lr_last['sink_1']:.2f} {lr_last['tokens_seen'] / 1e9:.2f} {lr_last['valid_loss']:.3f}" == "5.42 1.50 1.556"
+
+    quarter_0_entry, _ = matched_pair(RUNS["control_data_25mb"], five[0])
+    at = matched_entry(quarter_1, quarter_0_entry["tokens_seen"])
+    control_at = [matched_entry(run, at["tokens_seen"])["sink_1"] for run in five]
+    assert f"{at['sink_1']:.2f}" == "0.26" and f"{min(control_at) - at['sink_1']:.2f}" == "11.78"
+    losses = {h["step"]: h["valid_loss"] for h in quarter_1["history"]}
+    assert min(losses, key=losses.get) == 1000 and [f"{losses[s]:.2f}" for s in (1000, 23000)] == ["2.50", "3.82"]
+
+    readme, notes, cells = _flat_write_ups()
+    for text in (readme, notes, cells):
+        assert all(number in text for number in ("21.83 %", "27.46 %", "4.50 %", "5.42 %", "0.26 %"))
+        assert "by 8.88 points" in text and "by 11.78 points" in text
+    assert "The control sinks in five seeds." in readme
+    assert "21.83 % at 1.44B and 27.46 % where the job stopped at 1.72B, validation loss 1.583 at 1.44B" in readme
+    for text in (readme, cells):
+        assert "in all five of its seeds" in text
+    assert "in three seeds by 8.67 points or more" in readme and "three by 8.67 points or more" in notes
+    assert "| 1.44B (22,000 steps) | 13.38 / 29.88 / 29.46 / 17.04 % | **21.83 %** | **4.50 %** | 1.590 / **1.583** |" in notes
 
 
 def test_readme_counts_the_contrasts_with_further_seeds():
@@ -1233,4 +1313,4 @@ def test_readme_counts_the_contrasts_with_further_seeds():
     seeded = [name for name, *_ in CONTRASTS if name != "control_seed1" and further_seeds(name, RUNS)]
     words = {10: "ten", 11: "eleven", 12: "twelve", 13: "thirteen", 14: "fourteen"}
     readme, _, _ = _flat_write_ups()
-    assert len(seeded) == 12 and f"(one seed each; further seeds of {words[len(seeded)]}:" in readme
+    assert len(seeded) == 13 and f"(one seed each; further seeds of {words[len(seeded)]}:" in readme

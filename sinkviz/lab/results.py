@@ -428,7 +428,7 @@ def contrast_rows(runs: dict[str, dict[str, Any]], control: str = "control") -> 
 
 
 def control_spread_position(value: float, control_values: list[float]) -> str:
-    """"below both", "inside" or "above both" ("below all 4", "above all 4" for four seeds): where ``value`` lies
+    """"below both", "inside" or "above both" ("below all N", "above all N" for N > 2 seeds): where ``value`` lies
     against the control seeds' values (the closed range between their smallest and largest)."""
     low, high = min(control_values), max(control_values)
     every = "both" if len(control_values) == 2 else f"all {len(control_values)}"
@@ -461,8 +461,8 @@ def against_control_seeds(entry: dict[str, Any], seeds: list[tuple[int, dict[str
     ``entry`` is the contrast's compared evaluation (its seed 0), ``seeds`` its further seeds (each read at the
     evaluation closest to ``entry``'s tokens; one that :func:`diverged` is named so, not placed), ``controls`` the
     control's runs, each read where the placed evaluation is: a further seed whose job stopped short is set beside
-    the control at its own last tokens, not at seed 0's. With two to four control seeds the range is what a few
-    samples of the noise span, not an interval with a coverage: "inside" says the contrast is not separated from
+    the control at its own last tokens, not at seed 0's. With the few control seeds the lab has, the range is what
+    a few samples of the noise span, not an interval with a coverage: "inside" says the contrast is not separated from
     the control by these runs, "below/above" that it lies outside what the control's seeds gave, and neither is a
     significance test."""
     def placed(at: dict[str, Any]) -> str:

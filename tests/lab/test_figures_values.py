@@ -203,9 +203,10 @@ def test_figures_say_when_a_seed_scored_its_own_validation_windows():
     assert notes(figures.control_figure({"seed 0": RUNS["control"], "seed 2": RUNS["control_seed2"]})) == ""
     assert notes(figures.control_figure({"seed 0": RUNS["control"]})) == ""
     # among the contrasts' seeds 2 only NoPE's drew its own windows (ALiBi's, learned positions' and the control's
-    # used seed 0's): the caption names that run, not every seed 2; among the seeds 1 only 50 MB's and 25 MB's used
-    # seed 0's, and the caption names those exceptions
-    assert ("<br>valid loss of seed 1 (except control_data_50mb's and control_data_25mb's) and of control_nope's seed 2 "
+    # used seed 0's): the caption names that run, not every seed 2; among the seeds 1 only 50 MB's, 25 MB's and bf16
+    # weights' used seed 0's, and the caption names those exceptions
+    assert ("<br>valid loss of seed 1 (except control_data_50mb's, control_data_25mb's and control_bf16's) and of "
+            "control_nope's seed 2 "
             "on windows"
             in notes(figures.contrast_figure(RUNS)))
     def run(name: str, seed: int, windows: str) -> dict:

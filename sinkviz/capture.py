@@ -368,7 +368,7 @@ def trace(
     if not info.uses_attention_interface:
         result.notes.append("eager fallback (model does not use the attention interface): no queries/keys/values")
         want -= {"qk", "v"}
-    outputs = _run_forward(loaded, result, want)
+    _run_forward(loaded, result, want)
     if "attn" in want and len(result.attentions) != len(layer_list):
         raise NoAttentionLayersError(
             f"Only {len(result.attentions)} of {len(layer_list)} selected attention layers were seen in "
@@ -453,7 +453,7 @@ class _Recorder:
             self.result.virtual_sink[layer] = (1.0 - token_map.sum(-1)).masked_fill(pad[:, None, :], 0.0).cpu()
 
 
-def _run_forward(loaded: LoadedModel, result: Trace, want: set[str]):
+def _run_forward(loaded: LoadedModel, result: Trace, want: set[str]) -> None:
     """The one forward pass: hooks for pre-rotary q/k and block outputs, the recorder on attention."""
     modules = attention_modules(loaded.model)
     record = _Recorder(loaded, result, want, modules)
@@ -483,7 +483,6 @@ def _run_forward(loaded: LoadedModel, result: Trace, want: set[str]):
             handle.remove()
     if "hidden" in want:
         _store_hidden(result, outputs, block_outputs)
-    return outputs
 
 
 def _store_hidden(result: Trace, outputs: Any, block_outputs: dict[int, torch.Tensor]) -> None:

@@ -395,7 +395,7 @@ def contrast_rows(runs: dict[str, dict[str, Any]], control: str = "control") -> 
     base = runs.get(control)
     control_seeds = further_seeds(control, runs)
     rows = []
-    for name, label, change, item, row, column in CONTRASTS:
+    for name, label, change, *_ in CONTRASTS:
         paper_label, paper = contrast_paper(name)
         run = runs.get(name)
         if run is None:

@@ -316,7 +316,7 @@ def save_checkpoint(out: Path, step: int, model, optimizer, tokenizer_dir: Path 
                       str(staging / "trainer_state.safetensors"))
         (staging / "trainer_state.json").write_text(json.dumps({"step": step, **extra}, indent=1))
     if keep_last:
-        for s, p in saved_checkpoints(out)[:-keep_last]:
+        for _, p in saved_checkpoints(out)[:-keep_last]:
             shutil.rmtree(p, ignore_errors=True)
     return final
 

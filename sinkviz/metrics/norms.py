@@ -73,7 +73,7 @@ def first_vs_rest_norms(x, *, lengths: Sequence[int] | None = None, first: int =
             "Add a layer axis with x[None] for a single layer."
         )
     norms = l2_norms(a)  # (L, B, ..., T)
-    L, B, T = norms.shape[0], norms.shape[1], norms.shape[-1]
+    B, T = norms.shape[1], norms.shape[-1]
     if not 0 <= first < T:
         raise ValueError(f"first must be a token index in [0, {T}); got {first}")
     if lengths is None:

@@ -1,7 +1,6 @@
 """Table 7 (Gu et al. 2025) code on a tiny random GPT-2 saved to disk and loaded with sinkviz.load(path)."""
 from __future__ import annotations
 
-import numpy as np
 import pytest
 import torch
 from transformers import AutoModelForCausalLM

@@ -7,7 +7,6 @@ import numpy as np
 import pytest
 from tiny_models import load_tiny, text
 
-import sinkviz
 from sinkviz.papers import ruscio2025
 from sinkviz.plots.graph_sweep import fiedler_heatmap_figure, threshold_sweep_figure
 from sinkviz.plots.head_maps import head_specialisation_figure, rmt_heads_figure

@@ -575,7 +575,7 @@ def test_removals_second_seeds_as_the_write_ups_quote_them():
         controls = [matched_entry(RUNS[n], last["tokens_seen"])["sink_1"] for n in ("control", "control_seed1")]
         assert [round(c, 2) for c in controls] == [12.04, 29.88] and last["sink_1"] < min(controls)
         if star is None:
-            assert round(last["sink_1"], 2) == 1.83 and f"a proxy Sink₁ of 1.83 % at 1.51B tokens" in notes
+            assert round(last["sink_1"], 2) == 1.83 and "a proxy Sink₁ of 1.83 % at 1.51B tokens" in notes
             assert "proxy Sink₁ of 1.83 % (seed 0: 0.92 %)" in readme
             assert round(max(h["sink_1"] for h in seed_1["history"] if h["step"] >= 250), 2) == 1.96  # "never exceeded"
         else:

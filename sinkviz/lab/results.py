@@ -453,8 +453,9 @@ def against_control_seeds(entry: dict[str, Any], seeds: list[tuple[int, dict[str
                           controls: tuple[dict[str, Any], ...]) -> str:
     """Each seed of a contrast placed against the control's seeds at the same tokens seen: below all of them,
     "inside" their range or above all of them by Sink_1, with the Sink_1 points to the nearest control seed outside
-    the range, e.g. "seed 0 inside; seed 1 above all 3 by 6.79" (:func:`control_spread_position`,
-    :func:`outside_margin`), and a margin smaller than the nearest control seed's own late moves between
+    the range, e.g. "seed 0 inside (above 1 of 3); seed 1 above all 3 by 6.79" (:func:`control_spread_position`,
+    :func:`outside_margin`); inside, how many of the control's seeds it lies above, so that a contrast whose seeds
+    all sit low in the range shows it. A margin smaller than the nearest control seed's own late moves between
     evaluations (:func:`largest_move`) says so: "below all 3 by 0.13 (within the nearest control seed's 6.96-point
     moves)".
 
@@ -469,7 +470,8 @@ def against_control_seeds(entry: dict[str, Any], seeds: list[tuple[int, dict[str
         control_values = [matched_entry(run, at["tokens_seen"])["sink_1"] for run in controls]
         position = control_spread_position(at["sink_1"], control_values)
         if position == "inside":
-            return position
+            above = sum(at["sink_1"] > value for value in control_values)
+            return f"inside (above {above} of {len(control_values)})"
         margin = outside_margin(at["sink_1"], control_values)
         nearest = controls[control_values.index(min(control_values) if position.startswith("below")
                                                 else max(control_values))]

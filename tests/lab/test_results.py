@@ -765,7 +765,8 @@ def test_the_controls_third_seed_as_the_write_ups_quote_it_and_it_changes_no_ver
             entry, _ = matched_pair(RUNS[name], seed_0)
             seeds = further_seeds(name, RUNS)
             def placed(controls: tuple) -> str:  # "below both" and "below all 3" name the same side
-                words = re.sub(r" by \d+\.\d\d( \(within [^)]*\))?", "", against_control_seeds(entry, seeds, controls))
+                words = re.sub(r" by \d+\.\d\d( \(within [^)]*\))?| \(above \d+ of \d+\)", "",
+                               against_control_seeds(entry, seeds, controls))
                 return words.replace("both", "all").replace("all 3", "all")
 
             assert placed((seed_0, seed_1)) == placed((seed_0, seed_1, seed_2)), name
@@ -847,6 +848,10 @@ def test_contrast_spread_position_on_hand_built_values():
     assert against_control_seeds({"tokens_seen": 100, "sink_1": 1.0}, [], wobbly) == "below both by 9.00"
     # above: the nearest control seed is the higher one, which has a single evaluation and so no move
     assert against_control_seeds({"tokens_seen": 100, "sink_1": 21.0}, [], wobbly) == "above both by 1.00"
+    # inside: how many control seeds it lies above, a tie not counted
+    three = tuple({"history": [{"tokens_seen": 100, "sink_1": v}]} for v in (10.0, 20.0, 30.0))
+    assert against_control_seeds({"tokens_seen": 100, "sink_1": 25.0}, [], three) == "inside (above 2 of 3)"
+    assert against_control_seeds({"tokens_seen": 100, "sink_1": 20.0}, [], three) == "inside (above 1 of 3)"
 
 
 def test_contrast_table_places_each_seed_as_the_write_ups_do():
@@ -881,12 +886,33 @@ def test_contrast_table_places_each_seed_as_the_write_ups_do():
     assert placed["lr 5e-4"] == ("seed 0 below all 5 by 10.25; seed 1 below all 5 by 8.67; seed 2 below all 5 by 0.13 "
                                  "(within the nearest control seed's 6.96-point moves); seed 3 below all 5 by 5.83 "
                                  "(within the nearest control seed's 6.96-point moves); seed 4 below all 5 by 8.88")
-    assert placed["bf16 weights"] == "seed 0 inside; seed 1 inside; seed 2 inside"
-    assert placed["context 256"] == "seed 0 inside; seed 1 inside; seed 2 inside"
-    assert placed["NoPE"] == "seed 0 inside; seed 1 diverged; seed 2 inside"
-    assert placed["100 MB of data"] == "seed 0 inside; seed 1 inside; seed 2 inside"
-    assert placed["ALiBi"] == "seed 0 inside; seed 1 inside; seed 2 inside"
-    assert placed["learned positions"] == "seed 0 above all 5 by 4.13; seed 1 inside; seed 2 above all 5 by 6.79"
+    # inside, the table says how many of the five each seed lies above: bf16 weights', NoPE's and 100 MB's every seed
+    # lies above the control's seed 0 only, as the README and NOTES say
+    low = "seed 0 inside (above 1 of 5); seed 1 inside (above 1 of 5); seed 2 inside (above 1 of 5)"
+    assert placed["bf16 weights"] == placed["100 MB of data"] == low
+    assert placed["NoPE"] == "seed 0 inside (above 1 of 5); seed 1 diverged; seed 2 inside (above 1 of 5)"
+    from statistics import median
+
+    from sinkviz.lab.results import further_seeds, matched_entry
+
+    low_seeds = []
+    for name in ("control_nope", "control_data_100mb", "control_bf16"):
+        entry = RUNS[name]["history"][-1]
+        low_seeds += [entry["sink_1"]] + [matched_entry(run, entry["tokens_seen"])["sink_1"]
+                                          for seed, run in further_seeds(name, RUNS) if run is not RUNS["control_nope_seed1"]]
+    controls = [matched_entry(RUNS[n], 1_507_328_000)["sink_1"]
+                for n in ("control", "control_seed1", "control_seed2", "control_seed3", "control_seed4")]
+    assert len(low_seeds) == 8 and min(controls) < min(low_seeds) and max(low_seeds) < sorted(controls)[1]
+    readme, notes, _ = _flat_write_ups()
+    for text in (readme, notes):
+        assert (f"eight in all, lies above the control's seed 0 only ({min(low_seeds):.2f}–{max(low_seeds):.2f} % "
+                f"against {min(controls):.2f} % and {sorted(controls)[1]:.2f}–{max(controls):.2f} % at 1.51B), none at "
+                f"the control's median of {median(controls):.2f} %") in text
+    assert placed["context 256"] == ("seed 0 inside (above 4 of 5); seed 1 inside (above 2 of 5); "
+                                     "seed 2 inside (above 3 of 5)")
+    assert placed["ALiBi"] == "seed 0 inside (above 1 of 5); seed 1 inside (above 3 of 5); seed 2 inside (above 3 of 5)"
+    assert placed["learned positions"] == ("seed 0 above all 5 by 4.13; seed 1 inside (above 4 of 5); "
+                                           "seed 2 above all 5 by 6.79")
     assert placed["control, seed 1"] == "–"
 
 
@@ -1078,8 +1104,10 @@ def test_third_seeds_of_alibi_and_learned_positions_as_the_write_ups_quote_them(
         placed[name] = against_control_seeds(entry, further_seeds(name, RUNS), controls)
         there = [f"{matched_entry(run, entry['tokens_seen'])['sink_1']:.2f} %" for run in controls]
         assert there == ["12.04 %", "29.88 %", "25.58 %"]
-    assert placed["control_alibi"] == "seed 0 inside; seed 1 inside; seed 2 inside"
-    assert placed["control_pe_learned"] == "seed 0 above all 3 by 4.13; seed 1 inside; seed 2 above all 3 by 6.79"
+    assert placed["control_alibi"] == ("seed 0 inside (above 1 of 3); seed 1 inside (above 1 of 3); "
+                                       "seed 2 inside (above 1 of 3)")
+    assert placed["control_pe_learned"] == ("seed 0 above all 3 by 4.13; seed 1 inside (above 2 of 3); "
+                                            "seed 2 above all 3 by 6.79")
 
     readme, notes, cells = _flat_write_ups()
     a_last, l_last = alibi["history"][-1], learned["history"][-1]
@@ -1128,8 +1156,10 @@ def test_third_seeds_of_the_lever_test_and_of_100mb_as_the_write_ups_quote_them(
         entry, _ = matched_pair(RUNS[name], controls[0])
         first_three = [(seed, run) for seed, run in further_seeds(name, RUNS) if seed <= 2]
         placed[name] = against_control_seeds(entry, first_three, controls)
-    assert placed == {"control_ctx256": "seed 0 inside; seed 1 inside; seed 2 inside",
-                      "control_data_100mb": "seed 0 inside; seed 1 inside; seed 2 inside",
+    assert placed == {"control_ctx256": "seed 0 inside (above 2 of 3); seed 1 inside (above 1 of 3); "
+                                        "seed 2 inside (above 1 of 3)",
+                      "control_data_100mb": "seed 0 inside (above 1 of 3); seed 1 inside (above 1 of 3); "
+                                            "seed 2 inside (above 1 of 3)",
                       "control_lr_low": "seed 0 below all 3 by 10.25; seed 1 below all 3 by 8.67; "
                                         "seed 2 below all 3 by 0.13 (within the nearest control seed's 6.96-point moves)"}
 
@@ -1221,6 +1251,8 @@ def test_data_rows_name_the_papers_least_data_and_their_own_amount():
 def _assert_a_further_control_seed_changes_no_placement(fewer: tuple[dict, ...], more: tuple[dict, ...]) -> None:
     """Every contrast's placement and margin against the control seeds ``more`` is the one against ``fewer`` but for
     the count ("all 4" becomes "all 5")."""
+    import re
+
     from sinkviz.lab.results import CONTRASTS, against_control_seeds, further_seeds, matched_pair
 
     for name, *_ in CONTRASTS:
@@ -1228,8 +1260,11 @@ def _assert_a_further_control_seed_changes_no_placement(fewer: tuple[dict, ...],
             continue
         entry, _ = matched_pair(RUNS[name], fewer[0])
         seeds = further_seeds(name, RUNS)
-        assert (against_control_seeds(entry, seeds, more)
-                == against_control_seeds(entry, seeds, fewer).replace(f"all {len(fewer)}", f"all {len(more)}")), name
+        # an inside seed's rank ("above 1 of 4") counts the control seeds, so it is left out of the comparison
+        def side(controls: tuple[dict, ...]) -> str:
+            return re.sub(r" \(above \d+ of \d+\)", "", against_control_seeds(entry, seeds, controls))
+
+        assert side(more) == side(fewer).replace(f"all {len(fewer)}", f"all {len(more)}"), name
 
 
 def test_fourth_seed_of_the_control_and_second_of_50mb_as_the_write_ups_quote_them():

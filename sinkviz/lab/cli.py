@@ -1,6 +1,7 @@
 """`sinkviz lab ...`: run the pretraining lab from the command line.
 
     sinkviz lab list                                  the committed experiment configs
+    sinkviz lab contrasts [--results DIR] [--all-columns] [--csv]   the contrast table, as markdown or CSV
     sinkviz lab run CONFIG [--out DIR] [--device cuda] [--steps N] [--max-minutes M] [--compile MODE]
     sinkviz lab data [--source kjv] [--tokenizer bpe-8192]   tokenise a corpus once
 
@@ -23,6 +24,26 @@ def _cmd_list(args: argparse.Namespace) -> int:
     for name in list_configs():
         cfg = load_config(name)
         print(f"{name:<28} {cfg.steps:>6} steps  {cfg.paper:<28} {cfg.description}")
+    return 0
+
+
+def _cmd_contrasts(args: argparse.Namespace) -> int:
+    import csv
+
+    from sinkviz.lab.results import contrast_markdown, contrast_rows, load_results
+
+    try:
+        runs = load_results(args.results)
+    except FileNotFoundError as exc:
+        print(f"sinkviz lab contrasts: {exc}", file=sys.stderr)
+        return 2
+    if args.csv:
+        header, rows = contrast_rows(runs)
+        writer = csv.writer(sys.stdout)
+        writer.writerow(header)
+        writer.writerows(rows)
+    else:
+        print(contrast_markdown(runs, None) if args.all_columns else contrast_markdown(runs))
     return 0
 
 
@@ -69,6 +90,13 @@ def register(subparsers) -> None:
 
     p_list = sub.add_parser("list", help="list the committed experiment configs")
     p_list.set_defaults(func=_cmd_list)
+
+    p_contrasts = sub.add_parser("contrasts", help="print the contrast table (each contrast's seeds beside the "
+                                                   "control's at matched tokens, and the paper's number)")
+    p_contrasts.add_argument("--results", help="folder of run result JSONs (default: the committed lab results)")
+    p_contrasts.add_argument("--all-columns", action="store_true", help="every column of the notebook's table")
+    p_contrasts.add_argument("--csv", action="store_true", help="CSV with every column instead of markdown")
+    p_contrasts.set_defaults(func=_cmd_contrasts)
 
     p_run = sub.add_parser("run", help="train (or resume) one run from a config name or JSON path")
     p_run.add_argument("config", help="config name (see `sinkviz lab list`) or path to a JSON config")

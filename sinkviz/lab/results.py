@@ -427,6 +427,30 @@ def contrast_rows(runs: dict[str, dict[str, Any]], control: str = "control") -> 
     return header, rows
 
 
+#: The columns of :func:`contrast_rows` that :func:`contrast_markdown` keeps by default: enough to cite a contrast
+#: (its seeds, the control's seeds at the same tokens, where it lies among them, the paper's number).
+SUMMARY_COLUMNS = ("contrast", "tokens seen (M)", "Sink_1 (%)", "Sink_* (%)", "control Sink_1 (%) at those tokens",
+                   "control, further seeds: Sink_1 (%) there",
+                   "this contrast, further seeds: Sink_1 (%) there, Sink_* with a slot",
+                   "Sink_1 against the control's seeds", "paper", "paper value")
+
+
+def contrast_markdown(runs: dict[str, dict[str, Any]], columns: tuple[str, ...] | None = SUMMARY_COLUMNS) -> str:
+    """:func:`contrast_rows` as a GitHub-flavoured markdown table (``columns``: a selection of its header, in order;
+    ``None`` keeps every column). A ``|`` inside a cell is escaped, so a cell never splits the row."""
+    header, rows = contrast_rows(runs)
+    keep = header if columns is None else list(columns)
+    unknown = [name for name in keep if name not in header]
+    if unknown:
+        raise ValueError(f"Unknown contrast columns {unknown}; the table has {header}.")
+    index = [header.index(name) for name in keep]
+
+    def line(cells: list[Any]) -> str:
+        return "| " + " | ".join(str(cell).replace("|", "\\|") for cell in cells) + " |"
+
+    return "\n".join([line(keep), "|" + "---|" * len(keep)] + [line([row[i] for i in index]) for row in rows])
+
+
 def control_spread_position(value: float, control_values: list[float]) -> str:
     """"below both", "inside" or "above both" ("below all N", "above all N" for N > 2 seeds): where ``value`` lies
     against the control seeds' values (the closed range between their smallest and largest)."""

@@ -1402,3 +1402,44 @@ def test_readme_counts_the_contrasts_with_further_seeds():
     every = "all " if seeded == contrasts else ""
     readme, _, _ = _flat_write_ups()
     assert len(seeded) == 14 and f"(seed 0 of each; further seeds of {every}{words[len(seeded)]}:" in readme
+
+
+def test_contrast_markdown_keeps_the_chosen_columns_and_escapes_pipes(monkeypatch):
+    """On the committed results: the chosen columns in their order, one line per contrast, every column with
+    ``None``; a label holding a ``|`` is escaped so that it does not split its row; an unknown column is refused."""
+    from sinkviz.lab import results
+
+    header, rows = results.contrast_rows(RUNS)
+    table = results.contrast_markdown(RUNS, ("contrast", "Sink_1 (%)"))
+    lines = table.splitlines()
+    assert lines[:2] == ["| contrast | Sink_1 (%) |", "|---|---|"] and len(lines) == 2 + len(rows)
+    assert lines[2 + [r[0] for r in rows].index("bf16 weights")] == "| bf16 weights | 15.46 |"
+    everything = results.contrast_markdown(RUNS, None).splitlines()
+    assert everything[0].count(" | ") == len(header) - 1
+    with pytest.raises(ValueError, match="Unknown contrast columns"):
+        results.contrast_markdown(RUNS, ("contrast", "no such column"))
+    monkeypatch.setattr(results, "CONTRASTS", [("control_bf16", "bf16 | weights", "x", "", None, "Sink_1")])
+    assert results.contrast_markdown(RUNS, ("contrast",)).splitlines()[2] == "| bf16 \\| weights |"
+
+
+def test_readme_carries_the_contrast_table_as_the_cli_prints_it(capsys):
+    """The README's contrast table is `sinkviz lab contrasts` on the committed results, character for character: a
+    result committed without regenerating the README fails here. `--csv` gives every column; a missing folder is a
+    clear error with exit status 2."""
+    import csv
+    import io
+
+    from sinkviz.lab import cli
+    from sinkviz.lab.results import contrast_markdown, contrast_rows
+
+    assert cli.main(["contrasts"]) == 0
+    printed = capsys.readouterr().out
+    assert printed == contrast_markdown(RUNS) + "\n"
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+    assert "\n" + printed + "\n" in readme
+    assert cli.main(["contrasts", "--csv"]) == 0
+    parsed = list(csv.reader(io.StringIO(capsys.readouterr().out)))
+    header, rows = contrast_rows(RUNS)
+    assert parsed[0] == header and len(parsed) == 1 + len(rows)
+    assert cli.main(["contrasts", "--results", "/no/such/folder"]) == 2
+    assert "No lab results folder /no/such/folder" in capsys.readouterr().err

@@ -15,6 +15,8 @@ Every title says "scaled down" and names the paper's value beside the lab's.
   seen, with the 10% the control must reach, the paper's 18.18% and the seams where a run was resumed.
 * ``contrast_figure``: each committed contrast's Sink_1 (and Sink_* where it has a slot) and valid loss vs tokens
   seen, over the control's seeds, with the paper's number in the legend.
+* ``contrast_panels_figure``: one small panel per committed contrast, its seeds' Sink_1 over the control's seeds
+  on shared axes, with the tokens where the contrast table reads them and the paper's Sink_1.
 """
 
 from __future__ import annotations
@@ -35,6 +37,7 @@ from sinkviz.lab.results import (
     frame_rows,
     further_seeds,
     matched_entry,
+    matched_pair,
     paper_reference,
     series,
     table_rows,
@@ -311,6 +314,85 @@ def contrast_figure(runs: dict[str, dict[str, Any]], controls: tuple[str, ...] |
     fig.update_layout(legend=dict(orientation="h", y=-75 / plot_px, yanchor="top", x=0.0, xanchor="left"),
                       margin=dict(t=top_px, b=bottom_px))
     return fig
+
+
+def contrast_panels_figure(runs: dict[str, dict[str, Any]], controls: tuple[str, ...] | None = None, *,
+                           cols: int = 4, title: str | None = None) -> go.Figure:
+    """One panel per committed contrast of :data:`sinkviz.lab.results.CONTRASTS`, on shared axes: the control's
+    seeds (``controls``; default ``control`` and its committed ``control_seedN``) in greys (:func:`_control_line`),
+    the contrast's seed 0 (solid, markers) and further seeds (:data:`SEED_DASHES`) in one colour, a vertical line
+    where the contrast table reads them (:func:`sinkviz.lab.results.matched_pair` with the control's seed 0) and a
+    dotted line at the paper's Sink_1 where the paper gives one number for it. Only Sink_1 is drawn: a contrast
+    with a slot (K biases, the sink token) moves its sink to the slot, whose Sink_* is in the contrast table and in
+    :func:`contrast_figure`. A further seed that :func:`sinkviz.lab.results.diverged` is named in its panel's
+    title."""
+    if controls is None:
+        controls = ("control", *(f"control_seed{seed}" for seed, _ in further_seeds("control", runs)))
+    controls = tuple(c for c in controls if c in runs)
+    if not controls:
+        raise ValueError("contrast_panels_figure needs the control's results (a run named 'control').")
+    shown = [(name, label) for name, label, *_ in CONTRASTS if name in runs and name not in controls
+             and name != "control_seed1"]
+    rows = -(-len(shown) // cols)
+    titles = []
+    for name, label in shown:
+        entry = matched_pair(runs[name], runs[controls[0]])[0]
+        gone = [seed for seed, run in further_seeds(name, runs)
+                if diverged(matched_entry(run, entry["tokens_seen"]), entry)]
+        note = f" (seed {', '.join(map(str, gone))} diverged)" if gone else ""
+        titles.append(f"{label}{note}")
+    fig = make_subplots(rows=rows, cols=cols, subplot_titles=titles, shared_xaxes=True, shared_yaxes=True,
+                        horizontal_spacing=0.03, vertical_spacing=0.32 / rows)
+    colour = COLORS[0]
+    top = 0.0
+    for i, (name, label) in enumerate(shown):
+        row, col = i // cols + 1, i % cols + 1
+        first = i == 0
+        for j, control in enumerate(controls):
+            hist = runs[control]["history"]
+            seed_name = f"control, seed {runs[control]['config']['seed']}"
+            fig.add_trace(go.Scatter(x=[h["tokens_seen"] / 1e9 for h in hist], y=[h["sink_1"] for h in hist],
+                                     name=seed_name, legendgroup=seed_name, showlegend=first, mode="lines",
+                                     line={**_control_line(j), "width": 1}), row=row, col=col)
+            top = max(top, *(h["sink_1"] for h in hist))
+        for seed, run in [(0, runs[name]), *further_seeds(name, runs)]:
+            hist = run["history"]
+            dash = "solid" if seed == 0 else SEED_DASHES[(seed - 1) % len(SEED_DASHES)]
+            seed_name = f"contrast, seed {seed}"
+            fig.add_trace(go.Scatter(x=[h["tokens_seen"] / 1e9 for h in hist], y=[h["sink_1"] for h in hist],
+                                     name=seed_name, legendgroup=seed_name, mode="lines+markers" if seed == 0 else "lines",
+                                     showlegend=seed_name not in {t.name for t in fig.data},
+                                     marker=dict(size=4), line=dict(color=colour, dash=dash, width=1.5)),
+                          row=row, col=col)
+            top = max(top, *(h["sink_1"] for h in hist))
+        entry = matched_pair(runs[name], runs[controls[0]])[0]
+        fig.add_vline(x=entry["tokens_seen"] / 1e9, line=dict(color="grey", width=1, dash="dot"), row=row, col=col)
+        where, value = contrast_paper(name)
+        if where.endswith("Sink_1") and _is_number(value):
+            fig.add_hline(y=float(value), line=dict(color="black", width=1, dash="dot"), row=row, col=col)
+    fig.update_yaxes(range=[0, 1.05 * top], rangemode="tozero")
+    for col in range(1, cols + 1):
+        # a column whose bottom slot is empty gets its tick labels and title on its last panel
+        last_row = rows if (rows - 1) * cols + col <= len(shown) else rows - 1
+        fig.update_xaxes(title_text="tokens seen (B)", showticklabels=True, row=last_row, col=col)
+    for row in range(1, rows + 1):
+        fig.update_yaxes(title_text="Sink₁ (%)", row=row, col=1)
+    title = title or titled("Each contrast's seeds against the control's (scaled down)",
+                            setting=_setting(runs[controls[0]]) + "; dotted: where the contrast table reads them "
+                            "and the paper's Sink₁; the slot runs' Sink_* is in the table")
+    plot_px = 190 * rows
+    apply_style(fig, title=title, height=plot_px + 118 + 110, width=1100)
+    fig.update_layout(legend=dict(orientation="h", y=-60 / plot_px, yanchor="top", x=0.0, xanchor="left"),
+                      margin=dict(t=118, b=110))
+    return fig
+
+
+def _is_number(text: Any) -> bool:
+    try:
+        float(text)
+    except (TypeError, ValueError):
+        return False
+    return True
 
 
 #: Line dashes of a contrast's further seeds (seed 1, seed 2, …); Sink_* already takes "dash", and a contrast with

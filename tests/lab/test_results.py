@@ -1443,3 +1443,36 @@ def test_readme_carries_the_contrast_table_as_the_cli_prints_it(capsys):
     assert parsed[0] == header and len(parsed) == 1 + len(rows)
     assert cli.main(["contrasts", "--results", "/no/such/folder"]) == 2
     assert "No lab results folder /no/such/folder" in capsys.readouterr().err
+
+
+def test_contrast_panels_draw_each_contrasts_seeds_over_the_controls_where_the_table_reads_them():
+    """One panel per committed contrast, in the table's order: the control's five seeds and every seed of the
+    contrast, a vertical line at the tokens where the contrast table reads it (1.43B for lr 5e-4, 1.51B for most),
+    the paper's Sink_1 where the paper gives a number for it (not Sink_*: K biases and the sink token have none
+    drawn), one legend entry per seed, and the diverged NoPE seed named in its title."""
+    from sinkviz.lab.results import CONTRASTS, contrast_rows, further_seeds
+
+    fig = figures.contrast_panels_figure(RUNS)
+    shown = [(name, label) for name, label, *_ in CONTRASTS if name in RUNS and name != "control_seed1"]
+    titles = [a.text for a in fig.layout.annotations]
+    assert titles[:len(shown)] == [label + (" (seed 1 diverged)" if name == "control_nope" else "")
+                                   for name, label in shown]
+    controls = 1 + len(further_seeds("control", RUNS))
+    assert controls == 5
+    seeds = sum(1 + len(further_seeds(name, RUNS)) for name, _ in shown)
+    assert len(fig.data) == controls * len(shown) + seeds
+    legend = [t.name for t in fig.data if t.showlegend is not False]
+    assert legend == [f"control, seed {s}" for s in range(5)] + [f"contrast, seed {s}" for s in range(5)]
+    verticals = [shape.x0 for shape in fig.layout.shapes if shape.x0 == shape.x1]
+    _, rows = contrast_rows(RUNS)
+    read_at = {row[0]: row[2] for row in rows}
+    assert [round(x * 1000) for x in verticals] == [read_at[label] for _, label in shown]
+    horizontals = sorted(shape.y0 for shape in fig.layout.shapes if shape.y0 == shape.y1)
+    assert horizontals == [0.01, 0.44, 2.90, 20.35, 20.78, 33.13]  # wd 5, sigmoid, lr, NoPE, ALiBi, learned
+    drawn = max(max(t.y) for t in fig.data)
+    assert fig.layout.yaxis.range[1] >= drawn
+    # 14 panels in 4 columns: columns 3 and 4 end on the third row, which carries their tick labels
+    assert fig.layout.xaxis11.showticklabels and fig.layout.xaxis12.showticklabels
+    assert fig.layout.xaxis11.title.text == "tokens seen (B)"
+    with pytest.raises(ValueError, match="needs the control's results"):
+        figures.contrast_panels_figure({name: run for name, run in RUNS.items() if not name.startswith("control")})

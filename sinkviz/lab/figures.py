@@ -334,43 +334,38 @@ def contrast_panels_figure(runs: dict[str, dict[str, Any]], controls: tuple[str,
     shown = [(name, label) for name, label, *_ in CONTRASTS if name in runs and name not in controls
              and name != "control_seed1"]
     rows = -(-len(shown) // cols)
+    # each contrast's reading in the contrast table, and its further seeds
+    entries = {name: matched_pair(runs[name], runs[controls[0]])[0] for name, _ in shown}
+    seeds = {name: [(0, runs[name]), *further_seeds(name, runs)] for name, _ in shown}
     titles = []
     for name, label in shown:
-        entry = matched_pair(runs[name], runs[controls[0]])[0]
-        gone = [seed for seed, run in further_seeds(name, runs)
-                if diverged(matched_entry(run, entry["tokens_seen"]), entry)]
-        note = f" (seed {', '.join(map(str, gone))} diverged)" if gone else ""
-        titles.append(f"{label}{note}")
+        gone = [seed for seed, run in seeds[name][1:]
+                if diverged(matched_entry(run, entries[name]["tokens_seen"]), entries[name])]
+        titles.append(f"{label} (seed {', '.join(map(str, gone))} diverged)" if gone else label)
     fig = make_subplots(rows=rows, cols=cols, subplot_titles=titles, shared_xaxes=True, shared_yaxes=True,
                         horizontal_spacing=0.03, vertical_spacing=0.32 / rows)
-    colour = COLORS[0]
-    top = 0.0
+    in_legend: set[str] = set()
+
+    def add(run: dict[str, Any], name: str, row: int, col: int, **style: Any) -> None:
+        hist = run["history"]
+        fig.add_trace(go.Scatter(x=[h["tokens_seen"] / 1e9 for h in hist], y=[h["sink_1"] for h in hist], name=name,
+                                 legendgroup=name, showlegend=name not in in_legend, **style), row=row, col=col)
+        in_legend.add(name)
+
     for i, (name, label) in enumerate(shown):
         row, col = i // cols + 1, i % cols + 1
-        first = i == 0
         for j, control in enumerate(controls):
-            hist = runs[control]["history"]
-            seed_name = f"control, seed {runs[control]['config']['seed']}"
-            fig.add_trace(go.Scatter(x=[h["tokens_seen"] / 1e9 for h in hist], y=[h["sink_1"] for h in hist],
-                                     name=seed_name, legendgroup=seed_name, showlegend=first, mode="lines",
-                                     line={**_control_line(j), "width": 1}), row=row, col=col)
-            top = max(top, *(h["sink_1"] for h in hist))
-        for seed, run in [(0, runs[name]), *further_seeds(name, runs)]:
-            hist = run["history"]
+            add(runs[control], f"control, seed {runs[control]['config']['seed']}", row, col, mode="lines",
+                line={**_control_line(j), "width": 1})
+        for seed, run in seeds[name]:
             dash = "solid" if seed == 0 else SEED_DASHES[(seed - 1) % len(SEED_DASHES)]
-            seed_name = f"contrast, seed {seed}"
-            fig.add_trace(go.Scatter(x=[h["tokens_seen"] / 1e9 for h in hist], y=[h["sink_1"] for h in hist],
-                                     name=seed_name, legendgroup=seed_name, mode="lines+markers" if seed == 0 else "lines",
-                                     showlegend=seed_name not in {t.name for t in fig.data},
-                                     marker=dict(size=4), line=dict(color=colour, dash=dash, width=1.5)),
-                          row=row, col=col)
-            top = max(top, *(h["sink_1"] for h in hist))
-        entry = matched_pair(runs[name], runs[controls[0]])[0]
-        fig.add_vline(x=entry["tokens_seen"] / 1e9, line=dict(color="grey", width=1, dash="dot"), row=row, col=col)
+            add(run, f"contrast, seed {seed}", row, col, mode="lines+markers" if seed == 0 else "lines",
+                marker=dict(size=4), line=dict(color=COLORS[0], dash=dash, width=1.5))
+        fig.add_vline(x=entries[name]["tokens_seen"] / 1e9, line=dict(color="grey", width=1, dash="dot"), row=row, col=col)
         where, value = contrast_paper(name)
         if where.endswith("Sink_1") and _is_number(value):
             fig.add_hline(y=float(value), line=dict(color="black", width=1, dash="dot"), row=row, col=col)
-    fig.update_yaxes(range=[0, 1.05 * top], rangemode="tozero")
+    fig.update_yaxes(range=[0, 1.05 * max(max(trace.y) for trace in fig.data)], rangemode="tozero")
     for col in range(1, cols + 1):
         # a column whose bottom slot is empty gets its tick labels and title on its last panel
         last_row = rows if (rows - 1) * cols + col <= len(shown) else rows - 1

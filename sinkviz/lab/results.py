@@ -437,18 +437,17 @@ SUMMARY_COLUMNS = ("contrast", "tokens seen (M)", "Sink_1 (%)", "Sink_* (%)", "c
 
 def contrast_markdown(runs: dict[str, dict[str, Any]], columns: tuple[str, ...] | None = SUMMARY_COLUMNS) -> str:
     """:func:`contrast_rows` as a GitHub-flavoured markdown table (``columns``: a selection of its header, in order;
-    ``None`` keeps every column). A ``|`` inside a cell is escaped, so a cell never splits the row."""
+    ``None`` keeps every column), through :func:`sinkviz.plots.tables.table_markdown`, which escapes a ``|`` inside
+    a cell so that a cell never splits the row."""
     header, rows = contrast_rows(runs)
     keep = header if columns is None else list(columns)
     unknown = [name for name in keep if name not in header]
     if unknown:
         raise ValueError(f"Unknown contrast columns {unknown}; the table has {header}.")
     index = [header.index(name) for name in keep]
+    from sinkviz.plots.tables import table_markdown  # plotly: kept out of the lab's start-up (training jobs)
 
-    def line(cells: list[Any]) -> str:
-        return "| " + " | ".join(str(cell).replace("|", "\\|") for cell in cells) + " |"
-
-    return "\n".join([line(keep), "|" + "---|" * len(keep)] + [line([row[i] for i in index]) for row in rows])
+    return table_markdown(keep, [[row[i] for i in index] for row in rows])
 
 
 def control_spread_position(value: float, control_values: list[float]) -> str:

@@ -492,6 +492,18 @@ def test_further_seeds_of_bf16_weights_as_the_write_ups_quote_them():
             f"**{at_5000['control_bf16_seed2']:.2f}** % | {at_5000['control']:.2f} / {at_5000['control_seed1']:.2f} / "
             f"{at_5000['control_seed2']:.2f} /") in notes
     assert "so \"bf16 sinks earlier\" was one seed's reading" in notes
+    assert f"(seed 2: {seeds[2]['history'][-1]['valid_loss']:.3f})" in readme
+    # the job records behind the NOTES' sentence on the two jobs: corpus time, steps and training rate
+    import json
+
+    records = Path(__file__).resolve().parents[2] / "benchmarks" / "results"
+    for seed, run in seeds.items():
+        job = json.loads((records / f"lab_job_control_bf16_seed{seed}.json").read_text())
+        record = job["runs"][f"control_bf16_seed{seed}"]
+        assert job["device"] == "NVIDIA H200" and record["status"] == "finished" and record["step"] == 23000
+        assert record["sink_1"] == run["history"][-1]["sink_1"]
+        assert (f"corpus in {job['corpus_seconds']:.1f} s" in notes
+                and f"{record['train_tokens_per_second'] / 1e6:.2f}M" in notes)
     for run, layers, alpha, where in ((seeds[1], (25.00, 52.00), 0.69, (3, 2)), (seeds[2], (57.50, 19.75), 0.76, (3, 3))):
         last = run["history"][-1]
         assert (round(last["sink_1_per_layer"][3], 2), round(last["sink_1_per_layer"][5], 2)) == layers

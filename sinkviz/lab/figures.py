@@ -202,13 +202,9 @@ def data_amount_figure(runs: dict[str, dict[str, Any]], *, title: str | None = N
     devices = sorted({run["device"] for run in runs.values()})
     title = title or titled("Data amount vs first-token sink (lab Fig. 28, scaled down)",
                             setting=f"{' / '.join(params)}, {' / '.join(devices)}")
-    apply_style(fig, title=title, height=600, width=1100)
-    fig = add_caption(fig, "paper (60M, 1M tokens/step, Fig. 28): 5B tokens of data → Sink₁ ≈ 7% by 3–5k steps; "
-                           "50M or 100M → below 1%<br>valid losses are on each run's own corpus and tokeniser: "
-                           "not comparable across runs")
-    fig.update_layout(legend=dict(orientation="h", y=-0.36, yanchor="top", x=0.0, xanchor="left"),
-                      margin=dict(b=190))
-    return fig
+    return _legend_then_caption(fig, title, [
+        "paper (60M, 1M tokens/step, Fig. 28): 5B tokens of data → Sink₁ ≈ 7% by 3–5k steps; 50M or 100M → below 1%",
+        "valid losses are on each run's own corpus and tokeniser: not comparable across runs"])
 
 
 #: Sink_1 (%) the lab's control must reach in every seed (the paper's default run: 18.18%).
@@ -299,13 +295,19 @@ def contrast_figure(runs: dict[str, dict[str, Any]], controls: tuple[str, ...] |
     fig.update_yaxes(title_text="loss (log)", type="log", row=1, col=2)
     any_run = runs[next(c for c in controls if c in runs)]
     title = title or titled("Contrasts against the lab's control (scaled down)", setting=_setting(any_run))
-    # the legend goes beneath the plot and the caption under the legend, each caveat wrapped to the figure's width
-    width_px, plot_px, top_px = 1100, 340, 118
-    # the legend spans the figure less the screen style's left and right margins (60 + 20 px)
-    legend_end_px = 75 + legend_height_px(fig, width_px - 80)  # below the plot area, x-axis title included
     caveats = _incomparable_losses([(label, runs[name]) for name, label in shown], any_run)
     drawn = [runs[c] for c in controls if c in runs] + [run for name, _ in shown for _, run in further_seeds(name, runs)]
     caveats += [note for note in [_own_windows_note(drawn)] if note]
+    return _legend_then_caption(fig, title, caveats)
+
+
+def _legend_then_caption(fig: go.Figure, title: str, caveats: list[str], *, width_px: int = 1100,
+                         plot_px: int = 340, top_px: int = 118) -> go.Figure:
+    """Styles ``fig`` with its legend beneath the plot and the caption (``caveats``, each wrapped to the figure's
+    width) under the legend, the figure as tall as both need (:func:`legend_height_px`): a legend of many runs
+    pushes the caption down instead of printing over it."""
+    # the legend spans the figure less the screen style's left and right margins (60 + 20 px)
+    legend_end_px = 75 + legend_height_px(fig, width_px - 80)  # below the plot area, x-axis title included
     caption = wrapped("<br>".join(caveats), CAPTION_CHARS).split("<br>") if caveats else []
     bottom_px = legend_end_px + 22 + 18 * max(len(caption), 1)
     apply_style(fig, title=title, height=plot_px + top_px + bottom_px, width=width_px)

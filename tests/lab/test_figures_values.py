@@ -223,37 +223,51 @@ def test_figures_say_when_a_seed_scored_its_own_validation_windows():
 
 
 def test_no_two_runs_of_the_lab_figures_draw_alike():
-    """The control's five seeds and every contrast's further seeds (lr 5e-4 has four) in the contrast figure, and the
-    twelve runs of the notebook's data sweep, each draw with their own line: a repeated colour and dash reads as the
+    """The control's six seeds and every contrast's further seeds (lr 5e-4 has four) in the contrast figure, and the
+    thirteen runs of the notebook's data sweep, each draw with their own line: a repeated colour and dash reads as the
     same run."""
     fig = figures.contrast_figure(RUNS)
     controls = [t for t in fig.data if t.name.startswith("control, seed") and t.showlegend is not False]
-    assert [t.name for t in controls] == [f"control, seed {s}" for s in range(5)]
-    assert len({(t.line.color, t.line.dash) for t in controls}) == 5
+    assert [t.name for t in controls] == [f"control, seed {s}" for s in range(6)]
+    assert len({(t.line.color, t.line.dash) for t in controls}) == 6
     seeds = [t for t in fig.data if ", seed " in t.name and t.name.endswith("Sink₁") and t.showlegend is not False]
     assert sum(t.name.startswith("lr 5e-4, seed") for t in seeds) == 4
     assert len({(t.line.color, t.line.dash) for t in seeds}) == len(seeds)
-    sweep = ["control", "control_seed1", "control_seed2", "control_seed3", "control_seed4", "control_data_100mb",
+    sweep = ["control", "control_seed1", "control_seed2", "control_seed3", "control_seed4", "control_seed5",
+             "control_data_100mb",
              "control_data_100mb_seed1", "control_data_100mb_seed2", "control_data_50mb", "control_data_50mb_seed1",
              "control_data_25mb", "control_data_25mb_seed1"]
     fig = figures.data_amount_figure({name: RUNS[name] for name in sweep})
     colours = [t.line.color for t in fig.data if t.name.endswith("tokens of data")]
-    assert len(colours) == len(set(colours)) == 12
+    assert len(colours) == len(set(colours)) == 13
 
 
-def test_contrast_figure_caption_sits_under_its_legend_in_the_render(tmp_path):
+def _data_sweep_figure():
+    """The notebook's data sweep: every committed seed of the whole corpus and of 100, 50 and 25 MB (13 runs)."""
+    from sinkviz.lab.results import further_seeds
+
+    names = ("control", "control_data_100mb", "control_data_50mb", "control_data_25mb")
+    sweep = {f"{name}, seed {seed}": run for name in names for seed, run in [(0, RUNS[name]), *further_seeds(name, RUNS)]}
+    assert len(sweep) >= 13
+    return figures.data_amount_figure(sweep)
+
+
+@pytest.mark.parametrize("make, max_band", [(lambda: figures.contrast_figure(RUNS), 80), (_data_sweep_figure, 120)],
+                         ids=["contrasts", "data_sweep"])
+def test_lab_figure_captions_sit_under_their_legends_in_the_render(tmp_path, make, max_band):
     """Rendered at its own size and style (``sinkviz.export``, 96 dpi: one pixel a layout pixel), the contrast
-    figure's caption starts below the legend's last row (no legend ink in the 6 pixel rows above it), less than 80
-    pixels below it (no empty band where the legend's height was overestimated), and stays inside the image: no
-    caption ink in the right-most 15 pixel columns or the last pixel row. A caption placed by a wrong legend
-    estimate, or a caveat too long for one line, fails here."""
+    figure's and the data sweep's caption starts below the legend's last row (no legend ink in the 6 pixel rows above
+    it), less than ``max_band`` pixels below it (no wide empty band where the legend's height was overestimated: the
+    sweep's long entry names are estimated a row too many), and stays inside the image: no caption ink in the
+    right-most 15 pixel columns or the last pixel row. A caption placed by a wrong legend estimate (the sweep's was
+    fixed, and 13 runs printed their legend over it), or a caveat too long for one line, fails here."""
     from PIL import Image
 
     from sinkviz.export import export
     from sinkviz.plots.style import NOTE_NAME
 
-    fig = figures.contrast_figure(RUNS)
-    png = export(fig, tmp_path / "contrasts.png", width=None, style=None, dpi=96)
+    fig = make()
+    png = export(fig, tmp_path / "figure.png", width=None, style=None, dpi=96)
     ink = np.asarray(Image.open(png).convert("L")) < 200
     height, width = ink.shape
     assert (height, width) == (fig.layout.height, fig.layout.width)
@@ -266,6 +280,6 @@ def test_contrast_figure_caption_sits_under_its_legend_in_the_render(tmp_path):
     legend_rows = np.flatnonzero(inked[legend_top:caption_top - 6]) + legend_top
     assert legend_rows.size, "no legend drawn above the caption"
     assert not inked[caption_top - 6:caption_top].any(), "the legend reaches into the caption"
-    assert caption_top - legend_rows[-1] < 80, f"{caption_top - legend_rows[-1]} empty pixels between legend and caption"
+    assert caption_top - legend_rows[-1] < max_band, f"{caption_top - legend_rows[-1]} empty pixels above the caption"
     assert inked[caption_top:].any() and not inked[-1], "caption missing or cut at the bottom"
     assert not ink[caption_top:, -15:].any(), "a caption line runs to the right edge"

@@ -376,6 +376,10 @@ def contrast_paper(name: str) -> tuple[str, str]:
     return f"{where}: {column.replace('final_sink_1', 'Sink_1 at 20k steps')}{note}", printed
 
 
+#: The contrast table's column for :func:`rank_sum_cell`.
+RANK_SUM_COLUMN = "rank-sum p against the control's seeds (two-sided, exact; floor: the least n and m seeds allow)"
+
+
 def contrast_rows(runs: dict[str, dict[str, Any]], control: str = "control") -> tuple[list[str], list[list[Any]]]:
     """(header, rows): each contrast beside the control at matched tokens seen, the final frame verdict (Ruscio et
     al.'s position rule) and the paper's number. Contrasts without a committed result say "not run".
@@ -389,11 +393,13 @@ def contrast_rows(runs: dict[str, dict[str, Any]], control: str = "control") -> 
     "diverged" when its validation loss there lies more than ``DIVERGED_LOSS`` above the first seed's, and with its
     own end beside it when it ran on past that point ("end: 14.42 at 1.51B"). The last
     column says whether the contrast ran as far as the control ("complete": within ``MATCHED_TOKENS`` of its final
-    tokens seen) or is a partial run, to be resumed from its carried checkpoint; the one before it places each seed
-    of the contrast against all the control's seeds at the same tokens (:func:`against_control_seeds`)."""
+    tokens seen) or is a partial run, to be resumed from its carried checkpoint; the two before it place each seed
+    of the contrast against all the control's seeds at the same tokens (:func:`against_control_seeds`) and test the
+    seeds together against them (:func:`rank_sum_cell`)."""
     header = ["contrast", "change", "tokens seen (M)", "Sink_1 (%)", "Sink_* (%)", "frame verdict",
               "control Sink_1 (%) at those tokens", "control, further seeds: Sink_1 (%) there", "paper", "paper value",
-              "this contrast, further seeds: Sink_1 (%) there, Sink_* with a slot", "Sink_1 against the control's seeds", "run"]
+              "this contrast, further seeds: Sink_1 (%) there, Sink_* with a slot", "Sink_1 against the control's seeds",
+              RANK_SUM_COLUMN, "run"]
     base = runs.get(control)
     control_seeds = further_seeds(control, runs)
     rows = []
@@ -401,7 +407,8 @@ def contrast_rows(runs: dict[str, dict[str, Any]], control: str = "control") -> 
         paper_label, paper = contrast_paper(name)
         run = runs.get(name)
         if run is None:
-            rows.append([label, change, "not run", "–", "–", "–", "–", "–", paper_label, paper, "–", "–", "not run"])
+            rows.append([label, change, "not run", "–", "–", "–", "–", "–", paper_label, paper, "–", "–", "–",
+                         "not run"])
             continue
         entry, reference, extent = final(run), "no control", "–"
         if base is not None:
@@ -415,17 +422,18 @@ def contrast_rows(runs: dict[str, dict[str, Any]], control: str = "control") -> 
         star = "–" if entry.get("sink_star") is None else f"{entry['sink_star']:.2f}"
         tokens = entry["tokens_seen"]
         if any(run is seed_run for _, seed_run in control_seeds):
-            control_others = own_seeds = placed = "–"
+            control_others = own_seeds = placed = tested = "–"
         else:
             control_others = "; ".join(f"seed {seed}: {_sink_1_cell(matched_entry(seed_run, tokens), tokens)}"
                                        for seed, seed_run in control_seeds) or "–"
             seeds = further_seeds(name, runs)
             own_seeds = _further_seeds_cell(seeds, entry, proxy)
-            placed = "–" if base is None or not control_seeds else against_control_seeds(
-                entry, seeds, (base, *(seed_run for _, seed_run in control_seeds)))
+            controls = () if base is None else (base, *(seed_run for _, seed_run in control_seeds))
+            placed = against_control_seeds(entry, seeds, controls) if len(controls) > 1 else "–"
+            tested = rank_sum_cell(entry, seeds, controls) if len(controls) > 1 else "–"
         rows.append([label, change, round(tokens / 1e6), sink_1, star,
                      final(run).get("frames", {}).get("label", "–"), reference, control_others, paper_label, paper,
-                     own_seeds, placed, extent])
+                     own_seeds, placed, tested, extent])
     return header, rows
 
 
@@ -434,7 +442,7 @@ def contrast_rows(runs: dict[str, dict[str, Any]], control: str = "control") -> 
 SUMMARY_COLUMNS = ("contrast", "tokens seen (M)", "Sink_1 (%)", "Sink_* (%)", "control Sink_1 (%) at those tokens",
                    "control, further seeds: Sink_1 (%) there",
                    "this contrast, further seeds: Sink_1 (%) there, Sink_* with a slot",
-                   "Sink_1 against the control's seeds", "paper", "paper value")
+                   "Sink_1 against the control's seeds", RANK_SUM_COLUMN, "paper", "paper value")
 
 
 def contrast_markdown(runs: dict[str, dict[str, Any]], columns: tuple[str, ...] | None = SUMMARY_COLUMNS) -> str:
@@ -556,6 +564,28 @@ def against_control_seeds(entry: dict[str, Any], seeds: list[tuple[int, dict[str
         cells.append(f"seed {seed} " + ("diverged" if diverged(at, entry) else placed(at)))
     return "; ".join(cells)
 
+
+
+def rank_sum_cell(entry: dict[str, Any], seeds: list[tuple[int, dict[str, Any]]],
+                  controls: tuple[dict[str, Any], ...]) -> str:
+    """The contrast's seeds tested together against the control's: :func:`rank_sum_p` (two-sided) of the contrast's
+    Sink_1 readings (``entry``, its seed 0, and each further seed at the evaluation closest to ``entry``'s tokens;
+    a seed that :func:`diverged` is left out) against each control seed's at ``entry``'s tokens, with the floor the
+    seed counts allow, 2 / C(n + m, n): "0.0043 (5 vs 6; floor 0.0043)". Two seeds against six cannot go below
+    0.071, so a two-seed contrast that lies below all six control seeds reads 0.071: as far as two seeds can go, not
+    a failed test. Uncorrected for the fourteen contrasts tested side by side."""
+    values = [entry["sink_1"]] + [at["sink_1"] for at in (matched_entry(run, entry["tokens_seen"]) for _, run in seeds)
+                                  if not diverged(at, entry)]
+    control_values = [matched_entry(run, entry["tokens_seen"])["sink_1"] for run in controls]
+    p = rank_sum_p(values, control_values, "two-sided")
+    floor = min(1.0, 2 / comb(len(values) + len(control_values), len(values)))
+    return f"{_p_text(p)} ({len(values)} vs {len(control_values)}; floor {_p_text(floor)})"
+
+
+def _p_text(p: float) -> str:
+    """A p-value as a reader compares it with 0.05: two decimals from 0.1 up (1.00, 0.43), two significant digits
+    below (0.071, 0.0043)."""
+    return f"{p:.2f}" if p >= 0.095 else f"{p:.2g}"
 
 def _further_seeds_cell(seeds: list[tuple[int, dict[str, Any]]], entry: dict[str, Any], proxy: bool = False) -> str:
     """"seed 1: 1.04 (diverged: …); seed 2: 16.96": each further seed read at ``entry``'s tokens, or "not run". A run

@@ -990,6 +990,47 @@ def test_contrast_table_places_each_seed_as_the_write_ups_do():
     assert placed["control, seed 1"] == "–"
 
 
+def test_rank_sum_column_tests_each_contrasts_seeds_as_the_write_ups_say():
+    """The contrast table's rank-sum column: each contrast's seeds (seed 0's reading and its further seeds there, a
+    diverged seed left out) against the control's six at seed 0's tokens, two-sided and exact, with the floor its
+    seed counts allow; every value the README quotes, and the Bonferroni product it quotes for the smallest."""
+    from math import comb
+
+    from sinkviz.lab.results import (RANK_SUM_COLUMN, contrast_rows, further_seeds, matched_entry, matched_pair,
+                                     rank_sum_p)
+
+    header, rows = contrast_rows(RUNS)
+    assert header[12] == RANK_SUM_COLUMN and header[11] == "Sink_1 against the control's seeds"
+    tested = {row[0]: row[12] for row in rows}
+    floor_2 = "0.071 (2 vs 6; floor 0.071)"
+    for label in ("weight decay 5", "sigmoid, Z = 1 (proxy)", "K biases", "sink token", "window 32", "50 MB of data",
+                  "25 MB of data"):
+        assert tested[label] == floor_2, label
+    assert tested["NoPE"] == "0.43 (2 vs 6; floor 0.071)"  # its diverged seed 1 left out
+    assert tested["learned positions"] == "0.048 (3 vs 6; floor 0.024)"
+    assert tested["ALiBi"] == "1.00 (3 vs 6; floor 0.024)"
+    assert tested["lr 5e-4"] == "0.0043 (5 vs 6; floor 0.0043)"
+    assert tested["100 MB of data"] == "0.36 (3 vs 6; floor 0.024)"
+    assert tested["context 256"] == "0.55 (3 vs 6; floor 0.024)"
+    assert tested["bf16 weights"] == "0.11 (4 vs 6; floor 0.0095)"
+    assert tested["control, seed 1"] == "–"
+    # lr 5e-4, recomputed from the runs: five seeds at 1.43B, all below the six control seeds there
+    controls = [RUNS["control"]] + [run for _, run in further_seeds("control", RUNS)]
+    entry, _ = matched_pair(RUNS["control_lr_low"], controls[0])
+    lr = [entry["sink_1"]] + [matched_entry(run, entry["tokens_seen"])["sink_1"]
+                              for _, run in further_seeds("control_lr_low", RUNS)]
+    there = [matched_entry(run, entry["tokens_seen"])["sink_1"] for run in controls]
+    assert max(lr) < min(there)
+    p = rank_sum_p(lr, there, "two-sided")
+    assert p == pytest.approx(2 / comb(11, 5))
+    readme, _, notebook = _flat_write_ups()
+    assert (f"(Bonferroni), lr 5e-4's {p:.2g} becomes {14 * p:.2g} and none lies below 0.05" in readme
+            and 14 * p > 0.05)
+    assert ("NoPE 0.43, ALiBi 1.00, 100 MB of data 0.36, context 256 0.55, bf16 weights 0.11" in readme
+            and "learned positions (three seeds) read 0.048 and lr 5e-4 (five seeds, all below all six) 0.0043" in readme)
+    assert "two seeds against six: 0.071" in notebook and "Two seeds against six cannot go below 0.071" in readme
+
+
 def test_contrast_figure_gives_each_contrast_its_own_colour_and_flags_other_corpora():
     from sinkviz.lab.results import CONTRASTS
 

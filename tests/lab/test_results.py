@@ -390,7 +390,8 @@ def test_a_contrasts_further_seeds_stand_beside_it_at_matched_tokens():
     assert by_label["sink token"][10] == "seed 1: 0.00, Sink_* 67.42 (end: 0.00, Sink_* 69.17 at 1.51B)"
     assert by_label["sigmoid, Z = 1 (proxy)"][10] == "seed 1: 1.83*"
     assert by_label["100 MB of data"][10] == "seed 1: 16.88; seed 2: 14.21"
-    assert by_label["context 256"][10] == "seed 1: 17.92; seed 2: 24.00" and by_label["weight decay 5"][10] == "seed 1: 0.00; seed 2: 0.04"
+    assert by_label["context 256"][10] == "seed 1: 17.92; seed 2: 24.00"
+    assert by_label["weight decay 5"][10] == "seed 1: 0.00; seed 2: 0.04"
     assert by_label["lr 5e-4"][10] == ("seed 1: 4.71 (end: 5.21 at 1.51B); seed 2: 13.25 (end: 14.42 at 1.51B); "
                                      "seed 3: 7.54 (end: 8.33 at 1.51B); seed 4: 4.50 (end: 5.42 at 1.50B)")
     short = copy.deepcopy(RUNS["control_lr_low_seed1"])
@@ -423,7 +424,8 @@ def test_a_contrasts_further_seeds_stand_beside_it_at_matched_tokens():
         assert other.pop("seed") == seed and seed_0.pop("seed") == 0
         seed_0.pop("description"), other.pop("description")
         # the first further seeds drew their validation windows with their own seed, and say so; later ones name
-        # seed 0's ("fixed", also the default when the key is absent); deterministic kernels change how a step is computed, not what is trained
+        # seed 0's ("fixed", also the default when the key is absent); deterministic kernels change how a step is
+        # computed, not what is trained
         assert other["eval"].pop("valid_windows", "fixed") in ("run_seed", "fixed") and "valid_windows" not in seed_0["eval"]
         assert not seed_0["train"].pop("deterministic", False)
         other["train"].pop("deterministic", None)

@@ -1071,6 +1071,9 @@ def test_rank_sum_column_tests_each_contrasts_seeds_as_the_write_ups_say():
     assert ("NoPE 0.43, ALiBi 1.00, 100 MB of data 0.36, context 256 0.55, bf16 weights 0.11" in readme
             and "learned positions (three seeds) read 0.048 and lr 5e-4 (five seeds, all below all six) 0.0043" in readme)
     assert "two seeds against six: 0.071" in notebook and "Two seeds against six cannot go below 0.071" in readme
+    # the lever test quotes lr 5e-4's p where it once said "a count, not a test"
+    assert f"whose exact two-sided rank-sum p is {p:.2g}, the least five seeds against six allow" in readme
+    assert f"(rank-sum p {p:.2g}, the least five seeds against six allow" in notebook and "(p 0.55)" in notebook
 
 
 def test_contrast_figure_gives_each_contrast_its_own_colour_and_flags_other_corpora():

@@ -1071,6 +1071,15 @@ def test_rank_sum_column_tests_each_contrasts_seeds_as_the_write_ups_say():
     assert ("NoPE 0.43, ALiBi 1.00, 100 MB of data 0.36, context 256 0.55, bf16 weights 0.11" in readme
             and "learned positions (three seeds) read 0.048 and lr 5e-4 (five seeds, all below all six) 0.0043" in readme)
     assert "two seeds against six: 0.071" in notebook and "Two seeds against six cannot go below 0.071" in readme
+    # learned positions, likewise: three seeds at 1.51B, two above all six control seeds, one inside
+    tokens = matched_pair(RUNS["control_pe_learned"], controls[0])[0]["tokens_seen"]
+    learned_runs = [RUNS["control_pe_learned"]] + [run for _, run in further_seeds("control_pe_learned", RUNS)]
+    p_learned = rank_sum_p([matched_entry(run, tokens)["sink_1"] for run in learned_runs],
+                           [matched_entry(run, tokens)["sink_1"] for run in controls], "two-sided")
+    assert p_learned == pytest.approx(4 / comb(9, 3))
+    assert (f"(rank-sum p {p_learned:.2g} for the three against the control's six, uncorrected: "
+            f"{14 * p_learned:.2f} times fourteen)") in readme
+    assert f"in two seeds of three (rank-sum p {p_learned:.2g}, uncorrected)" in notebook
     # the lever test quotes lr 5e-4's p where it once said "a count, not a test"
     assert f"whose exact two-sided rank-sum p is {p:.2g}, the least five seeds against six allow" in readme
     assert f"(rank-sum p {p:.2g}, the least five seeds against six allow" in notebook and "(p 0.55)" in notebook

@@ -31,6 +31,7 @@ from sinkviz.lab.results import (
     CONTRASTS,
     PAPER,
     TABLE_RUNS,
+    committed_seeds,
     contrast_paper,
     diverged,
     final,
@@ -338,7 +339,7 @@ def contrast_panels_figure(runs: dict[str, dict[str, Any]], controls: tuple[str,
     rows = -(-len(shown) // cols)
     # each contrast's reading in the contrast table, and its further seeds
     entries = {name: matched_pair(runs[name], runs[controls[0]])[0] for name, _ in shown}
-    seeds = {name: [(0, runs[name]), *further_seeds(name, runs)] for name, _ in shown}
+    seeds = {name: committed_seeds(name, runs) for name, _ in shown}
     titles = []
     for name, label in shown:
         gone = [seed for seed, run in seeds[name][1:]

@@ -327,6 +327,12 @@ def further_seeds(name: str, runs: dict[str, dict[str, Any]]) -> list[tuple[int,
     return sorted(seeds, key=lambda pair: pair[0])
 
 
+def committed_seeds(name: str, runs: dict[str, dict[str, Any]]) -> list[tuple[int, dict[str, Any]]]:
+    """[(seed, run)] of every committed run of a config: ``name`` itself as seed 0 (where committed), then its
+    :func:`further_seeds`."""
+    return ([(0, runs[name])] if name in runs else []) + further_seeds(name, runs)
+
+
 #: How far back :func:`largest_move` looks from a compared evaluation: about the last third of a 1.5B-token run.
 MOVE_WINDOW_TOKENS = 500_000_000
 
@@ -565,7 +571,6 @@ def against_control_seeds(entry: dict[str, Any], seeds: list[tuple[int, dict[str
     return "; ".join(cells)
 
 
-
 def rank_sum_cell(entry: dict[str, Any], seeds: list[tuple[int, dict[str, Any]]],
                   controls: tuple[dict[str, Any], ...]) -> str:
     """The contrast's seeds tested together against the control's: :func:`rank_sum_p` (two-sided) of the contrast's
@@ -586,6 +591,7 @@ def _p_text(p: float) -> str:
     """A p-value as a reader compares it with 0.05: two decimals from 0.1 up (1.00, 0.43), two significant digits
     below (0.071, 0.0043)."""
     return f"{p:.2f}" if p >= 0.095 else f"{p:.2g}"
+
 
 def _further_seeds_cell(seeds: list[tuple[int, dict[str, Any]]], entry: dict[str, Any], proxy: bool = False) -> str:
     """"seed 1: 1.04 (diverged: …); seed 2: 16.96": each further seed read at ``entry``'s tokens, or "not run". A run

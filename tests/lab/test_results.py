@@ -558,6 +558,23 @@ def test_sixth_control_seed_and_fourth_bf16_seed_as_the_write_ups_quote_them():
     assert "15.00 %, 13.29 % and 13.42 %" in notebook
     assert ("| 22,000 (1.44B) | 15.54 / 13.75 / 13.12 / **12.21** % | 13.38 / 29.88 / 29.46 / 17.04 / 21.83 / "
             "**16.29** % | **1.602** / **1.592** |") in notes
+    # every row of the NOTES table, read from the runs
+    by_step = {run["config"]["name"] + str(run["config"]["seed"]): {h["step"]: h for h in run["history"]}
+               for run in bf16 + controls}
+    for step, tokens in ((5000, "0.33B"), (10000, "0.66B"), (16000, "1.05B"), (22000, "1.44B")):
+        b_cells = [f"{by_step[f'control_bf16{seed}'][step]['sink_1']:.2f}" for seed in range(4)]
+        c_cells = [f"{by_step[f'control{seed}'][step]['sink_1']:.2f}" for seed in range(6)]
+        losses = [f"{by_step[key][step]['valid_loss']:.3f}" for key in ("control_bf163", "control5")]
+        assert (f"| {step:,} ({tokens}) | {' / '.join(b_cells[:3])} / **{b_cells[3]}** % | "
+                f"{' / '.join(c_cells[:5])} / **{c_cells[5]}** % | **{losses[0]}** / **{losses[1]}** |") in notes
+    # where each run's sink sits, as the NOTES bullets say
+    for run, layers, alpha, where, frame in ((bf16_3, (17.50, 41.25, 21.75), 0.72, (4, 0), "centralized"),
+                                             (control_5, (60.75, 36.00, 37.50), 0.84, (3, 2), "centralized")):
+        end = run["history"][-1]
+        assert tuple(round(x, 2) for x in end["sink_1_per_layer"][3:]) == layers
+        strongest = max(max(row) for row in end["alpha_1"])
+        assert round(strongest, 2) == alpha and end["alpha_1"][where[0]][where[1]] == strongest
+        assert end["frames"]["label"] == frame
 
     records = Path(__file__).resolve().parents[2] / "benchmarks" / "results"
     for name, run in (("control_bf16_seed3", bf16_3), ("control_seed5", control_5)):

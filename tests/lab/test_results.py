@@ -384,8 +384,9 @@ def test_a_contrasts_further_seeds_stand_beside_it_at_matched_tokens():
     assert by_label["ALiBi"][10] == "seed 1: 22.04; seed 2: 23.83" and by_label["control, seed 1"][10] == "–"
     assert by_label["NoPE"][10] == "seed 1: 1.04 (diverged: valid loss 2.63 against 1.70); seed 2: 16.96"
     assert by_label["learned positions"][10] == "seed 1: 28.58; seed 2: 36.67"
-    assert by_label["window 32"][10] == "seed 1: 0.00"  # 1.40B against seed 0's 1.41B: matched, no flag
-    assert by_label["K biases"][10] == "seed 1: 0.00, Sink_* 63.21"  # a slot's Sink_* comes along
+    # seed 1 at 1.40B against seed 0's 1.41B: matched, no flag; seed 2 ran on to 1.51B, so its end comes along
+    assert by_label["window 32"][10] == "seed 1: 0.00; seed 2: 0.00 (end: 0.00 at 1.51B)"
+    assert by_label["K biases"][10] == "seed 1: 0.00, Sink_* 63.21; seed 2: 0.00, Sink_* 78.92"  # a slot's Sink_*
     # seeds that ran past seed 0's end (1.51B against 1.43B) are read at seed 0's tokens; a proxy's "*" comes along
     assert by_label["sink token"][10] == "seed 1: 0.00, Sink_* 67.42 (end: 0.00, Sink_* 69.17 at 1.51B)"
     assert by_label["sigmoid, Z = 1 (proxy)"][10] == "seed 1: 1.83*"
@@ -615,6 +616,49 @@ def test_third_seed_of_weight_decay_5_as_the_write_ups_quote_it():
             and f"{record['train_tokens_per_second'] / 1e6:.2f}M training tokens/s" in notes)
 
 
+def test_third_seeds_of_k_biases_and_the_window_as_the_write_ups_quote_them():
+    """K biases' and the window's seeds 2 (seed 0's validation windows, each over two calls to 23,000 steps): the
+    key slot takes the sink again (Sink_1 0.00 % from step 2,000 on, Sink_* 78.92 %), the window grows none (0.00 % at
+    every evaluation, no head's α₁ above 0.091); K biases resumed from its carried pack on a fresh machine, the window
+    from the warm machine's own checkpoint, as the job records and the write-ups say."""
+    import json
+
+    from sinkviz.lab.results import matched_pair
+
+    readme, notes, notebook = _flat_write_ups()
+    records = Path(__file__).resolve().parents[2] / "benchmarks" / "results"
+    k_bias, window = RUNS["control_k_bias_seed2"], RUNS["control_window_seed2"]
+    for run in (k_bias, window):
+        assert run["config"]["seed"] == 2 and run["config"]["eval"].get("valid_windows", "fixed") == "fixed"
+        assert run["status"] == "finished" and run["step"] == 23000 and len(run["resumes"]) == 1
+    assert k_bias["config"]["model"]["bias_mode"] == "k" and window["config"]["model"]["sliding_window"] == 32
+
+    last = k_bias["history"][-1]
+    assert last["sink_1"] == 0.0 and f"{last['sink_star']:.2f}" == "78.92"
+    assert all(h["sink_1"] == 0.0 for h in k_bias["history"] if h["step"] >= 2000)
+    assert f"{max(h['sink_1'] for h in k_bias['history']):.2f}" == "0.62"
+    assert k_bias["resumes"][0]["optimizer_moments"] == "bfloat16 (carried)" and k_bias["resumed_from"] == 20561
+    seed_2, seed_0 = matched_pair(k_bias, RUNS["control_k_bias"])
+    said = f"validation loss {seed_2['valid_loss']:.3f} against its seed 0's {seed_0['valid_loss']:.3f}"
+    assert said == "validation loss 1.574 against its seed 0's 1.576" and said in readme
+    assert "Sink_* 78.92 % on the key slot at 1.51B" in notes and "Sink_* 78.92 % at 1.51B" in notebook
+
+    assert all(h["sink_1"] == 0.0 for h in window["history"])
+    top_alpha = max(max(max(row) for row in h["alpha_1"]) for h in window["history"] if h.get("alpha_1"))
+    assert f"{top_alpha:.3f}" == "0.091" and "to 1.51B, no head's α₁ above 0.091" in readme
+    assert "to 1.51B, no head's α₁ above 0.091" in notes
+    assert window["resumes"][0]["optimizer_moments"] == "float32"
+
+    first, second = (json.loads((records / f"lab_job_control_k_bias_seed2{tail}.json").read_text())["runs"][
+        "control_k_bias_seed2"] for tail in ("_part1", ""))
+    assert (first["status"], first["step"], second["resumed_from"]) == ("stopped", 20561, "step_020561")
+    assert f"{first['train_tokens_per_second'] / 1e6:.2f}M training tokens/s" in notes
+    first, second = (json.loads((records / f"lab_job_control_window_seed2{tail}.json").read_text())["runs"][
+        "control_window_seed2"] for tail in ("_part1", ""))
+    assert (first["status"], first["step"]) == ("stopped", 21279) and "this machine's" in second["resumed_from"]
+    assert f"{first['train_tokens_per_second'] / 1e6:.2f}M tokens/s" in notes
+
+
 def test_second_session_runs_as_the_write_ups_quote_them():
     """2026-12-02's second session: bf16 weights sink (15.46 %) inside the fp32 seeds and earlier than either; 50 MB
     of data (14.1M tokens seen 107 times) ends at 7.29 % below both seeds while its validation loss rises from its
@@ -775,7 +819,8 @@ def test_validation_windows_as_the_write_ups_quote_them():
     # the seeds 2 on seed 0's windows: the seed-1 gap of 0.07-0.09 disappears
     third = sorted(n for n in RUNS if n.endswith("_seed2") and n not in own and n != "control_seed2")
     assert third == ["control_alibi_seed2", "control_bf16_seed2", "control_ctx256_seed2", "control_data_100mb_seed2",
-                     "control_lr_low_seed2", "control_pe_learned_seed2", "control_wd5_seed2"]
+                     "control_k_bias_seed2", "control_lr_low_seed2", "control_pe_learned_seed2", "control_wd5_seed2",
+                     "control_window_seed2"]
     # weight decay 5's model barely learns: its seed 2 is set beside its seed 0's own moves, not the 0.012
     wd5_2, wd5_0 = matched_pair(RUNS["control_wd5_seed2"], RUNS["control_wd5"])
     wd5_moves = [abs(b["valid_loss"] - a["valid_loss"]) for a, b in zip(RUNS["control_wd5"]["history"],
@@ -783,7 +828,7 @@ def test_validation_windows_as_the_write_ups_quote_them():
                  if a["tokens_seen"] >= wd5_0["tokens_seen"] - 500_000_000]
     assert f"{wd5_2['valid_loss'] - wd5_0['valid_loss']:+.3f}" == "+0.051" and f"{max(wd5_moves):.3f}" == "0.030"
     for text in texts:
-        assert "An eighth, weight decay 5's" in text and "lies +0.051 from its seed 0" in text
+        assert "A tenth, weight decay 5's" in text and "lies +0.051 from its seed 0" in text
         assert "moves by up to 0.030 between two evaluations" in text
     third.remove("control_wd5_seed2")
     third_gaps = {n: matched_pair(RUNS[n], RUNS[n[:-len("_seed2")]]) for n in third}
@@ -793,9 +838,10 @@ def test_validation_windows_as_the_write_ups_quote_them():
     assert max(abs(g) for g in third_gaps.values()) < 0.012
     labels = {"control_seed2": "the control", "control_alibi_seed2": "ALiBi", "control_pe_learned_seed2": "learned positions",
               "control_data_100mb_seed2": "100 MB of data", "control_ctx256_seed2": "context 256",
-              "control_lr_low_seed2": "lr 5e-4", "control_bf16_seed2": "bf16 weights"}
+              "control_lr_low_seed2": "lr 5e-4", "control_bf16_seed2": "bf16 weights",
+              "control_k_bias_seed2": "K biases", "control_window_seed2": "the window"}
     for text in texts:
-        assert "The seven seeds 2 scored on seed 0's windows lie within 0.012 of their seed 0" in text
+        assert "The nine seeds 2 scored on seed 0's windows lie within 0.012 of their seed 0" in text
         for name, label in labels.items():
             assert f"{label} " + f"{third_gaps[name]:+.3f}".replace("-", "−") in text, name
 
@@ -1006,9 +1052,11 @@ def test_contrast_table_places_each_seed_as_the_write_ups_do():
     assert placed["weight decay 5"] == ("seed 0 below all 6 by 12.04; seed 1 below all 6 by 13.38; "
                                         "seed 2 below all 6 by 12.00")
     assert placed["sigmoid, Z = 1 (proxy)"] == "seed 0 below all 6 by 11.13; seed 1 below all 6 by 10.21"
-    assert placed["K biases"] == "seed 0 below all 6 by 12.04; seed 1 below all 6 by 12.04"
-    for label in ("sink token", "window 32"):
-        assert placed[label] == "seed 0 below all 6 by 13.38; seed 1 below all 6 by 13.38", label
+    assert placed["K biases"] == ("seed 0 below all 6 by 12.04; seed 1 below all 6 by 12.04; "
+                                  "seed 2 below all 6 by 12.04")
+    assert placed["sink token"] == "seed 0 below all 6 by 13.38; seed 1 below all 6 by 13.38"
+    assert placed["window 32"] == ("seed 0 below all 6 by 13.38; seed 1 below all 6 by 13.38; "
+                                   "seed 2 below all 6 by 13.38")
     assert placed["lr 5e-4"] == ("seed 0 below all 6 by 10.25; seed 1 below all 6 by 8.67; seed 2 below all 6 by 0.13 "
                                  "(within the nearest control seed's 6.96-point moves); seed 3 below all 6 by 5.83 "
                                  "(within the nearest control seed's 6.96-point moves); seed 4 below all 6 by 8.88")
@@ -1062,9 +1110,10 @@ def test_rank_sum_column_tests_each_contrasts_seeds_as_the_write_ups_say():
     assert header[12] == RANK_SUM_COLUMN and header[11] == "Sink_1 against the control's seeds"
     tested = {row[0]: row[12] for row in rows}
     floor_2 = "0.071 (2 vs 6; floor 0.071)"
-    for label in ("sigmoid, Z = 1 (proxy)", "K biases", "sink token", "window 32", "50 MB of data", "25 MB of data"):
+    for label in ("sigmoid, Z = 1 (proxy)", "sink token", "50 MB of data", "25 MB of data"):
         assert tested[label] == floor_2, label
-    assert tested["weight decay 5"] == "0.024 (3 vs 6; floor 0.024)"  # three seeds, all below all six
+    for label in ("weight decay 5", "K biases", "window 32"):  # three seeds each, all below all six
+        assert tested[label] == "0.024 (3 vs 6; floor 0.024)", label
     assert tested["NoPE"] == "0.43 (2 vs 6; floor 0.071)"  # its diverged seed 1 left out
     assert tested["learned positions"] == "0.048 (3 vs 6; floor 0.024)"
     assert tested["ALiBi"] == "1.00 (3 vs 6; floor 0.024)"

@@ -524,7 +524,7 @@ def test_sixth_control_seed_and_fourth_bf16_seed_as_the_write_ups_quote_them():
     import json
     from statistics import mean, median
 
-    from sinkviz.lab.results import further_seeds, matched_pair, rank_sum_p
+    from sinkviz.lab.results import committed_seeds, matched_pair, rank_sum_p
 
     bf16_3, control_5 = RUNS["control_bf16_seed3"], RUNS["control_seed5"]
     assert bf16_3["config"]["seed"] == 3 and control_5["config"]["seed"] == 5
@@ -536,8 +536,8 @@ def test_sixth_control_seed_and_fourth_bf16_seed_as_the_write_ups_quote_them():
     last = control_5["history"][-1]
     assert (round(last["sink_1"], 2), round(last["tokens_seen"] / 1e9, 2)) == (22.54, 1.80)
 
-    bf16 = [RUNS["control_bf16"]] + [run for _, run in further_seeds("control_bf16", RUNS)]
-    controls = [RUNS["control"]] + [run for _, run in further_seeds("control", RUNS)]
+    bf16 = [run for _, run in committed_seeds("control_bf16", RUNS)]
+    controls = [run for _, run in committed_seeds("control", RUNS)]
     assert len(bf16) == 4 and len(controls) == 6
     bf16_sink = [run["history"][-1]["sink_1"] for run in bf16]
     control_sink = [matched_pair(bf16[0], run)[1]["sink_1"] for run in controls]
@@ -649,12 +649,13 @@ def test_third_seeds_of_k_biases_and_the_window_as_the_write_ups_quote_them():
     assert "to 1.51B, no head's α₁ above 0.091" in notes
     assert window["resumes"][0]["optimizer_moments"] == "float32"
 
-    first, second = (json.loads((records / f"lab_job_control_k_bias_seed2{tail}.json").read_text())["runs"][
-        "control_k_bias_seed2"] for tail in ("_part1", ""))
+    def job_run(name: str, tail: str = "") -> dict:
+        return json.loads((records / f"lab_job_{name}{tail}.json").read_text())["runs"][name]
+
+    first, second = job_run("control_k_bias_seed2", "_part1"), job_run("control_k_bias_seed2")
     assert (first["status"], first["step"], second["resumed_from"]) == ("stopped", 20561, "step_020561")
     assert f"{first['train_tokens_per_second'] / 1e6:.2f}M training tokens/s" in notes
-    first, second = (json.loads((records / f"lab_job_control_window_seed2{tail}.json").read_text())["runs"][
-        "control_window_seed2"] for tail in ("_part1", ""))
+    first, second = job_run("control_window_seed2", "_part1"), job_run("control_window_seed2")
     assert (first["status"], first["step"]) == ("stopped", 21279) and "this machine's" in second["resumed_from"]
     assert f"{first['train_tokens_per_second'] / 1e6:.2f}M tokens/s" in notes
 
@@ -1103,8 +1104,8 @@ def test_rank_sum_column_tests_each_contrasts_seeds_as_the_write_ups_say():
     seed counts allow; every value the README quotes, and the Bonferroni product it quotes for the smallest."""
     from math import comb
 
-    from sinkviz.lab.results import (RANK_SUM_COLUMN, contrast_rows, further_seeds, matched_entry, matched_pair,
-                                     rank_sum_p)
+    from sinkviz.lab.results import (RANK_SUM_COLUMN, committed_seeds, contrast_rows, further_seeds, matched_entry,
+                                     matched_pair, rank_sum_p)
 
     header, rows = contrast_rows(RUNS)
     assert header[12] == RANK_SUM_COLUMN and header[11] == "Sink_1 against the control's seeds"
@@ -1123,7 +1124,7 @@ def test_rank_sum_column_tests_each_contrasts_seeds_as_the_write_ups_say():
     assert tested["bf16 weights"] == "0.11 (4 vs 6; floor 0.0095)"
     assert tested["control, seed 1"] == "–"
     # lr 5e-4, recomputed from the runs: five seeds at 1.43B, all below the six control seeds there
-    controls = [RUNS["control"]] + [run for _, run in further_seeds("control", RUNS)]
+    controls = [run for _, run in committed_seeds("control", RUNS)]
     entry, _ = matched_pair(RUNS["control_lr_low"], controls[0])
     lr = [entry["sink_1"]] + [matched_entry(run, entry["tokens_seen"])["sink_1"]
                               for _, run in further_seeds("control_lr_low", RUNS)]
@@ -1139,7 +1140,7 @@ def test_rank_sum_column_tests_each_contrasts_seeds_as_the_write_ups_say():
     assert "two seeds against six: 0.071" in notebook and "Two seeds against six cannot go below 0.071" in readme
     # learned positions, likewise: three seeds at 1.51B, two above all six control seeds, one inside
     tokens = matched_pair(RUNS["control_pe_learned"], controls[0])[0]["tokens_seen"]
-    learned_runs = [RUNS["control_pe_learned"]] + [run for _, run in further_seeds("control_pe_learned", RUNS)]
+    learned_runs = [run for _, run in committed_seeds("control_pe_learned", RUNS)]
     p_learned = rank_sum_p([matched_entry(run, tokens)["sink_1"] for run in learned_runs],
                            [matched_entry(run, tokens)["sink_1"] for run in controls], "two-sided")
     assert p_learned == pytest.approx(4 / comb(9, 3))

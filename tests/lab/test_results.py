@@ -388,8 +388,9 @@ def test_a_contrasts_further_seeds_stand_beside_it_at_matched_tokens():
     assert by_label["window 32"][10] == "seed 1: 0.00; seed 2: 0.00 (end: 0.00 at 1.51B)"
     assert by_label["K biases"][10] == "seed 1: 0.00, Sink_* 63.21; seed 2: 0.00, Sink_* 78.92"  # a slot's Sink_*
     # seeds that ran past seed 0's end (1.51B against 1.43B) are read at seed 0's tokens; a proxy's "*" comes along
-    assert by_label["sink token"][10] == "seed 1: 0.00, Sink_* 67.42 (end: 0.00, Sink_* 69.17 at 1.51B)"
-    assert by_label["sigmoid, Z = 1 (proxy)"][10] == "seed 1: 1.83*"
+    assert by_label["sink token"][10] == ("seed 1: 0.00, Sink_* 67.42 (end: 0.00, Sink_* 69.17 at 1.51B); "
+                                         "seed 2: 0.00, Sink_* 57.04 (end: 0.00, Sink_* 59.96 at 1.51B)")
+    assert by_label["sigmoid, Z = 1 (proxy)"][10] == "seed 1: 1.83*; seed 2: 0.17*"
     assert by_label["100 MB of data"][10] == "seed 1: 16.88; seed 2: 14.21"
     assert by_label["context 256"][10] == "seed 1: 17.92; seed 2: 24.00"
     assert by_label["weight decay 5"][10] == "seed 1: 0.00; seed 2: 0.04"
@@ -660,6 +661,63 @@ def test_third_seeds_of_k_biases_and_the_window_as_the_write_ups_quote_them():
     assert f"{first['train_tokens_per_second'] / 1e6:.2f}M tokens/s" in notes
 
 
+def test_third_seeds_of_the_sink_token_and_sigmoid_as_the_write_ups_quote_them():
+    """The sink token's and sigmoid-without-normalisation's seeds 2 (seed 0's validation windows, to 23,000 steps):
+    the token takes the sink (Sink_1 never above 0.125 %, Sink_* 59.96 %), sigmoid stays low (proxy 0.17 %, 7.96 % at
+    step 100 only); the sink token in one call, sigmoid over two on one warm machine, as the job records say; with
+    them every removal's three seeds lie below all six control seeds and read the rank-sum floor."""
+    import json
+
+    from sinkviz.lab.results import contrast_rows, matched_pair
+
+    readme, notes, notebook = _flat_write_ups()
+    token, sigmoid = RUNS["control_sink_token_seed2"], RUNS["control_sigmoid_nonorm_seed2"]
+    for run in (token, sigmoid):
+        assert run["config"]["seed"] == 2 and run["config"]["eval"].get("valid_windows", "fixed") == "fixed"
+        assert run["status"] == "finished" and run["step"] == 23000
+    assert token["config"]["model"]["bias_mode"] == "sink_token" and not token.get("resumes")
+    assert sigmoid["config"]["model"]["attn_op"] == "sigmoid" and sigmoid["config"]["model"]["attn_norm"] is False
+
+    last = token["history"][-1]
+    assert last["sink_1"] == 0.0 and f"{last['sink_star']:.2f}" == "59.96"
+    assert max(h["sink_1"] for h in token["history"]) == 0.125  # 3 head-probe pairs of 2,400
+    seed_2, seed_0 = matched_pair(token, RUNS["control_sink_token"])
+    assert f"{seed_2['sink_star']:.2f}" == "57.04"
+    said = f"validation loss {seed_2['valid_loss']:.3f} against its seed 0's {seed_0['valid_loss']:.3f} at matched"
+    assert said == "validation loss 1.581 against its seed 0's 1.584 at matched" and said in readme
+    assert "never above 0.125 %), Sink_* 59.96 % on the token" in readme and "Sink_* 59.96 % at 1.51B" in notebook
+    assert "Sink_* 59.96 % on the learnable token" in notes
+
+    by_step = {h["step"]: h["sink_1"] for h in sigmoid["history"]}
+    assert f"{sigmoid['history'][-1]['sink_1']:.2f}" == "0.17" and f"{by_step[100]:.2f}" == "7.96"
+    assert f"{max(v for k, v in by_step.items() if k >= 250):.2f}" == "2.62"
+    assert sigmoid["resumes"][0]["optimizer_moments"] == "float32" and len(sigmoid["resumes"]) == 1
+    seed_2, seed_0 = matched_pair(sigmoid, RUNS["control_sigmoid_nonorm"])
+    said = f"validation loss {seed_2['valid_loss']:.3f} against its seed 0's {seed_0['valid_loss']:.3f}"
+    assert said == "validation loss 1.615 against its seed 0's 1.612" and said in readme
+    assert "(7.96 % at step 100, at most 2.62 % from step 250 on)" in readme
+    assert "7.96 % at step 100 (seed 1: 6.25 % there), at most 2.62 % from step 250 on" in notes
+
+    records = Path(__file__).resolve().parents[2] / "benchmarks" / "results"
+
+    def job_run(name: str, tail: str = "") -> dict:
+        return json.loads((records / f"lab_job_{name}{tail}.json").read_text())["runs"][name]
+
+    one_call = job_run("control_sink_token_seed2")
+    assert (one_call["status"], one_call["step"], one_call.get("resumed_from")) == ("finished", 23000, None)
+    assert f"{one_call['train_tokens_per_second'] / 1e6:.2f}M training tokens/s" in notes
+    first, second = job_run("control_sigmoid_nonorm_seed2", "_part1"), job_run("control_sigmoid_nonorm_seed2")
+    assert (first["status"], first["step"]) == ("stopped", 16008) and "this machine's" in second["resumed_from"]
+    assert f"{first['train_tokens_per_second'] / 1e6:.2f}M training tokens/s" in notes
+
+    placed = {row[0]: (row[11], row[12]) for row in contrast_rows(RUNS)[1]}
+    for label in ("weight decay 5", "sigmoid, Z = 1 (proxy)", "K biases", "sink token", "window 32"):
+        placement, p_cell = placed[label]
+        assert placement.count("below all 6") == 3 and p_cell == "0.024 (3 vs 6; floor 0.024)", label
+    for text in (readme, notes):
+        assert "only six seeds of a" in text and "(0.030 times fourteen)" in text
+
+
 def test_second_session_runs_as_the_write_ups_quote_them():
     """2026-12-02's second session: bf16 weights sink (15.46 %) inside the fp32 seeds and earlier than either; 50 MB
     of data (14.1M tokens seen 107 times) ends at 7.29 % below both seeds while its validation loss rises from its
@@ -820,7 +878,8 @@ def test_validation_windows_as_the_write_ups_quote_them():
     # the seeds 2 on seed 0's windows: the seed-1 gap of 0.07-0.09 disappears
     third = sorted(n for n in RUNS if n.endswith("_seed2") and n not in own and n != "control_seed2")
     assert third == ["control_alibi_seed2", "control_bf16_seed2", "control_ctx256_seed2", "control_data_100mb_seed2",
-                     "control_k_bias_seed2", "control_lr_low_seed2", "control_pe_learned_seed2", "control_wd5_seed2",
+                     "control_k_bias_seed2", "control_lr_low_seed2", "control_pe_learned_seed2",
+                     "control_sigmoid_nonorm_seed2", "control_sink_token_seed2", "control_wd5_seed2",
                      "control_window_seed2"]
     # weight decay 5's model barely learns: its seed 2 is set beside its seed 0's own moves, not the 0.012
     wd5_2, wd5_0 = matched_pair(RUNS["control_wd5_seed2"], RUNS["control_wd5"])
@@ -829,7 +888,7 @@ def test_validation_windows_as_the_write_ups_quote_them():
                  if a["tokens_seen"] >= wd5_0["tokens_seen"] - 500_000_000]
     assert f"{wd5_2['valid_loss'] - wd5_0['valid_loss']:+.3f}" == "+0.051" and f"{max(wd5_moves):.3f}" == "0.030"
     for text in texts:
-        assert "A tenth, weight decay 5's" in text and "lies +0.051 from its seed 0" in text
+        assert "A twelfth, weight decay 5's" in text and "lies +0.051 from its seed 0" in text
         assert "moves by up to 0.030 between two evaluations" in text
     third.remove("control_wd5_seed2")
     third_gaps = {n: matched_pair(RUNS[n], RUNS[n[:-len("_seed2")]]) for n in third}
@@ -840,9 +899,10 @@ def test_validation_windows_as_the_write_ups_quote_them():
     labels = {"control_seed2": "the control", "control_alibi_seed2": "ALiBi", "control_pe_learned_seed2": "learned positions",
               "control_data_100mb_seed2": "100 MB of data", "control_ctx256_seed2": "context 256",
               "control_lr_low_seed2": "lr 5e-4", "control_bf16_seed2": "bf16 weights",
-              "control_k_bias_seed2": "K biases", "control_window_seed2": "the window"}
+              "control_k_bias_seed2": "K biases", "control_window_seed2": "the window",
+              "control_sink_token_seed2": "the sink token", "control_sigmoid_nonorm_seed2": "sigmoid"}
     for text in texts:
-        assert "The nine seeds 2 scored on seed 0's windows lie within 0.012 of their seed 0" in text
+        assert "The eleven seeds 2 scored on seed 0's windows lie within 0.012 of their seed 0" in text
         for name, label in labels.items():
             assert f"{label} " + f"{third_gaps[name]:+.3f}".replace("-", "−") in text, name
 
@@ -1028,7 +1088,7 @@ def test_contrast_spread_position_on_hand_built_values():
 
 def test_contrast_table_places_each_seed_as_the_write_ups_do():
     """The table's placement of every contrast's seeds against the control's six seeds at matched tokens is what
-    the README, NOTES and notebook say in words: the removals and the window (two seeds each), lr 5e-4 (five seeds)
+    the README, NOTES and notebook say in words: the removals and the window (three seeds each), lr 5e-4 (five seeds)
     and the two memorising data runs (50 MB and 25 MB, two seeds each) below all six; NoPE, ALiBi, 100 MB, context
     256 (three seeds each) and bf16 weights (four) inside; learned positions' seeds 0 and 2 above all six, its seed 1
     inside."""
@@ -1052,10 +1112,12 @@ def test_contrast_table_places_each_seed_as_the_write_ups_do():
         assert "by 4.75 points" in flat and "6.42 % at 1.31B, 13.38 % at 1.44B" in flat  # 50 MB, in words
     assert placed["weight decay 5"] == ("seed 0 below all 6 by 12.04; seed 1 below all 6 by 13.38; "
                                         "seed 2 below all 6 by 12.00")
-    assert placed["sigmoid, Z = 1 (proxy)"] == "seed 0 below all 6 by 11.13; seed 1 below all 6 by 10.21"
+    assert placed["sigmoid, Z = 1 (proxy)"] == ("seed 0 below all 6 by 11.13; seed 1 below all 6 by 10.21; "
+                                                "seed 2 below all 6 by 11.88")
     assert placed["K biases"] == ("seed 0 below all 6 by 12.04; seed 1 below all 6 by 12.04; "
                                   "seed 2 below all 6 by 12.04")
-    assert placed["sink token"] == "seed 0 below all 6 by 13.38; seed 1 below all 6 by 13.38"
+    assert placed["sink token"] == ("seed 0 below all 6 by 13.38; seed 1 below all 6 by 13.38; "
+                                    "seed 2 below all 6 by 13.38")
     assert placed["window 32"] == ("seed 0 below all 6 by 13.38; seed 1 below all 6 by 13.38; "
                                    "seed 2 below all 6 by 13.38")
     assert placed["lr 5e-4"] == ("seed 0 below all 6 by 10.25; seed 1 below all 6 by 8.67; seed 2 below all 6 by 0.13 "
@@ -1111,9 +1173,10 @@ def test_rank_sum_column_tests_each_contrasts_seeds_as_the_write_ups_say():
     assert header[12] == RANK_SUM_COLUMN and header[11] == "Sink_1 against the control's seeds"
     tested = {row[0]: row[12] for row in rows}
     floor_2 = "0.071 (2 vs 6; floor 0.071)"
-    for label in ("sigmoid, Z = 1 (proxy)", "sink token", "50 MB of data", "25 MB of data"):
+    for label in ("50 MB of data", "25 MB of data"):
         assert tested[label] == floor_2, label
-    for label in ("weight decay 5", "K biases", "window 32"):  # three seeds each, all below all six
+    # the five removals: three seeds each, all below all six
+    for label in ("weight decay 5", "sigmoid, Z = 1 (proxy)", "K biases", "sink token", "window 32"):
         assert tested[label] == "0.024 (3 vs 6; floor 0.024)", label
     assert tested["NoPE"] == "0.43 (2 vs 6; floor 0.071)"  # its diverged seed 1 left out
     assert tested["learned positions"] == "0.048 (3 vs 6; floor 0.024)"

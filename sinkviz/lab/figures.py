@@ -248,6 +248,12 @@ def control_figure(runs: dict[str, dict[str, Any]], *, title: str | None = None)
     return fig
 
 
+def _control_names(runs: dict[str, dict[str, Any]]) -> tuple[str, ...]:
+    """The default ``controls`` of the contrast figures: ``control`` and its committed ``control_seedN``, in seed
+    order."""
+    return ("control", *(f"control_seed{seed}" for seed, _ in further_seeds("control", runs)))
+
+
 def contrast_figure(runs: dict[str, dict[str, Any]], controls: tuple[str, ...] | None = None, *,
                     title: str | None = None) -> go.Figure:
     """Sink_1 (solid) and, for runs with a slot, Sink_* (dashed) and valid loss vs tokens seen: the control's seeds
@@ -259,7 +265,7 @@ def contrast_figure(runs: dict[str, dict[str, Any]], controls: tuple[str, ...] |
     fig = make_subplots(rows=1, cols=2, subplot_titles=("Sink₁ (solid) and Sink_* (dashed), %, ε = 0.3, T = 64",
                                                         "valid loss"), horizontal_spacing=0.1)
     if controls is None:
-        controls = ("control", *(f"control_seed{seed}" for seed, _ in further_seeds("control", runs)))
+        controls = _control_names(runs)
     for i, name in enumerate(c for c in controls if c in runs):
         hist = runs[name]["history"]
         xs = [h["tokens_seen"] / 1e9 for h in hist]
@@ -330,7 +336,7 @@ def contrast_panels_figure(runs: dict[str, dict[str, Any]], controls: tuple[str,
     :func:`contrast_figure`. A further seed that :func:`sinkviz.lab.results.diverged` is named in its panel's
     title."""
     if controls is None:
-        controls = ("control", *(f"control_seed{seed}" for seed, _ in further_seeds("control", runs)))
+        controls = _control_names(runs)
     controls = tuple(c for c in controls if c in runs)
     if not controls:
         raise ValueError("contrast_panels_figure needs the control's results (a run named 'control').")

@@ -37,6 +37,14 @@ def _flat_write_ups() -> tuple[str, str, str]:
             " ".join((root / "sinkviz" / "lab" / "NOTES.md").read_text().split()), " ".join(markdown))
 
 
+def _job_run(name: str, tail: str = "") -> dict:
+    """The run ``name`` as the job record ``benchmarks/results/lab_job_{name}{tail}.json`` holds it."""
+    import json
+
+    records = Path(__file__).resolve().parents[2] / "benchmarks" / "results"
+    return json.loads((records / f"lab_job_{name}{tail}.json").read_text())["runs"][name]
+
+
 def test_there_are_committed_results():
     assert {"default", "wd_5", "sigmoid_nonorm", "k_bias"} <= set(RUNS)
 
@@ -622,12 +630,9 @@ def test_third_seeds_of_k_biases_and_the_window_as_the_write_ups_quote_them():
     key slot takes the sink again (Sink_1 0.00 % from step 2,000 on, Sink_* 78.92 %), the window grows none (0.00 % at
     every evaluation, no head's α₁ above 0.091); K biases resumed from its carried pack on a fresh machine, the window
     from the warm machine's own checkpoint, as the job records and the write-ups say."""
-    import json
-
     from sinkviz.lab.results import matched_pair
 
     readme, notes, notebook = _flat_write_ups()
-    records = Path(__file__).resolve().parents[2] / "benchmarks" / "results"
     k_bias, window = RUNS["control_k_bias_seed2"], RUNS["control_window_seed2"]
     for run in (k_bias, window):
         assert run["config"]["seed"] == 2 and run["config"]["eval"].get("valid_windows", "fixed") == "fixed"
@@ -650,13 +655,10 @@ def test_third_seeds_of_k_biases_and_the_window_as_the_write_ups_quote_them():
     assert "to 1.51B, no head's α₁ above 0.091" in notes
     assert window["resumes"][0]["optimizer_moments"] == "float32"
 
-    def job_run(name: str, tail: str = "") -> dict:
-        return json.loads((records / f"lab_job_{name}{tail}.json").read_text())["runs"][name]
-
-    first, second = job_run("control_k_bias_seed2", "_part1"), job_run("control_k_bias_seed2")
+    first, second = _job_run("control_k_bias_seed2", "_part1"), _job_run("control_k_bias_seed2")
     assert (first["status"], first["step"], second["resumed_from"]) == ("stopped", 20561, "step_020561")
     assert f"{first['train_tokens_per_second'] / 1e6:.2f}M training tokens/s" in notes
-    first, second = job_run("control_window_seed2", "_part1"), job_run("control_window_seed2")
+    first, second = _job_run("control_window_seed2", "_part1"), _job_run("control_window_seed2")
     assert (first["status"], first["step"]) == ("stopped", 21279) and "this machine's" in second["resumed_from"]
     assert f"{first['train_tokens_per_second'] / 1e6:.2f}M tokens/s" in notes
 
@@ -666,9 +668,9 @@ def test_third_seeds_of_the_sink_token_and_sigmoid_as_the_write_ups_quote_them()
     the token takes the sink (Sink_1 never above 0.125 %, Sink_* 59.96 %), sigmoid stays low (proxy 0.17 %, 7.96 % at
     step 100 only); the sink token in one call, sigmoid over two on one warm machine, as the job records say; with
     them every removal's three seeds lie below all six control seeds and read the rank-sum floor."""
-    import json
+    from math import comb
 
-    from sinkviz.lab.results import contrast_rows, matched_pair
+    from sinkviz.lab.results import matched_pair
 
     readme, notes, notebook = _flat_write_ups()
     token, sigmoid = RUNS["control_sink_token_seed2"], RUNS["control_sigmoid_nonorm_seed2"]
@@ -698,24 +700,21 @@ def test_third_seeds_of_the_sink_token_and_sigmoid_as_the_write_ups_quote_them()
     assert "(7.96 % at step 100, at most 2.62 % from step 250 on)" in readme
     assert "7.96 % at step 100 (seed 1: 6.25 % there), at most 2.62 % from step 250 on" in notes
 
-    records = Path(__file__).resolve().parents[2] / "benchmarks" / "results"
-
-    def job_run(name: str, tail: str = "") -> dict:
-        return json.loads((records / f"lab_job_{name}{tail}.json").read_text())["runs"][name]
-
-    one_call = job_run("control_sink_token_seed2")
+    one_call = _job_run("control_sink_token_seed2")
     assert (one_call["status"], one_call["step"], one_call.get("resumed_from")) == ("finished", 23000, None)
     assert f"{one_call['train_tokens_per_second'] / 1e6:.2f}M training tokens/s" in notes
-    first, second = job_run("control_sigmoid_nonorm_seed2", "_part1"), job_run("control_sigmoid_nonorm_seed2")
+    first, second = _job_run("control_sigmoid_nonorm_seed2", "_part1"), _job_run("control_sigmoid_nonorm_seed2")
     assert (first["status"], first["step"]) == ("stopped", 16008) and "this machine's" in second["resumed_from"]
     assert f"{first['train_tokens_per_second'] / 1e6:.2f}M training tokens/s" in notes
 
-    placed = {row[0]: (row[11], row[12]) for row in contrast_rows(RUNS)[1]}
-    for label in ("weight decay 5", "sigmoid, Z = 1 (proxy)", "K biases", "sink token", "window 32"):
-        placement, p_cell = placed[label]
-        assert placement.count("below all 6") == 3 and p_cell == "0.024 (3 vs 6; floor 0.024)", label
+    # the two-sided floor n seeds against the control's six allow, 2 / C(n + 6, n), as the write-ups quote it
+    floor = {n: 2 / comb(n + 6, n) for n in (3, 4, 5, 6)}
+    assert (f"falls to {floor[4]:.2g} with four seeds, {floor[5]:.2g} with five and {floor[6]:.2g} with six"
+            in readme)
+    assert f"{floor[4]:.2g} with four seeds, {floor[5]:.2g} with five and {floor[6]:.2g} with six" in notes
     for text in (readme, notes):
-        assert "only six seeds of a" in text and "(0.030 times fourteen)" in text
+        assert "only six seeds of a" in text and f"({14 * floor[6]:.3f} times fourteen)" in text
+    assert 14 * floor[5] > 0.05 > 14 * floor[6]
 
 
 def test_second_session_runs_as_the_write_ups_quote_them():

@@ -683,6 +683,8 @@ def test_third_seeds_of_the_sink_token_and_sigmoid_as_the_write_ups_quote_them()
     last = token["history"][-1]
     assert last["sink_1"] == 0.0 and f"{last['sink_star']:.2f}" == "59.96"
     assert max(h["sink_1"] for h in token["history"]) == 0.125  # 3 head-probe pairs of 2,400
+    assert f"{max(max(row) for row in last['alpha_1']):.3f}" == "0.048"
+    assert "strongest head's α₁ 0.048 at the end" in notes
     seed_2, seed_0 = matched_pair(token, RUNS["control_sink_token"])
     assert f"{seed_2['sink_star']:.2f}" == "57.04"
     said = f"validation loss {seed_2['valid_loss']:.3f} against its seed 0's {seed_0['valid_loss']:.3f} at matched"

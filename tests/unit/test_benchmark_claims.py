@@ -72,7 +72,14 @@ def test_readme_quotes_what_the_per_batch_sharing_saved():
     plain_32k = [now[32768]["plain_s"], before[32768]["plain_s"], doc["replaced_2026_12_02"][0]["plain_s"]]
     plain_32k += [r["plain_s"] for key in ("repeat_32k", "repeat_32k_f5f1505") for r in doc[key]["rows"]]
     low, high = min(plain_32k), max(plain_32k)
-    assert f"ranges over {low:.3f}–{high:.3f} s at 32k" in readme and f"({100 * (high / low - 1):.1f} %)" in readme
+    assert f"ranges over {low:.3f}–{high:.3f} s at 32k" in readme and f"({100 * (high / low - 1):.1f} %;" in readme
+    # every 32k plain forward the JSON keeps, the earlier census code's runs included
+    every = plain_32k + [doc["first_run"]["rows"][5]["plain_s"]]
+    every += [r["plain_s"] for r in doc["previous_rows"]["rows"] + doc["previous_rows"]["superseded_rows"]
+              if r["T"] == 32768]
+    assert {r["T"] for r in doc["first_run"]["rows"][5:6]} == {32768}
+    low, high = min(every), max(every)
+    assert f"{low:.3f}–{high:.3f} s, {100 * (high / low - 1):.1f} %, with the earlier code's runs" in readme
     assert f"more than the {100 * (1.3 / now[32768]['census_ratio'] - 1):.1f} % margin" in readme
     fixed_ms = {name: 1e3 * (rows[1024]["census_s"] - rows[1024]["plain_s"]) / 32 for name, rows in
                 (("before", before), ("now", now))}
@@ -127,6 +134,30 @@ def test_readme_quotes_the_first_hopper_run():
     triton_128k = min(v for k, v in at_128k.items() if not k.startswith("gluon"))
     assert (f"`census_sm90.2026-12-01.json`: {gluon_32k:.1f} against {triton_32k:.1f} ms, {gluon_128k:.0f} against "
             f"{triton_128k:.0f} ms)") in readme
+
+
+def test_readme_per_layer_floors_and_the_128k_remainder_are_the_committed_runs():
+    """The per-layer table's floors use the bf16 product rate measured in the run that timed each length, and the
+    128k time the census adds beyond its kernel is read from the table's own row."""
+    details = json.loads((ROOT / "benchmarks/results/census.details.json").read_text())
+    readme = " ".join((ROOT / "README.md").read_text().split())
+    rate_32k = details["first_run"]["per_kernel_ms"]["bf16_matmul_tflops"]
+    rate_128k = details["per_kernel_ms"]["bf16_matmul_tflops"]
+    floor_32k = details["first_run"]["per_kernel_ms"]["32768"]["floor_qk_ms"]
+    floor_128k = details["per_kernel_ms"]["131072"]["floor_qk_ms"]
+    assert (f"measured in the same run ({rate_32k:.0f} and {rate_128k:.0f} TFLOP/s) | {floor_32k:.1f} | "
+            f"{floor_128k:.0f} |") in readme
+    census = json.loads((ROOT / "benchmarks/results/census.json").read_text())
+    (row,) = [r for r in census["rows"] if r["T"] == 131072]
+    more_ms = 1e3 * (row["census_s"] - row["plain_s"]) / 32
+    folded_ms = json.loads((ROOT / "benchmarks/results/census_sm90.json").read_text())[
+        "timing"]["131072"]["ms"]["64x64w4s3kbfr168"]
+    per_layer = details["per_kernel_ms"]["131072"]
+    faster_ms = per_layer["sdpa_ms"] - per_layer["cudnn_forward_ms"]
+    remainder = more_ms - (folded_ms - faster_ms)
+    assert f"{faster_ms:.0f}" == "13" and f"{remainder:.0f}" == "14"
+    assert (f"(about {remainder:.0f} ms in the run of the table above: {more_ms:.0f} ms a layer more, with the folded "
+            f"tile's {folded_ms:.0f} ms)") in readme
 
 
 def test_readme_in_model_slowdown_is_the_committed_profiles():
@@ -315,8 +346,11 @@ def test_readme_quotes_the_cpu_sweep_to_8k():
     assert all(run["n_samples"] == 2 and run["n_skipped"] == 0 and run["device"] == "cpu" for run in runs.values())
     readme = " ".join((ROOT / "README.md").read_text().split())
     assert (f"took {doc['wall_seconds'] / 60:.1f} minutes and {doc['max_rss_gib']:.2f} GiB "
-            "(`benchmarks/results/context_length_cpu.json`)") in readme
+            "(`benchmarks/results/context_length_cpu.json`;") in readme
     sink = {T: runs[T]["sink_by_eps"]["0.3"]["1"] for T in (64, 1024, 8192)}
+    # written before the headline `sink` preferred the paper's 0.3: it holds the first ε given, as the README says
+    assert result["eps"][0] == 0.2 and all(run["sink"] == run["sink_by_eps"]["0.2"] for run in runs.values())
+    assert "so its `sink` holds ε = 0.2, the first given" in readme
     alpha = {T: runs[T]["mean_alpha_first"] for T in (64, 1024, 8192)}
     assert (f"was {sink[64]:.2f} % at 64 tokens, {sink[1024]:.2f} % at 1,024 and {sink[8192]:.2f} % at 8,192; the "
             f"mean α₁ {alpha[64]:.2f}, {alpha[1024]:.2f} and {alpha[8192]:.2f}") in readme

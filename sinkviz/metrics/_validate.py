@@ -6,6 +6,7 @@ the same kind of message everywhere.
 """
 from __future__ import annotations
 
+import warnings
 from typing import Any
 
 import numpy as np
@@ -31,6 +32,30 @@ def as_array(x: Any, *, name: str = "array", dtype: Any = np.float64, finite: bo
     if finite and not np.all(np.isfinite(arr)):
         raise ValueError(f"{name} contains NaN or inf values; clean the input (e.g. drop padded rows) first")
     return arr
+
+
+# a captured bf16 map rounds each entry to 2^-9 relative, so a row's sum lies within about 0.002 of 1
+ROW_SUM_TOLERANCE = 1e-2
+
+
+def check_probabilities(a: np.ndarray, *, name: str = "attn") -> None:
+    """Attention probabilities as the sink metrics read them: no entry below 0, and no query row summing to more
+    than 1 (within :data:`ROW_SUM_TOLERANCE`); NaN marks padding and is skipped. A row may sum to less than 1: a
+    learned sink logit (gpt-oss) or a key/value slot outside the map holds the rest. A ValueError names the first
+    violation found, so logits, differences of maps or summed heads fail here instead of giving α above 1."""
+    if a.size == 0:
+        return
+    with warnings.catch_warnings():  # an all-padding (all-NaN) input has no minimum: nothing to check
+        warnings.simplefilter("ignore", RuntimeWarning)
+        lowest = np.nanmin(a)
+        highest_row = np.nanmax(np.nansum(a, axis=-1))
+    if lowest < 0:
+        raise ValueError(f"{name} has a negative entry ({lowest:.3g}); attention probabilities are >= 0. Pass "
+                         "softmax outputs (trace.attention(...)), not logits or a difference of two maps")
+    if highest_row > 1 + ROW_SUM_TOLERANCE:
+        raise ValueError(f"{name} has a query row summing to {highest_row:.4g}; each row of attention probabilities "
+                         "sums to 1 (less with a sink slot). Pass one head's map or a head average, not a sum of "
+                         "heads or unnormalised scores")
 
 
 def as_square(x: Any, *, name: str = "attention", dtype: Any = np.float64) -> np.ndarray:
@@ -69,6 +94,8 @@ def visibility_mask(n: int, causal: bool, sliding_window: int | None = None) -> 
     transformers' masks do. This is the one mask builder of sinkviz; the torch masks of
     :mod:`sinkviz.hf_attention` are made from it.
     """
+    if sliding_window is not None and sliding_window < 1:
+        raise ValueError(f"sliding_window must be a number of keys >= 1 (or None for no window); got {sliding_window}")
     i = np.arange(n)[:, None]
     j = np.arange(n)[None, :]
     visible = (j <= i) if causal else np.ones((n, n), dtype=bool)
@@ -81,9 +108,10 @@ def visibility_mask(n: int, causal: bool, sliding_window: int | None = None) -> 
 
 def check_square(attn: np.ndarray, name: str = "attn") -> int:
     """T of an attention stack of shape (..., T, T); a ValueError naming the shape otherwise."""
-    if attn.ndim < 2 or attn.shape[-1] != attn.shape[-2]:
+    if attn.ndim < 2 or attn.shape[-1] != attn.shape[-2] or attn.shape[-1] < 1 or attn.size == 0:
         raise ValueError(
-            f"{name} must have shape (..., T, T) with queries on axis -2 and keys on axis -1; got {attn.shape}"
+            f"{name} must have shape (..., T, T), T >= 1, with queries on axis -2 and keys on axis -1 and no empty "
+            f"axis; got {attn.shape}"
         )
     return attn.shape[-1]
 

@@ -19,9 +19,11 @@ sample, A = (H, n, n):
 
 Corrected (``kl_to_mean_head_corrected``): every query row is used; after masking, rows with
 no visible non-sink key are DROPPED instead of being filled with future tokens; sinks are
-chosen on the visibility-normalised mean received attention α_j = Σ_{h,i} A_h[i, j] /
-(H · #queries that can see j) (Gu et al. 2025, §3.2) so early keys are not favoured by the
-mask alone.
+chosen on the mean received attention α_j = Σ_{h,i} A_h[i, j] / (H · #queries that can see j)
+(Gu et al. 2025, §3.2) relative to what uniform attention under the same mask gives key j.
+The ratio matters: for uniform causal attention α_j = (H_n − H_j) / (n − j) (H the harmonic
+numbers) still falls with j, so a percentile of α alone picks the first keys of any causal map
+(n = 20, p = 80: keys 0–3); the ratio is 1 for every key of a uniform map, which has no sink.
 """
 from __future__ import annotations
 
@@ -85,19 +87,34 @@ def sinks_by_percentile_published(attn: Any, percentile: float) -> dict[str, Any
 
 
 def sinks_by_percentile_corrected(attn: Any, percentile: float, *, causal: bool) -> dict[str, Any]:
-    """Sink keys whose visibility-normalised mean received attention α_j is ≥ its p-th
-    percentile (module docstring)."""
+    """Sink keys by received attention relative to the uniform share under the same mask::
+
+        α_j = Σ_{h,i} A_h[i, j] / (H · #queries that see j)      (Gu et al. 2025, §3.2)
+        α⁰_j = the same for uniform attention under the mask      ((H_n − H_j) / (n − j) when causal)
+        sinks = { j : α_j / α⁰_j ≥ its p-th percentile over keys, and α_j / α⁰_j > 1 }
+
+    Uniform attention (causal or not) has ratio 1 at every key and so no sink; the published rule
+    (:func:`sinks_by_percentile_published`, raw column sums) picks the first keys of any causal map.
+    Returns ``sink_indices``, ``sink_count``, ``alpha``, ``alpha_uniform``, ``ratio`` and
+    ``sink_attention_percentage`` (the share of all attention the sinks receive)."""
     stack = as_head_stack(attn)
     h, n, _ = stack.shape
     vis = visibility_mask(n, causal)
-    alpha = stack.sum(axis=(0, 1)) / (h * vis.sum(axis=0))
-    thr = np.percentile(alpha, percentile)
-    idx = np.where(alpha >= thr)[0]
+    seen_by = vis.sum(axis=0)
+    alpha = stack.sum(axis=(0, 1)) / (h * seen_by)
+    uniform = vis / vis.sum(axis=1, keepdims=True)
+    alpha_uniform = uniform.sum(axis=0) / seen_by
+    ratio = alpha / alpha_uniform
+    # rounding leaves a uniform map's ratios within a few ulps of 1: only a clear excess is a sink
+    above_uniform = ratio > 1 + 1e-9
+    idx = np.where((ratio >= np.percentile(ratio, percentile)) & above_uniform)[0]
     total = stack.sum(axis=(0, 1))
     return {
         "sink_indices": idx,
         "sink_count": int(idx.size),
         "alpha": alpha,
+        "alpha_uniform": alpha_uniform,
+        "ratio": ratio,
         "sink_attention_percentage": float(total[idx].sum() / total.sum() * 100) if total.sum() > 0 else 0.0,
     }
 
@@ -144,7 +161,7 @@ def kl_to_mean_head_corrected(attn: Any, sink_indices: Sequence[int] | None = No
     avg = stack.mean(axis=0)
     kl = row_kl(stack[:, live], avg[None, live]).mean(axis=1)
     out: dict[str, Any] = {"variant": "corrected", "kl": kl, "avg_kl": float(kl.mean())}
-    if sink_indices is not None and len(sink_indices) > 0:
+    if sink_indices is not None:  # no sink at all (a uniform map) masks nothing: reduction 0 on every live row
         sinks = np.asarray([s for s in sink_indices if s < n], dtype=int)
         masked = stack.copy()
         masked[:, :, sinks] = 0.0

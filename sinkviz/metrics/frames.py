@@ -181,8 +181,8 @@ def head_sinks(
     a = as_array(attn, name="attention")
     if a.ndim == 3:
         a = a[None]
-    if a.ndim != 4 or a.shape[-1] != a.shape[-2]:
-        raise ValueError(f"attention must be (layers, heads, n, n) for one sample; got {a.shape}")
+    if a.ndim != 4 or a.shape[-1] != a.shape[-2] or a.size == 0:
+        raise ValueError(f"attention must be (layers, heads, n, n), none of them 0, for one sample; got {a.shape}")
     n = a.shape[-1]
     if tokens is not None and len(tokens) != n:
         raise ValueError(f"got {len(tokens)} tokens for attention over {n} positions (pass the unpadded sample)")

@@ -80,6 +80,9 @@ def reference_tokens_published(avg_attention: Any, threshold: float = REFERENCE_
 def _decompose(h: np.ndarray, a: np.ndarray, refs: Sequence[int]) -> dict[str, np.ndarray]:
     """Per-token (rel_mag, di, info) for non-reference tokens; NaN where a norm vanishes."""
     n = a.shape[0]
+    outside = [r for r in refs if not 0 <= int(r) < n]
+    if outside:  # a negative index would silently wrap to the last tokens
+        raise ValueError(f"reference_tokens must be 0-indexed positions in [0, {n - 1}]; got {outside}")
     sums = a.sum(axis=1, keepdims=True)
     a = np.where(sums > 1e-10, a / np.maximum(sums, 1e-10), 0.0)
     is_ref = np.zeros(n, dtype=bool)

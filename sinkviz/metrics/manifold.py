@@ -23,6 +23,8 @@ from typing import Sequence
 import numpy as np
 from sklearn.decomposition import PCA
 
+from ._validate import as_array
+
 __all__ = ["KeyPCA", "OffSubspace", "unique_kv_heads", "key_pca", "first_key_offsubspace"]
 
 
@@ -56,7 +58,7 @@ def unique_kv_heads(per_query_head, kv_head_of: Sequence[int], *, head_axis: int
 
 def _pool(keys, lengths, first: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """keys (B, T, d) -> (all valid keys (N, d), is_first (N,), sample id (N,), position (N,))."""
-    k = np.asarray(keys, dtype=np.float64)
+    k = as_array(keys, name="keys", finite=False)
     if k.ndim == 2:
         k = k[None]
     if k.ndim != 3:

@@ -16,6 +16,8 @@ from typing import Sequence
 
 import numpy as np
 
+from ._validate import as_array
+
 __all__ = ["NormProfile", "l2_norms", "first_vs_rest_norms", "massive_activation_ratio"]
 
 
@@ -42,7 +44,7 @@ class NormProfile:
 
 def l2_norms(x) -> np.ndarray:
     """``||x||_2`` over the last (feature) axis, in float64."""
-    a = np.asarray(x, dtype=np.float64)
+    a = as_array(x, name="x", finite=False)
     if a.ndim < 1:
         raise ValueError("x must have a feature axis")
     return np.sqrt((a * a).sum(axis=-1))
@@ -66,7 +68,7 @@ def first_vs_rest_norms(x, *, lengths: Sequence[int] | None = None, first: int =
     lengths : real length of each of the ``B`` samples (right padding), optional.
     first : index of the token treated as "first" (0 = the paper's token 1).
     """
-    a = np.asarray(x, dtype=np.float64)
+    a = as_array(x, name="x", finite=False)
     if a.ndim < 4:
         raise ValueError(
             f"x must have shape (layers, samples, [heads...,] tokens, features); got {a.shape}. "

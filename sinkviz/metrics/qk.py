@@ -14,6 +14,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ._validate import as_array
+
 __all__ = ["QKDecomposition", "qk_decomposition", "qk_first_vs_rest"]
 
 
@@ -44,8 +46,8 @@ def qk_decomposition(q, k, *, causal: bool = True, scaling: float | None = None)
 
     ``cos`` is 0 where either vector is exactly zero.
     """
-    qa = np.asarray(q, dtype=np.float64)
-    ka = np.asarray(k, dtype=np.float64)
+    qa = as_array(q, name="q", finite=False)
+    ka = as_array(k, name="k", finite=False)
     if qa.ndim < 2 or ka.ndim < 2 or qa.shape[-1] != ka.shape[-1]:
         raise ValueError(f"q and k must be (..., T, d) with the same d; got {qa.shape} and {ka.shape}")
     dot = qa @ np.swapaxes(ka, -1, -2)

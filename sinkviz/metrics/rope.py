@@ -21,6 +21,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ._validate import as_array
+
 __all__ = [
     "RopePlanes",
     "rope_plane_pairs",
@@ -70,8 +72,8 @@ class RopePlanes:
 def rope_plane_contributions(q, k, *, pairing: str = "half", rotary_dim: int | None = None) -> RopePlanes:
     """Split every q_t·k_j into per-plane contributions (post-rotary ``q``: ``(..., Tq, d)``, ``k``:
     ``(..., Tk, d)``).  The planes sum exactly (up to float rounding) to ``q @ k.T``; no masking is applied."""
-    qa = np.asarray(q, dtype=np.float64)
-    ka = np.asarray(k, dtype=np.float64)
+    qa = as_array(q, name="q", finite=False)
+    ka = as_array(k, name="k", finite=False)
     if qa.ndim < 2 or ka.ndim < 2 or qa.shape[-1] != ka.shape[-1]:
         raise ValueError(f"q and k must be (..., T, d) with the same d; got {qa.shape} and {ka.shape}")
     d = qa.shape[-1]
@@ -99,7 +101,7 @@ def rope_first_vs_rest(planes: RopePlanes | np.ndarray, *, first: int = 0, scali
     ``to_rest[p] = mean_{t, j<=t, j != first} c[p, t, j]``; multiplied by ``scaling`` to be in logit units.
     Leading axes (heads, samples) are averaged too.  Returns ``(to_first, to_rest)``, each ``(P,)``.
     """
-    c = planes.contrib if isinstance(planes, RopePlanes) else np.asarray(planes, dtype=np.float64)
+    c = planes.contrib if isinstance(planes, RopePlanes) else as_array(planes, name="planes", finite=False)
     Tq, Tk = c.shape[-2], c.shape[-1]
     if Tq <= first + 1:
         raise ValueError(f"need at least {first + 2} query positions; got {Tq}")

@@ -19,7 +19,8 @@ from typing import Sequence
 
 import numpy as np
 
-from ._validate import as_array as _as_array, check_lengths as _check_lengths, check_square as _check_square
+from ._validate import (as_array as _as_array, check_lengths as _check_lengths,
+                        check_probabilities as _check_probabilities, check_square as _check_square)
 
 __all__ = [
     "PAPER_EPS",
@@ -83,6 +84,10 @@ def importance_scores(attn, *, causal: bool = True, lengths: Sequence[int] | Non
     Returns
     -------
     ``(..., T)`` array of importance scores, one per key.
+
+    Raises a ValueError for a map that is not attention probabilities (a negative entry, a row summing to more
+    than 1) and, with ``causal=True``, for one that attends to keys the causal mask hides: a bidirectional map read
+    as causal would silently lose its upper triangle.
     """
     a = _as_array(attn, name="attn", finite=False)
     T = _check_square(a)
@@ -97,6 +102,7 @@ def importance_scores(attn, *, causal: bool = True, lengths: Sequence[int] | Non
     if causal:
         keep &= t[:, None] >= t[None, :]  # query t sees key j iff t >= j
         keep[:, :p] = True  # ... or j is in the bidirectional prefix
+    _check_attention_map(a, keep, lens)
     a = np.where(keep, a, 0.0)
     if lens is None:
         n = np.full((1,) * (a.ndim - 1), float(T))
@@ -112,6 +118,22 @@ def importance_scores(attn, *, causal: bool = True, lengths: Sequence[int] | Non
     alpha = np.full(col_sum.shape, np.nan)
     np.divide(col_sum, denom, out=alpha, where=key_ok)
     return alpha
+
+
+def _check_attention_map(a: np.ndarray, keep: np.ndarray, lens: np.ndarray | None) -> None:
+    """Refuse what is not attention probabilities under the mask ``keep`` (T, T), read over each sample's real
+    queries and keys only (padding may hold anything): a causal reading must not drop attention to later keys."""
+    if lens is not None:
+        T = a.shape[-1]
+        real = np.arange(T)[None, :] < lens[:, None]  # (B, T)
+        both = (real[:, :, None] & real[:, None, :]).reshape((a.shape[0],) + (1,) * (a.ndim - 3) + (T, T))
+        a = np.where(both, a, 0.0)
+    _check_probabilities(a)
+    hidden = np.where(keep, 0.0, np.nan_to_num(a))
+    if hidden.size and hidden.max() > 0:
+        raise ValueError(f"attn puts up to {hidden.max():.3g} on keys after the query, which a causal mask hides: is "
+                         "it an encoder's (bidirectional) map? Pass causal=False (trace.info.causal says which), or "
+                         "prefix_length=p for a prefix-LM map")
 
 
 def _check_prefix(prefix_length: int, T: int) -> int:
@@ -204,10 +226,11 @@ def sink_metric(attn, eps: float = PAPER_EPS, *, causal: bool = True,
 def sink_k(attn, k: int = 1, eps: float = PAPER_EPS, *, causal: bool = True,
            lengths: Sequence[int] | None = None) -> float:
     """Sink_k^eps in % for the paper's **1-indexed** token ``k`` (``k=1`` is the first token)."""
-    T = _check_square(np.asarray(attn))
+    a = _as_array(attn, name="attn", finite=False)
+    T = _check_square(a)
     if not 1 <= k <= T:
         raise ValueError(f"k is 1-indexed as in the paper and must be in [1, {T}]; got {k}")
-    return float(sink_metric(attn, eps, causal=causal, lengths=lengths)[k - 1])
+    return float(sink_metric(a, eps, causal=causal, lengths=lengths)[k - 1])
 
 
 def sink_vs_eps(alpha, eps_grid: Sequence[float] = (0.2, 0.3, 0.4, 0.5)) -> np.ndarray:

@@ -214,6 +214,9 @@ def graph_metrics_corrected(avg_attention: Any, tau: float | None = None, *, tau
     Null matrices (module docstring): uniform attention under the same mask gives no edge (every
     statistic 0) at any ``tau_rel`` ≥ 1; at an absolute τ < 1/n a uniform causal map scores star-likeness 1."""
     a = as_square(avg_attention, name="avg_attention")
+    if tau is None and not tau_rel >= 1:
+        raise ValueError(f"tau_rel must be at least 1 (an edge is attention above tau_rel × the uniform share); got "
+                         f"{tau_rel}: below 1 every entry of uniform attention is an edge and it scores as a star")
     n = a.shape[0]
     if causal is None:
         causal = bool(np.all(np.triu(a, 1) == 0)) and n > 1

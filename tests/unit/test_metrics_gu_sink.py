@@ -43,10 +43,14 @@ def test_alpha_bounds_first_token():
     assert (alpha1 >= 1 / 9 - 1e-12).all() and (alpha1 <= 1 + 1e-12).all()
 
 
-def test_alpha_ignores_upper_triangle_when_causal():
+def test_alpha_refuses_attention_a_causal_mask_hides():
+    """A causal model never attends to a later key; a map that does (an encoder's, read with the default
+    causal=True) would lose its upper triangle silently, so it is refused with what to pass instead."""
     leaky = A4.copy()
-    leaky[0, 3] = 5.0  # a causal model never produces this; it must not count
-    np.testing.assert_allclose(importance_scores(leaky), importance_scores(A4))
+    leaky[0, 0], leaky[0, 3] = 0.5, 0.5
+    with pytest.raises(ValueError, match="causal mask hides.*causal=False"):
+        importance_scores(leaky)
+    importance_scores(leaky, causal=False)  # the same map, read as bidirectional
 
 
 def test_alpha_bidirectional_all_queries():
@@ -56,8 +60,9 @@ def test_alpha_bidirectional_all_queries():
         [0.1, 0.1, 0.8],
     ])
     np.testing.assert_allclose(importance_scores(A, causal=False), [0.9 / 3, 0.6 / 3, 1.5 / 3])
-    # the causal formula on the same matrix differs (it drops the upper triangle)
-    assert not np.allclose(importance_scores(A, causal=True), importance_scores(A, causal=False))
+    # the causal formula would drop the upper triangle: refused, not computed
+    with pytest.raises(ValueError, match="causal=False"):
+        importance_scores(A, causal=True)
 
 
 def test_published_formula_equals_ours_on_causal_maps():
@@ -239,8 +244,9 @@ def test_prefix_corrected_averages_over_the_queries_that_see_each_key():
     # keys 0 and 1 are seen by all 4 queries; keys 2, 3 by 2 and 1
     np.testing.assert_allclose(importance_scores_prefix_corrected(PREFIX_UNIFORM, 2),
                                [19 / 48, 19 / 48, 7 / 24, 1 / 4])
-    # the plain causal formula drops query 0's forward attention to key 1: (1/2 + 1/3 + 1/4) / 3
-    assert importance_scores(PREFIX_UNIFORM)[1] == pytest.approx(13 / 36)
+    # the plain causal formula would drop query 0's forward attention to key 1: refused, naming prefix_length
+    with pytest.raises(ValueError, match="prefix_length"):
+        importance_scores(PREFIX_UNIFORM)
 
 
 def test_prefix_published_exceeds_one_where_corrected_cannot():
@@ -270,3 +276,47 @@ def test_prefix_length_checked():
         importance_scores_prefix_published(A4, 5)
     with pytest.raises(ValueError, match="bidirectional"):
         importance_scores(A4, causal=False, prefix_length=2)
+
+
+def test_alpha_refuses_what_is_not_attention_probabilities():
+    """Logits, a difference of maps or a sum of heads would give α outside [0, 1] (3 × uniform: α₁ 1.37); each is
+    refused with what was wrong. Rows summing to less than 1 (a learned sink logit holds the rest) are read as is."""
+    uniform = np.tril(np.ones((4, 4))) / np.arange(1, 5)[:, None]
+    with pytest.raises(ValueError, match="negative entry"):
+        importance_scores(uniform - 0.3 * np.eye(4))
+    with pytest.raises(ValueError, match="row summing to 3"):
+        sink_k(3 * uniform)
+    with_sink_slot = 0.6 * uniform  # 40 % of every row on a slot outside the map
+    np.testing.assert_allclose(importance_scores(with_sink_slot), 0.6 * importance_scores(uniform))
+    # a bf16 capture's rounding stays within the tolerance
+    import torch
+
+    rounded = torch.tensor(uniform, dtype=torch.bfloat16)
+    assert sink_k(rounded, 1) == sink_k(uniform, 1) == 100.0
+
+
+def test_activation_metrics_take_bf16_tensors_as_the_models_give_them():
+    """The metrics on model activations convert torch tensors of any float dtype exactly (numpy has no bf16)."""
+    import torch
+
+    from sinkviz.metrics.norms import l2_norms
+    from sinkviz.metrics.qk import qk_decomposition
+
+    x = torch.tensor([[3.0, 4.0], [0.0, 1.0]], dtype=torch.bfloat16)
+    np.testing.assert_allclose(l2_norms(x), [5.0, 1.0])
+    q = torch.tensor([[[1.0, 0.0], [0.0, 2.0], [3.0, 4.0]]], dtype=torch.bfloat16)
+    decomposition = qk_decomposition(q, q)
+    np.testing.assert_allclose(np.diagonal(decomposition.cos, axis1=-2, axis2=-1), [[1.0, 1.0, 1.0]])
+    assert decomposition.cos[0, 2, 0] == pytest.approx(0.6)  # (3, 4)·(1, 0) / 5
+
+
+def test_empty_maps_and_a_window_of_no_keys_are_refused_with_the_shape_said():
+    from sinkviz.metrics._validate import visibility_mask
+    from sinkviz.metrics.frames import head_sinks
+
+    with pytest.raises(ValueError, match=r"T >= 1.*got \(0, 0\)"):
+        sink_metric(np.zeros((0, 0)))
+    with pytest.raises(ValueError, match=r"none of them 0.*got \(1, 1, 0, 0\)"):
+        head_sinks(np.zeros((1, 1, 0, 0)), causal=True)
+    with pytest.raises(ValueError, match="sliding_window must be a number of keys >= 1"):
+        visibility_mask(4, True, sliding_window=0)

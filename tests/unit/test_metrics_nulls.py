@@ -105,6 +105,14 @@ def test_uniform_causal_is_a_star_at_an_absolute_tau_and_not_at_the_relative_def
     assert spectral.graph_metrics_corrected(u, 0.01, causal=True)["threshold"] == "absolute: Ā_ij > 0.01"
 
 
+def test_a_relative_threshold_below_the_uniform_share_is_refused():
+    """tau_rel < 1 would make every entry of uniform attention an edge (a uniform map would score as a star)."""
+    uniform = toy.uniform_causal_attention(12)
+    with pytest.raises(ValueError, match="tau_rel must be at least 1"):
+        spectral.graph_metrics_corrected(uniform, tau_rel=0.5)
+    assert spectral.graph_metrics_corrected(uniform, tau_rel=1.0)["star_likeness"] == 0.0
+
+
 def test_spectral_docstring_nulls():
     assert spectral.graph_metrics_corrected(toy.uniform_causal_attention(99), 0.01, causal=True)["star_likeness"] == 1.0
     assert spectral.graph_metrics_corrected(toy.uniform_causal_attention(100), 0.01, causal=True)["star_likeness"] < 1.0

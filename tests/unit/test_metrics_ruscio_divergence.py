@@ -46,6 +46,29 @@ def test_sinks_by_percentile_published_uses_raw_column_sums():
     cor = sinks_by_percentile_corrected(a[None], 80, causal=True)
     alpha = totals / np.arange(10, 0, -1)
     np.testing.assert_allclose(cor["alpha"], alpha)
+    # the mask alone makes α fall with j on uniform attention, (H_n − H_j) / (n − j); relative to it no key stands out
+    harmonic = np.concatenate([[0.0], np.cumsum(1 / np.arange(1, 11))])
+    np.testing.assert_allclose(cor["alpha_uniform"], (harmonic[10] - harmonic[:10]) / np.arange(10, 0, -1))
+    np.testing.assert_allclose(cor["ratio"], 1.0)
+    assert cor["sink_count"] == 0
+
+
+def test_sinks_by_percentile_corrected_finds_a_planted_sink_and_none_in_uniform_maps():
+    """The corrected rule against its nulls: a planted first-token sink is found; uniform causal and uniform
+    bidirectional attention (where α alone would pick keys 0-3, or tie every key) give none, and removing no sink
+    reduces no KL."""
+    n = 20
+    causal_uniform = toy.uniform_causal_attention(n)
+    assert sinks_by_percentile_corrected(causal_uniform[None], 80, causal=True)["sink_count"] == 0
+    alpha_only = causal_uniform.sum(axis=0) / np.arange(n, 0, -1)
+    assert list(np.where(alpha_only >= np.percentile(alpha_only, 80))[0]) == [0, 1, 2, 3]
+    assert sinks_by_percentile_corrected(np.full((1, n, n), 1 / n), 80, causal=False)["sink_count"] == 0
+    planted = toy.random_causal_attention(n, seed=0, sink_logit=4.0)
+    found = sinks_by_percentile_corrected(planted[None], 95, causal=True)
+    assert 0 in found["sink_indices"] and found["ratio"][0] == found["ratio"].max() > 2
+    removal = sink_removal_corrected(np.stack([causal_uniform, causal_uniform]), (80,), causal=True)
+    at_80 = removal["by_percentile"][80.0]
+    assert at_80["sink_count"] == 0 and at_80["avg_kl_reduction"] == pytest.approx(0.0) and at_80["rows_kept"] == n
 
 
 def test_masking_published_spreads_row_zero_over_future_tokens_corrected_drops_it():

@@ -88,3 +88,13 @@ def test_entropy_and_transformation_magnitude():
     h_out = np.array([[2000.0, 0, 0], [1.0, 0, 0]])
     np.testing.assert_allclose(transformation_magnitude_published(h_in, h_out), [1000.0, 0.5])
     np.testing.assert_allclose(transformation_magnitude_corrected(h_in, h_out), [2000.0, 1.0])
+
+
+@pytest.mark.parametrize("refs", [[5], [-1]])
+def test_reference_tokens_outside_the_sample_are_refused(refs):
+    """A reference index past the sample raised a bare IndexError, and -1 silently meant the last token."""
+    a = toy.uniform_causal_attention(5)
+    with pytest.raises(ValueError, match=r"0-indexed positions in \[0, 4\]"):
+        directional_influence_corrected(a, np.eye(5), reference_tokens=refs)
+    with pytest.raises(ValueError, match="reference_tokens"):
+        directional_influence_published(a, np.eye(5), reference_tokens=refs)

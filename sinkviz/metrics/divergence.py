@@ -190,7 +190,15 @@ def kl_to_mean_head_corrected(attn: Any, sink_indices: Sequence[int] | None = No
 
 def sink_removal_published(attn: Any, percentiles: Sequence[float] = PUBLISHED_PERCENTILES, *, optimize: bool = True) -> dict[str, Any]:
     """Baseline KL plus, for each percentile, the sinks and the KL after removing them, as
-    ``analyze_text_and_aggregate`` does for one layer of one sample."""
+    ``analyze_text_and_aggregate`` does for one layer of one sample (``Notebooks/KL.ipynb``,
+    ``UltraFastAttentionSinkKLAnalysis.analyze_text_and_aggregate``)::
+
+        KL_h = mean_{i∈rows} KL(A_h[i,:] ‖ Ā[i,:])   (20 linspace rows when n > 20 and ``optimize``)
+        S_p = {j : Σ_{h,i} A_h[i,j] ≥ P_p}            (P_p: p-th percentile over keys)
+        avg_kl_reduction(p) = mean_h (KL_h − KL_h^{masked S_p})
+
+    ``by_percentile[p]["avg_kl"]`` is the UNMASKED mean KL, as the notebook's per-threshold
+    ``avg_kl_divergence`` (equal to ``baseline_avg_kl``)."""
     base = kl_to_mean_head_published(attn, optimize=optimize)
     out: dict[str, Any] = {"baseline_avg_kl": base["avg_kl"], "by_percentile": {}}
     for p in percentiles:
@@ -202,7 +210,14 @@ def sink_removal_published(attn: Any, percentiles: Sequence[float] = PUBLISHED_P
 
 def sink_removal_corrected(attn: Any, percentiles: Sequence[float] = PUBLISHED_PERCENTILES, *, causal: bool) -> dict[str, Any]:
     """Corrected counterpart of ``sink_removal_published``: all rows, visibility-normalised sink
-    choice, rows that only see sinks dropped. The reduction is measured on the same rows."""
+    choice, rows that only see sinks dropped. The reduction is measured on the same rows::
+
+        S_p = {j : α_j/α⁰_j ≥ P_p(α/α⁰) and α_j/α⁰_j > 1}  (:func:`sinks_by_percentile_corrected`)
+        avg_kl_reduction(p) = mean_h (KL_h − KL_h^{masked S_p}), both over the kept rows
+
+    a row is kept if it sees a non-sink key and keeps mass in every head after masking. Here
+    ``by_percentile[p]["avg_kl"]`` is the mean MASKED KL (not the published unmasked value).
+    Source: sinkviz's correction of ``Notebooks/KL.ipynb``, ``analyze_text_and_aggregate``."""
     base = kl_to_mean_head_corrected(attn, causal=causal)
     out: dict[str, Any] = {"baseline_avg_kl": base["avg_kl"], "by_percentile": {}}
     for p in percentiles:

@@ -12,7 +12,9 @@ Published reduction:
   ``encoder.layer.N``); anything else → ``"other"`` (GPT-2 ``h.N`` blocks land in "other").
 * group by first substring match on the lower-cased name: attention
   {attention, attn, self, q_proj, k_proj, v_proj}, mlp {mlp, feed_forward, ffn, dense, fc},
-  embedding {embed, token, wte, wpe}; other parameters (norms, biases of the head) are dropped.
+  embedding {embed, token, wte, wpe}; parameters matching none are dropped. Norms are dropped only
+  when their name matches no key: LLaMA's ``post_attention_layernorm`` contains "attention" and is
+  counted as attention, as the notebook's substring match does.
 * depth trend: Pearson and Spearman correlation of layer index vs Fisher norm.
 
 Corrected reduction (``fisher_by_layer_corrected``): layer index parsed from
@@ -44,7 +46,12 @@ _LAYER_RE = re.compile(r"(?:^|\.)(?:layers|layer|h|blocks|block)\.(\d+)\.")
 
 
 def layer_of_param_published(name: str) -> str:
-    """``layer_K`` from ``...layers.K...`` or ``...layer.K...`` (the notebook's split), else ``other``."""
+    """``layer_K`` from ``...layers.K...`` or ``...layer.K...`` (the notebook's split), else ``other``::
+
+        K = name.split("layers.")[1].split(".")[0]  if "layers." in name, else the same with "layer."
+        → ``layer_K`` if K is all digits, else ``other``
+
+    Source: ``Notebooks/fisher.ipynb``, ``FisherInformationAnalysis.compute_fisher_information``."""
     for key in ("layers.", "layer."):
         if key in name:
             parts = name.split(key)
@@ -69,7 +76,9 @@ def group_of_param_published(name: str) -> str | None:
 
 
 def layer_of_param_corrected(name: str) -> str:
-    """``layer_K`` for any of ``layers|layer|h|blocks|block.K.``, else ``other``."""
+    """``layer_K`` for any of ``layers|layer|h|blocks|block.K.``, else ``other``: the first match of
+    ``(^|.)(layers|layer|h|blocks|block).K.`` (so GPT-2 ``h.K`` blocks get a layer). Source: sinkviz's
+    correction of the layer parsing in ``Notebooks/fisher.ipynb``, ``compute_fisher_information``."""
     m = _LAYER_RE.search(name)
     return f"layer_{m.group(1)}" if m else "other"
 
@@ -104,21 +113,37 @@ def _reduce(per_sample: Sequence[Mapping[str, float]], layer_fn: Any, group_fn: 
 
 
 def fisher_by_layer_published(per_sample: Sequence[Mapping[str, float]], n_samples: int | None = None) -> dict[str, Any]:
-    """Layer-wise and group-wise Fisher norms as the notebook (module docstring)."""
+    """Layer-wise and group-wise Fisher norms as the notebook (module docstring)::
+
+        F_layer = (1/N) Σ_samples Σ_{θ in layer, ∇θ ≠ 0} ‖∇θ L‖²   (likewise F_group)
+
+    N = ``n_samples`` or ``len(per_sample)``. Source: ``Notebooks/fisher.ipynb``,
+    ``FisherInformationAnalysis.compute_fisher_information``."""
     out = _reduce(per_sample, layer_of_param_published, group_of_param_published, n_samples)
     out["variant"] = "published"
     return out
 
 
 def fisher_by_layer_corrected(per_sample: Sequence[Mapping[str, float]], n_samples: int | None = None) -> dict[str, Any]:
-    """Layer-wise and group-wise Fisher norms with the corrected parsing (module docstring)."""
+    """Layer-wise and group-wise Fisher norms with the corrected parsing (module docstring)::
+
+        F_layer = (1/N) Σ_samples Σ_{θ in layer, ∇θ ≠ 0} ‖∇θ L‖²   (likewise F_group, plus ``norm``)
+
+    with :func:`layer_of_param_corrected` / :func:`group_of_param_corrected`. Source: sinkviz's
+    correction of ``Notebooks/fisher.ipynb``, ``compute_fisher_information``."""
     out = _reduce(per_sample, layer_of_param_corrected, group_of_param_corrected, n_samples)
     out["variant"] = "corrected"
     return out
 
 
 def depth_correlation(layer_indices: Any, values: Any) -> dict[str, float]:
-    """Pearson r, p and Spearman ρ, p of layer index vs Fisher norm (NaN for < 3 layers)."""
+    """Pearson r, p and Spearman ρ, p of layer index vs Fisher norm (NaN for < 3 layers or a
+    constant norm)::
+
+        r = Σ(l − l̄)(F_l − F̄) / √(Σ(l − l̄)² Σ(F_l − F̄)²);  ρ = r of the ranks
+
+    Source: ``Notebooks/fisher.ipynb``, ``compute_correlations_and_pvalues`` (which already
+    correlates from 2 layers)."""
     x = np.asarray(layer_indices, dtype=np.float64)
     y = np.asarray(values, dtype=np.float64)
     if x.size < 3 or np.std(y) == 0:

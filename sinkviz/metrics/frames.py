@@ -18,8 +18,8 @@ Per sample, layer l and head h (``head_sinks``):
   would look like a BOS sink.
 * the head-sample has a **frame top** if e ≥ ``min_excess`` (2.0) — sinkviz's rule for where a head's
   sink sits, not Gu et al.'s Sink_k (α_k > ε = 0.3); its category is ``start`` (key 0),
-  ``end`` (key n−1, or n−2 when key n−1 is a tokenizer-added special token such as [SEP]/</s>,
-  which is where the final "." sits), otherwise ``interior``.
+  ``end`` (key n−1, and n−2 as well when key n−1 is a tokenizer-added special token such as
+  [SEP]/</s>, since n−2 is where the final "." sits), otherwise ``interior``.
 
 Per layer (``LayerFrame``; shares are over head-samples that have a frame top):
 * ``no-sink`` if fewer than ``min_frame_top_rate`` (50%) of head-samples have a frame top;
@@ -177,7 +177,13 @@ def head_sinks(
     layers: Sequence[int] | None = None,
 ) -> HeadSinks:
     """Reduce one sample's (L, H, n, n) attention (unpadded) to per-head sink candidates
-    (module docstring). A (H, n, n) stack is treated as one layer."""
+    (module docstring). A (H, n, n) stack is treated as one layer::
+
+        c_j = (1/n) Σ_i A^{l,h}_{ij};  top = argmax_j c_j;  excess = c_top / u_top
+        u_j = (1/n) Σ_{i≥j} 1/(i+1) (causal) or 1/n (bidirectional)   (0-indexed)
+
+    Ruscio et al. 2025 (abstract, Fig. 1) release no frame code; the column-mean top key follows
+    ``Notebooks/topology.ipynb``, ``AggregateTopologyAnalyzer._analyze_heads``."""
     a = as_array(attn, name="attention")
     if a.ndim == 3:
         a = a[None]
@@ -299,7 +305,14 @@ def _layer_frame(layer: int, categories: np.ndarray, positions: np.ndarray, exce
 
 def classify_frames(samples: Sequence[HeadSinks], thresholds: FrameThresholds | None = None) -> FrameVerdict:
     """Frame verdict per layer and per model from per-sample ``HeadSinks`` (module docstring).
-    All samples must cover the same layers and heads."""
+    All samples must cover the same layers and heads. Per layer, over head-samples with excess ≥ 2::
+
+        s_c = #{category c} / #{frame tops},  c ∈ {start, end, interior}
+        centralized: max(s_start, s_end) ≥ 0.8;  bidirectional: both ≥ 0.2, sum ≥ 0.8
+        no-sink: frame-top rate < 0.5;  else distributed;  model: 2/3-majority rule (module docstring)
+
+    Frame types from Ruscio et al. 2025 (abstract, Fig. 1); the rule and thresholds are sinkviz's
+    (``FrameThresholds``), since the official notebooks release no classification code."""
     thr = thresholds or FrameThresholds()
     if not samples:
         raise ValueError("classify_frames needs at least one sample (HeadSinks from head_sinks())")

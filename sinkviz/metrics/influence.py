@@ -62,7 +62,12 @@ def _hidden(h: Any, n: int) -> np.ndarray:
 
 
 def reference_tokens_published(avg_attention: Any, threshold: float = REFERENCE_THRESHOLD) -> list[int]:
-    """Reference tokens as ``identify_reference_tokens`` (module docstring)."""
+    """Reference tokens as ``identify_reference_tokens`` (module docstring; ``Notebooks/reference_point.ipynb``,
+    ``ReferencePointAnalysis.identify_reference_tokens``)::
+
+        c_j = (1/n) Σ_i Ā_ij;  R = {j : c_j > 0.1}, or the top max(1, ⌊0.1 n⌋) keys by c_j if empty;
+        if |R| > max(1, ⌊0.3 n⌋), keep the max(1, ⌊0.3 n⌋) of R with the largest c_j
+    """
     a = as_square(avg_attention, name="avg_attention")
     col = a.mean(axis=0)
     ref = np.where(col > threshold)[0]

@@ -136,7 +136,12 @@ def row_entropy_bits_published(a: Any) -> float:
 
 
 def rmt_published(a: Any) -> dict[str, Any]:
-    """All per-matrix RMT metrics exactly as ``analyze_attention_matrix`` (module docstring)."""
+    """All per-matrix RMT metrics exactly as ``analyze_attention_matrix`` (module docstring;
+    ``Notebooks/rmt.ipynb``, ``OptimizedAttentionMatrixRMTAnalysis.analyze_attention_matrix``)::
+
+        |λ|₁ ≥ |λ|₂ ≥ … = |eigvals(A)|;  gap = |λ|₁/|λ|₂;  PR = (Σ|λ|)² / Σ|λ|²
+        stable rank = Σσ²/σ₁²;  MP KL = KL(hist(top-10 |λ| / mean) ‖ MP_{γ=0.99})
+    """
     m = as_square(a, name="attention")
     ev = eigen_magnitudes_published(m)
     with np.errstate(divide="ignore", invalid="ignore"):
@@ -168,7 +173,12 @@ def rmt_published(a: Any) -> dict[str, Any]:
 
 
 def rmt_corrected(a: Any) -> dict[str, Any]:
-    """Singular-value based statistics and full-spectrum MP deviation (module docstring)."""
+    """Singular-value based statistics and full-spectrum MP deviation (module docstring)::
+
+        gap = σ₁/σ₂;  PR = (Σσ²)² / Σσ⁴;  stable rank = Σσ²/σ₁²
+        MP KS = sup |F_emp − F_MP,γ=1| of eig(XXᵀ/n)/mean, X = (A − mean A)/std A
+
+    Source: sinkviz's correction of ``Notebooks/rmt.ipynb``, ``analyze_attention_matrix``."""
     m = as_square(a, name="attention")
     n = m.shape[0]
     sv = np.linalg.svd(m, compute_uv=False)

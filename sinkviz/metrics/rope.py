@@ -2,7 +2,9 @@
 
 Beyond Gu et al. (ICLR 2025); suggested by Ruscio et al. ("What are you sinking?", arXiv 2508.02546), whose
 argument is that the first token is the one key that rotary embeddings leave un-rotated (R_0 = I), a natural
-anchor.  Under rotary embeddings the head dimension splits into 2-D rotation planes and
+anchor.  Gu et al. 2025 §3.1 (Fig. 2 bottom, Figs 15–18) split the post-RoPE logit only as
+q_t·k_j = ‖q_t‖‖k_j‖cos(q_t, k_j); the per-plane split below is sinkviz's.  Under rotary embeddings the head
+dimension splits into 2-D rotation planes and
 
     q_t · k_j = Σ_planes (q_t[a] k_j[a] + q_t[b] k_j[b])
 

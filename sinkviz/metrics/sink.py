@@ -219,7 +219,11 @@ def sink_rate(alpha, eps: float = PAPER_EPS) -> np.ndarray:
 def sink_metric(attn, eps: float = PAPER_EPS, *, causal: bool = True,
                 lengths: Sequence[int] | None = None) -> np.ndarray:
     """Sink_k^eps in % for every key position, straight from attention maps ``(B, L, H, T, T)`` (or any
-    ``(..., T, T)``): :func:`sink_rate` of :func:`importance_scores`."""
+    ``(..., T, T)``): :func:`sink_rate` of :func:`importance_scores` (Gu et al. 2025, §3.2)::
+
+        Sink_k^eps = 100 * mean_{samples, l, h} 1(alpha_k^{l,h} > eps),
+        alpha_k^{l,h} = 1/(n - k + 1) * sum_{t=k..n} A^{l,h}_{t,k}     (1-indexed; 1/n * sum_{t=1..n} if not causal)
+    """
     return sink_rate(importance_scores(attn, causal=causal, lengths=lengths), eps)
 
 
@@ -235,7 +239,12 @@ def sink_k(attn, k: int = 1, eps: float = PAPER_EPS, *, causal: bool = True,
 
 def sink_vs_eps(alpha, eps_grid: Sequence[float] = (0.2, 0.3, 0.4, 0.5)) -> np.ndarray:
     """Sink rate (%) for several thresholds: ``(len(eps_grid), T)``; row ``i`` is :func:`sink_rate` at
-    ``eps_grid[i]`` (Figure 3 lines, Figure 9)."""
+    ``eps_grid[i]`` (Figure 3 lines, Figure 9)::
+
+        out[i, k] = Sink_k^{eps_i} = 100 * mean_{samples, l, h} 1(alpha_k^{l,h} > eps_i)
+
+    Gu et al. 2025, §3.2 (choice of eps, Fig. 3) and App. C.2 (Pile domains, Fig. 9).
+    """
     return np.stack([sink_rate(alpha, e) for e in eps_grid])
 
 
@@ -284,7 +293,10 @@ def alpha_vs_length(column, lengths_grid: Sequence[int], *, k: int = 0,
 def sink_vs_length(column, lengths_grid: Sequence[int],
                    eps_grid: Sequence[float] = (0.2, 0.3, 0.4, 0.5), *, k: int = 0,
                    lengths: Sequence[int] | None = None) -> np.ndarray:
-    """Figure 3: Sink_k^eps (%) vs token length, ``(len(eps_grid), len(lengths_grid))``.
+    """Figure 3: Sink_k^eps (%) vs token length, ``(len(eps_grid), len(lengths_grid))`` (Gu et al. 2025, §3.2)::
+
+        out[i, j] = 100 * mean_{samples, l, h} 1(alpha_k(T_j) > eps_i),
+        alpha_k(T) = 1/(T - k) * sum_{t=k..T-1} A_{t,k}                (0-indexed)
 
     ``column`` is ``A[..., :, k]`` with shape ``(B, L, H, Tmax)``; see :func:`alpha_vs_length`.  Each
     entry averages over samples x layers x heads that are at least ``T`` tokens long.
@@ -300,7 +312,12 @@ def sink_vs_length(column, lengths_grid: Sequence[int],
 
 def alpha_layer_head(alpha, k: int = 0) -> np.ndarray:
     """Figures 19–24: ``alpha_k^{l,h}`` averaged over samples, from ``alpha`` of shape ``(B, L, H, T)``;
-    returns ``(L, H)`` (``k`` 0-indexed; NaNs from padding are ignored)."""
+    returns ``(L, H)`` (``k`` 0-indexed; NaNs from padding are ignored)::
+
+        out[l, h] = mean_{samples b with a score} alpha_k^{l,h}(b)
+
+    Gu et al. 2025, §3.2 (definition of alpha) and the appendix heat-maps, Figs 19–24.
+    """
     a = _as_array(alpha, name="alpha", finite=False)
     if a.ndim != 4:
         raise ValueError(f"alpha must have shape (samples, layers, heads, T); got {a.shape}")

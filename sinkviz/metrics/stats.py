@@ -146,7 +146,13 @@ def first_vs_last_published(values_by_layer: Mapping[int, Any]) -> dict[str, Any
 
 
 def first_vs_last_corrected(values_by_layer: Mapping[int, Any]) -> dict[str, Any]:
-    """Paired t-test between the lowest and the highest layer over the same sentences."""
+    """Paired t-test between the lowest and the highest layer over the same sentences::
+
+        d_s = x_s^{first} − x_s^{last};  t = mean(d) / (sd(d)/√n), n = sentences
+        difference = mean(last) − mean(first)
+
+    ``significant`` = p < 0.05 (a single test). Source: sinkviz's correction of the Welch test in
+    ``Notebooks/attention_value.ipynb``, ``compute_statistics``."""
     layers = _check_layers(values_by_layer)
     res = paired_t_corrected(values_by_layer[layers[0]], values_by_layer[layers[-1]])
     return {"first_layer": layers[0], "last_layer": layers[-1], **res, "difference": res["mean_b"] - res["mean_a"],
@@ -191,7 +197,11 @@ def one_sample_t_corrected(per_sample_by_layer: Any) -> dict[str, float]:
 
 def pearson_published(x: Any, y: Any) -> dict[str, float] | None:
     """``scipy.stats.pearsonr(x, y)`` when both sides vary, else None (fiedler.ipynb skips such a layer);
-    x and y are cut to the shorter length, as the notebook does."""
+    x and y are cut to the shorter length, as the notebook does::
+
+        r = Σ(x − x̄)(y − ȳ) / √(Σ(x − x̄)² Σ(y − ȳ)²)   over the first n = min(|x|, |y|) ≥ 3 values
+
+    Source: ``Notebooks/fiedler.ipynb``, ``FiedlerCorrelationAnalysis.compute_correlations``."""
     a, b = _vector(x, "x"), _vector(y, "y")
     n = min(a.size, b.size)
     a, b = a[:n], b[:n]

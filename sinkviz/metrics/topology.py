@@ -52,6 +52,7 @@ __all__ = [
     "PersistenceResult",
     "persistence_published",
     "persistence_corrected",
+    "corrected_distance",
     "persistence_per_head",
     "downsample_indices_published",
     "betti_at_scale",
@@ -201,7 +202,13 @@ def persistence_corrected(
 
 
 def persistence_per_head(attn: Any, variant: Literal["published", "corrected"] = "corrected", **kwargs: Any) -> list[PersistenceResult]:
-    """Persistence of each head's map of a (H, n, n) stack (one sample, one layer)."""
+    """Persistence of each head's map of a (H, n, n) stack (one sample, one layer)::
+
+        published: D^h = 1 − A^h, ≤ 30 tokens kept                   (:func:`persistence_published`)
+        corrected: D^h = 1 − S^h, S^h = max(A^h, A^hᵀ) or (A^h + A^hᵀ)/2, D_ii = 0  (:func:`persistence_corrected`)
+
+    Source: ``Notebooks/topology.ipynb``, ``AggregateTopologyAnalyzer._extract_layer_metrics``, which
+    applies this only to the head average Ā; per head is sinkviz's extension."""
     stack = as_head_stack(attn)
     fn = persistence_published if variant == "published" else persistence_corrected
     return [fn(stack[h], **kwargs) for h in range(stack.shape[0])]

@@ -887,26 +887,36 @@ def value_geometry(traces: Any, layers: Sequence[int] | None = None, *, seed: in
     """Per layer and sample (attention_value.ipynb ``analyze_text``): GSA, entropy–magnitude correlation and
     PCA-component correlation, ``published`` (the notebook's; PCA seeded with ``seed``; h^{l+1} after the final
     norm at the last layer, :meth:`SampleView.block_output`) and ``corrected`` (visible pairs; normalised entropy
-    vs raw magnitude, Spearman; exact SVD, |corr|), and ``null``: the published statistics with the attention
-    replaced by uniform attention over the same hidden states (``null_uniform``) — what the mask alone gives."""
+    vs raw magnitude, Spearman; exact SVD, |corr|), and their nulls: every statistic, published (``gsa``, …) and
+    corrected (``gsa_corrected``, …), with the attention replaced by uniform attention (``null_uniform``: what the
+    mask alone gives) and by one draw of the mean of H seeded random-logit heads (``null_random_draw``, seeded
+    with ``seed`` + layer; one draw, so no sd and no ``null_random`` band) under the same mask, over the same hidden states. Uniform attention has the same normalised entropy in
+    every row, so its corrected entropy–magnitude correlation is NaN (undefined), not 0."""
+    def statistics(attention: np.ndarray, s: SampleView, h_in: np.ndarray, h_pub: np.ndarray, h_cor: np.ndarray
+                   ) -> dict[str, dict[str, float]]:
+        return {
+            "published": {"gsa": _inf.gsa_published(attention, h_in),
+                          "entropy_magnitude": _align.entropy_magnitude_published(attention, h_in, h_pub),
+                          "pca": _align.pca_component_correlation_published(attention, h_in, seed=seed)["mean"]},
+            "corrected": {"gsa": _inf.gsa_corrected(attention, h_in, causal=s.causal),
+                          "entropy_magnitude": _align.entropy_magnitude_corrected(attention, h_in, h_cor,
+                                                                                  causal=s.causal),
+                          "pca": _align.pca_component_correlation_corrected(attention, h_in)["mean"]},
+        }
+
     def one(s: SampleView, layer: int) -> dict[str, dict[str, float]]:
         if s.hidden is None:
             raise ValueError("value_geometry needs hidden states: trace with hidden=True")
-        avg = head_average(s.layer_attention(layer))
+        stack = s.layer_attention(layer)
         h_in = s.hidden[layer]
         h_pub, h_cor = s.block_output(layer, "published"), s.block_output(layer, "corrected")
-        uniform = null_maps(len(s.tokens), s.causal)["uniform"]
-        return {
-            "published": {"gsa": _inf.gsa_published(avg, h_in),
-                          "entropy_magnitude": _align.entropy_magnitude_published(avg, h_in, h_pub),
-                          "pca": _align.pca_component_correlation_published(avg, h_in, seed=seed)["mean"]},
-            "corrected": {"gsa": _inf.gsa_corrected(avg, h_in, causal=s.causal),
-                          "entropy_magnitude": _align.entropy_magnitude_corrected(avg, h_in, h_cor, causal=s.causal),
-                          "pca": _align.pca_component_correlation_corrected(avg, h_in)["mean"]},
-            "null_uniform": {"gsa": _inf.gsa_published(uniform, h_in),
-                             "gsa_corrected": _inf.gsa_corrected(uniform, h_in, causal=s.causal),
-                             "entropy_magnitude": _align.entropy_magnitude_published(uniform, h_in, h_pub)},
-        }
+        out = statistics(head_average(stack), s, h_in, h_pub, h_cor)
+        maps = null_maps(len(s.tokens), s.causal, seed=seed + layer, heads=stack.shape[0])
+        for null, variant in (("uniform", "null_uniform"), ("random", "null_random_draw")):
+            of_null = statistics(maps[null], s, h_in, h_pub, h_cor)
+            out[variant] = {**of_null["published"],
+                                   **{f"{key}_corrected": value for key, value in of_null["corrected"].items()}}
+        return out
     return _collect(traces, layers, one)
 
 
@@ -937,28 +947,29 @@ def _statistics(vg: dict[int, dict[str, dict[str, list[float]]]], key: str) -> d
     if len(paired) >= 2:
         out["corrected"]["first_vs_last"] = _stats.first_vs_last_corrected({min(full): [a for a, _ in paired],
                                                                             max(full): [b for _, b in paired]})
-    if key in vg[min(vg)]["null_uniform"]:
-        nul = _by_layer(vg, "null_uniform", key)
-        out["null_uniform"] = {"mean": _mean(np.concatenate([np.asarray(v) for v in nul.values()])),
-                               "first": _mean(nul[min(nul)]), "last": _mean(nul[max(nul)]),
-                               "trend": _stats.layer_trend_published(nul)}
+    for null in ("null_uniform", "null_random_draw"):  # each variant's statistic on the same hidden states
+        for name in (key, f"{key}_corrected"):
+            if name not in vg[min(vg)].get(null, {}):
+                continue
+            nul = _by_layer(vg, null, name)
+            out[null + name[len(key):]] = {
+                "mean": _mean(np.concatenate([np.asarray(v) for v in nul.values()])),
+                "first": _mean(nul[min(nul)]), "last": _mean(nul[max(nul)]),
+                "trend": _stats.layer_trend_published(nul) if all(nul.values()) else None}
     return out
 
 
 def entropy_magnitude_summary(vg: dict[int, dict[str, dict[str, list[float]]]]) -> dict[str, Any]:
     """attention_value.ipynb's overall numbers for the entropy–magnitude and PCA-component correlations (mean over
     every sample and layer, first and last layer, one-sample t, layer trend, first-vs-last Welch), published and
-    corrected, with the uniform-attention null of the entropy–magnitude correlation."""
+    corrected, each beside its uniform and random-logit nulls (``null_uniform``, ``null_random_draw``, and
+    ``null_*_corrected`` for the corrected values)."""
     return {"entropy_magnitude": _statistics(vg, "entropy_magnitude"), "pca": _statistics(vg, "pca")}
 
 
 def gsa_statistics(vg: dict[int, dict[str, dict[str, list[float]]]]) -> dict[str, Any]:
     """GSA's statistics as attention_value.ipynb reports them — one-sample t over samples × layers, Spearman /
     Pearson layer trend of the layer means, Welch first vs last layer — and corrected (visible pairs; one-sample
-    t over per-sentence means; paired first vs last), with the uniform-attention null (what the causal mask gives
-    with the model's own hidden states)."""
-    out = _statistics(vg, "gsa")
-    nul = _by_layer(vg, "null_uniform", "gsa_corrected")
-    out["null_uniform_corrected"] = {"mean": _mean(np.concatenate([np.asarray(v) for v in nul.values()])),
-                                     "trend": _stats.layer_trend_published(nul)}
-    return out
+    t over per-sentence means; paired first vs last), each beside its uniform and random-logit nulls (what the
+    mask, or a pattern-free softmax, gives with the model's own hidden states)."""
+    return _statistics(vg, "gsa")

@@ -94,5 +94,14 @@ def test_rmt_heads_and_value_geometry(llama, traces):
     assert gsa["corrected"]["one_sample"]["n"] == len(TEXTS)  # per sentence
     assert gsa["published"]["trend"]["n_layers"] == llama.info.n_layers
     assert np.isfinite(em["pca"]["published"]["mean"])
-    again = ruscio2025.entropy_magnitude_summary(ruscio2025.value_geometry(traces))
+    vg_again = ruscio2025.value_geometry(traces)
+    again = ruscio2025.entropy_magnitude_summary(vg_again)
     assert again["pca"]["published"]["mean"] == em["pca"]["published"]["mean"]  # the seeded SVD reproduces
+    # every statistic, published and corrected, stands beside its uniform and random-logit nulls
+    for summary in (gsa, em["entropy_magnitude"], em["pca"]):
+        assert {"null_uniform", "null_uniform_corrected", "null_random_draw", "null_random_draw_corrected"} <= set(summary)
+    assert np.isfinite(gsa["null_random_draw_corrected"]["mean"])
+    assert np.isfinite(em["pca"]["null_random_draw_corrected"]["mean"])
+    # uniform attention has one normalised entropy in every row: no correlation to speak of (NaN, not 0)
+    assert np.isnan(em["entropy_magnitude"]["null_uniform_corrected"]["mean"])
+    assert ruscio2025.gsa_statistics(vg_again)["null_random_draw"]["mean"] == gsa["null_random_draw"]["mean"]  # seeded

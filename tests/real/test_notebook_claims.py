@@ -242,3 +242,15 @@ def test_uniform_attention_null_of_head_specialisation(smol):
     spec = ruscio2025.head_specialisation(traces, [0])
     assert spec["null"]["published_token"] == "The" and spec["null"]["published_consistency"] >= 0.3
     assert spec["null"]["published_total"] == spec["n_heads"] and spec["null"]["corrected_total"] == 0
+
+
+def test_published_entropy_magnitude_r_is_what_pattern_free_attention_gives(smol_traces):
+    # ruscio-50: "the published entropy–magnitude r stays within 0.02 of what uniform and random-logit attention give
+    # over the same hidden states; GSA lies apart from both"
+    vg = ruscio2025.value_geometry(smol_traces)
+    entropy = ruscio2025.entropy_magnitude_summary(vg)["entropy_magnitude"]
+    observed = entropy["published"]["mean"]
+    for null in ("null_uniform", "null_random_draw"):
+        assert abs(observed - entropy[null]["mean"]) < 0.02, (null, observed, entropy[null]["mean"])
+    gsa = ruscio2025.gsa_statistics(vg)
+    assert gsa["published"]["mean"] < -0.1 and min(gsa["null_uniform"]["mean"], gsa["null_random_draw"]["mean"]) > 0

@@ -36,16 +36,14 @@ def atomic_write(
     link, which fails if the file appeared meanwhile, so an existing file is never replaced
     (:class:`~sinkviz.errors.OutputExistsError`). Returns the absolute path written.
     """
-    target = Path(path).expanduser().absolute()
-    if target.is_dir():
-        raise InputError(f"Cannot write {target}: it is a directory. Give a file name.")
+    target = _file_target(path)
     if not overwrite and target.exists():
         raise OutputExistsError(_exists_message(target))
     try:
         target.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".part")
     except OSError as exc:
-        raise InputError(f"Cannot write {target}: {exc.strerror or exc}. Choose a folder you can write to.") from exc
+        raise _cannot_write(target, exc) from exc
     try:
         if to_path:
             os.close(fd)
@@ -65,6 +63,35 @@ def atomic_write(
         with contextlib.suppress(OSError):
             os.unlink(tmp)
     return target
+
+
+def check_writable(path: str | os.PathLike) -> Path:
+    """Fail now, not after a long job, if the file ``path`` could not be written: it is a directory, or no file
+    can be created in its folder (or, where that folder does not exist yet, in the nearest folder above it that
+    does; :func:`atomic_write` creates the rest). Probes with a temporary file it removes; returns the absolute
+    path."""
+    target = _file_target(path)
+    folder = target.parent
+    while not folder.exists():
+        folder = folder.parent
+    try:
+        fd, probe = tempfile.mkstemp(dir=folder, prefix=f".{target.name}.", suffix=".probe")
+    except OSError as exc:
+        raise _cannot_write(target, exc) from exc
+    os.close(fd)
+    os.unlink(probe)
+    return target
+
+
+def _file_target(path: str | os.PathLike) -> Path:
+    target = Path(path).expanduser().absolute()
+    if target.is_dir():
+        raise InputError(f"Cannot write {target}: it is a directory. Give a file name.")
+    return target
+
+
+def _cannot_write(target: Path, exc: OSError) -> InputError:
+    return InputError(f"Cannot write {target}: {exc.strerror or exc}. Choose a folder you can write to.")
 
 
 @contextlib.contextmanager

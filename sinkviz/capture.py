@@ -28,7 +28,8 @@ from sinkviz.errors import (
     NonFiniteAttentionError,
 )
 from sinkviz.metrics import visibility_mask
-from sinkviz.models import LoadedModel, ModelInfo, attention_modules, layer_modules, load, text_config
+from sinkviz.models import (LoadedModel, ModelInfo, attention_modules, check_positions, layer_modules, load,
+                            text_config)
 
 CAPTURE_ALL = ("attn", "qk", "v", "hidden")
 # Share of free memory a dense capture may take before we refuse and suggest a narrower request.
@@ -200,6 +201,8 @@ def _encode(
             raise InputError(f"Token ids must lie in 0..{vocab - 1} for this model; got {int(ids.min())}..{int(ids.max())}.")
         return ids, torch.ones_like(ids, dtype=torch.bool), [[] for _ in range(ids.shape[0])]
 
+    if text_or_ids is None:
+        raise InputError("No text given (None): pass a non-empty string, a list of strings, or token ids.")
     texts = [text_or_ids] if isinstance(text_or_ids, str) else list(text_or_ids)
     if not texts:
         raise InputError("No text given: pass a non-empty string or a list of strings.")
@@ -385,11 +388,7 @@ def _check_size(loaded: LoadedModel, shape: tuple[int, int], layers: list[int], 
     """Refuse inputs longer than the model's positions, and dense captures that would not fit in memory."""
     batch, length = shape
     info = loaded.info
-    if info.max_positions is not None and length > info.max_positions:
-        raise InputError(
-            f"The input has {length} tokens, more than the {info.max_positions} positions {loaded.name!r} supports. "
-            "Shorten the text (or truncate the ids)."
-        )
+    check_positions(length, info.max_positions, loaded.name)
     if not check_memory:
         return
     dtype_bytes = torch.finfo(loaded.dtype).bits // 8 if loaded.dtype.is_floating_point else 4

@@ -607,7 +607,7 @@ def probe_info(model: torch.nn.Module, name: str) -> ModelInfo:
         scaling = [head_dim**-0.5] * n_layers
         windows = [getattr(cfg, "sliding_window", None)] * n_layers
         softcaps = set()
-    max_pos = getattr(cfg, "max_position_embeddings", None) or getattr(cfg, "n_positions", None)
+    max_pos = max_positions(cfg)
     return ModelInfo(
         name=name,
         model_type=cfg.model_type,
@@ -623,13 +623,29 @@ def probe_info(model: torch.nn.Module, name: str) -> ModelInfo:
         rope=has_rope,
         rope_pairing="half" if has_rope else None,
         rope_theta=float(rope_theta) if rope_theta is not None and has_rope else None,
-        max_positions=int(max_pos) if max_pos else None,
+        max_positions=max_pos,
         softcap=float(next(iter(softcaps))) if softcaps else None,
         learned_sinks=any(isinstance(getattr(m, "sinks", None), torch.nn.Parameter) for m in model.modules()),
         uses_attention_interface=interface,
         qk_norm_heads_first=heads_first,
         blocks_without_attention=without,
     )
+
+
+def max_positions(cfg: Any) -> int | None:
+    """The longest input the model's position encoding takes (``max_position_embeddings``, or GPT-2's
+    ``n_positions``), or None where the config names no limit."""
+    value = getattr(cfg, "max_position_embeddings", None) or getattr(cfg, "n_positions", None)
+    return int(value) if value else None
+
+
+def check_positions(length: int, limit: int | None, name: str, *,
+                    advice: str = "Shorten the text (or truncate the ids).") -> None:
+    """Refuse, before any forward pass, an input of ``length`` tokens longer than the model's ``limit`` positions
+    (an :class:`~sinkviz.errors.InputError`; past it a learned position table raises deep inside transformers,
+    and rotary models extrapolate silently)."""
+    if limit is not None and length > limit:
+        raise InputError(f"The input has {length} tokens, more than the {limit} positions {name!r} supports. {advice}")
 
 
 def block_types(cfg: Any) -> list[str]:

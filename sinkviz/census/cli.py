@@ -23,12 +23,13 @@ from typing import Any
 
 import numpy as np
 
-from sinkviz._files import write_json
+from sinkviz._files import check_writable, write_json
 from sinkviz._version import __version__, source_digest
 from sinkviz.census.distributed import Launch, gather_results, join_process_group, leave_process_group, shard
 from sinkviz.census.engine import run_census
 from sinkviz.census.result import CensusResult
 from sinkviz.census.texts import join_texts, read_texts
+from sinkviz.errors import InputError
 from sinkviz.metrics.sink import PAPER_EPS
 from sinkviz.models import LoadedModel, load
 
@@ -130,6 +131,19 @@ def _texts(args: argparse.Namespace) -> list[str]:
     args.headline_eps = headline_eps(args.eps_list)
     if min(args.seq_lens) < 1:
         raise ValueError("--seq-len must be at least 1")
+    if not all(0 < eps < 1 for eps in args.eps_list):
+        raise ValueError(f"--eps values are thresholds on the importance score α, which lies in [0, 1]: give values "
+                         f"strictly between 0 and 1 (the paper's is 0.3); got {args.eps}")
+    if args.limit is not None and args.limit < 1:
+        raise ValueError(f"--limit must be at least 1 (or left out for every text); got {args.limit}")
+    if args.batch_size < 1:
+        raise ValueError(f"--batch-size must be at least 1; got {args.batch_size}")
+    for flag, path in (("--out", args.out), ("--save-arrays", args.save_arrays)):
+        if path:  # checked now: the census can take hours, and its results are written at the end
+            try:
+                check_writable(path)
+            except InputError as e:
+                raise ValueError(f"{flag}: {e}") from None
     if args.n_keys < N_REPORTED:
         raise ValueError(f"--n-keys must be at least {N_REPORTED} (the JSON reports Sink_1..Sink_{N_REPORTED})")
     try:

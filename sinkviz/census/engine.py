@@ -33,7 +33,7 @@ from sinkviz._version import __version__, source_digest
 from sinkviz.census import kernels
 from sinkviz.census.result import PROFILE_NAMES, CensusResult
 from sinkviz.census.texts import right_pad, tokenize_texts
-from sinkviz.models import attention_blocks, input_device, text_config, unwrap
+from sinkviz.models import attention_blocks, check_positions, input_device, max_positions, text_config, unwrap
 
 CENSUS_IMPLEMENTATION = hf_attention.CENSUS_IMPLEMENTATION
 #: Per-sample statistics kept for every selected layer.
@@ -637,6 +637,7 @@ class Census:
             raise RuntimeError("backend='triton' needs a CUDA device and the triton package; use backend='torch'")
         self.layers = layers
         self.seq_len = int(seq_len)
+        check_positions(self.seq_len, max_positions(config), self.name, advice="Use a shorter seq_len (--seq-len).")
         self.n_bins = max(1, min(int(n_bins), self.seq_len))
         self.backend = backend
         self.settings = CensusSettings(

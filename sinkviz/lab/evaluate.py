@@ -136,10 +136,13 @@ def _rounded(a, digits: int = 4):
     return [_rounded(x, digits) for x in arr] if arr.ndim else (None if not np.isfinite(arr) else round(float(arr), digits))
 
 
-def sink_summary(maps: np.ndarray, *, slot: bool, eps: float = 0.3, k_max: int = 10) -> dict[str, Any]:
+def sink_summary(maps: np.ndarray, *, slot: bool, eps: float = 0.3, k_max: int = 10,
+                 prefix_length: int = 0) -> dict[str, Any]:
     """Sink_1..Sink_k (%), Sink_* (%) when there is a slot, Sink_1 per layer and α (layer × head) tables,
-    from metric-ready maps (B, L, H, n, n) (see ``scores_for_metric``)."""
-    alpha = importance_scores(maps)  # (B, L, H, n)
+    from metric-ready maps (B, L, H, n, n) (see ``scores_for_metric``). A prefix-LM run's maps are read with its
+    prefix visible to every query (the corrected prefix score; :func:`prefix_sink_summary` gives both variants),
+    not as causal maps, which would drop the prefix's forward attention."""
+    alpha = importance_scores(maps, prefix_length=prefix_length)  # (B, L, H, n)
     rates = sink_rate(alpha, eps)
     first = 1 if slot else 0
     per_layer = [float(sink_rate(alpha[:, l], eps)[first]) for l in range(alpha.shape[1])]
@@ -231,9 +234,11 @@ def evaluate(model, batcher, spec: EvalSpec, *, batch_size: int, autocast: torch
     seen = probe(model, probe_ids(batcher, spec))
     result: dict[str, Any] = {}
     maps = scores_for_metric(seen["weights"], config.attn_op)
-    result.update(sink_summary(maps, slot=config.attention_slot, eps=spec.eps, k_max=spec.k_max))
-    if getattr(config, "prefix_length", 0):
-        result.update(prefix_sink_summary(maps, prefix_length=config.prefix_length, eps=spec.eps, k_max=spec.k_max))
+    prefix_length = getattr(config, "prefix_length", 0)
+    result.update(sink_summary(maps, slot=config.attention_slot, eps=spec.eps, k_max=spec.k_max,
+                               prefix_length=prefix_length))
+    if prefix_length:
+        result.update(prefix_sink_summary(maps, prefix_length=prefix_length, eps=spec.eps, k_max=spec.k_max))
     result["frames"] = frame_summary(maps)
     result["rmt"] = rmt_summary(maps)
     result.update(massive_summary(seen["hidden"], sink_token=config.bias_mode == "sink_token",

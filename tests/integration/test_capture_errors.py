@@ -57,12 +57,19 @@ def test_empty_text(llama):
         sinkviz.trace(llama, "   ")
     with pytest.raises(InputError, match="No text"):
         sinkviz.trace(llama, [])
+    with pytest.raises(InputError, match=r"No text given \(None\)"):
+        sinkviz.trace(llama, None)
 
 
 def test_text_longer_than_context(llama):
     too_long = text(llama.info.max_positions // 2 + 10)  # two characters + a space per word, char tokenizer
     with pytest.raises(InputError, match=r"more than the 128 positions"):
         sinkviz.trace(llama, too_long)
+    # the census takes the same check, before any forward pass, with its own advice
+    from sinkviz.census import Census
+
+    with pytest.raises(InputError, match=r"200 tokens, more than the 128 positions .* Use a shorter seq_len"):
+        Census(llama, seq_len=200)
 
 
 def test_dense_attention_that_would_not_fit(llama, monkeypatch):

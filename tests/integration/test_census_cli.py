@@ -117,3 +117,31 @@ def test_census_help_keeps_its_examples_copyable(capsys):
         cli_main(["census", "--help"])
     help_text = capsys.readouterr().out
     assert "--seq-len 256,512,1024,2048 --join \\\n        --eps 0.2,0.3,0.4,0.5 --out lengths.json" in help_text
+
+
+@pytest.mark.parametrize("flags, said", [
+    (["--eps", "1.5"], "--eps values are thresholds"),
+    (["--eps", "0"], "strictly between 0 and 1"),
+    (["--limit", "-1"], "--limit must be at least 1"),
+    (["--batch-size", "0"], "--batch-size must be at least 1"),
+    (["--out", "/proc/sinkviz-census.json"], "--out: Cannot write"),
+    (["--save-arrays", "/proc/sinkviz-arrays.npz"], "--save-arrays: Cannot write"),
+])
+def test_census_arguments_are_checked_before_any_model_loads(tmp_path, capsys, flags, said):
+    """Bad arguments fail at once with what to change; an unwritable --out fails before the census runs, not
+    after it with the results lost."""
+    args = ["census", "smollm2-135m", "--texts", str(SAMPLE), "--seq-len", "64", "--no-progress",
+            "--out", str(tmp_path / "c.json"), *flags]
+    assert cli_main(args) == 2
+    assert said in capsys.readouterr().err
+    assert list(tmp_path.iterdir()) == []  # nothing written, no probe left behind
+
+
+def test_census_refuses_a_length_past_the_models_positions_before_a_forward(tmp_path, capsys):
+    out = tmp_path / "c.json"
+    args = ["census", "minilm-l6", "--texts", str(SAMPLE), "--seq-len", "600", "--join", "--limit", "1",
+            "--no-progress", "--out", str(out)]
+    assert cli_main(args) == 2
+    err = capsys.readouterr().err
+    assert "600 tokens, more than the 512 positions 'minilm-l6' supports. Use a shorter seq_len" in err
+    assert not out.exists()

@@ -26,8 +26,7 @@ def test_alpha1_is_mean_of_column_zero_over_queries_that_see_it():
 
 
 def test_alpha1_bidirectional_uses_all_queries():
-    a = np.full((1, 3, 3), 1 / 3)
-    a[0, :, 0] = [0.5, 0.2, 0.2]
+    a = np.array([[[0.5, 0.25, 0.25], [0.2, 0.4, 0.4], [0.2, 0.4, 0.4]]])  # rows sum to 1
     assert first_token_importance([a], causal=False)[0, 0] == pytest.approx(0.3)
 
 

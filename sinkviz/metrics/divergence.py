@@ -32,6 +32,7 @@ from typing import Any, Sequence
 import numpy as np
 
 from ._validate import as_head_stack, visibility_mask
+from .toy_attention import masked_uniform_attention
 
 __all__ = [
     "PUBLISHED_PERCENTILES",
@@ -102,8 +103,7 @@ def sinks_by_percentile_corrected(attn: Any, percentile: float, *, causal: bool)
     vis = visibility_mask(n, causal)
     seen_by = vis.sum(axis=0)
     alpha = stack.sum(axis=(0, 1)) / (h * seen_by)
-    uniform = vis / vis.sum(axis=1, keepdims=True)
-    alpha_uniform = uniform.sum(axis=0) / seen_by
+    alpha_uniform = masked_uniform_attention(n, causal=causal).sum(axis=0) / seen_by
     ratio = alpha / alpha_uniform
     # rounding leaves a uniform map's ratios within a few ulps of 1: only a clear excess is a sink
     above_uniform = ratio > 1 + 1e-9

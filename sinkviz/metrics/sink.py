@@ -129,7 +129,7 @@ def _check_attention_map(a: np.ndarray, keep: np.ndarray, lens: np.ndarray | Non
         both = (real[:, :, None] & real[:, None, :]).reshape((a.shape[0],) + (1,) * (a.ndim - 3) + (T, T))
         a = np.where(both, a, 0.0)
     _check_probabilities(a)
-    hidden = np.where(keep, 0.0, np.nan_to_num(a))
+    hidden = np.nan_to_num(a[..., ~keep])  # only the entries the mask hides: half a causal map, none of an encoder's
     if hidden.size and hidden.max() > 0:
         raise ValueError(f"attn puts up to {hidden.max():.3g} on keys after the query, which a causal mask hides: is "
                          "it an encoder's (bidirectional) map? Pass causal=False (trace.info.causal says which), or "

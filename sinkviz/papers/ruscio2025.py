@@ -890,8 +890,9 @@ def value_geometry(traces: Any, layers: Sequence[int] | None = None, *, seed: in
     vs raw magnitude, Spearman; exact SVD, |corr|), and their nulls: every statistic, published (``gsa``, …) and
     corrected (``gsa_corrected``, …), with the attention replaced by uniform attention (``null_uniform``: what the
     mask alone gives) and by one draw of the mean of H seeded random-logit heads (``null_random_draw``, seeded
-    with ``seed`` + layer; one draw, so no sd and no ``null_random`` band) under the same mask, over the same hidden states. Uniform attention has the same normalised entropy in
-    every row, so its corrected entropy–magnitude correlation is NaN (undefined), not 0."""
+    with ``seed`` + layer; one draw, so no sd and no ``null_random`` band) under the same mask, over the same
+    hidden states. Uniform attention has the same normalised entropy in every row, so its corrected
+    entropy–magnitude correlation is NaN (undefined), not 0."""
     def statistics(attention: np.ndarray, s: SampleView, h_in: np.ndarray, h_pub: np.ndarray, h_cor: np.ndarray
                    ) -> dict[str, dict[str, float]]:
         return {
@@ -914,8 +915,8 @@ def value_geometry(traces: Any, layers: Sequence[int] | None = None, *, seed: in
         maps = null_maps(len(s.tokens), s.causal, seed=seed + layer, heads=stack.shape[0])
         for null, variant in (("uniform", "null_uniform"), ("random", "null_random_draw")):
             of_null = statistics(maps[null], s, h_in, h_pub, h_cor)
-            out[variant] = {**of_null["published"],
-                                   **{f"{key}_corrected": value for key, value in of_null["corrected"].items()}}
+            corrected = {f"{key}_corrected": value for key, value in of_null["corrected"].items()}
+            out[variant] = {**of_null["published"], **corrected}
         return out
     return _collect(traces, layers, one)
 
